@@ -1,0 +1,71 @@
+//! The outcome of a match: what the orchestrator writes to its result file (the Kubernetes termination
+//! message) and sends as the last event of its report stream.
+
+use serde::{Deserialize, Serialize};
+
+/// How the match as a whole ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchStatus {
+    /// Played to its end (including ends by disqualification).
+    Success,
+    /// The match's wall-clock budget ran out; the result covers what was played.
+    Timeout,
+    /// The match could not be played (for example the environment configuration was invalid).
+    Error,
+    /// Stopped on request.
+    Cancelled,
+}
+
+/// How one agent's part of the match ended, from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Ok,
+    Error,
+    InvalidAction,
+    Timeout,
+    Crashed,
+    Disqualified,
+}
+
+/// The result of a match.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchOutcome {
+    pub match_id: String,
+    pub status: MatchStatus,
+    /// The winning agent's id; `None` on a draw or when there is no result.
+    pub winner: Option<String>,
+    /// One entry per player, in seat order.
+    pub agents: Vec<AgentOutcome>,
+    pub total_steps: u32,
+    pub execution_time_sec: f64,
+    /// The seed the match was played with.
+    pub seed: u64,
+    /// Why the match is not a success; empty otherwise.
+    #[serde(default)]
+    pub error_message: String,
+    /// SHA-256 (hex) of the replay JSON as written; `None` when no replay was recorded.
+    #[serde(default)]
+    pub replay_sha256: Option<String>,
+}
+
+/// One agent's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentOutcome {
+    pub agent_id: String,
+    /// The environment's score for this agent (points in pong).
+    pub score: f64,
+    /// Timeouts, invalid actions and crashes charged to this agent.
+    pub errors: u32,
+    pub status: AgentStatus,
+    /// The first error charged to the agent, with its step; empty when it made none.
+    #[serde(default)]
+    pub error_message: String,
+    /// The kept part of the agent's stderr (head, a marker, and tail when it was longer).
+    #[serde(default)]
+    pub stderr_tail: String,
+    /// Wall-clock time spent waiting for this agent's answers.
+    #[serde(default)]
+    pub time_used_sec: f64,
+}
