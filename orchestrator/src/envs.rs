@@ -6,6 +6,8 @@
 
 use serde_json::{Map, Value};
 
+mod config;
+pub mod numpy_rng;
 pub mod pong;
 
 /// Why an environment could not be created.
@@ -69,9 +71,19 @@ pub trait Environment: Send {
     fn state(&self) -> Value;
 }
 
+/// A constructor of one built-in environment.
+type Constructor = fn(&Map<String, Value>, u64) -> Result<Box<dyn Environment>, EnvError>;
+
+/// The built-in environments with their constructors, in catalog order.
+const REGISTRY: &[(EnvInfo, Constructor)] =
+    &[(pong::INFO, |c, s| Ok(Box::new(pong::Pong::new(c, s)?)))];
+
+/// Catalog entries, in the same order as [`REGISTRY`].
+const CATALOG: &[EnvInfo] = &[pong::INFO];
+
 /// The built-in environments.
 pub fn catalog() -> &'static [EnvInfo] {
-    &[pong::INFO]
+    CATALOG
 }
 
 /// Finds an environment in the catalog.
@@ -82,17 +94,101 @@ pub fn info(name: &str) -> Result<EnvInfo, EnvError> {
         .copied()
         .ok_or_else(|| EnvError::Unknown {
             name: name.to_string(),
-            known: catalog().iter().map(|e| e.name).collect::<Vec<_>>().join(", "),
+            known: catalog()
+                .iter()
+                .map(|e| e.name)
+                .collect::<Vec<_>>()
+                .join(", "),
         })
 }
 
 /// Creates a fresh game from its name, configuration (unknown keys are an error) and seed.
-pub fn make(name: &str, config: &Map<String, Value>, seed: u64) -> Result<Box<dyn Environment>, EnvError> {
-    match info(name)?.name {
-        "pong" => Ok(Box::new(pong::Pong::new(config, seed)?)),
-        other => Err(EnvError::Unknown {
-            name: other.to_string(),
-            known: String::new(),
+pub fn make(
+    name: &str,
+    config: &Map<String, Value>,
+    seed: u64,
+) -> Result<Box<dyn Environment>, EnvError> {
+    let info = info(name)?;
+    match REGISTRY.iter().find(|(i, _)| i.name == info.name) {
+        Some((_, construct)) => construct(config, seed),
+        None => Err(EnvError::Unknown {
+            name: name.to_string(),
+            known: catalog()
+                .iter()
+                .map(|e| e.name)
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
+    }
+}
+
+/// Longest rendering of a rejected action kept in an error message.
+const SHOWN_ACTION_CHARS: usize = 64;
+
+/// A rejected action as JSON text, cut short so a huge action cannot flood logs and results.
+pub(crate) fn shown(action: &Value) -> String {
+    let text = action.to_string();
+    match text.char_indices().nth(SHOWN_ACTION_CHARS) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
+}
+
+/// Checks a discrete action `0..names.len()`: JSON integers and integral floats (`2.0` becomes `2`).
+pub(crate) fn parse_discrete_action(
+    env: &str,
+    action: &Value,
+    names: &[&str],
+) -> Result<Value, String> {
+    match config::as_integer(action) {
+        Some(n) if usize::try_from(n).is_ok_and(|n| n < names.len()) => Ok(Value::from(n)),
+        _ => {
+            let choices: Vec<String> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("{i} ({n})"))
+                .collect();
+            Err(format!(
+                "{env} action must be one of {}, got {}",
+                choices.join(", "),
+                shown(action)
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_and_catalog_agree() {
+        let names: Vec<&str> = REGISTRY.iter().map(|(i, _)| i.name).collect();
+        let catalog_names: Vec<&str> = catalog().iter().map(|i| i.name).collect();
+        assert_eq!(names, catalog_names);
+        for (info, construct) in REGISTRY {
+            let env = construct(&Map::new(), 1).map(|e| e.info());
+            assert_eq!(env, Ok(*info));
+            assert_eq!(info.players, env.map(|i| i.players).unwrap_or(0));
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_the_catalog() {
+        let err = make("chess", &Map::new(), 0).err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("unknown environment \"chess\"; known environments: pong")
+        );
+    }
+
+    #[test]
+    fn long_actions_are_cut_in_messages() {
+        let action = Value::String("x".repeat(1000));
+        let err = parse_discrete_action("pong", &action, &["up", "stay", "down"])
+            .err()
+            .unwrap_or_default();
+        assert!(err.len() < 200, "{err}");
+        assert!(err.ends_with("..."), "{err}");
     }
 }
