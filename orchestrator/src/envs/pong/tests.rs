@@ -223,3 +223,50 @@ fn observation_render_and_state_agree() {
     assert_eq!(state["velocity"][0].as_f64(), Some(obs[2]));
     assert_eq!(p.to_move(), vec![0, 1]);
 }
+
+/// Single steps from crafted states where NumPy's `float32` comparisons and `float64` comparisons of the
+/// same rule disagree, recorded from the package by `tests/fixtures/pong/record.py`.
+#[test]
+fn boundary_comparisons_follow_numpy_float32_promotion() {
+    let text = include_str!("../../../tests/fixtures/pong/boundary/cases.json");
+    let cases: Vec<Value> = serde_json::from_str(text).unwrap_or_default();
+    assert!(cases.len() >= 6, "boundary cases missing");
+    let word =
+        |hex: &str, i: usize| u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).unwrap_or(u32::MAX);
+    let mut returned = 0;
+    for case in &cases {
+        let why = case["why"].as_str().unwrap_or_default();
+        let seed = case["seed"].as_u64().unwrap_or_default();
+        let ball = case["ball"].as_str().unwrap_or_default();
+        let want = case["observation"].as_str().unwrap_or_default();
+        let mut p = Pong::with_config(PongConfig::default(), seed);
+        p.ball = [f32::from_bits(word(ball, 0)), f32::from_bits(word(ball, 1))];
+        p.velocity = [0.0, 0.0];
+        for (slot, repr) in p
+            .paddles
+            .iter_mut()
+            .zip(case["paddles"].as_array().into_iter().flatten())
+        {
+            *slot = repr
+                .as_str()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(f64::NAN);
+        }
+        let result = p.step_actions([ACTION_STAY, ACTION_STAY]);
+        let rewards: Vec<f64> = case["rewards"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_f64)
+            .collect();
+        assert_eq!(result.rewards, rewards, "{why} {case}");
+        let got: Vec<u32> = p.observation_f32().iter().map(|v| v.to_bits()).collect();
+        let want: Vec<u32> = (0..8).map(|i| word(want, i)).collect();
+        assert_eq!(got, want, "{why} {case}");
+        returned += usize::from(case["returned"] == json!(true));
+    }
+    assert!(
+        returned > 0 && returned < cases.len(),
+        "cases must cover both outcomes"
+    );
+}
