@@ -1,0 +1,168 @@
+//! Validation of `RunMatch` requests: turns the wire request into a [`MatchPlan`] or an error that names the
+//! field and the fix.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use proto::ids::{MATCH_ID_RULE, is_valid_match_id};
+use proto::pb;
+use proto::spec::Limits;
+use serde_json::{Map, Value};
+
+use crate::config::ExecutorArgs;
+use crate::error::{Error, Result};
+
+/// Longest agent id accepted.
+const AGENT_ID_MAX_LEN: usize = 128;
+
+/// A validated match, ready for a backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchPlan {
+    pub match_id: String,
+    pub environment: String,
+    /// Configuration as given (the environment adds its defaults).
+    pub config: Map<String, Value>,
+    /// Never 0: a request without a seed gets a random one here, so it is known before the match starts.
+    pub seed: u64,
+    pub agents: Vec<AgentSource>,
+    /// The whole match's wall-clock budget.
+    pub timeout: Duration,
+    pub record_replay: bool,
+    pub limits: Limits,
+}
+
+/// Where one player's agent comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentSource {
+    pub agent_id: String,
+    /// A local absolute path; `agent-init` installs it.
+    pub path: PathBuf,
+}
+
+/// Checks a request against the executor's settings.
+pub fn plan(req: &pb::MatchRequest, settings: &ExecutorArgs) -> Result<MatchPlan> {
+    let invalid = |msg: String| Error::InvalidArgument(msg);
+    if !is_valid_match_id(&req.match_id) {
+        return Err(invalid(format!(
+            "match_id {:?} is invalid: it must be {MATCH_ID_RULE}",
+            req.match_id
+        )));
+    }
+    let env = orchestrator::envs::info(&req.environment)
+        .map_err(|e| invalid(format!("environment: {e}")))?;
+    if req.agents.len() != env.players {
+        return Err(invalid(format!(
+            "agents: {} takes exactly {} agents, got {}",
+            env.name,
+            env.players,
+            req.agents.len()
+        )));
+    }
+    let mut agents = Vec::with_capacity(req.agents.len());
+    for (i, agent) in req.agents.iter().enumerate() {
+        agents.push(agent_source(i, agent, &req.agents[..i])?);
+    }
+    let timeout_sec = match req.timeout_sec {
+        0 => settings.default_timeout_sec,
+        t if t > settings.max_timeout_sec => {
+            return Err(invalid(format!(
+                "timeout_sec {t} is out of range: give 1 to {} seconds, or 0 for the default of {}",
+                settings.max_timeout_sec, settings.default_timeout_sec
+            )));
+        }
+        t => t,
+    };
+    let config = parse_config(&req.environment_config_json)?;
+    let seed = if req.seed == 0 {
+        rand::random_range(1..=u64::MAX)
+    } else {
+        req.seed
+    };
+    orchestrator::envs::make(env.name, &config, seed)
+        .map_err(|e| invalid(format!("environment_config_json: {e}")))?;
+    let limits = Limits {
+        init_ms: settings.agent_init_ms,
+        step_ms: settings.agent_step_ms,
+        bank_ms: settings.agent_bank_ms,
+        max_errors: settings.agent_max_errors,
+        match_ms: u64::from(timeout_sec) * 1000,
+        ..Limits::default()
+    };
+    Ok(MatchPlan {
+        match_id: req.match_id.clone(),
+        environment: env.name.to_string(),
+        config,
+        seed,
+        agents,
+        timeout: Duration::from_secs(u64::from(timeout_sec)),
+        record_replay: req.record_replay,
+        limits,
+    })
+}
+
+fn agent_source(i: usize, agent: &pb::AgentData, earlier: &[pb::AgentData]) -> Result<AgentSource> {
+    let invalid = |msg: String| Err(Error::InvalidArgument(msg));
+    let id = &agent.agent_id;
+    if id.is_empty() {
+        return invalid(format!(
+            "agents[{i}].agent_id is empty; give every agent an id"
+        ));
+    }
+    if id.len() > AGENT_ID_MAX_LEN || id.chars().any(char::is_control) {
+        return invalid(format!(
+            "agents[{i}].agent_id is invalid: at most {AGENT_ID_MAX_LEN} bytes and no control characters"
+        ));
+    }
+    if let Some(j) = earlier.iter().position(|a| a.agent_id == *id) {
+        return invalid(format!(
+            "agents[{i}].agent_id {id:?} is the same as agents[{j}].agent_id; agent ids must be unique in a match"
+        ));
+    }
+    if !agent.docker_image.is_empty() {
+        return invalid(format!(
+            "agents[{i}].docker_image: OCI images are not supported by the local backend; give the agent's code as code_url"
+        ));
+    }
+    let url = agent.code_url.as_str();
+    if url.is_empty() {
+        return invalid(format!(
+            "agents[{i}].code_url is empty; give a path or file:// URL of the agent's directory or archive"
+        ));
+    }
+    let path = match url.split_once("://") {
+        Some(("file", rest)) => Path::new(rest),
+        Some((scheme, _)) => {
+            return invalid(format!(
+                "agents[{i}].code_url {url:?}: scheme {scheme:?} is not supported; give a local path or a file:// URL"
+            ));
+        }
+        None => Path::new(url),
+    };
+    let path = std::fs::canonicalize(path).map_err(|e| {
+        Error::InvalidArgument(format!(
+            "agents[{i}].code_url {url:?} cannot be read ({e}); give a path or file:// URL the executor can read"
+        ))
+    })?;
+    Ok(AgentSource {
+        agent_id: id.clone(),
+        path,
+    })
+}
+
+fn parse_config(json: &str) -> Result<Map<String, Value>> {
+    if json.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str::<Value>(json) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::InvalidArgument(
+            "environment_config_json must be a JSON object, such as {\"winning_score\": 5}".into(),
+        )),
+        Err(e) => Err(Error::InvalidArgument(format!(
+            "environment_config_json is not valid JSON ({e}); give a JSON object or leave it empty"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

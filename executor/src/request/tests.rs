@@ -1,0 +1,169 @@
+//! Table tests of request validation: every bad request names its field and the fix.
+
+use clap::Parser;
+use proto::pb;
+
+use super::*;
+use crate::config::{Cli, Command};
+
+fn settings() -> ExecutorArgs {
+    match Cli::try_parse_from(["executor", "serve"]).unwrap().command {
+        Command::Serve(args) => args.executor,
+        Command::Play(_) => unreachable!("parsed serve"),
+    }
+}
+
+fn agent(id: &str, url: &str) -> pb::AgentData {
+    pb::AgentData {
+        agent_id: id.into(),
+        code_url: url.into(),
+        ..Default::default()
+    }
+}
+
+fn valid_request(dir: &str) -> pb::MatchRequest {
+    pb::MatchRequest {
+        match_id: "m-1".into(),
+        environment: "pong".into(),
+        agents: vec![agent("a", dir), agent("b", &format!("file://{dir}"))],
+        timeout_sec: 0,
+        record_replay: true,
+        seed: 0,
+        environment_config_json: String::new(),
+    }
+}
+
+#[test]
+fn valid_request_becomes_a_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let first = plan(&valid_request(path), &settings()).unwrap();
+    assert_eq!(first.match_id, "m-1");
+    assert_ne!(first.seed, 0, "a seed is picked when none is given");
+    assert_eq!(first.timeout, Duration::from_secs(300));
+    assert_eq!(first.limits.match_ms, 300_000);
+    let canonical = dir.path().canonicalize().unwrap();
+    assert_eq!(first.agents[0].path, canonical);
+    assert_eq!(first.agents[1].path, canonical);
+
+    let mut req = valid_request(path);
+    req.seed = 42;
+    req.timeout_sec = 3600;
+    req.environment_config_json = r#"{"winning_score": 3}"#.into();
+    let second = plan(&req, &settings()).unwrap();
+    assert_eq!(second.seed, 42);
+    assert_eq!(second.config["winning_score"], 3);
+}
+
+#[test]
+fn bad_requests_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap().to_string();
+    type Edit = Box<dyn Fn(&mut pb::MatchRequest)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "empty match id",
+            Box::new(|r| r.match_id.clear()),
+            "match_id \"\" is invalid: it must be 1 to 63",
+        ),
+        (
+            "slash in match id",
+            Box::new(|r| r.match_id = "a/b".into()),
+            "match_id \"a/b\" is invalid",
+        ),
+        (
+            "match id too long",
+            Box::new(|r| r.match_id = "a".repeat(64)),
+            "is invalid: it must be 1 to 63",
+        ),
+        (
+            "unknown environment",
+            Box::new(|r| r.environment = "chess".into()),
+            "unknown environment \"chess\"; known environments: pong",
+        ),
+        (
+            "one agent",
+            Box::new(|r| {
+                r.agents.pop();
+            }),
+            "agents: pong takes exactly 2 agents, got 1",
+        ),
+        (
+            "three agents",
+            Box::new(|r| {
+                let a = r.agents[0].clone();
+                r.agents.push(pb::AgentData {
+                    agent_id: "c".into(),
+                    ..a
+                });
+            }),
+            "got 3",
+        ),
+        (
+            "empty agent id",
+            Box::new(|r| r.agents[1].agent_id.clear()),
+            "agents[1].agent_id is empty",
+        ),
+        (
+            "duplicate agent id",
+            Box::new(|r| r.agents[1].agent_id = "a".into()),
+            "agents[1].agent_id \"a\" is the same as agents[0].agent_id",
+        ),
+        (
+            "control char in agent id",
+            Box::new(|r| r.agents[0].agent_id = "a\nb".into()),
+            "agents[0].agent_id is invalid",
+        ),
+        (
+            "docker image",
+            Box::new(|r| r.agents[0].docker_image = "agent:1".into()),
+            "agents[0].docker_image: OCI images are not supported",
+        ),
+        (
+            "empty code url",
+            Box::new(|r| r.agents[1].code_url.clear()),
+            "agents[1].code_url is empty",
+        ),
+        (
+            "missing path",
+            Box::new(|r| r.agents[0].code_url = "/nonexistent/agent".into()),
+            "agents[0].code_url \"/nonexistent/agent\" cannot be read",
+        ),
+        (
+            "unsupported scheme",
+            Box::new(|r| r.agents[0].code_url = "ftp://x/y".into()),
+            "scheme \"ftp\" is not supported",
+        ),
+        (
+            "timeout too long",
+            Box::new(|r| r.timeout_sec = 3601),
+            "timeout_sec 3601 is out of range: give 1 to 3600 seconds",
+        ),
+        (
+            "config not json",
+            Box::new(|r| r.environment_config_json = "{".into()),
+            "environment_config_json is not valid JSON",
+        ),
+        (
+            "config not object",
+            Box::new(|r| r.environment_config_json = "[1]".into()),
+            "environment_config_json must be a JSON object",
+        ),
+        (
+            "unknown config key",
+            Box::new(|r| r.environment_config_json = r#"{"colour": 1}"#.into()),
+            "environment_config_json: pong config",
+        ),
+    ];
+    for (name, edit, want) in cases {
+        let mut req = valid_request(&path);
+        edit(&mut req);
+        match plan(&req, &settings()) {
+            Err(Error::InvalidArgument(msg)) => assert!(
+                msg.contains(want),
+                "{name}: {msg:?} does not contain {want:?}"
+            ),
+            other => panic!("{name}: expected InvalidArgument, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Invalid requests through gRPC: `INVALID_ARGUMENT` with a message naming the field; the executor keeps
+//! serving and nothing is left behind.
+
+mod support;
+
+use proto::pb;
+use support::{Executor, agent, example_agent, pong_request, processes_under};
+use tonic::Code;
+
+#[tokio::test]
+async fn invalid_requests_are_refused_with_the_field_and_the_fix() {
+    let executor = Executor::start(&[]);
+    let mut client = executor.client().await;
+    let good = || {
+        pong_request(
+            "m1",
+            agent("a", &example_agent("pong-python")),
+            agent("b", &example_agent("random-python")),
+        )
+    };
+    type Edit = fn(&mut pb::MatchRequest);
+    let cases: &[(Edit, &str)] = &[
+        (
+            |r| r.match_id = "../../etc".into(),
+            "match_id \"../../etc\" is invalid: it must be 1 to 63 characters",
+        ),
+        (
+            |r| r.match_id = "-bad".into(),
+            "starting and ending with a letter or digit",
+        ),
+        (|r| r.environment = "go".into(), "known environments: pong"),
+        (
+            |r| r.agents.truncate(1),
+            "pong takes exactly 2 agents, got 1",
+        ),
+        (
+            |r| r.agents[1].agent_id = "a".into(),
+            "agent ids must be unique",
+        ),
+        (
+            |r| r.agents[0].agent_id.clear(),
+            "agents[0].agent_id is empty",
+        ),
+        (
+            |r| r.agents[1].code_url = "/does/not/exist".into(),
+            "agents[1].code_url \"/does/not/exist\" cannot be read",
+        ),
+        (
+            |r| r.agents[0].docker_image = "registry.local/agent:1".into(),
+            "agents[0].docker_image: OCI images are not supported",
+        ),
+        (
+            |r| r.timeout_sec = 100_000,
+            "timeout_sec 100000 is out of range",
+        ),
+        (
+            |r| r.environment_config_json = r#"{"winning_score": "many"}"#.into(),
+            "environment_config_json: pong config",
+        ),
+    ];
+    for (edit, want) in cases {
+        let mut req = good();
+        edit(&mut req);
+        let status = client.run_match(req.clone()).await.expect_err("refused");
+        assert_eq!(status.code(), Code::InvalidArgument, "{req:?}: {status:?}");
+        assert!(
+            status.message().contains(want),
+            "{:?} does not contain {want:?}",
+            status.message()
+        );
+    }
+    // Still serving after all that.
+    let health = client
+        .health_check(pb::HealthCheckRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(health.healthy);
+    assert_eq!(processes_under(executor.data_dir.path()), vec![]);
+}
+
+#[tokio::test]
+async fn a_match_id_already_running_is_refused() {
+    let executor = Executor::start(&[]);
+    let client = executor.client().await;
+    let slow = support::test_agent("slow-ready");
+    let request = pong_request(
+        "dup-1",
+        agent("a", &slow),
+        agent("b", &example_agent("random-python")),
+    );
+    let first = {
+        let mut client = client.clone();
+        let request = request.clone();
+        tokio::spawn(async move { client.run_match(request).await })
+    };
+    // Wait until the first match is admitted before sending the duplicate.
+    let mut client2 = client.clone();
+    for attempt in 0.. {
+        assert!(attempt < 100_000, "the first match was never admitted");
+        let health = client2
+            .health_check(pb::HealthCheckRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        if health.active_matches == 1 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let status = client2
+        .run_match(request)
+        .await
+        .expect_err("duplicate refused");
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+    assert!(status.message().contains("dup-1"), "{}", status.message());
+    let first = first
+        .await
+        .unwrap()
+        .expect("first match finishes")
+        .into_inner();
+    assert_eq!(first.match_id, "dup-1");
+}

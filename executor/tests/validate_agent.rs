@@ -1,0 +1,124 @@
+//! `ValidateAgent` on real zip archives: runnable agents pass, broken and hostile ones fail with a reason.
+
+mod support;
+
+use std::io::Write;
+
+use proto::pb;
+use support::Executor;
+use tonic::Code;
+
+fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+        for (name, body) in files {
+            zip.start_file(*name, options).unwrap();
+            zip.write_all(body).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+    out.into_inner()
+}
+
+async fn validate(executor: &Executor, zip: Vec<u8>) -> pb::ValidationResponse {
+    let mut client = executor.client().await;
+    client
+        .validate_agent(pb::ValidationRequest {
+            agent_id: "a1".into(),
+            code_zip: zip,
+            environment: "pong".into(),
+        })
+        .await
+        .expect("validate")
+        .into_inner()
+}
+
+#[tokio::test]
+async fn runnable_agents_are_valid() {
+    let executor = Executor::start(&[]);
+    let cases: Vec<Vec<u8>> = vec![
+        zip_of(&[("agent.py", b"def get_action(observation):\n    return 1\n")]),
+        zip_of(&[(
+            "my-bot/main.py",
+            b"class Agent:\n    def get_action(self, obs):\n        return 0\n",
+        )]),
+        zip_of(&[("agent.py", b"def act(observation):\n    return 2\n")]),
+        zip_of(&[
+            ("agent.toml", b"command = [\"./bot.sh\"]\n"),
+            ("bot.sh", b"#!/bin/sh\n"),
+        ]),
+    ];
+    for zip in cases {
+        let report = validate(&executor, zip).await;
+        assert!(report.valid, "{report:?}");
+        assert!(report.errors.is_empty(), "{report:?}");
+    }
+}
+
+#[tokio::test]
+async fn broken_agents_are_invalid_with_a_reason() {
+    let executor = Executor::start(&[]);
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (zip_of(&[("README.md", b"hello")]), "has no agent.toml"),
+        (
+            zip_of(&[("agent.py", b"def get_action(observation:\n")]),
+            "agent.py: syntax error at line 1",
+        ),
+        (
+            zip_of(&[("agent.py", b"def decide(observation):\n    return 1\n")]),
+            "defines no entry point",
+        ),
+        (
+            zip_of(&[("agent.toml", b"command = []\n")]),
+            "agent.toml: command is empty",
+        ),
+        (
+            zip_of(&[("agent.toml", b"command = [\"./missing\"]\n")]),
+            "is not an executable file",
+        ),
+        (zip_of(&[("../../escape.py", b"x = 1\n")]), ""),
+        (b"this is not a zip archive".to_vec(), ""),
+    ];
+    for (zip, want) in cases {
+        let report = validate(&executor, zip).await;
+        assert!(!report.valid, "{report:?}");
+        assert_eq!(report.errors.len(), 1, "{report:?}");
+        assert!(
+            report.errors[0].contains(want),
+            "{:?} does not contain {want:?}",
+            report.errors[0]
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_validation_requests_are_invalid_arguments() {
+    let executor = Executor::start(&[]);
+    let mut client = executor.client().await;
+    let status = client
+        .validate_agent(pb::ValidationRequest {
+            agent_id: "a1".into(),
+            code_zip: Vec::new(),
+            environment: "pong".into(),
+        })
+        .await
+        .expect_err("empty zip refused");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("code_zip is empty"));
+    let status = client
+        .validate_agent(pb::ValidationRequest {
+            agent_id: "a1".into(),
+            code_zip: zip_of(&[("agent.py", b"def act(o):\n    return 1\n")]),
+            environment: "snake".into(),
+        })
+        .await
+        .expect_err("unknown environment refused");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("known environments: pong"),
+        "{}",
+        status.message()
+    );
+}
