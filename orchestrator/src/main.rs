@@ -1,3 +1,40 @@
-//! `orchestrator` binary.
+//! `orchestrator` binary: parses the command line, starts logging and plays the match with [`orchestrator::run`].
+//!
+//! Exit codes: `0` whenever the match produced a result (whatever its status), `1` when the orchestrator itself
+//! failed (unreadable spec, result not writable), `2` for usage errors.
 
-fn main() {}
+use anyhow::Context as _;
+use clap::Parser as _;
+use orchestrator::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    orchestrator::telemetry::init(cli.log_format)?;
+    match cli.command {
+        Command::Run(config) => {
+            orchestrator::run(config, shutdown_signal())
+                .await
+                .context("orchestrator run failed")?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT; the match then ends as cancelled and its result is still written.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT cancels the match");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::warn!("shutdown requested; ending the match as cancelled");
+}

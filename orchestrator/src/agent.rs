@@ -1,0 +1,376 @@
+//! One running agent: a child process in its own process group, spoken to over the wire protocol.
+//!
+//! - [`launch`]: how an agent directory is started.
+//! - [`protocol`]: the messages and the line reader.
+//! - [`stderr`]: the bounded head-and-tail capture of the agent's stderr.
+//!
+//! Writes go through a writer task so that an agent that stops reading never blocks the match: a write
+//! that does not finish before its deadline is the agent's timeout. Every read waits with a deadline. The
+//! process group is killed with SIGKILL when the agent is stopped and, as a guard, when it is dropped.
+
+pub mod launch;
+pub mod protocol;
+pub mod stderr;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::timeout_at;
+
+pub use launch::Launch;
+use protocol::Incoming;
+use stderr::StderrBuffer;
+
+/// Lines queued for an agent that does not read; one more means it is not reading at all.
+const WRITE_QUEUE: usize = 4;
+/// How long to wait for an exited agent's status when describing a crash.
+const EXIT_STATUS_WAIT: Duration = Duration::from_millis(500);
+/// How long to wait for the stderr reader to collect the last output after the group was killed.
+const STDERR_DRAIN_WAIT: Duration = Duration::from_secs(1);
+
+/// Limits of one agent process.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessLimits {
+    pub max_line_bytes: usize,
+    pub stderr_bytes: usize,
+}
+
+/// The result of asking an agent something.
+#[derive(Debug)]
+pub enum Reply {
+    /// A line arrived after `elapsed` (from the end of the write to the answer's newline).
+    Line { line: Vec<u8>, elapsed: Duration },
+    /// The agent wrote a line longer than the limit.
+    TooLong { elapsed: Duration },
+    /// Nothing arrived before the deadline; the late answer will be discarded.
+    TimedOut,
+    /// The agent is gone: stdout closed, the process exited, or its stdin broke.
+    Gone(String),
+}
+
+/// A line to write and who wants to know when it was written.
+struct Outgoing {
+    line: Vec<u8>,
+    written: oneshot::Sender<Result<Instant, String>>,
+}
+
+/// A started agent process.
+pub struct AgentProcess {
+    child: Child,
+    pgid: Option<Pid>,
+    writer: Option<mpsc::Sender<Outgoing>>,
+    writer_task: JoinHandle<()>,
+    lines: mpsc::Receiver<Incoming>,
+    reader_task: JoinHandle<()>,
+    stderr: Arc<Mutex<StderrBuffer>>,
+    stderr_task: Option<JoinHandle<()>>,
+    /// Requests whose answers were given up on; that many unlabelled lines are discarded as late answers.
+    stale: u32,
+    /// Set once the stdout stream ended, so that `Gone` is reported again on later requests.
+    gone: Option<String>,
+    /// Set once the group was killed, so that the drop guard does not signal a recycled group id.
+    stopped: bool,
+}
+
+impl std::fmt::Debug for AgentProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentProcess")
+            .field("pid", &self.child.id())
+            .field("stale", &self.stale)
+            .field("gone", &self.gone)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AgentProcess {
+    /// Starts the agent; `Err` is a message for the agent's author (the agent cannot run).
+    pub fn spawn(launch: &Launch, limits: ProcessLimits) -> Result<Self, String> {
+        let mut child = launch
+            .command()
+            .spawn()
+            .map_err(|e| format!("cannot start {} ({}): {e}", launch.display(), launch.kind))?;
+        let pgid = child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .map(Pid::from_raw);
+        let (Some(stdin), Some(stdout), Some(stderr_pipe)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err("agent process has no stdio pipes".into());
+        };
+
+        let (writer, writer_rx) = mpsc::channel(WRITE_QUEUE);
+        let writer_task = tokio::spawn(write_lines(stdin, writer_rx));
+        let (line_tx, lines) = mpsc::channel(16);
+        let reader_task =
+            tokio::spawn(protocol::read_lines(stdout, limits.max_line_bytes, line_tx));
+        let stderr = Arc::new(Mutex::new(StderrBuffer::new(limits.stderr_bytes)));
+        let stderr_task = tokio::spawn(drain_stderr(stderr_pipe, Arc::clone(&stderr)));
+
+        Ok(Self {
+            child,
+            pgid,
+            writer: Some(writer),
+            writer_task,
+            lines,
+            reader_task,
+            stderr,
+            stderr_task: Some(stderr_task),
+            stale: 0,
+            gone: None,
+            stopped: false,
+        })
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Queues `message` for writing; the receiver learns when it was fully written. Lines already received
+    /// are discarded first: they are late answers or noise, never the answer to this message.
+    pub fn send(
+        &mut self,
+        message: &Value,
+    ) -> Result<oneshot::Receiver<Result<Instant, String>>, Reply> {
+        self.discard_pending()?;
+        let Some(writer) = &self.writer else {
+            return Err(Reply::Gone("its input was already closed".into()));
+        };
+        let mut line = serde_json::to_vec(message).unwrap_or_default();
+        line.push(b'\n');
+        let (written, receipt) = oneshot::channel();
+        match writer.try_send(Outgoing { line, written }) {
+            Ok(()) => Ok(receipt),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(Reply::TimedOut),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(Reply::Gone("its input is closed".into()))
+            }
+        }
+    }
+
+    /// Waits for the answer to the message behind `receipt`: the write must finish before `deadline`, and the
+    /// answer must arrive within `budget` of the end of the write. Lines labelled with an earlier `step`, and
+    /// unlabelled lines while earlier answers are owed, are discarded as late.
+    pub async fn receive(
+        &mut self,
+        receipt: oneshot::Receiver<Result<Instant, String>>,
+        budget: Duration,
+        step: Option<u32>,
+    ) -> Reply {
+        let write_deadline = tokio::time::Instant::now() + budget;
+        let written_at = match timeout_at(write_deadline, receipt).await {
+            Ok(Ok(Ok(at))) => at,
+            Ok(Ok(Err(error))) => return self.gone(format!("writing to it failed: {error}")).await,
+            Ok(Err(_)) => return self.gone("its input is closed".into()).await,
+            Err(_) => {
+                self.stale += 1;
+                return Reply::TimedOut;
+            }
+        };
+        let deadline = tokio::time::Instant::from_std(written_at + budget);
+        loop {
+            let incoming = match timeout_at(deadline, self.lines.recv()).await {
+                Ok(incoming) => incoming,
+                Err(_) => {
+                    self.stale += 1;
+                    return Reply::TimedOut;
+                }
+            };
+            match incoming {
+                Some(Incoming::Line(line, at)) => {
+                    if self.is_late(&line, step) {
+                        continue;
+                    }
+                    return Reply::Line {
+                        line,
+                        elapsed: at.saturating_duration_since(written_at),
+                    };
+                }
+                Some(Incoming::TooLong(at)) => {
+                    return Reply::TooLong {
+                        elapsed: at.saturating_duration_since(written_at),
+                    };
+                }
+                Some(Incoming::Closed(error)) => {
+                    let reason = match error {
+                        Some(error) => format!("reading its output failed: {error}"),
+                        None => String::new(),
+                    };
+                    return self.gone(reason).await;
+                }
+                None => return self.gone(String::new()).await,
+            }
+        }
+    }
+
+    /// Sends `message` and waits for the answer: [`send`](Self::send) then [`receive`](Self::receive).
+    pub async fn request(&mut self, message: &Value, budget: Duration, step: Option<u32>) -> Reply {
+        match self.send(message) {
+            Ok(receipt) => self.receive(receipt, budget, step).await,
+            Err(Reply::TimedOut) => {
+                self.stale += 1;
+                Reply::TimedOut
+            }
+            Err(reply) => reply,
+        }
+    }
+
+    /// Whether a line answers an earlier request rather than the current one.
+    fn is_late(&mut self, line: &[u8], step: Option<u32>) -> bool {
+        match (protocol::answer_step(line), step) {
+            (Some(said), Some(current)) if said < u64::from(current) => {
+                self.stale = self.stale.saturating_sub(1);
+                true
+            }
+            (Some(_), Some(_)) => {
+                self.stale = 0;
+                false
+            }
+            _ if self.stale > 0 => {
+                self.stale -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Drops lines that arrived while nothing was asked; notices a closed stdout.
+    fn discard_pending(&mut self) -> Result<(), Reply> {
+        if let Some(reason) = &self.gone {
+            return Err(Reply::Gone(reason.clone()));
+        }
+        while let Ok(incoming) = self.lines.try_recv() {
+            match incoming {
+                Incoming::Line(..) | Incoming::TooLong(_) => {
+                    self.stale = self.stale.saturating_sub(1);
+                }
+                Incoming::Closed(_) => {
+                    let reason = "its output closed".to_string();
+                    self.gone = Some(reason.clone());
+                    return Err(Reply::Gone(reason));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records that the agent is gone and says why, with its exit status when it has one.
+    async fn gone(&mut self, reason: String) -> Reply {
+        let exit = match tokio::time::timeout(EXIT_STATUS_WAIT, self.child.wait()).await {
+            Ok(Ok(status)) => match (
+                status.code(),
+                std::os::unix::process::ExitStatusExt::signal(&status),
+            ) {
+                (Some(code), _) => format!("exited with status {code}"),
+                (None, Some(signal)) => format!("was killed by signal {signal}"),
+                (None, None) => "exited".to_string(),
+            },
+            _ => "closed its stdin or stdout".to_string(),
+        };
+        let message = if reason.is_empty() {
+            exit
+        } else {
+            format!("{exit} ({reason})")
+        };
+        self.gone = Some(message.clone());
+        Reply::Gone(message)
+    }
+
+    /// Ends the agent: sends `end` (when given), closes stdin, waits up to `grace` for the exit, then kills
+    /// the whole process group. Returns the kept stderr.
+    pub async fn stop(&mut self, end: Option<&Value>, grace: Duration) -> String {
+        if let Some(message) = end {
+            if self.gone.is_none() {
+                let _ = self.send(message);
+            }
+        }
+        // Dropping the sender lets the writer task finish its queue and close stdin.
+        self.writer = None;
+        let exited = tokio::time::timeout(grace, self.child.wait()).await.is_ok();
+        self.kill_group();
+        if !exited {
+            let _ = tokio::time::timeout(EXIT_STATUS_WAIT, self.child.wait()).await;
+        }
+        self.writer_task.abort();
+        self.reader_task.abort();
+        if let Some(task) = self.stderr_task.take() {
+            let _ = tokio::time::timeout(STDERR_DRAIN_WAIT, task).await;
+        }
+        self.stderr_text()
+    }
+
+    /// The kept stderr so far.
+    pub fn stderr_text(&self) -> String {
+        match self.stderr.lock() {
+            Ok(buf) => buf.render(),
+            Err(poisoned) => poisoned.into_inner().render(),
+        }
+    }
+
+    /// SIGKILL to the agent's process group: the agent and everything it started.
+    fn kill_group(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        if let Some(pgid) = self.pgid {
+            match killpg(pgid, Signal::SIGKILL) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(error) => {
+                    tracing::warn!(pgid = pgid.as_raw(), %error, "killing agent process group failed")
+                }
+            }
+        }
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.kill_group();
+        self.writer_task.abort();
+        self.reader_task.abort();
+        if let Some(task) = self.stderr_task.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn write_lines(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Outgoing>) {
+    while let Some(out) = rx.recv().await {
+        let result = match stdin.write_all(&out.line).await {
+            Ok(()) => stdin.flush().await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                let _ = out.written.send(Ok(Instant::now()));
+            }
+            Err(error) => {
+                let _ = out.written.send(Err(error.to_string()));
+                return;
+            }
+        }
+    }
+}
+
+async fn drain_stderr(mut pipe: tokio::process::ChildStderr, buffer: Arc<Mutex<StderrBuffer>>) {
+    let mut chunk = vec![0u8; 8192];
+    loop {
+        match pipe.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => match buffer.lock() {
+                Ok(mut buf) => buf.push(&chunk[..n]),
+                Err(poisoned) => poisoned.into_inner().push(&chunk[..n]),
+            },
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! How an installed agent directory is started: `agent.toml` with a command, or a Python module through the
+//! built-in adapter. The child gets a cleared environment, its directory as cwd and home, and its own process group.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde::Deserialize;
+use tokio::process::Command;
+
+/// The Python adapter, run as `python3 -u -c <this source> <module file>`.
+pub const PYTHON_ADAPTER: &str = include_str!("../python_adapter.py");
+
+/// Module files the adapter runs, in order of preference.
+const PYTHON_MODULES: [&str; 2] = ["agent.py", "main.py"];
+
+/// What `agent.toml` may say.
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    /// Program and arguments; a relative program path is resolved against the agent directory.
+    command: Vec<String>,
+}
+
+/// A resolved way to start an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    /// The agent directory, absolute: the child's cwd and `HOME`.
+    pub dir: PathBuf,
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// How the launch was found, for logs and messages (`agent.toml`, `agent.py`).
+    pub kind: String,
+}
+
+/// Decides how to start the agent in `dir`; `Err` is a message for the agent's author.
+pub fn resolve(dir: &Path, python: &Path) -> Result<Launch, String> {
+    let dir =
+        std::path::absolute(dir).map_err(|e| format!("agent directory {}: {e}", dir.display()))?;
+    if !dir.is_dir() {
+        return Err(format!(
+            "agent directory {} does not exist or is not a directory",
+            dir.display()
+        ));
+    }
+    let manifest_path = dir.join("agent.toml");
+    if manifest_path.exists() {
+        return from_manifest(&dir, &manifest_path);
+    }
+    for module in PYTHON_MODULES {
+        if dir.join(module).is_file() {
+            return Ok(Launch {
+                program: python.as_os_str().to_owned(),
+                args: vec![
+                    "-u".into(),
+                    "-c".into(),
+                    PYTHON_ADAPTER.into(),
+                    module.into(),
+                ],
+                dir,
+                kind: module.to_string(),
+            });
+        }
+    }
+    Err(format!(
+        "agent is not runnable: {} has no agent.toml (with command = [\"./program\", ...]) and no agent.py or \
+         main.py (a Python module defining get_action(observation), a class Agent with get_action, or act)",
+        dir.display()
+    ))
+}
+
+fn from_manifest(dir: &Path, path: &Path) -> Result<Launch, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("agent.toml: cannot read it: {e}"))?;
+    let manifest: Manifest = toml::from_str(&text).map_err(|e| {
+        format!(
+            "agent.toml: {}; expected command = [\"./program\", \"arg\", ...]",
+            e.message()
+        )
+    })?;
+    let mut parts = manifest.command.into_iter();
+    let Some(program) = parts.next().filter(|p| !p.is_empty()) else {
+        return Err(
+            "agent.toml: command is empty; expected command = [\"./program\", \"arg\", ...]".into(),
+        );
+    };
+    // A bare name is looked up on PATH; anything with a slash is a path, relative ones inside the agent dir.
+    let program = if program.contains('/') && Path::new(&program).is_relative() {
+        dir.join(&program).into_os_string()
+    } else {
+        OsString::from(program)
+    };
+    Ok(Launch {
+        dir: dir.to_path_buf(),
+        program,
+        args: parts.map(OsString::from).collect(),
+        kind: "agent.toml".into(),
+    })
+}
+
+impl Launch {
+    /// The child process command: cleared environment plus an allow-list, own process group, piped stdio.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
+            .current_dir(&self.dir)
+            .env_clear()
+            .env("PATH", inherited("PATH", "/usr/local/bin:/usr/bin:/bin"))
+            .env("LANG", inherited("LANG", "C.UTF-8"))
+            .env("HOME", &self.dir)
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// The command as a person would type it, for logs (the adapter source is abbreviated).
+    pub fn display(&self) -> String {
+        let mut parts = vec![self.program.to_string_lossy().into_owned()];
+        for arg in &self.args {
+            if arg == PYTHON_ADAPTER {
+                parts.push("<python adapter>".into());
+            } else {
+                parts.push(arg.to_string_lossy().into_owned());
+            }
+        }
+        parts.join(" ")
+    }
+}
+
+fn inherited(key: &str, default: &str) -> OsString {
+    std::env::var_os(key).unwrap_or_else(|| default.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn manifest_program_is_resolved_against_the_agent_dir() {
+        let dir = dir_with(&[
+            ("agent.toml", "command = [\"./bot\", \"--fast\"]\n"),
+            ("agent.py", ""),
+        ]);
+        let launch = resolve(dir.path(), Path::new("python3")).unwrap();
+        assert_eq!(launch.kind, "agent.toml");
+        assert_eq!(PathBuf::from(&launch.program), dir.path().join("./bot"));
+        assert_eq!(launch.args, vec![OsString::from("--fast")]);
+    }
+
+    #[test]
+    fn bare_program_names_stay_for_path_lookup() {
+        let dir = dir_with(&[("agent.toml", "command = [\"awk\", \"-f\", \"bot.awk\"]\n")]);
+        let launch = resolve(dir.path(), Path::new("python3")).unwrap();
+        assert_eq!(launch.program, OsString::from("awk"));
+    }
+
+    #[test]
+    fn python_modules_run_through_the_adapter() {
+        for (files, module) in [
+            (vec![("agent.py", ""), ("main.py", "")], "agent.py"),
+            (vec![("main.py", "")], "main.py"),
+        ] {
+            let dir = dir_with(&files);
+            let launch = resolve(dir.path(), Path::new("/opt/py")).unwrap();
+            assert_eq!(launch.program, OsString::from("/opt/py"));
+            assert_eq!(
+                launch.args[..3],
+                [OsString::from("-u"), "-c".into(), PYTHON_ADAPTER.into()]
+            );
+            assert_eq!(launch.args[3], OsString::from(module));
+            assert_eq!(
+                launch.display(),
+                format!("/opt/py -u -c <python adapter> {module}")
+            );
+        }
+    }
+
+    #[test]
+    fn unrunnable_agents_are_told_what_is_expected() {
+        let cases = [
+            (vec![("README", "")], "agent is not runnable"),
+            (vec![("agent.toml", "command = []")], "command is empty"),
+            (vec![("agent.toml", "cmd = 1")], "expected command = "),
+        ];
+        for (files, expected) in cases {
+            let dir = dir_with(&files);
+            let err = resolve(dir.path(), Path::new("python3")).unwrap_err();
+            assert!(
+                err.contains(expected),
+                "{err:?} should contain {expected:?}"
+            );
+        }
+    }
+}

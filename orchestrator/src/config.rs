@@ -1,0 +1,90 @@
+//! The command line of the `orchestrator` binary; every flag can also be set from the environment.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Plays one RL Arena match between agents and reports its result.
+#[derive(Debug, Parser)]
+#[command(name = "orchestrator", version)]
+pub struct Cli {
+    /// Log output: `pretty` for people, `json` for log collectors.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "pretty",
+        env = "ORCHESTRATOR_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What the binary can do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Play the match described by a spec file.
+    Run(RunConfig),
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Options of `orchestrator run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunConfig {
+    /// The match spec (JSON) to play.
+    #[arg(long, env = "ORCHESTRATOR_SPEC")]
+    pub spec: PathBuf,
+
+    /// The executor's MatchReporter address (for example http://127.0.0.1:50052); events are streamed there.
+    #[arg(long, env = "ORCHESTRATOR_REPORT_TO", requires = "token_file")]
+    pub report_to: Option<String>,
+
+    /// File holding the match's report token, sent as `authorization: Bearer <token>`.
+    #[arg(long, env = "ORCHESTRATOR_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Where to write the outcome (JSON); written whenever the match produced a result.
+    #[arg(long, env = "ORCHESTRATOR_RESULT_FILE")]
+    pub result_file: Option<PathBuf>,
+
+    /// Where to write the replay (JSON) when the spec asks to record one.
+    #[arg(long, env = "ORCHESTRATOR_REPLAY_OUT")]
+    pub replay_out: Option<PathBuf>,
+
+    /// Python interpreter that runs `agent.py` / `main.py` agents through the built-in adapter.
+    #[arg(long, default_value = "python3", env = "ORCHESTRATOR_PYTHON")]
+    pub python: PathBuf,
+
+    /// How long to keep retrying the report stream after it fails, in milliseconds, before giving up on it.
+    #[arg(long, default_value_t = 30_000, env = "ORCHESTRATOR_REPORT_RETRY_MS")]
+    pub report_retry_ms: u64,
+}
+
+impl RunConfig {
+    /// A run of `spec` that writes nothing and reports nowhere; callers fill in what they need.
+    pub fn new(spec: impl Into<PathBuf>) -> Self {
+        Self {
+            spec: spec.into(),
+            report_to: None,
+            token_file: None,
+            result_file: None,
+            replay_out: None,
+            python: PathBuf::from("python3"),
+            report_retry_ms: 30_000,
+        }
+    }
+
+    /// The report stream's retry budget.
+    pub fn report_retry(&self) -> Duration {
+        Duration::from_millis(self.report_retry_ms)
+    }
+}
