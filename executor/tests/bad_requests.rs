@@ -4,7 +4,7 @@
 mod support;
 
 use proto::pb;
-use support::{Executor, agent, example_agent, pong_request, processes_under};
+use support::{Executor, agent, example_agent, pong_request};
 use tonic::Code;
 
 #[tokio::test]
@@ -76,7 +76,7 @@ async fn invalid_requests_are_refused_with_the_field_and_the_fix() {
         .unwrap()
         .into_inner();
     assert!(health.healthy);
-    assert_eq!(processes_under(executor.data_dir.path()), vec![]);
+    assert_eq!(executor.leftover_processes(), vec![]);
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ mod support;
 
 use proto::pb;
 use sha2::Digest;
-use support::{Executor, agent, example_agent, pong_request, processes_under};
+use support::{Executor, agent, example_agent, pong_request};
 
 #[tokio::test]
 async fn pong_between_two_python_agents_of_the_original_format() {
@@ -86,7 +86,7 @@ async fn pong_between_two_python_agents_of_the_original_format() {
     );
 
     // Nothing of the match is left running, and its work directory is gone.
-    assert_eq!(processes_under(executor.data_dir.path()), vec![]);
+    assert_eq!(executor.leftover_processes(), vec![]);
     let work = std::fs::read_dir(executor.data_dir.path().join("work"))
         .unwrap()
         .count();

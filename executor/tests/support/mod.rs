@@ -82,6 +82,12 @@ impl Executor {
             .max_decoding_message_size(128 * 1024 * 1024)
     }
 
+    /// Processes of this executor's matches still alive (the executor itself excluded).
+    pub fn leftover_processes(&self) -> Vec<(i32, String)> {
+        let own = self.child.id() as i32;
+        processes_under(self.data_dir.path()).into_iter().filter(|(pid, _)| *pid != own).collect()
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
