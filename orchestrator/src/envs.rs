@@ -7,8 +7,12 @@
 use serde_json::{Map, Value};
 
 mod config;
+pub mod connectx;
+mod kaggle;
 pub mod numpy_rng;
 pub mod pong;
+pub mod rps;
+pub mod tictactoe;
 
 /// Why an environment could not be created.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -75,11 +79,19 @@ pub trait Environment: Send {
 type Constructor = fn(&Map<String, Value>, u64) -> Result<Box<dyn Environment>, EnvError>;
 
 /// The built-in environments with their constructors, in catalog order.
-const REGISTRY: &[(EnvInfo, Constructor)] =
-    &[(pong::INFO, |c, s| Ok(Box::new(pong::Pong::new(c, s)?)))];
+const REGISTRY: &[(EnvInfo, Constructor)] = &[
+    (pong::INFO, |c, s| Ok(Box::new(pong::Pong::new(c, s)?))),
+    (rps::INFO, |c, s| Ok(Box::new(rps::Rps::new(c, s)?))),
+    (connectx::INFO, |c, s| {
+        Ok(Box::new(connectx::ConnectX::new(c, s)?))
+    }),
+    (tictactoe::INFO, |c, s| {
+        Ok(Box::new(tictactoe::TicTacToe::new(c, s)?))
+    }),
+];
 
 /// Catalog entries, in the same order as [`REGISTRY`].
-const CATALOG: &[EnvInfo] = &[pong::INFO];
+const CATALOG: &[EnvInfo] = &[pong::INFO, rps::INFO, connectx::INFO, tictactoe::INFO];
 
 /// The built-in environments.
 pub fn catalog() -> &'static [EnvInfo] {
@@ -178,7 +190,9 @@ mod tests {
         let err = make("chess", &Map::new(), 0).err().map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
-            Some("unknown environment \"chess\"; known environments: pong")
+            Some(
+                "unknown environment \"chess\"; known environments: pong, rps, connectx, tictactoe"
+            )
         );
     }
 
