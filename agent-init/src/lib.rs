@@ -1,0 +1,26 @@
+//! `agent-init`: fetches one agent artifact and installs it into a directory, atomically and safely.
+//!
+//! Parts:
+//! - [`source`]: what `--source` names (local path, `file://`, `http(s)://`);
+//! - [`http`]: downloads with timeouts, bounded redirects and retries;
+//! - [`archive`]: format detection and the zip / tar / tar.gz / tar.zst readers;
+//! - `extract`: the only code that writes agent files, confined to one root;
+//! - [`install`]: staging beside the destination, digest check, unwrap, atomic rename;
+//! - [`limits`]: bounds on size, entry count, path length and compression ratio;
+//! - [`cli`] and [`telemetry`]: the binary's flags, run and logging;
+//! - [`error`]: the error type and the exit code each failure maps to.
+
+pub mod archive;
+pub mod cli;
+pub mod error;
+mod extract;
+pub mod http;
+pub mod install;
+pub mod limits;
+pub mod source;
+pub mod telemetry;
+
+pub use error::{Error, Fault, Result};
+pub use install::{Installed, Options, install, install_archive_file};
+pub use limits::Limits;
+pub use source::Source;
