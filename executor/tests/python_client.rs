@@ -24,13 +24,20 @@ fn python_with_grpc_tools() -> PathBuf {
     let venv = workspace().join("target/test-venv-grpc");
     let python = venv.join("bin/python");
     if !has_grpc(&python) {
-        let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 -m venv");
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 -m venv");
         assert!(made.success(), "creating {} failed", venv.display());
         let installed = Command::new(&python)
             .args(["-m", "pip", "install", "--quiet", "grpcio", "grpcio-tools"])
             .status()
             .expect("pip install");
-        assert!(installed.success(), "pip install grpcio grpcio-tools failed");
+        assert!(
+            installed.success(),
+            "pip install grpcio grpcio-tools failed"
+        );
     }
     python
 }
@@ -49,8 +56,13 @@ fn python_client_gets_a_correct_match_response() {
         .arg(format!("file://{}", example_agent("random-python")))
         .output()
         .expect("run the python client");
-    assert!(output.status.success(), "python client failed: {}", String::from_utf8_lossy(&output.stderr));
-    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("client output is JSON");
+    assert!(
+        output.status.success(),
+        "python client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("client output is JSON");
 
     assert_eq!(doc["health"]["healthy"], true);
     assert_eq!(doc["health"]["version"], env!("CARGO_PKG_VERSION"));
@@ -59,12 +71,18 @@ fn python_client_gets_a_correct_match_response() {
     assert_eq!(m["status"], "STATUS_SUCCESS");
     assert!(m["total_steps"].as_u64().unwrap() > 0);
     assert!(m["execution_time_sec"].as_f64().unwrap() > 0.0);
-    assert!(m["seed"].as_str().unwrap().parse::<u64>().unwrap() > 0, "a seed was picked and reported");
+    assert!(
+        m["seed"].as_str().unwrap().parse::<u64>().unwrap() > 0,
+        "a seed was picked and reported"
+    );
     let results = m["agent_results"].as_array().unwrap();
     assert_eq!(results.len(), 2);
     assert_eq!(results[0]["agent_id"], "left");
     assert_eq!(results[1]["agent_id"], "right");
-    let (left, right) = (results[0]["score"].as_f64().unwrap(), results[1]["score"].as_f64().unwrap());
+    let (left, right) = (
+        results[0]["score"].as_f64().unwrap(),
+        results[1]["score"].as_f64().unwrap(),
+    );
     let winner = m["winner_agent_id"].as_str().unwrap();
     match left.partial_cmp(&right) {
         Some(std::cmp::Ordering::Greater) => assert_eq!(winner, "left"),
@@ -76,7 +94,15 @@ fn python_client_gets_a_correct_match_response() {
         assert_eq!(r["errors"], 0);
     }
     let replay = m["replay_url"].as_str().unwrap();
-    assert!(replay.starts_with("file://") && replay.ends_with("python-client-1.json"), "{replay}");
+    assert!(
+        replay.starts_with("file://") && replay.ends_with("python-client-1.json"),
+        "{replay}"
+    );
     assert!(std::path::Path::new(replay.trim_start_matches("file://")).is_file());
-    assert!(m["replay_html_url"].as_str().unwrap().ends_with("python-client-1.html"));
+    assert!(
+        m["replay_html_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("python-client-1.html")
+    );
 }

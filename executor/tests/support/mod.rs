@@ -85,7 +85,10 @@ impl Executor {
     /// Processes of this executor's matches still alive (the executor itself excluded).
     pub fn leftover_processes(&self) -> Vec<(i32, String)> {
         let own = self.child.id() as i32;
-        processes_under(self.data_dir.path()).into_iter().filter(|(pid, _)| *pid != own).collect()
+        processes_under(self.data_dir.path())
+            .into_iter()
+            .filter(|(pid, _)| *pid != own)
+            .collect()
     }
 
     /// Sends SIGTERM and waits for the process to exit.
