@@ -1,7 +1,7 @@
 //! Validation of `RunMatch` requests: turns the wire request into a [`MatchPlan`] or an error that names the
 //! field and the fix.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use proto::ids::{MATCH_ID_RULE, is_valid_match_id};
@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
+
+/// URL schemes `agent-init` fetches; their reachability is its business, not the request's.
+const REMOTE_SCHEMES: &[&str] = &["http", "https"];
 
 /// Longest agent id accepted.
 const AGENT_ID_MAX_LEN: usize = 128;
@@ -35,8 +38,8 @@ pub struct MatchPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentSource {
     pub agent_id: String,
-    /// A local absolute path; `agent-init` installs it.
-    pub path: PathBuf,
+    /// What `agent-init --source` gets: an absolute local path (checked to exist) or a remote URL.
+    pub source: String,
 }
 
 /// Checks a request against the executor's settings.
@@ -131,9 +134,21 @@ fn agent_source(i: usize, agent: &pb::AgentData, earlier: &[pb::AgentData]) -> R
     }
     let path = match url.split_once("://") {
         Some(("file", rest)) => Path::new(rest),
+        Some((scheme, _)) if REMOTE_SCHEMES.contains(&scheme) => {
+            return Ok(AgentSource {
+                agent_id: id.clone(),
+                source: url.to_string(),
+            });
+        }
         Some((scheme, _)) => {
             return invalid(format!(
-                "agents[{i}].code_url {url:?}: scheme {scheme:?} is not supported; give a local path or a file:// URL"
+                "agents[{i}].code_url {url:?}: scheme {scheme:?} is not supported; give a local path, a file:// URL \
+                 or one of {}",
+                REMOTE_SCHEMES
+                    .iter()
+                    .map(|s| format!("{s}://"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         None => Path::new(url),
@@ -145,7 +160,7 @@ fn agent_source(i: usize, agent: &pb::AgentData, earlier: &[pb::AgentData]) -> R
     })?;
     Ok(AgentSource {
         agent_id: id.clone(),
-        path,
+        source: path.display().to_string(),
     })
 }
 

@@ -103,7 +103,7 @@ impl LocalBackend {
         for (i, agent) in plan.agents.iter().enumerate() {
             let (bin, source, dir) = (
                 self.agent_init_bin.clone(),
-                agent.path.clone(),
+                agent.source.clone(),
                 dir.to_path_buf(),
             );
             installs.spawn(async move {
@@ -260,13 +260,13 @@ pub(crate) enum Install {
 /// Runs `agent-init` to install `source` into `dest`.
 pub(crate) async fn install(
     bin: &Path,
-    source: &Path,
+    source: impl AsRef<std::ffi::OsStr>,
     dest: &Path,
     result_file: &Path,
 ) -> Result<Install> {
     let mut child = Command::new(bin)
         .arg("--source")
-        .arg(source)
+        .arg(source.as_ref())
         .arg("--dest")
         .arg(dest)
         .arg("--result-file")

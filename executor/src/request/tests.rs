@@ -42,17 +42,22 @@ fn valid_request_becomes_a_plan() {
     assert_ne!(first.seed, 0, "a seed is picked when none is given");
     assert_eq!(first.timeout, Duration::from_secs(300));
     assert_eq!(first.limits.match_ms, 300_000);
-    let canonical = dir.path().canonicalize().unwrap();
-    assert_eq!(first.agents[0].path, canonical);
-    assert_eq!(first.agents[1].path, canonical);
+    let canonical = dir.path().canonicalize().unwrap().display().to_string();
+    assert_eq!(first.agents[0].source, canonical);
+    assert_eq!(first.agents[1].source, canonical);
 
     let mut req = valid_request(path);
     req.seed = 42;
     req.timeout_sec = 3600;
     req.environment_config_json = r#"{"winning_score": 3}"#.into();
+    req.agents[1].code_url = "https://artifacts.example/agent.tar.gz".into();
     let second = plan(&req, &settings()).unwrap();
     assert_eq!(second.seed, 42);
     assert_eq!(second.config["winning_score"], 3);
+    assert_eq!(
+        second.agents[1].source,
+        "https://artifacts.example/agent.tar.gz"
+    );
 }
 
 #[test]
