@@ -3,6 +3,11 @@
 //! An environment is deterministic from its configuration and seed: the same actions give the same states.
 //! It serves N players that move simultaneously (every player acts every step) or in turns (only the players
 //! returned by [`Environment::to_move`] act; the others are idle that step).
+//!
+//! - [`pong`]: Pong of the `rl-arena` Python package, bit-exact with it ([`numpy_rng`] is its generator).
+//! - [`rps`], [`connectx`], [`tictactoe`]: games of `kaggle-environments`, with the rules they share in
+//!   `kaggle` (episode length, turns, rewards as changes of kaggle's running outcome).
+//! - `config`: reading and checking a game's JSON configuration.
 
 use serde_json::{Map, Value};
 

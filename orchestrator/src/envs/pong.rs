@@ -16,7 +16,7 @@ use std::f64::consts::PI;
 
 use serde_json::{Map, Value, json};
 
-use super::config::ConfigReader;
+use super::config::{ConfigReader, as_integer};
 use super::numpy_rng::Generator;
 use super::{EnvError, EnvInfo, Environment, MoveStyle, StepResult, parse_discrete_action};
 
@@ -304,7 +304,7 @@ impl Environment for Pong {
             actions
                 .get(p)
                 .and_then(|a| a.as_ref())
-                .and_then(Value::as_i64)
+                .and_then(as_integer)
                 .unwrap_or(ACTION_STAY)
         };
         self.step_actions([action(0), action(1)])

@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::config::as_integer;
 use super::kaggle;
 use super::{EnvError, EnvInfo, Environment, MoveStyle, StepResult, parse_discrete_action};
 
@@ -66,7 +67,7 @@ impl Rps {
 
     fn sign(&self, action: Option<&Value>) -> i64 {
         action
-            .and_then(Value::as_i64)
+            .and_then(as_integer)
             .filter(|&s| (0..self.signs as i64).contains(&s))
             .unwrap_or(0)
     }
@@ -215,6 +216,15 @@ mod tests {
             play(&mut g, 2, 1);
         }
         assert_eq!(g.scores(), vec![3.0, -3.0]);
+    }
+
+    #[test]
+    fn unnormalised_actions_still_count() {
+        let mut g = game(json!({}));
+        assert_eq!(
+            g.step(&[Some(json!(1.0)), Some(json!(0))]).rewards,
+            vec![1.0, -1.0]
+        );
     }
 
     #[test]

@@ -109,6 +109,13 @@ fn tracking_paddles_return_the_ball() {
 }
 
 #[test]
+fn unnormalised_actions_still_move() {
+    let mut p = pong(json!({}), 1);
+    p.step(&[Some(json!(0.0)), Some(json!(2.0))]);
+    assert_eq!(p.paddles, [0.45, 0.55]);
+}
+
+#[test]
 fn max_steps_ends_the_game() {
     let mut p = pong(json!({"max_steps": 3}), 0);
     assert!(!p.step_actions([1, 1]).done);
