@@ -20,6 +20,13 @@ pub const TERMINATION_LOG: &str = "/dev/termination-log";
 ///   /path/to/file          a local archive or single file
 ///   file:///path           the same as a local path
 ///   http://... https://... downloaded (rustls), with timeouts, bounded redirects and retries
+///   s3://BUCKET/KEY        S3 or S3-compatible (MinIO: AWS_ENDPOINT, AWS_ALLOW_HTTP=true)
+///   gs://BUCKET/KEY        Google Cloud Storage
+///   az://CONTAINER/KEY     Azure Blob Storage (also azure://, abfs://, abfss://)
+///
+/// Object stores take credentials from the store's standard chain in the environment: AWS_*
+/// (keys, region, web identity, instance metadata), GOOGLE_APPLICATION_CREDENTIALS or the metadata
+/// server, AZURE_STORAGE_* or managed identity. The HTTP timeouts and retries apply to them too.
 ///
 /// Formats, detected by content as well as by name: .zip, .tar, .tar.gz/.tgz, .tar.zst/.tzst, or a
 /// single file. A single `.py` file is installed as DIR/agent.py; another single file keeps its
@@ -38,7 +45,7 @@ pub const TERMINATION_LOG: &str = "/dev/termination-log";
     after_help = "Exit codes:\n  0   installed\n  2   usage error (bad flag, source or digest syntax)\n  10  the artifact is bad: invalid or truncated archive, unsafe entry, limit exceeded, sha256 mismatch\n  11  the source is unreachable or unreadable: missing path, connection refused, HTTP error status\n  12  internal failure: the destination cannot be written\n\nOn failure one line `agent-init: <reason>` goes to stderr and the reason to the result file."
 )]
 pub struct Cli {
-    /// Artifact to install: a local directory or file, file:// URL, or http(s):// URL.
+    /// Artifact to install: a local directory or file, file://, http(s)://, s3://, gs:// or az:// URL.
     #[arg(long, env = "AGENT_INIT_SOURCE")]
     pub source: String,
 

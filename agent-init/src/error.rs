@@ -81,6 +81,9 @@ pub enum Error {
     #[error("download {url} failed: {reason}")]
     HttpTransport { url: String, reason: String },
 
+    #[error("object store download {url} failed: {reason}")]
+    ObjectStore { url: String, reason: String },
+
     #[error("destination {path} is not empty: pass a new or empty directory")]
     DestNotEmpty { path: PathBuf },
 
@@ -108,9 +111,10 @@ impl Error {
             | Error::LimitExceeded { .. }
             | Error::DigestMismatch { .. }
             | Error::SourceKind { .. } => Fault::Artifact,
-            Error::SourceIo { .. } | Error::HttpStatus { .. } | Error::HttpTransport { .. } => {
-                Fault::Source
-            }
+            Error::SourceIo { .. }
+            | Error::HttpStatus { .. }
+            | Error::HttpTransport { .. }
+            | Error::ObjectStore { .. } => Fault::Source,
             Error::DestNotEmpty { .. } | Error::Dest { .. } | Error::Io { .. } => Fault::Internal,
         }
     }

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::extract::{Extractor, Origin, Summary};
 use crate::http::{self, HttpConfig};
 use crate::limits::Limits;
+use crate::object;
 use crate::source::Source;
 
 /// Everything an install needs besides the source and destination.
@@ -51,10 +52,14 @@ pub async fn install(source: &Source, dest: &Path, options: &Options) -> Result<
                 .await
                 .map_err(|e| Error::io("install task", std::io::Error::other(e.to_string())))?
         }
-        Source::Http(url) => {
+        Source::Http(url) | Source::ObjectStore(url) => {
             let staging = Staging::prepare(dest)?;
             let artifact = staging.path().join("download");
-            http::download(url, &artifact, &options.http, &options.limits).await?;
+            if matches!(source, Source::Http(_)) {
+                http::download(url, &artifact, &options.http, &options.limits).await?;
+            } else {
+                object::download(url, &artifact, &options.http, &options.limits).await?;
+            }
             let name = source.file_name();
             let limits = options.limits.clone();
             tokio::task::spawn_blocking(move || {

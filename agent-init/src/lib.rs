@@ -1,8 +1,9 @@
 //! `agent-init`: fetches one agent artifact and installs it into a directory, atomically and safely.
 //!
 //! Parts:
-//! - [`source`]: what `--source` names (local path, `file://`, `http(s)://`);
+//! - [`source`]: what `--source` names (local path, `file://`, `http(s)://`, object stores);
 //! - [`http`]: downloads with timeouts, bounded redirects and retries;
+//! - [`object`]: `s3://`, `gs://`, `az://` objects with the environment's credentials;
 //! - [`archive`]: format detection and the zip / tar / tar.gz / tar.zst readers;
 //! - `extract`: the only code that writes agent files, confined to one root;
 //! - [`install`]: staging beside the destination, digest check, unwrap, atomic rename;
@@ -17,6 +18,7 @@ mod extract;
 pub mod http;
 pub mod install;
 pub mod limits;
+pub mod object;
 pub mod source;
 pub mod telemetry;
 

@@ -15,10 +15,12 @@ pub enum Source {
     Local(PathBuf),
     /// An `http://` or `https://` URL.
     Http(Url),
+    /// An object in a cloud store: `s3://bucket/key`, `gs://bucket/key`, `az://container/key`.
+    ObjectStore(Url),
 }
 
 impl Source {
-    /// Parses `--source`: `http(s)://`, `file://` or a plain local path.
+    /// Parses `--source`: `http(s)://`, `s3://`, `gs://`, `az://`, `file://` or a local path.
     pub fn parse(text: &str) -> Result<Self> {
         let invalid = |reason: &str| Error::InvalidSource {
             source_text: redact_text(text),
@@ -46,6 +48,16 @@ impl Source {
                     .map_err(|()| invalid("a file:// URL needs an absolute local path"))?;
                 Ok(Source::Local(path))
             }
+            scheme if crate::object::SCHEMES.contains(&scheme) => {
+                let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
+                if url.host_str().is_none_or(str::is_empty) {
+                    return Err(invalid("the URL names no bucket or container"));
+                }
+                if url.path().trim_matches('/').is_empty() {
+                    return Err(invalid("the URL names no object"));
+                }
+                Ok(Source::ObjectStore(url))
+            }
             _ => Err(Error::UnsupportedScheme {
                 source_text: redact_text(text),
                 scheme,
@@ -58,7 +70,7 @@ impl Source {
     pub fn file_name(&self) -> Option<String> {
         match self {
             Source::Local(path) => path.file_name().map(|n| n.to_string_lossy().into_owned()),
-            Source::Http(url) => url
+            Source::Http(url) | Source::ObjectStore(url) => url
                 .path_segments()
                 .and_then(|mut segments| segments.next_back())
                 .filter(|name| !name.is_empty())
@@ -70,7 +82,7 @@ impl Source {
     pub fn local_path(&self) -> Option<&Path> {
         match self {
             Source::Local(path) => Some(path),
-            Source::Http(_) => None,
+            Source::Http(_) | Source::ObjectStore(_) => None,
         }
     }
 }
@@ -89,7 +101,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Local(path) => write!(f, "{}", path.display()),
-            Source::Http(url) => f.write_str(&redact_url(url)),
+            Source::Http(url) | Source::ObjectStore(url) => f.write_str(&redact_url(url)),
         }
     }
 }
@@ -136,6 +148,14 @@ mod tests {
         assert!(matches!(
             Source::parse("https://example.test/a.zip").unwrap(),
             Source::Http(_)
+        ));
+        assert!(matches!(
+            Source::parse("s3://bucket/agents/a.zip").unwrap(),
+            Source::ObjectStore(_)
+        ));
+        assert!(matches!(
+            Source::parse("gs://bucket/"),
+            Err(Error::InvalidSource { .. })
         ));
         assert!(matches!(
             Source::parse("ftp://example.test/a.zip"),

@@ -82,9 +82,19 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    run_async_env(args, &[]).await
+}
+
+/// Like [`run_async`] with extra environment variables.
+pub async fn run_async_env<I, S>(args: I, env: &[(&str, &str)]) -> Outcome
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_agent-init"))
         .args(args)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("run agent-init");
@@ -302,6 +312,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub enum Reply {
     /// `200 OK` with this body.
     Ok(Vec<u8>),
+    /// `200 OK` with this body and the `ETag` and `Last-Modified` headers an object store sends.
+    Object(Vec<u8>),
     /// This status with a short body.
     Status(u16),
     /// `302 Found` to this location.
@@ -383,6 +395,13 @@ async fn answer(stream: &mut tokio::net::TcpStream, reply: Reply) -> std::io::Re
         Reply::Ok(body) => {
             stream
                 .write_all(head("200 OK", body.len(), "").as_bytes())
+                .await?;
+            stream.write_all(&body).await?;
+        }
+        Reply::Object(body) => {
+            let extra = "etag: \"0123abcd\"\r\nlast-modified: Wed, 21 Oct 2015 07:28:00 GMT\r\n";
+            stream
+                .write_all(head("200 OK", body.len(), extra).as_bytes())
                 .await?;
             stream.write_all(&body).await?;
         }
