@@ -51,8 +51,26 @@ pub enum Reply {
     TooLong { elapsed: Duration },
     /// Nothing arrived before the deadline; the late answer will be discarded.
     TimedOut,
-    /// The agent is gone: stdout closed, the process exited, or its stdin broke.
+    /// The agent is gone; the reason is a verb phrase such as "exited with status 3".
     Gone(String),
+}
+
+/// A message handed to [`AgentProcess::send`], to be passed to [`AgentProcess::receive`].
+#[derive(Debug)]
+pub struct Sent(SentState);
+
+#[derive(Debug)]
+enum SentState {
+    /// Queued; the receiver learns when the line was fully written.
+    Queued(oneshot::Receiver<Result<Instant, String>>),
+    /// The write queue is full.
+    Stuck,
+    /// The agent was already found gone, for this reason.
+    Gone(String),
+    /// Its stdout closed while nothing was asked.
+    OutputClosed,
+    /// Its stdin is closed.
+    InputClosed,
 }
 
 /// A line to write and who wants to know when it was written.
@@ -134,42 +152,49 @@ impl AgentProcess {
         self.child.id()
     }
 
-    /// Queues `message` for writing; the receiver learns when it was fully written. Lines already received
-    /// are discarded first: they are late answers or noise, never the answer to this message.
-    pub fn send(
-        &mut self,
-        message: &Value,
-    ) -> Result<oneshot::Receiver<Result<Instant, String>>, Reply> {
-        self.discard_pending()?;
+    /// Queues `message` for writing and returns at once; [`receive`](Self::receive) then waits for the
+    /// answer. Lines already received are discarded first: they are late answers or noise, never the answer
+    /// to this message.
+    pub fn send(&mut self, message: &Value) -> Sent {
+        if let Some(reason) = &self.gone {
+            return Sent(SentState::Gone(reason.clone()));
+        }
+        if self.discard_pending() {
+            return Sent(SentState::OutputClosed);
+        }
         let Some(writer) = &self.writer else {
-            return Err(Reply::Gone("its input was already closed".into()));
+            return Sent(SentState::Gone("was told the match ended".into()));
         };
         let mut line = serde_json::to_vec(message).unwrap_or_default();
         line.push(b'\n');
         let (written, receipt) = oneshot::channel();
         match writer.try_send(Outgoing { line, written }) {
-            Ok(()) => Ok(receipt),
-            Err(mpsc::error::TrySendError::Full(_)) => Err(Reply::TimedOut),
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                Err(Reply::Gone("its input is closed".into()))
-            }
+            Ok(()) => Sent(SentState::Queued(receipt)),
+            // Earlier lines are still stuck in the pipe: the agent is not reading.
+            Err(mpsc::error::TrySendError::Full(_)) => Sent(SentState::Stuck),
+            Err(mpsc::error::TrySendError::Closed(_)) => Sent(SentState::InputClosed),
         }
     }
 
-    /// Waits for the answer to the message behind `receipt`: the write must finish before `deadline`, and the
-    /// answer must arrive within `budget` of the end of the write. Lines labelled with an earlier `step`, and
-    /// unlabelled lines while earlier answers are owed, are discarded as late.
-    pub async fn receive(
-        &mut self,
-        receipt: oneshot::Receiver<Result<Instant, String>>,
-        budget: Duration,
-        step: Option<u32>,
-    ) -> Reply {
+    /// Waits for the answer to a sent message: the write must finish within `budget`, and the answer must
+    /// arrive within `budget` of the end of the write. Lines labelled with an earlier `step`, and unlabelled
+    /// lines while earlier answers are owed, are discarded as late.
+    pub async fn receive(&mut self, sent: Sent, budget: Duration, step: Option<u32>) -> Reply {
+        let receipt = match sent.0 {
+            SentState::Queued(receipt) => receipt,
+            SentState::Stuck => {
+                self.stale += 1;
+                return Reply::TimedOut;
+            }
+            SentState::Gone(reason) => return Reply::Gone(reason),
+            SentState::OutputClosed => return self.gone(String::new()).await,
+            SentState::InputClosed => return self.gone("its stdin is closed".into()).await,
+        };
         let write_deadline = tokio::time::Instant::now() + budget;
         let written_at = match timeout_at(write_deadline, receipt).await {
             Ok(Ok(Ok(at))) => at,
             Ok(Ok(Err(error))) => return self.gone(format!("writing to it failed: {error}")).await,
-            Ok(Err(_)) => return self.gone("its input is closed".into()).await,
+            Ok(Err(_)) => return self.gone("its stdin is closed".into()).await,
             Err(_) => {
                 self.stale += 1;
                 return Reply::TimedOut;
@@ -199,28 +224,20 @@ impl AgentProcess {
                         elapsed: at.saturating_duration_since(written_at),
                     };
                 }
-                Some(Incoming::Closed(error)) => {
-                    let reason = match error {
-                        Some(error) => format!("reading its output failed: {error}"),
-                        None => String::new(),
-                    };
-                    return self.gone(reason).await;
+                Some(Incoming::Closed(Some(error))) => {
+                    return self
+                        .gone(format!("reading its stdout failed: {error}"))
+                        .await;
                 }
-                None => return self.gone(String::new()).await,
+                Some(Incoming::Closed(None)) | None => return self.gone(String::new()).await,
             }
         }
     }
 
     /// Sends `message` and waits for the answer: [`send`](Self::send) then [`receive`](Self::receive).
     pub async fn request(&mut self, message: &Value, budget: Duration, step: Option<u32>) -> Reply {
-        match self.send(message) {
-            Ok(receipt) => self.receive(receipt, budget, step).await,
-            Err(Reply::TimedOut) => {
-                self.stale += 1;
-                Reply::TimedOut
-            }
-            Err(reply) => reply,
-        }
+        let sent = self.send(message);
+        self.receive(sent, budget, step).await
     }
 
     /// Whether a line answers an earlier request rather than the current one.
@@ -242,24 +259,17 @@ impl AgentProcess {
         }
     }
 
-    /// Drops lines that arrived while nothing was asked; notices a closed stdout.
-    fn discard_pending(&mut self) -> Result<(), Reply> {
-        if let Some(reason) = &self.gone {
-            return Err(Reply::Gone(reason.clone()));
-        }
+    /// Drops lines that arrived while nothing was asked; true when stdout turned out to be closed.
+    fn discard_pending(&mut self) -> bool {
         while let Ok(incoming) = self.lines.try_recv() {
             match incoming {
                 Incoming::Line(..) | Incoming::TooLong(_) => {
                     self.stale = self.stale.saturating_sub(1);
                 }
-                Incoming::Closed(_) => {
-                    let reason = "its output closed".to_string();
-                    self.gone = Some(reason.clone());
-                    return Err(Reply::Gone(reason));
-                }
+                Incoming::Closed(_) => return true,
             }
         }
-        Ok(())
+        false
     }
 
     /// Records that the agent is gone and says why, with its exit status when it has one.
@@ -273,7 +283,7 @@ impl AgentProcess {
                 (None, Some(signal)) => format!("was killed by signal {signal}"),
                 (None, None) => "exited".to_string(),
             },
-            _ => "closed its stdin or stdout".to_string(),
+            _ => "closed its stdout".to_string(),
         };
         let message = if reason.is_empty() {
             exit
@@ -289,6 +299,7 @@ impl AgentProcess {
     pub async fn stop(&mut self, end: Option<&Value>, grace: Duration) -> String {
         if let Some(message) = end {
             if self.gone.is_none() {
+                // Fire and forget: nobody waits for an answer to `end`.
                 let _ = self.send(message);
             }
         }

@@ -20,11 +20,10 @@ use proto::outcome::{AgentOutcome, AgentStatus, MatchOutcome, MatchStatus};
 use proto::replay::MoveStatus;
 use proto::spec::MatchSpec;
 use serde_json::{Map, Value, json};
-use tokio::sync::oneshot;
 use tokio::time::timeout_at;
 
 use crate::agent::protocol::{self, Ready};
-use crate::agent::{AgentProcess, ProcessLimits, Reply, launch};
+use crate::agent::{AgentProcess, ProcessLimits, Reply, Sent, launch};
 use crate::envs::{self, Environment};
 use crate::replay::{Recorder, StepRecord};
 use crate::report::Reporter;
@@ -121,6 +120,8 @@ impl Seat {
             error_message: self.first_error.clone(),
             stderr_tail: self.stderr.clone(),
             time_used_sec: self.time_used.as_secs_f64(),
+            cpu_time_sec: 0.0,
+            isolation: Default::default(),
         }
     }
 }
@@ -360,19 +361,16 @@ async fn start_agents(
     }
 }
 
-type Receipt = Result<oneshot::Receiver<Result<Instant, String>>, Reply>;
-
-/// Waits for the answer behind a send receipt; a failed send is the reply itself.
+/// Waits for the answer to a sent message.
 async fn wait_reply(
     process: Option<&mut AgentProcess>,
-    receipt: Receipt,
+    sent: Sent,
     budget: Duration,
     step: Option<u32>,
 ) -> Reply {
-    match (process, receipt) {
-        (Some(process), Ok(receipt)) => process.receive(receipt, budget, step).await,
-        (_, Err(reply)) => reply,
-        (None, Ok(_)) => Reply::Gone("was stopped".into()),
+    match process {
+        Some(process) => process.receive(sent, budget, step).await,
+        None => Reply::Gone("was stopped".into()),
     }
 }
 
@@ -396,7 +394,7 @@ async fn step_loop(
         let movers = env.to_move();
 
         // Every observation goes out before any answer is awaited.
-        let mut receipts: Vec<Option<Receipt>> = (0..seats.len()).map(|_| None).collect();
+        let mut receipts: Vec<Option<Sent>> = (0..seats.len()).map(|_| None).collect();
         for &player in &movers {
             let Some(seat) = seats.get_mut(player) else {
                 continue;

@@ -1,0 +1,273 @@
+//! Shared helpers of the orchestrator's integration tests: agent directories copied into a temp dir, spec
+//! files, running the real binary, reading its result and replay, and checking that no agent process survived.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use proto::outcome::{AgentOutcome, MatchOutcome};
+use proto::replay::Replay;
+use serde_json::{Value, json};
+
+/// The orchestrator binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_orchestrator");
+
+/// An example agent in `examples/agents/`.
+pub fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/agents")
+        .join(name)
+}
+
+/// A test agent in `orchestrator/tests/agents/`.
+pub fn test_agent(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/agents")
+        .join(name)
+}
+
+/// A match under construction in its own temp dir.
+pub struct Arena {
+    pub dir: tempfile::TempDir,
+    agents: Vec<(String, PathBuf)>,
+    pub config: Value,
+    pub limits: Value,
+    pub seed: u64,
+}
+
+/// What one run of the binary left behind.
+pub struct Run {
+    pub output: Output,
+    pub outcome: MatchOutcome,
+    pub result_bytes: Vec<u8>,
+    pub replay_bytes: Option<Vec<u8>>,
+    /// Agent directories (the copies the agents ran in), in seat order.
+    pub agent_dirs: Vec<PathBuf>,
+}
+
+impl Arena {
+    /// A pong match with small limits that keep tests fast.
+    #[track_caller]
+    pub fn pong() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("creating a temp dir"),
+            agents: Vec::new(),
+            config: json!({ "max_steps": 40, "winning_score": 1000 }),
+            limits: json!({ "init_ms": 10_000, "step_ms": 500, "bank_ms": 0, "max_errors": 3 }),
+            seed: 42,
+        }
+    }
+
+    /// Seats an agent: a copy of `source` (so that agents may write into their directory).
+    #[track_caller]
+    pub fn agent(mut self, id: &str, source: &Path) -> Self {
+        let dest = self.dir.path().join("agents").join(id);
+        copy_dir(source, &dest);
+        self.agents.push((id.to_string(), dest));
+        self
+    }
+
+    /// Seats an agent at a directory as it is (for directories that must not exist or stay empty).
+    pub fn agent_at(mut self, id: &str, dir: PathBuf) -> Self {
+        self.agents.push((id.to_string(), dir));
+        self
+    }
+
+    pub fn config(mut self, config: Value) -> Self {
+        self.config = config;
+        self
+    }
+
+    pub fn limit(mut self, key: &str, value: Value) -> Self {
+        self.limits[key] = value;
+        self
+    }
+
+    /// The spec document.
+    pub fn spec(&self) -> Value {
+        json!({
+            "match_id": "test-match",
+            "environment": "pong",
+            "config": self.config,
+            "seed": self.seed,
+            "agents": self.agents.iter().map(|(id, dir)| json!({"agent_id": id, "dir": dir})).collect::<Vec<_>>(),
+            "limits": self.limits,
+        })
+    }
+
+    /// Writes the spec and returns its path.
+    #[track_caller]
+    pub fn write_spec(&self) -> PathBuf {
+        let path = self.dir.path().join("spec.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&self.spec()).unwrap())
+            .expect("writing the spec");
+        path
+    }
+
+    pub fn result_path(&self) -> PathBuf {
+        self.dir.path().join("result.json")
+    }
+
+    pub fn replay_path(&self) -> PathBuf {
+        self.dir.path().join("replay.json")
+    }
+
+    /// Runs `orchestrator run` with the result and replay files, plus `extra` arguments; expects exit 0.
+    #[track_caller]
+    pub fn run(&self, extra: &[&str]) -> Run {
+        let spec = self.write_spec();
+        let output = std::process::Command::new(BIN)
+            .arg("run")
+            .arg("--spec")
+            .arg(&spec)
+            .arg("--result-file")
+            .arg(self.result_path())
+            .arg("--replay-out")
+            .arg(self.replay_path())
+            .args(extra)
+            .output()
+            .expect("running the orchestrator");
+        self.collect(output)
+    }
+
+    /// Reads what a finished run wrote; the run must have exited with 0.
+    #[track_caller]
+    pub fn collect(&self, output: Output) -> Run {
+        assert!(
+            output.status.success(),
+            "orchestrator failed: {:?}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let result_bytes = std::fs::read(self.result_path()).expect("the result file is written");
+        let outcome: MatchOutcome =
+            serde_json::from_slice(&result_bytes).expect("the result file is an outcome");
+        let replay_bytes = std::fs::read(self.replay_path()).ok();
+        Run {
+            output,
+            outcome,
+            result_bytes,
+            replay_bytes,
+            agent_dirs: self.agents.iter().map(|(_, dir)| dir.clone()).collect(),
+        }
+    }
+}
+
+impl Run {
+    /// The outcome of the agent with `id`.
+    #[track_caller]
+    pub fn agent(&self, id: &str) -> &AgentOutcome {
+        self.outcome
+            .agents
+            .iter()
+            .find(|a| a.agent_id == id)
+            .unwrap_or_else(|| panic!("no agent {id} in {:?}", self.outcome))
+    }
+
+    /// The replay document.
+    #[track_caller]
+    pub fn replay(&self) -> Replay {
+        serde_json::from_slice(self.replay_bytes.as_deref().expect("a replay was written"))
+            .expect("the replay file is a replay")
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// The agent process ids: those the orchestrator logged when starting agents, and those agents wrote
+    /// into a `pids` file in their directory (their helpers included).
+    pub fn agent_pids(&self) -> Vec<i32> {
+        let mut pids: Vec<i32> = self
+            .stderr()
+            .lines()
+            .filter(|line| line.contains("agent started"))
+            .filter_map(|line| {
+                let digits: String = line
+                    .split_once("pid=")?
+                    .1
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse().ok()
+            })
+            .collect();
+        for dir in &self.agent_dirs {
+            if let Ok(text) = std::fs::read_to_string(dir.join("pids")) {
+                pids.extend(
+                    text.split_whitespace()
+                        .filter_map(|p| p.parse::<i32>().ok()),
+                );
+            }
+        }
+        pids
+    }
+
+    /// Checks that no agent process (see [`Run::agent_pids`]) is running and that no process is left in the
+    /// process groups the agents led.
+    #[track_caller]
+    pub fn assert_no_agent_process_left(&self) {
+        let pids = self.agent_pids();
+        assert!(
+            !pids.is_empty(),
+            "no agent pid is known; the check would prove nothing"
+        );
+        for pid in pids {
+            assert!(!is_alive(pid), "agent process {pid} is still running");
+            let left = group_members(pid);
+            assert!(
+                left.is_empty(),
+                "processes {left:?} are left in agent process group {pid}"
+            );
+        }
+    }
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn is_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => process_state(&stat).is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
+}
+
+/// Living processes whose process group is `pgid`.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            // Fields after the command: state, ppid, pgrp.
+            fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid) && is_alive(pid)
+        })
+        .collect()
+}
+
+fn process_state(stat: &str) -> Option<char> {
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Copies a directory tree (files and subdirectories), keeping file modes.
+#[track_caller]
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("creating an agent dir");
+    for entry in
+        std::fs::read_dir(from).unwrap_or_else(|e| panic!("reading {}: {e}", from.display()))
+    {
+        let entry = entry.expect("reading a dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copying an agent file");
+        }
+    }
+}
