@@ -132,36 +132,68 @@ fn unpack_tar<R: Read>(reader: R, format: Format, mut ex: Extractor<'_>) -> Resu
         let Some(path) = ex.entry_path(&raw)? else {
             continue;
         };
-        match kind {
-            EntryType::Regular | EntryType::Continuous => {
-                let mode = entry.header().mode().unwrap_or(0o644);
-                ex.file(&name, &path, mode & 0o111 != 0, &mut entry)?;
-            }
-            EntryType::Directory => ex.dir(&name, &path)?,
-            EntryType::Symlink | EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| t.into_owned())
-                    .ok_or_else(|| Error::unsafe_entry(&name, "the link has no target"))?;
-                if kind == EntryType::Symlink {
-                    ex.symlink(&name, &path, &target)?;
-                } else {
-                    ex.hardlink(&name, &path, &target)?;
-                }
-            }
-            other => {
-                return Err(Error::unsafe_entry(
-                    &name,
-                    format!("{} entries are not allowed", tar_kind(other)),
-                ));
-            }
-        }
+        let link = entry.link_name_bytes().map(|t| t.into_owned());
+        apply_entry(&mut ex, &mut entry, &name, &path, link)?;
     }
     // Read what follows the end-of-archive blocks so that a compressed stream's trailer (and
     // its checksum) is verified; bounded because it is padding.
     let mut rest = archive.into_inner().take(1 << 20);
     io::copy(&mut rest, &mut io::sink()).map_err(bad)?;
     ex.finish()
+}
+
+/// Writes one tar entry (already counted and validated) through the extractor; `link` is the
+/// link target, for links.
+pub(crate) fn apply_entry<R: Read>(
+    ex: &mut Extractor<'_>,
+    entry: &mut tar::Entry<'_, R>,
+    name: &str,
+    path: &[Vec<u8>],
+    link: Option<Vec<u8>>,
+) -> Result<()> {
+    let kind = entry.header().entry_type();
+    match kind {
+        EntryType::Regular | EntryType::Continuous => {
+            let mode = entry.header().mode().unwrap_or(0o644);
+            ex.file(name, path, mode & 0o111 != 0, entry)
+        }
+        EntryType::Directory => ex.dir(name, path),
+        EntryType::Symlink | EntryType::Link => {
+            let target = link.ok_or_else(|| Error::unsafe_entry(name, "the link has no target"))?;
+            if kind == EntryType::Symlink {
+                ex.symlink(name, path, &target)
+            } else {
+                ex.hardlink(name, path, &target)
+            }
+        }
+        other => Err(Error::unsafe_entry(
+            name,
+            format!("{} entries are not allowed", tar_kind(other)),
+        )),
+    }
+}
+
+/// Opens a tar stream that may be gzip or zstd compressed, detected by content.
+pub(crate) fn open_tar(path: &Path) -> Result<(Box<dyn Read>, Format)> {
+    let format = match detect(path, None)? {
+        Format::TarGz => Format::TarGz,
+        Format::TarZst => Format::TarZst,
+        _ => Format::Tar,
+    };
+    let file = File::open(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let reader: Box<dyn Read> = match format {
+        Format::TarGz => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
+        Format::TarZst => Box::new(
+            ruzstd::decoding::StreamingDecoder::new(BufReader::new(file)).map_err(|e| {
+                Error::BadArchive {
+                    format: format.name(),
+                    reason: e.to_string(),
+                }
+            })?,
+        ),
+        _ => Box::new(BufReader::new(file)),
+    };
+    Ok((reader, format))
 }
 
 fn tar_kind(kind: EntryType) -> &'static str {

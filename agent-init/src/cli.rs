@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::http::HttpConfig;
 use crate::install::{self, Installed, Options};
 use crate::limits::Limits;
+use crate::oci::OciConfig;
 use crate::source::Source;
 
 /// Where Kubernetes reads a container's termination message from.
@@ -23,6 +24,9 @@ pub const TERMINATION_LOG: &str = "/dev/termination-log";
 ///   s3://BUCKET/KEY        S3 or S3-compatible (MinIO: AWS_ENDPOINT, AWS_ALLOW_HTTP=true)
 ///   gs://BUCKET/KEY        Google Cloud Storage
 ///   az://CONTAINER/KEY     Azure Blob Storage (also azure://, abfs://, abfss://)
+///   oci://REGISTRY/REPO:TAG or oci://REGISTRY/REPO@sha256:DIGEST
+///                          an OCI image: linux/amd64 or linux/arm64 picked from an index, layers
+///                          applied in order (whiteouts included), --oci-dir (default /app) installed
 ///
 /// Object stores take credentials from the store's standard chain in the environment: AWS_*
 /// (keys, region, web identity, instance metadata), GOOGLE_APPLICATION_CREDENTIALS or the metadata
@@ -45,7 +49,8 @@ pub const TERMINATION_LOG: &str = "/dev/termination-log";
     after_help = "Exit codes:\n  0   installed\n  2   usage error (bad flag, source or digest syntax)\n  10  the artifact is bad: invalid or truncated archive, unsafe entry, limit exceeded, sha256 mismatch\n  11  the source is unreachable or unreadable: missing path, connection refused, HTTP error status\n  12  internal failure: the destination cannot be written\n\nOn failure one line `agent-init: <reason>` goes to stderr and the reason to the result file."
 )]
 pub struct Cli {
-    /// Artifact to install: a local directory or file, file://, http(s)://, s3://, gs:// or az:// URL.
+    /// Artifact to install: a local directory or file, or a file://, http(s)://, s3://, gs://,
+    /// az:// or oci:// URL.
     #[arg(long, env = "AGENT_INIT_SOURCE")]
     pub source: String,
 
@@ -72,6 +77,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub http: HttpConfig,
+
+    #[command(flatten)]
+    pub oci: OciConfig,
 }
 
 impl Cli {
@@ -131,6 +139,7 @@ async fn install_from_cli(cli: &Cli) -> Result<(Source, Installed), Error> {
         limits: cli.limits.clone(),
         sha256: cli.sha256.clone(),
         http: cli.http.clone(),
+        oci: cli.oci.clone(),
     };
     tracing::info!(source = %source, dest = %cli.dest.display(), "installing agent");
     let installed = install::install(&source, &cli.dest, &options).await?;

@@ -41,6 +41,11 @@ pub enum Error {
     )]
     DigestOnDirectory { path: PathBuf },
 
+    #[error(
+        "sha256 cannot be checked for image {image}: pin the image by digest instead (oci://REPOSITORY@sha256:...)"
+    )]
+    DigestOnImage { image: String },
+
     #[error("source {source_text}: {scheme}:// sources are not supported by this build")]
     UnsupportedScheme { source_text: String, scheme: String },
 
@@ -105,6 +110,7 @@ impl Error {
             Error::InvalidSource { .. }
             | Error::InvalidDigest { .. }
             | Error::DigestOnDirectory { .. }
+            | Error::DigestOnImage { .. }
             | Error::UnsupportedScheme { .. } => Fault::Usage,
             Error::UnsafeEntry { .. }
             | Error::BadArchive { .. }

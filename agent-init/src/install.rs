@@ -17,6 +17,7 @@ use crate::extract::{Extractor, Origin, Summary};
 use crate::http::{self, HttpConfig};
 use crate::limits::Limits;
 use crate::object;
+use crate::oci::{self, OciConfig};
 use crate::source::Source;
 
 /// Everything an install needs besides the source and destination.
@@ -26,6 +27,7 @@ pub struct Options {
     /// Expected SHA-256 of the artifact (hex), checked before anything is unpacked.
     pub sha256: Option<String>,
     pub http: HttpConfig,
+    pub oci: OciConfig,
 }
 
 /// What was installed.
@@ -51,6 +53,32 @@ pub async fn install(source: &Source, dest: &Path, options: &Options) -> Result<
             tokio::task::spawn_blocking(move || install_local(&path, &dest, &options, expected))
                 .await
                 .map_err(|e| Error::io("install task", std::io::Error::other(e.to_string())))?
+        }
+        Source::Oci(image) => {
+            if expected.is_some() {
+                return Err(Error::DigestOnImage {
+                    image: image.clone(),
+                });
+            }
+            let staging = Staging::prepare(dest)?;
+            let layers = oci::pull(
+                image,
+                staging.path(),
+                &options.http,
+                &options.oci,
+                &options.limits,
+            )
+            .await?;
+            let (limits, oci_dir) = (options.limits.clone(), options.oci.oci_dir.clone());
+            tokio::task::spawn_blocking(move || {
+                let content = staging.content()?;
+                let summary = oci::apply_layers(&layers, &content, &oci_dir, &limits)?;
+                let dest = staging.dest.clone();
+                staging.commit(&content, &dest)?;
+                Ok(installed(&dest, "oci image", summary))
+            })
+            .await
+            .map_err(|e| Error::io("install task", std::io::Error::other(e.to_string())))?
         }
         Source::Http(url) | Source::ObjectStore(url) => {
             let staging = Staging::prepare(dest)?;

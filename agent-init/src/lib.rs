@@ -1,9 +1,10 @@
 //! `agent-init`: fetches one agent artifact and installs it into a directory, atomically and safely.
 //!
 //! Parts:
-//! - [`source`]: what `--source` names (local path, `file://`, `http(s)://`, object stores);
+//! - [`source`]: what `--source` names (local path, `file://`, `http(s)://`, object stores, `oci://`);
 //! - [`http`]: downloads with timeouts, bounded redirects and retries;
 //! - [`object`]: `s3://`, `gs://`, `az://` objects with the environment's credentials;
+//! - [`oci`]: `oci://` images: manifest, platform, layers with whiteouts, one directory kept;
 //! - [`archive`]: format detection and the zip / tar / tar.gz / tar.zst readers;
 //! - `extract`: the only code that writes agent files, confined to one root;
 //! - [`install`]: staging beside the destination, digest check, unwrap, atomic rename;
@@ -19,6 +20,7 @@ pub mod http;
 pub mod install;
 pub mod limits;
 pub mod object;
+pub mod oci;
 pub mod source;
 pub mod telemetry;
 

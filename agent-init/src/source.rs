@@ -17,10 +17,13 @@ pub enum Source {
     Http(Url),
     /// An object in a cloud store: `s3://bucket/key`, `gs://bucket/key`, `az://container/key`.
     ObjectStore(Url),
+    /// An OCI image reference (what follows `oci://`), e.g. `ghcr.io/team/agent:v3`.
+    Oci(String),
 }
 
 impl Source {
-    /// Parses `--source`: `http(s)://`, `s3://`, `gs://`, `az://`, `file://` or a local path.
+    /// Parses `--source`: `http(s)://`, `s3://`, `gs://`, `az://`, `oci://`, `file://` or a
+    /// local path.
     pub fn parse(text: &str) -> Result<Self> {
         let invalid = |reason: &str| Error::InvalidSource {
             source_text: redact_text(text),
@@ -47,6 +50,11 @@ impl Source {
                     .to_file_path()
                     .map_err(|()| invalid("a file:// URL needs an absolute local path"))?;
                 Ok(Source::Local(path))
+            }
+            "oci" => {
+                let image = &text["oci://".len()..];
+                crate::oci::parse_reference(image).map_err(|reason| invalid(&reason))?;
+                Ok(Source::Oci(image.to_owned()))
             }
             scheme if crate::object::SCHEMES.contains(&scheme) => {
                 let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
@@ -75,6 +83,7 @@ impl Source {
                 .and_then(|mut segments| segments.next_back())
                 .filter(|name| !name.is_empty())
                 .map(str::to_owned),
+            Source::Oci(_) => None,
         }
     }
 
@@ -82,7 +91,7 @@ impl Source {
     pub fn local_path(&self) -> Option<&Path> {
         match self {
             Source::Local(path) => Some(path),
-            Source::Http(_) | Source::ObjectStore(_) => None,
+            Source::Http(_) | Source::ObjectStore(_) | Source::Oci(_) => None,
         }
     }
 }
@@ -102,6 +111,7 @@ impl fmt::Display for Source {
         match self {
             Source::Local(path) => write!(f, "{}", path.display()),
             Source::Http(url) | Source::ObjectStore(url) => f.write_str(&redact_url(url)),
+            Source::Oci(image) => write!(f, "oci://{image}"),
         }
     }
 }
@@ -152,6 +162,14 @@ mod tests {
         assert!(matches!(
             Source::parse("s3://bucket/agents/a.zip").unwrap(),
             Source::ObjectStore(_)
+        ));
+        assert_eq!(
+            Source::parse("oci://ghcr.io/team/agent:v3").unwrap(),
+            Source::Oci("ghcr.io/team/agent:v3".to_owned())
+        );
+        assert!(matches!(
+            Source::parse("oci://UPPER/Case"),
+            Err(Error::InvalidSource { .. })
         ));
         assert!(matches!(
             Source::parse("gs://bucket/"),

@@ -318,6 +318,12 @@ pub enum Reply {
     Status(u16),
     /// `302 Found` to this location.
     Redirect(String),
+    /// Any status, headers and body.
+    Custom {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
     /// Declares `declared` bytes but sends `body` and closes the connection.
     Truncated { declared: usize, body: Vec<u8> },
     /// Declares `declared` bytes, sends `body`, then never sends more and never closes.
@@ -335,6 +341,14 @@ impl TestServer {
     pub async fn start<F>(script: F) -> Self
     where
         F: Fn(usize, &str) -> Reply + Send + Sync + 'static,
+    {
+        Self::start_with_head(move |n, path, _| script(n, path)).await
+    }
+
+    /// Like [`TestServer::start`]; the script also sees the request head (lowercased).
+    pub async fn start_with_head<F>(script: F) -> Self
+    where
+        F: Fn(usize, &str, &str) -> Reply + Send + Sync + 'static,
     {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -361,8 +375,9 @@ impl TestServer {
                     let head = String::from_utf8_lossy(&head).into_owned();
                     let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
                     let n = hits.fetch_add(1, Ordering::SeqCst);
+                    let lower = head.to_ascii_lowercase();
                     requests.lock().unwrap().push(head);
-                    let reply = script(n, &path);
+                    let reply = script(n, &path, &lower);
                     let _ = answer(&mut stream, reply).await;
                 });
             }
@@ -402,6 +417,21 @@ async fn answer(stream: &mut tokio::net::TcpStream, reply: Reply) -> std::io::Re
             let extra = "etag: \"0123abcd\"\r\nlast-modified: Wed, 21 Oct 2015 07:28:00 GMT\r\n";
             stream
                 .write_all(head("200 OK", body.len(), extra).as_bytes())
+                .await?;
+            stream.write_all(&body).await?;
+        }
+        Reply::Custom {
+            status,
+            headers,
+            body,
+        } => {
+            let extra: String = headers
+                .iter()
+                .map(|(name, value)| format!("{name}: {value}\r\n"))
+                .collect();
+            let status = format!("{status} Test");
+            stream
+                .write_all(head(&status, body.len(), &extra).as_bytes())
                 .await?;
             stream.write_all(&body).await?;
         }
