@@ -28,7 +28,7 @@ fn unplayable_matches_end_with_an_error_outcome() {
         ),
     ];
     for (case, expected) in cases {
-        let mut arena = Arena::pong()
+        let mut arena = Arena::game(case["environment"].as_str().unwrap())
             .agent("a", &test_agent("steady"))
             .agent("b", &test_agent("steady"));
         if case["three_agents"] == json!(true) {
@@ -37,19 +37,7 @@ fn unplayable_matches_end_with_an_error_outcome() {
         if let Some(config) = case.get("config") {
             arena = arena.config(config.clone());
         }
-        let mut spec = arena.spec();
-        spec["environment"] = case["environment"].clone();
-        std::fs::write(arena.dir.path().join("spec.json"), spec.to_string()).unwrap();
-        let output = std::process::Command::new(BIN)
-            .args(["run", "--spec"])
-            .arg(arena.dir.path().join("spec.json"))
-            .arg("--result-file")
-            .arg(arena.result_path())
-            .arg("--replay-out")
-            .arg(arena.replay_path())
-            .output()
-            .unwrap();
-        let run = arena.collect(output);
+        let run = arena.run(&[]);
         assert_eq!(run.outcome.status, MatchStatus::Error, "{case}");
         assert!(
             run.outcome.error_message.contains(expected),

@@ -30,6 +30,7 @@ pub fn test_agent(name: &str) -> PathBuf {
 /// A match under construction in its own temp dir.
 pub struct Arena {
     pub dir: tempfile::TempDir,
+    pub environment: String,
     agents: Vec<(String, PathBuf)>,
     pub config: Value,
     pub limits: Value,
@@ -47,13 +48,20 @@ pub struct Run {
 }
 
 impl Arena {
-    /// A pong match with small limits that keep tests fast.
+    /// A pong match of 40 steps with small limits that keep tests fast.
     #[track_caller]
     pub fn pong() -> Self {
+        Self::game("pong").config(json!({ "max_steps": 40, "winning_score": 1000 }))
+    }
+
+    /// A match of `environment` with its default config and small limits.
+    #[track_caller]
+    pub fn game(environment: &str) -> Self {
         Self {
             dir: tempfile::tempdir().expect("creating a temp dir"),
+            environment: environment.to_string(),
             agents: Vec::new(),
-            config: json!({ "max_steps": 40, "winning_score": 1000 }),
+            config: json!({}),
             limits: json!({ "init_ms": 10_000, "step_ms": 500, "bank_ms": 0, "max_errors": 3 }),
             seed: 42,
         }
@@ -88,7 +96,7 @@ impl Arena {
     pub fn spec(&self) -> Value {
         json!({
             "match_id": "test-match",
-            "environment": "pong",
+            "environment": self.environment,
             "config": self.config,
             "seed": self.seed,
             "agents": self.agents.iter().map(|(id, dir)| json!({"agent_id": id, "dir": dir})).collect::<Vec<_>>(),

@@ -1,0 +1,9 @@
+"""Test agent for board games: plays the first empty cell of observation["board"]."""
+import os
+
+with open("pids", "a") as f:
+    f.write("%d\n" % os.getpid())
+
+
+def get_action(observation):
+    return list(observation["board"]).index(0)
