@@ -4,13 +4,17 @@ Run as `python3 -u -c <this source> <module file>` in the agent's directory. The
 after `init` arrives; its policy is, in order of preference: a function `get_action(observation)`, a class
 `Agent` whose instance (created once) has `get_action(observation)`, a function `act(observation)`, or an
 `Agent` instance's `act(observation)`. Observations become numpy arrays when numpy is importable, lists
-otherwise; numpy scalars and arrays returned as actions are converted to plain numbers and lists.
+otherwise; object observations (board games) are dicts that also allow attribute access
+(`observation.board`), as kaggle-environments agents expect. A policy with a second required parameter
+also gets the game's configuration (`get_action(observation, configuration)`). Numpy scalars and arrays
+returned as actions are converted to plain numbers and lists.
 
 Everything the agent prints goes to stderr: protocol lines are written to a private copy of the original
 stdout, and the agent's stdin is /dev/null, so agent code cannot corrupt or steal protocol lines.
 """
 
 import importlib.util
+import inspect
 import json
 import os
 import sys
@@ -89,14 +93,45 @@ def _to_plain(value, np):
     return value
 
 
+class Struct(dict):
+    """A dict whose keys are also attributes, like kaggle-environments' observation and configuration."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name)
+
+
+def _to_struct(value):
+    if isinstance(value, dict):
+        return Struct((k, _to_struct(v)) for k, v in value.items())
+    return value
+
+
 def _to_observation(value, np):
-    """Gives list observations to the agent as numpy arrays when numpy is available."""
+    """Gives list observations as numpy arrays when numpy is available, objects as Structs."""
+    if isinstance(value, dict):
+        return _to_struct(value)
     if np is None or not isinstance(value, list):
         return value
     try:
         return np.asarray(value)
     except Exception:
         return value
+
+
+def _wants_configuration(policy):
+    """Whether the policy has a second required positional parameter (for the configuration)."""
+    try:
+        parameters = list(inspect.signature(policy).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [
+        p for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    return len(positional) >= 2
 
 
 def main():
@@ -115,6 +150,8 @@ def main():
         np = None
 
     policy = None
+    configuration = None
+    with_configuration = False
     for raw in proto_in:
         try:
             message = json.loads(raw)
@@ -125,6 +162,8 @@ def main():
         if kind == "init":
             try:
                 policy = _load_policy(path)
+                configuration = _to_struct(message.get("config") or {})
+                with_configuration = _wants_configuration(policy)
             except Exception as error:
                 traceback.print_exc()
                 send({"type": "error", "message": "%s: %s" % (type(error).__name__, error)})
@@ -133,7 +172,12 @@ def main():
         elif kind == "step":
             step = message.get("step")
             try:
-                action = _to_plain(policy(_to_observation(message.get("observation"), np)), np)
+                observation = _to_observation(message.get("observation"), np)
+                if with_configuration:
+                    action = policy(observation, configuration)
+                else:
+                    action = policy(observation)
+                action = _to_plain(action, np)
                 line = {"action": action, "step": step}
                 send(line)
             except Exception as error:

@@ -43,3 +43,32 @@ fn tictactoe_asks_only_the_player_on_move() {
     }
     run.assert_no_agent_process_left();
 }
+
+#[test]
+fn kaggle_style_agents_get_attribute_access_and_the_configuration() {
+    // X plays the first empty cell, O (kaggle style) the last: X completes the top row at move five.
+    let run = Arena::game("tictactoe")
+        .agent("x", &test_agent("first-empty"))
+        .agent("o", &test_agent("kaggle-style"))
+        .run(&[]);
+
+    assert_eq!(run.outcome.status, MatchStatus::Success, "{}", run.stderr());
+    assert!(
+        run.outcome
+            .agents
+            .iter()
+            .all(|a| a.status == AgentStatus::Ok && a.errors == 0),
+        "{:?}",
+        run.outcome
+    );
+    assert_eq!(run.outcome.total_steps, 5);
+    assert_eq!(run.outcome.winner.as_deref(), Some("x"));
+    let o_moves: Vec<Value> = run
+        .replay()
+        .steps
+        .iter()
+        .filter_map(|s| Some(s.actions[1].clone()).filter(|a| !a.is_null()))
+        .collect();
+    assert_eq!(o_moves, [json!(8), json!(7)]);
+    run.assert_no_agent_process_left();
+}
