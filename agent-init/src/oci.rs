@@ -288,6 +288,11 @@ fn classify(reference: &Reference, error: OciDistributionError) -> Failure {
                 Failure::Fatal(error)
             }
         }
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => Failure::Fatal(source(
+            "the registry refused access (HTTP 401): pass credentials with --docker-config"
+                .to_owned(),
+        )),
         OciDistributionError::ImageManifestNotFoundError(reason) => {
             Failure::Fatal(Error::BadArchive {
                 format: "oci image",
@@ -474,6 +479,9 @@ pub(crate) fn apply_layers(
             };
             let kind = entry.header().entry_type();
             let mut link = entry.link_name_bytes().map(|t| t.into_owned());
+            if kind == tar::EntryType::Symlink {
+                link = link.map(|target| relative_symlink(&target, &prefix, &components));
+            }
             if kind == tar::EntryType::Link {
                 // Hard link targets name image paths; they must lie in the installed directory.
                 let target = layer_path(link.as_deref().unwrap_or_default())?;
@@ -489,6 +497,28 @@ pub(crate) fn apply_layers(
         })?;
     }
     ex.finish()
+}
+
+/// Rewrites an absolute symlink target inside the installed directory (common in images, e.g.
+/// `/app/bin/run -> /app/run.py`) as a relative one; other targets are left for the extractor to
+/// judge.
+fn relative_symlink(target: &[u8], prefix: &[Vec<u8>], link: &[Vec<u8>]) -> Vec<u8> {
+    if target.first() != Some(&b'/') {
+        return target.to_vec();
+    }
+    let Ok(absolute) = layer_path(target) else {
+        return target.to_vec();
+    };
+    let Some(inside) = absolute.strip_prefix(prefix) else {
+        return target.to_vec();
+    };
+    if inside.is_empty() {
+        return target.to_vec();
+    }
+    let depth = link.len().saturating_sub(1);
+    let mut relative: Vec<Vec<u8>> = vec![b"..".to_vec(); depth];
+    relative.extend(inside.iter().cloned());
+    relative.join(&b'/')
 }
 
 /// Calls `visit(position, path, entry)` for every real entry of one layer.
@@ -518,4 +548,50 @@ where
         visit(position, &path, &mut entry)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_config_keys_match_registries() {
+        let cases = [
+            ("https://index.docker.io/v1/", "docker.io"),
+            ("registry-1.docker.io", "docker.io"),
+            ("ghcr.io", "ghcr.io"),
+            ("https://GHCR.io", "ghcr.io"),
+            ("127.0.0.1:5000", "127.0.0.1:5000"),
+        ];
+        for (key, want) in cases {
+            assert_eq!(registry_key(key), want, "{key}");
+        }
+    }
+
+    #[test]
+    fn absolute_symlinks_inside_the_directory_become_relative() {
+        let prefix = layer_path(b"/app").unwrap();
+        let link = |path: &str| layer_path(path.as_bytes()).unwrap();
+        let cases = [
+            ("/app/run.py", "bin/run", "../run.py"),
+            ("/app/lib/x.py", "x.py", "lib/x.py"),
+            ("/usr/bin/python3", "python", "/usr/bin/python3"),
+            ("/app", "self", "/app"),
+            ("relative.py", "bin/r", "relative.py"),
+        ];
+        for (target, at, want) in cases {
+            let got = relative_symlink(target.as_bytes(), &prefix, &link(at));
+            assert_eq!(String::from_utf8(got).unwrap(), want, "{target} at {at}");
+        }
+    }
+
+    #[test]
+    fn platforms_parse() {
+        assert_eq!(
+            platform(Some("linux/arm64/v8")).unwrap(),
+            ("linux".into(), "arm64".into(), Some("v8".into()))
+        );
+        assert!(platform(Some("amd64")).is_err());
+        assert_eq!(platform(None).unwrap().0, "linux");
+    }
 }

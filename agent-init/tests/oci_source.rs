@@ -174,6 +174,8 @@ fn top_layer() -> Vec<u8> {
         TarItem::File("app/data/.wh..wh..opq", b"", 0o644),
         TarItem::File("app/data/fresh.bin", b"fresh", 0o644),
         TarItem::Symlink("app/main.py", "agent.py"),
+        TarItem::Dir("app/bin/"),
+        TarItem::Symlink("app/bin/run", "/app/bot"),
     ])
 }
 
@@ -191,9 +193,21 @@ async fn layers_are_applied_with_whiteouts_and_only_app_is_installed() {
     pull(&scratch, &server, "v1", &[]).await.assert_code(0);
     assert_eq!(
         installed(&scratch),
-        ["agent.py", "bot", "data", "data/fresh.bin", "main.py"]
+        [
+            "agent.py",
+            "bin",
+            "bin/run",
+            "bot",
+            "data",
+            "data/fresh.bin",
+            "main.py"
+        ]
     );
     let dest = scratch.dest();
+    assert_eq!(
+        std::fs::read_link(dest.join("bin/run")).unwrap().to_str(),
+        Some("../bot")
+    );
     assert_eq!(
         std::fs::read(dest.join("agent.py")).unwrap(),
         b"version = 2\n"
@@ -243,7 +257,10 @@ async fn credentials_come_from_a_docker_config() {
 
     let scratch = Scratch::new();
     let before = scratch.snapshot();
-    pull(&scratch, &server, "v1", &[]).await.assert_code(11);
+    pull(&scratch, &server, "v1", &[])
+        .await
+        .assert_code(11)
+        .assert_reason_contains("--docker-config");
     scratch.assert_untouched(&before);
 
     let scratch = Scratch::new();
