@@ -7,9 +7,12 @@
 //! - [`pong`]: Pong of the `rl-arena` Python package, bit-exact with it ([`numpy_rng`] is its generator).
 //! - [`rps`], [`connectx`], [`tictactoe`]: games of `kaggle-environments`, with the rules they share in
 //!   `kaggle` (episode length, turns, rewards as changes of kaggle's running outcome).
-//! - `config`: reading and checking a game's JSON configuration.
+//! - `config`: each game's configuration keys, described once: reading and checking a JSON configuration,
+//!   the defaults and [`config_schema`] all come from those descriptions.
 
 use serde_json::{Map, Value};
+
+use config::Param;
 
 mod config;
 pub mod connectx;
@@ -36,6 +39,16 @@ pub enum MoveStyle {
     TurnBased,
 }
 
+impl MoveStyle {
+    /// The name used on the wire (`ListEnvironments`) and in documents: `simultaneous` or `turn_based`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MoveStyle::Simultaneous => "simultaneous",
+            MoveStyle::TurnBased => "turn_based",
+        }
+    }
+}
+
 /// What the catalog knows about an environment without creating one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnvInfo {
@@ -44,6 +57,10 @@ pub struct EnvInfo {
     pub move_style: MoveStyle,
     /// One line for listings and error messages.
     pub description: &'static str,
+    /// What an agent answers in `{"action": ...}`, for agent authors (`ListEnvironments`, docs).
+    pub action: &'static str,
+    /// What an agent receives as `observation` in each `step` message, for agent authors.
+    pub observation: &'static str,
 }
 
 /// What one step did.
@@ -83,16 +100,35 @@ pub trait Environment: Send {
 /// A constructor of one built-in environment.
 type Constructor = fn(&Map<String, Value>, u64) -> Result<Box<dyn Environment>, EnvError>;
 
-/// The built-in environments with their constructors, in catalog order.
-const REGISTRY: &[(EnvInfo, Constructor)] = &[
-    (pong::INFO, |c, s| Ok(Box::new(pong::Pong::new(c, s)?))),
-    (rps::INFO, |c, s| Ok(Box::new(rps::Rps::new(c, s)?))),
-    (connectx::INFO, |c, s| {
-        Ok(Box::new(connectx::ConnectX::new(c, s)?))
-    }),
-    (tictactoe::INFO, |c, s| {
-        Ok(Box::new(tictactoe::TicTacToe::new(c, s)?))
-    }),
+/// One built-in environment: its catalog entry, its configuration keys and its constructor.
+struct Entry {
+    info: EnvInfo,
+    params: &'static [Param],
+    construct: Constructor,
+}
+
+/// The built-in environments, in catalog order.
+const REGISTRY: &[Entry] = &[
+    Entry {
+        info: pong::INFO,
+        params: &pong::PARAMS,
+        construct: |c, s| Ok(Box::new(pong::Pong::new(c, s)?)),
+    },
+    Entry {
+        info: rps::INFO,
+        params: &rps::PARAMS,
+        construct: |c, s| Ok(Box::new(rps::Rps::new(c, s)?)),
+    },
+    Entry {
+        info: connectx::INFO,
+        params: &connectx::PARAMS,
+        construct: |c, s| Ok(Box::new(connectx::ConnectX::new(c, s)?)),
+    },
+    Entry {
+        info: tictactoe::INFO,
+        params: &tictactoe::PARAMS,
+        construct: |c, s| Ok(Box::new(tictactoe::TicTacToe::new(c, s)?)),
+    },
 ];
 
 /// Catalog entries, in the same order as [`REGISTRY`].
@@ -126,8 +162,8 @@ pub fn make(
     seed: u64,
 ) -> Result<Box<dyn Environment>, EnvError> {
     let info = info(name)?;
-    match REGISTRY.iter().find(|(i, _)| i.name == info.name) {
-        Some((_, construct)) => construct(config, seed),
+    match REGISTRY.iter().find(|e| e.info.name == info.name) {
+        Some(entry) => (entry.construct)(config, seed),
         None => Err(EnvError::Unknown {
             name: name.to_string(),
             known: catalog()
@@ -137,6 +173,15 @@ pub fn make(
                 .join(", "),
         }),
     }
+}
+
+/// The JSON Schema (draft 2020-12) of an environment's configuration object: every key with its type,
+/// `default`, range and description; unknown keys are not allowed. `None` for an unknown environment.
+pub fn config_schema(name: &str) -> Option<Value> {
+    REGISTRY
+        .iter()
+        .find(|e| e.info.name == name)
+        .map(|e| config::schema(e.info.name, e.params))
 }
 
 /// Longest rendering of a rejected action kept in an error message.
@@ -180,14 +225,105 @@ mod tests {
 
     #[test]
     fn registry_and_catalog_agree() {
-        let names: Vec<&str> = REGISTRY.iter().map(|(i, _)| i.name).collect();
+        let names: Vec<&str> = REGISTRY.iter().map(|e| e.info.name).collect();
         let catalog_names: Vec<&str> = catalog().iter().map(|i| i.name).collect();
         assert_eq!(names, catalog_names);
-        for (info, construct) in REGISTRY {
-            let env = construct(&Map::new(), 1).map(|e| e.info());
-            assert_eq!(env, Ok(*info));
-            assert_eq!(info.players, env.map(|i| i.players).unwrap_or(0));
+        for entry in REGISTRY {
+            let env = (entry.construct)(&Map::new(), 1).map(|e| e.info());
+            assert_eq!(env, Ok(entry.info));
+            assert!(!entry.info.action.is_empty() && !entry.info.observation.is_empty());
         }
+    }
+
+    /// The schema's defaults are exactly what a fresh game runs with, and `make` accepts them, so the schema
+    /// shown to clients cannot drift from the validation.
+    #[test]
+    fn schema_defaults_are_the_games_defaults() {
+        for info in catalog() {
+            let schema = config_schema(info.name).unwrap_or_default();
+            assert_eq!(schema["type"], "object", "{}", info.name);
+            assert_eq!(schema["additionalProperties"], false, "{}", info.name);
+            let properties = schema["properties"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            let defaults: Map<String, Value> = properties
+                .iter()
+                .map(|(key, p)| (key.clone(), p["default"].clone()))
+                .collect();
+            let fresh = make(info.name, &Map::new(), 7).map(|e| e.config());
+            assert_eq!(fresh.as_ref(), Ok(&defaults), "{}", info.name);
+            let explicit = make(info.name, &defaults, 7).map(|e| (e.config(), e.state()));
+            let implicit = make(info.name, &Map::new(), 7).map(|e| (e.config(), e.state()));
+            assert_eq!(explicit, implicit, "{}", info.name);
+            for (key, p) in &properties {
+                let kind = p["type"].as_str().unwrap_or("");
+                assert!(
+                    kind == "integer" || kind == "number",
+                    "{}.{key}: {p}",
+                    info.name
+                );
+                assert!(p["description"].as_str().is_some_and(|d| !d.is_empty()));
+            }
+        }
+        assert_eq!(config_schema("chess"), None);
+    }
+
+    /// Every range in a schema is the range `make` enforces: the bounds are accepted (inclusive) or refused
+    /// (exclusive), and one step beyond is refused.
+    #[test]
+    fn schema_ranges_are_enforced() {
+        for info in catalog() {
+            let schema = config_schema(info.name).unwrap_or_default();
+            let properties = schema["properties"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            for (key, p) in &properties {
+                let integer = p["type"] == "integer";
+                let step = if integer { 1.0 } else { 1e-9 };
+                let checks = [
+                    ("minimum", 0.0, true),
+                    ("minimum", -step, false),
+                    ("maximum", 0.0, true),
+                    ("maximum", step, false),
+                    ("exclusiveMinimum", 0.0, false),
+                    ("exclusiveMinimum", step, true),
+                    ("exclusiveMaximum", 0.0, false),
+                    ("exclusiveMaximum", -step, true),
+                ];
+                for (bound, offset, accepted) in checks {
+                    let Some(edge) = p[bound].as_f64() else {
+                        continue;
+                    };
+                    let value = if integer {
+                        Value::from((edge + offset) as i64)
+                    } else {
+                        Value::from(edge + offset)
+                    };
+                    let mut config = Map::new();
+                    config.insert(key.clone(), value.clone());
+                    // Connectx needs inarow within the board; other keys at their defaults suffice.
+                    let result = make(info.name, &config, 1);
+                    let ok = result.is_ok()
+                        || result
+                            .as_ref()
+                            .err()
+                            .is_some_and(|e| !e.to_string().contains(key.as_str()));
+                    assert_eq!(ok, accepted, "{}.{key} = {value} ({bound})", info.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn move_styles_have_wire_names() {
+        assert_eq!(MoveStyle::Simultaneous.as_str(), "simultaneous");
+        assert_eq!(MoveStyle::TurnBased.as_str(), "turn_based");
+        assert_eq!(
+            serde_json::to_value(MoveStyle::TurnBased).ok(),
+            Some(Value::from("turn_based"))
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`match_loop`]: the match itself: init, steps, fault accounting, winner.
 //! - [`replay`]: the replay recorder, its state-hash chain and digest.
 //! - [`report`]: the `MatchReporter` client stream back to the executor.
+//! - [`verify`]: re-simulating a replay file to check every step, hash and score it records.
 //! - [`telemetry`]: logging setup.
 //!
 //! [`run`] is what the binary calls; [`match_loop::play`] plays a match without touching files or the network.
@@ -23,6 +24,7 @@ pub mod match_loop;
 pub mod replay;
 pub mod report;
 pub mod telemetry;
+pub mod verify;
 
 pub use config::{Cli, Command, LogFormat, RunConfig};
 pub use match_loop::{PlayOptions, Played, play};

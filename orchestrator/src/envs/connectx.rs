@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::config::as_integer;
+use super::config::{IntParam, Param, as_integer};
 use super::kaggle::{self, Outcome, Turns};
 use super::{EnvError, EnvInfo, Environment, MoveStyle, StepResult, shown};
 
@@ -17,12 +17,44 @@ pub const INFO: EnvInfo = EnvInfo {
     players: 2,
     move_style: MoveStyle::TurnBased,
     description: "ConnectX of kaggle-environments; action is the column to drop a checker into",
+    action: "an integer column 0..columns-1 that is not full; the checker falls to the lowest empty cell; \
+             the default action is the leftmost open column",
+    observation: "an object {\"board\": rows*columns integers row by row from the top (0 empty, 1 and 2 \
+                  the players' checkers), \"mark\": your checker (1 for player 0, 2 for player 1), \"step\": \
+                  moves made so far}; player 0 moves first",
 };
 
 const EMPTY: u8 = 0;
-const KEYS: [&str; 4] = ["rows", "columns", "inarow", "episodeSteps"];
 /// Largest side accepted, to keep boards and observations small.
 const MAX_SIDE: i64 = 100;
+const ROWS: IntParam = IntParam {
+    key: "rows",
+    default: 6,
+    min: 1,
+    max: MAX_SIDE,
+    description: "board height in cells",
+};
+const COLUMNS: IntParam = IntParam {
+    key: "columns",
+    default: 7,
+    description: "board width in cells",
+    ..ROWS
+};
+const INAROW: IntParam = IntParam {
+    key: "inarow",
+    default: 4,
+    description: "checkers in a line (vertical, horizontal or diagonal) that win",
+    ..ROWS
+};
+const EPISODE_STEPS: IntParam = kaggle::episode_steps(1000, 1);
+
+/// Configuration keys, with their defaults.
+pub(crate) const PARAMS: [Param; 4] = [
+    Param::Int(ROWS),
+    Param::Int(COLUMNS),
+    Param::Int(INAROW),
+    Param::Int(EPISODE_STEPS),
+];
 
 /// One game of ConnectX.
 #[derive(Debug, Clone)]
@@ -37,16 +69,16 @@ pub struct ConnectX {
 impl ConnectX {
     /// A fresh game; ConnectX uses no randomness, so the seed is ignored.
     pub fn new(config: &Map<String, Value>, _seed: u64) -> Result<ConnectX, EnvError> {
-        let reader = kaggle::reader(INFO.name, config, &KEYS)?;
-        let rows = reader.integer("rows", 6, 1, MAX_SIDE)?.unsigned_abs() as usize;
-        let columns = reader.integer("columns", 7, 1, MAX_SIDE)?.unsigned_abs() as usize;
-        let inarow = reader.integer("inarow", 4, 1, MAX_SIDE)?.unsigned_abs() as usize;
+        let reader = kaggle::reader(INFO.name, config, &PARAMS)?;
+        let rows = reader.integer(&ROWS)?.unsigned_abs() as usize;
+        let columns = reader.integer(&COLUMNS)?.unsigned_abs() as usize;
+        let inarow = reader.integer(&INAROW)?.unsigned_abs() as usize;
         Ok(ConnectX {
             rows,
             columns,
             inarow,
             board: vec![EMPTY; rows * columns],
-            turns: Turns::new(kaggle::episode_steps(&reader, 1000, 1)?),
+            turns: Turns::new(reader.integer(&EPISODE_STEPS)?.unsigned_abs()),
         })
     }
 

@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use super::config::ConfigReader;
+use super::config::{ConfigReader, IntParam, Param};
 use super::{EnvError, StepResult};
 
 /// Kaggle's timing settings; the orchestrator's match limits play their part.
@@ -21,7 +21,7 @@ const TIMING_KEYS: [&str; 4] = ["actTimeout", "agentTimeout", "runTimeout", "tim
 pub(crate) fn reader<'a>(
     env: &'static str,
     map: &'a Map<String, Value>,
-    known: &[&str],
+    params: &[Param],
 ) -> Result<ConfigReader<'a>, EnvError> {
     if let Some(key) = map.keys().find(|k| TIMING_KEYS.contains(&k.as_str())) {
         return Err(EnvError::Config {
@@ -31,18 +31,18 @@ pub(crate) fn reader<'a>(
             ),
         });
     }
-    ConfigReader::new(env, map, known)
+    ConfigReader::new(env, map, params)
 }
 
 /// `episodeSteps`: the game lasts at most `episodeSteps - 1` steps.
-pub(crate) fn episode_steps(
-    reader: &ConfigReader<'_>,
-    default: i64,
-    min: i64,
-) -> Result<u64, EnvError> {
-    Ok(reader
-        .integer("episodeSteps", default, min, 1_000_000)?
-        .unsigned_abs())
+pub(crate) const fn episode_steps(default: i64, min: i64) -> IntParam {
+    IntParam {
+        key: "episodeSteps",
+        default,
+        min,
+        max: 1_000_000,
+        description: "kaggle's episode length: the game ends after at most episodeSteps - 1 steps",
+    }
 }
 
 /// Whether kaggle's episode limit ends the game after `step` steps.
@@ -151,7 +151,9 @@ mod tests {
     fn timing_keys_get_a_hint() {
         let map: Map<String, Value> =
             serde_json::from_str(r#"{"actTimeout": 1}"#).unwrap_or_default();
-        let err = reader("rps", &map, &["signs"]).err().map(|e| e.to_string());
+        let err = reader("rps", &map, &[Param::Int(episode_steps(10, 1))])
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
             Some(

@@ -16,7 +16,7 @@ use std::f64::consts::PI;
 
 use serde_json::{Map, Value, json};
 
-use super::config::{ConfigReader, as_integer};
+use super::config::{Bound, ConfigReader, IntParam, NumParam, Param, as_integer};
 use super::numpy_rng::Generator;
 use super::{EnvError, EnvInfo, Environment, MoveStyle, StepResult, parse_discrete_action};
 
@@ -26,6 +26,12 @@ pub const INFO: EnvInfo = EnvInfo {
     players: 2,
     move_style: MoveStyle::Simultaneous,
     description: "two-player Pong of the rl-arena package; actions 0 up, 1 stay, 2 down",
+    action: "an integer: 0 moves the paddle up (y decreases) by paddle_speed, 1 stays, 2 moves it down; \
+             the default action is 1",
+    observation: "a list of 8 numbers (float32 values): [ball_x, ball_y, ball_vx, ball_vy, paddle1_y, \
+                  paddle2_y, score1, score2]; the field is the unit square with y growing downwards, player 0 \
+                  is paddle1 on the left (x = 0.05), player 1 is paddle2 on the right (x = 0.95); both \
+                  players get the same list",
 };
 
 const ACTION_UP: i64 = 0;
@@ -37,18 +43,85 @@ const ACTION_NAMES: [&str; 3] = ["up", "stay", "down"];
 const LEFT_FACE: f32 = 0.05;
 const RIGHT_FACE: f32 = 0.95;
 
-/// Configuration keys of the package's `config.yaml`.
-const KEYS: [&str; 10] = [
-    "width",
-    "height",
-    "paddle_height",
-    "paddle_width",
-    "paddle_speed",
-    "ball_radius",
-    "ball_speed",
-    "winning_score",
-    "max_steps",
-    "render_fps",
+const WIDTH: NumParam = NumParam {
+    key: "width",
+    default: 1.0,
+    min: Bound::Exclusive(0.0),
+    max: Bound::Unbounded,
+    description: "field width reported to viewers; the physics always uses the unit square",
+};
+const HEIGHT: NumParam = NumParam {
+    key: "height",
+    description: "field height reported to viewers; the physics always uses the unit square",
+    ..WIDTH
+};
+const PADDLE_HEIGHT: NumParam = NumParam {
+    key: "paddle_height",
+    default: 0.2,
+    min: Bound::Exclusive(0.0),
+    max: Bound::Inclusive(1.0),
+    description: "paddle length; the ball is returned within half of it from the paddle's centre",
+};
+const PADDLE_WIDTH: NumParam = NumParam {
+    key: "paddle_width",
+    default: 0.02,
+    min: Bound::Inclusive(0.0),
+    max: Bound::Inclusive(0.5),
+    description: "paddle thickness, drawn only: the paddles' faces are fixed at x = 0.05 and x = 0.95",
+};
+const PADDLE_SPEED: NumParam = NumParam {
+    key: "paddle_speed",
+    default: 0.05,
+    description: "distance a paddle moves per step",
+    ..PADDLE_HEIGHT
+};
+const BALL_RADIUS: NumParam = NumParam {
+    key: "ball_radius",
+    default: 0.02,
+    min: Bound::Inclusive(0.0),
+    max: Bound::Exclusive(0.5),
+    description: "ball radius, used when the ball meets a paddle",
+};
+const BALL_SPEED: NumParam = NumParam {
+    key: "ball_speed",
+    default: 0.02,
+    description: "distance the ball travels per step at serve",
+    ..PADDLE_HEIGHT
+};
+const WINNING_SCORE: IntParam = IntParam {
+    key: "winning_score",
+    default: 11,
+    min: 1,
+    max: 1_000_000_000,
+    description: "points that win the game",
+};
+const MAX_STEPS: IntParam = IntParam {
+    key: "max_steps",
+    default: 1000,
+    min: 1,
+    max: 100_000_000,
+    description: "steps after which the game ends as it stands",
+};
+const RENDER_FPS: IntParam = IntParam {
+    key: "render_fps",
+    default: 60,
+    min: 1,
+    max: 1000,
+    description: "playback speed suggested to viewers, in frames per second",
+};
+
+/// Configuration keys of the package's `config.yaml`, with their defaults.
+pub(crate) const PARAMS: [Param; 10] = [
+    Param::Num(WIDTH),
+    Param::Num(HEIGHT),
+    Param::Num(PADDLE_HEIGHT),
+    Param::Num(PADDLE_WIDTH),
+    Param::Num(PADDLE_SPEED),
+    Param::Num(BALL_RADIUS),
+    Param::Num(BALL_SPEED),
+    Param::Int(WINNING_SCORE),
+    Param::Int(MAX_STEPS),
+    Param::Int(RENDER_FPS),
 ];
 
 /// Pong's settings, defaults from the package's `config.yaml`.
@@ -73,16 +146,16 @@ pub struct PongConfig {
 impl Default for PongConfig {
     fn default() -> Self {
         PongConfig {
-            width: 1.0,
-            height: 1.0,
-            paddle_height: 0.2,
-            paddle_width: 0.02,
-            paddle_speed: 0.05,
-            ball_radius: 0.02,
-            ball_speed: 0.02,
-            winning_score: 11,
-            max_steps: 1000,
-            render_fps: 60,
+            width: WIDTH.default,
+            height: HEIGHT.default,
+            paddle_height: PADDLE_HEIGHT.default,
+            paddle_width: PADDLE_WIDTH.default,
+            paddle_speed: PADDLE_SPEED.default,
+            ball_radius: BALL_RADIUS.default,
+            ball_speed: BALL_SPEED.default,
+            winning_score: WINNING_SCORE.default.unsigned_abs(),
+            max_steps: MAX_STEPS.default.unsigned_abs(),
+            render_fps: RENDER_FPS.default.unsigned_abs(),
         }
     }
 }
@@ -90,27 +163,18 @@ impl Default for PongConfig {
 impl PongConfig {
     /// Reads a JSON configuration; absent keys keep their defaults.
     pub fn from_map(map: &Map<String, Value>) -> Result<PongConfig, EnvError> {
-        let r = ConfigReader::new(INFO.name, map, &KEYS)?;
-        let d = PongConfig::default();
-        let positive = |x: f64| x > 0.0;
-        let unit = |x: f64| x > 0.0 && x <= 1.0;
+        let r = ConfigReader::new(INFO.name, map, &PARAMS)?;
         Ok(PongConfig {
-            width: r.number("width", d.width, "greater than 0", positive)?,
-            height: r.number("height", d.height, "greater than 0", positive)?,
-            paddle_height: r.number("paddle_height", d.paddle_height, "in (0, 1]", unit)?,
-            paddle_width: r.number("paddle_width", d.paddle_width, "in [0, 0.5]", |x| {
-                (0.0..=0.5).contains(&x)
-            })?,
-            paddle_speed: r.number("paddle_speed", d.paddle_speed, "in (0, 1]", unit)?,
-            ball_radius: r.number("ball_radius", d.ball_radius, "in [0, 0.5)", |x| {
-                (0.0..0.5).contains(&x)
-            })?,
-            ball_speed: r.number("ball_speed", d.ball_speed, "in (0, 1]", unit)?,
-            winning_score: r
-                .integer("winning_score", 11, 1, 1_000_000_000)?
-                .unsigned_abs(),
-            max_steps: r.integer("max_steps", 1000, 1, 100_000_000)?.unsigned_abs(),
-            render_fps: r.integer("render_fps", 60, 1, 1000)?.unsigned_abs(),
+            width: r.number(&WIDTH)?,
+            height: r.number(&HEIGHT)?,
+            paddle_height: r.number(&PADDLE_HEIGHT)?,
+            paddle_width: r.number(&PADDLE_WIDTH)?,
+            paddle_speed: r.number(&PADDLE_SPEED)?,
+            ball_radius: r.number(&BALL_RADIUS)?,
+            ball_speed: r.number(&BALL_SPEED)?,
+            winning_score: r.integer(&WINNING_SCORE)?.unsigned_abs(),
+            max_steps: r.integer(&MAX_STEPS)?.unsigned_abs(),
+            render_fps: r.integer(&RENDER_FPS)?.unsigned_abs(),
         })
     }
 

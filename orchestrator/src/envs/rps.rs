@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::config::as_integer;
+use super::config::{IntParam, Param, as_integer};
 use super::kaggle;
 use super::{EnvError, EnvInfo, Environment, MoveStyle, StepResult, parse_discrete_action};
 
@@ -18,10 +18,36 @@ pub const INFO: EnvInfo = EnvInfo {
     players: 2,
     move_style: MoveStyle::Simultaneous,
     description: "repeated rock-paper-scissors of kaggle-environments; actions 0 rock, 1 paper, 2 scissors",
+    action: "an integer sign: 0 rock, 1 paper, 2 scissors (with signs = 5 also 3 Spock, 4 lizard); the \
+             default action is 0",
+    observation: "an object {\"step\": rounds played so far, \"reward\": your running total (+1 per round \
+                  won, -1 per round lost), \"lastOpponentAction\": the opponent's sign in the previous round, \
+                  absent before the first round}",
 };
 
 const SIGN_NAMES: [&str; 5] = ["rock", "paper", "scissors", "spock", "lizard"];
-const KEYS: [&str; 3] = ["signs", "episodeSteps", "tieRewardThreshold"];
+const SIGNS: IntParam = IntParam {
+    key: "signs",
+    default: 3,
+    min: 3,
+    max: 5,
+    description: "number of signs: 3 is rock, paper, scissors; 5 adds Spock and lizard",
+};
+const EPISODE_STEPS: IntParam = kaggle::episode_steps(1000, 2);
+const TIE_THRESHOLD: IntParam = IntParam {
+    key: "tieRewardThreshold",
+    default: 20,
+    min: 1,
+    max: 1000,
+    description: "a final total below this in absolute value is a draw (both scores 0)",
+};
+
+/// Configuration keys, with their defaults.
+pub(crate) const PARAMS: [Param; 3] = [
+    Param::Int(SIGNS),
+    Param::Int(EPISODE_STEPS),
+    Param::Int(TIE_THRESHOLD),
+];
 
 /// Kaggle's `get_score`: `1` when `left` beats `right`, `-1` when it loses, `0` for the same sign.
 pub fn round_score(left: i64, right: i64) -> i64 {
@@ -52,11 +78,11 @@ pub struct Rps {
 impl Rps {
     /// A fresh game; rock-paper-scissors uses no randomness, so the seed is ignored.
     pub fn new(config: &Map<String, Value>, _seed: u64) -> Result<Rps, EnvError> {
-        let reader = kaggle::reader(INFO.name, config, &KEYS)?;
+        let reader = kaggle::reader(INFO.name, config, &PARAMS)?;
         Ok(Rps {
-            signs: reader.integer("signs", 3, 3, 5)?.unsigned_abs() as usize,
-            episode_steps: kaggle::episode_steps(&reader, 1000, 2)?,
-            tie_threshold: reader.integer("tieRewardThreshold", 20, 1, 1000)?,
+            signs: reader.integer(&SIGNS)?.unsigned_abs() as usize,
+            episode_steps: reader.integer(&EPISODE_STEPS)?.unsigned_abs(),
+            tie_threshold: reader.integer(&TIE_THRESHOLD)?,
             step: 0,
             total: 0,
             last: None,

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::config::as_integer;
+use super::config::{IntParam, Param, as_integer};
 use super::kaggle::{self, Outcome, Turns};
 use super::{EnvError, EnvInfo, Environment, MoveStyle, StepResult, shown};
 
@@ -16,9 +16,17 @@ pub const INFO: EnvInfo = EnvInfo {
     players: 2,
     move_style: MoveStyle::TurnBased,
     description: "tic-tac-toe of kaggle-environments; action is the cell 0..=8, row by row",
+    action: "an integer cell 0..=8 that is empty, row by row from the top left; the default action is the \
+             first empty cell",
+    observation: "an object {\"board\": 9 integers row by row (0 empty, 1 X of player 0, 2 O of player 1), \
+                  \"mark\": your mark (1 or 2), \"step\": moves made so far}; player 0 moves first",
 };
 
 const CELLS: usize = 9;
+const EPISODE_STEPS: IntParam = kaggle::episode_steps(10, 1);
+
+/// Configuration keys, with their defaults.
+pub(crate) const PARAMS: [Param; 1] = [Param::Int(EPISODE_STEPS)];
 const EMPTY: u8 = 0;
 
 /// Lines that win, as cell indices.
@@ -43,10 +51,10 @@ pub struct TicTacToe {
 impl TicTacToe {
     /// A fresh game; tic-tac-toe uses no randomness, so the seed is ignored.
     pub fn new(config: &Map<String, Value>, _seed: u64) -> Result<TicTacToe, EnvError> {
-        let reader = kaggle::reader(INFO.name, config, &["episodeSteps"])?;
+        let reader = kaggle::reader(INFO.name, config, &PARAMS)?;
         Ok(TicTacToe {
             board: [EMPTY; CELLS],
-            turns: Turns::new(kaggle::episode_steps(&reader, 10, 1)?),
+            turns: Turns::new(reader.integer(&EPISODE_STEPS)?.unsigned_abs()),
         })
     }
 

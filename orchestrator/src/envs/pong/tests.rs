@@ -131,7 +131,7 @@ fn config_defaults_and_overrides() {
     assert_eq!(c.get("ball_speed"), Some(&json!(0.03)));
     assert_eq!(c.get("max_steps"), Some(&json!(1000)));
     assert_eq!(c.get("paddle_height"), Some(&json!(0.2)));
-    assert_eq!(c.len(), KEYS.len());
+    assert_eq!(c.len(), PARAMS.len());
     // The effective configuration is itself a valid configuration giving the same game.
     let again = Pong::new(&c, 0).map(|p| p.state());
     assert_eq!(again, Ok(p.state()));
