@@ -4,9 +4,10 @@ The observation is a dict: {"board": rows * columns cells row by row from the to
 players' checkers), "mark": our checker (1 or 2), "step": moves made so far}. The action is the column to
 drop a checker into; it must not be full.
 
-Module agents see only the observation, so this one assumes kaggle's default board of 7 columns and 4 in a
-row (the rows follow from the board's length). For other configurations write a protocol agent (see
-connectx-shell), which reads the configuration from the init message.
+A one-argument get_action sees only the observation, so this one assumes kaggle's default board of
+7 columns and 4 in a row (the rows follow from the board's length). For other configurations, declare
+get_action(observation, configuration) (the adapter then passes the game's configuration, with
+configuration.columns and configuration.inarow) or write a protocol agent such as connectx-shell.
 
 Strategy: win at once if possible, else block the opponent's winning drop, else take the open column
 nearest the centre that does not hand the opponent a win in the cell just above.
