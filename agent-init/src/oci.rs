@@ -12,7 +12,7 @@ use base64::Engine;
 use clap::Args;
 use futures_util::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::OciDistributionError;
+use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::{ImageIndexEntry, OciDescriptor};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -171,10 +171,11 @@ async fn pull_once(
     dir: &Path,
     limits: &Limits,
 ) -> Result<Vec<PathBuf>, Failure> {
+    let credentials = !matches!(auth, RegistryAuth::Anonymous);
     let (manifest, digest) = client
         .pull_image_manifest(reference, auth)
         .await
-        .map_err(|e| classify(reference, e))?;
+        .map_err(|e| classify(reference, credentials, e))?;
     tracing::debug!(image = %reference, %digest, layers = manifest.layers.len(), "resolved manifest");
     let declared: i64 = manifest.layers.iter().map(|l| l.size.max(0)).sum();
     if declared as u64 > limits.max_download_bytes {
@@ -184,7 +185,7 @@ async fn pull_once(
     let mut total: u64 = 0;
     for (index, layer) in manifest.layers.iter().enumerate() {
         let path = dir.join(format!("layer-{index:04}"));
-        total += pull_layer(client, reference, layer, &path, limits, total).await?;
+        total += pull_layer(client, reference, credentials, layer, &path, limits, total).await?;
         files.push(path);
     }
     Ok(files)
@@ -194,6 +195,7 @@ async fn pull_once(
 async fn pull_layer(
     client: &Client,
     reference: &Reference,
+    credentials: bool,
     layer: &OciDescriptor,
     path: &Path,
     limits: &Limits,
@@ -208,7 +210,7 @@ async fn pull_layer(
     let mut stream = client
         .pull_blob_stream(reference, layer)
         .await
-        .map_err(|e| classify(reference, e))?;
+        .map_err(|e| classify(reference, credentials, e))?;
     let write_error =
         |e: std::io::Error| Failure::Fatal(Error::io(format!("writing {}", path.display()), e));
     let mut out = tokio::fs::File::create(path).await.map_err(write_error)?;
@@ -251,6 +253,21 @@ async fn pull_layer(
     Ok(bytes)
 }
 
+/// The registry's error messages (or codes when a message is empty), joined.
+fn registry_errors(errors: &[oci_client::errors::OciError]) -> String {
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            if e.message.is_empty() {
+                format!("{:?}", e.code)
+            } else {
+                e.message.clone()
+            }
+        })
+        .collect();
+    parts.join("; ")
+}
+
 fn too_big(limits: &Limits) -> Error {
     Error::LimitExceeded {
         what: "download size",
@@ -259,12 +276,25 @@ fn too_big(limits: &Limits) -> Error {
     }
 }
 
-/// Sorts a registry failure into the artifact's fault or the source's, transient or not.
-fn classify(reference: &Reference, error: OciDistributionError) -> Failure {
+/// Sorts a registry failure into the artifact's fault or the source's, transient or not;
+/// `credentials` tells whether the request carried credentials from a Docker config.
+fn classify(reference: &Reference, credentials: bool, error: OciDistributionError) -> Failure {
     let url = format!("oci://{reference}");
     let source = |reason: String| Error::HttpTransport {
         url: url.clone(),
         reason,
+    };
+    let refused = || {
+        let reason = if credentials {
+            format!(
+                "the registry refused the credentials from the docker config (HTTP 401): check the entry for {}",
+                reference.resolve_registry()
+            )
+        } else {
+            "the registry refused access (HTTP 401): pass credentials with --docker-config"
+                .to_owned()
+        };
+        Failure::Fatal(source(reason))
     };
     match error {
         OciDistributionError::RequestError(e) => {
@@ -289,10 +319,34 @@ fn classify(reference: &Reference, error: OciDistributionError) -> Failure {
             }
         }
         OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => Failure::Fatal(source(
-            "the registry refused access (HTTP 401): pass credentials with --docker-config"
-                .to_owned(),
-        )),
+        | OciDistributionError::AuthenticationFailure(_) => refused(),
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
+            let has = |wanted: &[OciErrorCode]| codes.iter().any(|code| wanted.contains(code));
+            if has(&[
+                OciErrorCode::ManifestUnknown,
+                OciErrorCode::NameUnknown,
+                OciErrorCode::NotFound,
+                OciErrorCode::BlobUnknown,
+            ]) {
+                Failure::Fatal(source(format!(
+                    "the registry has no such image ({}): check the repository, tag or digest",
+                    registry_errors(&envelope.errors)
+                )))
+            } else if has(&[OciErrorCode::Unauthorized, OciErrorCode::Denied]) {
+                refused()
+            } else if has(&[OciErrorCode::Toomanyrequests]) {
+                Failure::Transient(source(format!(
+                    "the registry is rate limiting ({})",
+                    registry_errors(&envelope.errors)
+                )))
+            } else {
+                Failure::Fatal(source(format!(
+                    "the registry answered: {}",
+                    registry_errors(&envelope.errors)
+                )))
+            }
+        }
         OciDistributionError::ImageManifestNotFoundError(reason) => {
             Failure::Fatal(Error::BadArchive {
                 format: "oci image",
@@ -582,6 +636,79 @@ mod tests {
         for (target, at, want) in cases {
             let got = relative_symlink(target.as_bytes(), &prefix, &link(at));
             assert_eq!(String::from_utf8(got).unwrap(), want, "{target} at {at}");
+        }
+    }
+
+    #[test]
+    fn registry_errors_are_sorted_by_fault() {
+        use oci_client::errors::{OciEnvelope, OciError};
+        let reference = parse_reference("127.0.0.1:5000/agents/pong:1").unwrap();
+        let envelope = |code: OciErrorCode| OciDistributionError::RegistryError {
+            envelope: OciEnvelope {
+                errors: vec![OciError {
+                    code,
+                    message: "from the registry".to_owned(),
+                    detail: serde_json::Value::Null,
+                }],
+            },
+            url: "http://127.0.0.1:5000/v2/agents/pong/manifests/1".to_owned(),
+        };
+        let unauthorized = || OciDistributionError::UnauthorizedError {
+            url: "http://127.0.0.1:5000/v2/".to_owned(),
+        };
+        let cases = [
+            (
+                envelope(OciErrorCode::ManifestUnknown),
+                false,
+                false,
+                "no such image",
+            ),
+            (
+                envelope(OciErrorCode::NameUnknown),
+                false,
+                false,
+                "no such image",
+            ),
+            (
+                envelope(OciErrorCode::Denied),
+                false,
+                false,
+                "--docker-config",
+            ),
+            (
+                envelope(OciErrorCode::Toomanyrequests),
+                false,
+                true,
+                "rate limiting",
+            ),
+            (
+                envelope(OciErrorCode::Unsupported),
+                false,
+                false,
+                "from the registry",
+            ),
+            (
+                unauthorized(),
+                false,
+                false,
+                "pass credentials with --docker-config",
+            ),
+            (unauthorized(), true, false, "refused the credentials"),
+        ];
+        for (error, credentials, transient, reason) in cases {
+            let shown = format!("{error}");
+            let (is_transient, error) = match classify(&reference, credentials, error) {
+                Failure::Transient(e) => (true, e),
+                Failure::Fatal(e) => (false, e),
+            };
+            assert_eq!(is_transient, transient, "{shown}");
+            assert_eq!(error.exit_code(), 11, "{shown}");
+            let text = error.to_string();
+            assert!(text.contains(reason), "{shown}: {text}");
+            assert!(
+                text.contains("oci://127.0.0.1:5000/agents/pong:1"),
+                "{text}"
+            );
         }
     }
 
