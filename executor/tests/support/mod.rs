@@ -25,7 +25,12 @@ impl Executor {
     /// Starts the executor binary and waits until it logs its listening address.
     #[track_caller]
     pub fn start(extra: &[&str]) -> Self {
-        let data_dir = tempfile::tempdir().expect("data dir");
+        Self::start_with(tempfile::tempdir().expect("data dir"), extra, &[])
+    }
+
+    /// Starts the executor with extra flags and environment variables.
+    #[track_caller]
+    pub fn start_with(data_dir: tempfile::TempDir, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_executor"))
             .args([
                 "--log-format",
@@ -38,6 +43,7 @@ impl Executor {
             .arg(data_dir.path())
             .args(extra)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
