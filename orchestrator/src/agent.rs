@@ -7,6 +7,10 @@
 //! Writes go through a writer task so that an agent that stops reading never blocks the match: a write
 //! that does not finish before its deadline is the agent's timeout. Every read waits with a deadline. The
 //! process group is killed with SIGKILL when the agent is stopped and, as a guard, when it is dropped.
+//!
+//! A sandboxed agent ([`AgentProcess::spawn_with`]) is forked by the sandbox's spawner thread with the
+//! layers of [`crate::sandbox`]; its group can be paused off turn ([`AgentProcess::pause`]) and its CPU time
+//! is sampled from `/proc`.
 
 pub mod launch;
 pub mod protocol;
@@ -16,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
+use proto::outcome::Isolation;
 use nix::unistd::Pid;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,6 +32,8 @@ use tokio::time::timeout_at;
 pub use launch::Launch;
 use protocol::Incoming;
 use stderr::StderrBuffer;
+
+use crate::sandbox::{self, Prepared};
 
 /// Lines queued for an agent that does not read; one more means it is not reading at all.
 const WRITE_QUEUE: usize = 4;
@@ -95,6 +102,10 @@ pub struct AgentProcess {
     gone: Option<String>,
     /// Set once the group was killed, so that the drop guard does not signal a recycled group id.
     stopped: bool,
+    /// Whether the group is stopped with SIGSTOP (off turn).
+    paused: bool,
+    /// The last CPU time read from `/proc` (seconds, all threads); kept for when the process is gone.
+    cpu_seconds: f64,
 }
 
 impl std::fmt::Debug for AgentProcess {
@@ -108,12 +119,31 @@ impl std::fmt::Debug for AgentProcess {
 }
 
 impl AgentProcess {
-    /// Starts the agent; `Err` is a message for the agent's author (the agent cannot run).
+    /// Starts the agent without a sandbox; `Err` is a message for the agent's author (the agent cannot run).
     pub fn spawn(launch: &Launch, limits: ProcessLimits) -> Result<Self, String> {
-        let mut child = launch
-            .command()
-            .spawn()
-            .map_err(|e| format!("cannot start {} ({}): {e}", launch.display(), launch.kind))?;
+        Self::spawn_with(launch, limits, None).map(|(process, _)| process)
+    }
+
+    /// Starts the agent, inside `sandbox` when given, and returns it with the isolation found in force.
+    /// `Err` is a message for the agent's author (the agent cannot run).
+    pub fn spawn_with(
+        launch: &Launch,
+        limits: ProcessLimits,
+        sandbox: Option<Prepared>,
+    ) -> Result<(Self, Isolation), String> {
+        let cannot = |e: std::io::Error| format!("cannot start {} ({}): {e}", launch.display(), launch.kind);
+        let (mut child, mut isolation) = match sandbox {
+            Some(prepared) => {
+                let mut command = launch.command(Some(&prepared.scratch));
+                let isolation = prepared.isolation.clone();
+                prepared.install(&mut command);
+                (sandbox::spawn(command).map_err(cannot)?, isolation)
+            }
+            None => (launch.command(None).spawn().map_err(cannot)?, Isolation::default()),
+        };
+        if let Some(pid) = child.id() {
+            sandbox::verify_started(pid, &mut isolation);
+        }
         let pgid = child
             .id()
             .and_then(|id| i32::try_from(id).ok())
@@ -132,19 +162,67 @@ impl AgentProcess {
         let stderr = Arc::new(Mutex::new(StderrBuffer::new(limits.stderr_bytes)));
         let stderr_task = tokio::spawn(drain_stderr(stderr_pipe, Arc::clone(&stderr)));
 
-        Ok(Self {
-            child,
-            pgid,
-            writer: Some(writer),
-            writer_task,
-            lines,
-            reader_task,
-            stderr,
-            stderr_task: Some(stderr_task),
-            stale: 0,
-            gone: None,
-            stopped: false,
-        })
+        Ok((
+            Self {
+                child,
+                pgid,
+                writer: Some(writer),
+                writer_task,
+                lines,
+                reader_task,
+                stderr,
+                stderr_task: Some(stderr_task),
+                stale: 0,
+                gone: None,
+                stopped: false,
+                paused: false,
+                cpu_seconds: 0.0,
+            },
+            isolation,
+        ))
+    }
+
+    /// Stops the whole process group (SIGSTOP) so that it uses no CPU while another agent is on move.
+    pub fn pause(&mut self) {
+        if !self.paused && self.signal_group(Signal::SIGSTOP) {
+            self.paused = true;
+        }
+    }
+
+    /// Resumes a paused process group (SIGCONT).
+    pub fn resume(&mut self) {
+        if self.paused {
+            self.signal_group(Signal::SIGCONT);
+            self.paused = false;
+        }
+    }
+
+    /// Sends `signal` to the group while it has not been killed; true when it was delivered.
+    fn signal_group(&mut self, signal: Signal) -> bool {
+        let Some(pgid) = self.pgid.filter(|_| !self.stopped) else {
+            return false;
+        };
+        match killpg(pgid, signal) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::debug!(pgid = pgid.as_raw(), %error, ?signal, "signalling agent group failed");
+                false
+            }
+        }
+    }
+
+    /// Reads the agent's CPU time: `(seconds over the whole run, nanoseconds of the live threads)`. The
+    /// second number is the precise one to take differences of around a move.
+    pub fn sample_cpu(&mut self) -> Option<(f64, u64)> {
+        let pid = self.child.id().filter(|_| !self.stopped)?;
+        let sample = sandbox::cpu_time(pid)?;
+        self.cpu_seconds = self.cpu_seconds.max(sample.0);
+        Some(sample)
+    }
+
+    /// The CPU time the agent used, as last sampled.
+    pub fn cpu_seconds(&self) -> f64 {
+        self.cpu_seconds
     }
 
     /// The process id, while it runs.
@@ -297,15 +375,21 @@ impl AgentProcess {
     /// Ends the agent: sends `end` (when given), closes stdin, waits up to `grace` for the exit, then kills
     /// the whole process group. Returns the kept stderr.
     pub async fn stop(&mut self, end: Option<&Value>, grace: Duration) -> String {
+        self.sample_cpu();
         if let Some(message) = end {
             if self.gone.is_none() {
                 // Fire and forget: nobody waits for an answer to `end`.
                 let _ = self.send(message);
             }
         }
+        // A paused agent must run to read `end` and exit.
+        self.resume();
         // Dropping the sender lets the writer task finish its queue and close stdin.
         self.writer = None;
         let exited = tokio::time::timeout(grace, self.child.wait()).await.is_ok();
+        if !exited {
+            self.sample_cpu();
+        }
         self.kill_group();
         if !exited {
             let _ = tokio::time::timeout(EXIT_STATUS_WAIT, self.child.wait()).await;

@@ -67,6 +67,37 @@ pub struct RunConfig {
     /// How long to keep retrying the report stream after it fails, in milliseconds, before giving up on it.
     #[arg(long, default_value_t = 30_000, env = "ORCHESTRATOR_REPORT_RETRY_MS")]
     pub report_retry_ms: u64,
+
+    #[command(flatten)]
+    pub sandbox: SandboxConfig,
+}
+
+/// How agents are isolated.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SandboxConfig {
+    /// Isolation layers every match needs (comma-separated, such as `seccomp,landlock_fs`); when one is
+    /// unavailable, no agent is started and the match ends with an error.
+    #[arg(long, value_delimiter = ',', env = "ORCHESTRATOR_REQUIRE_ISOLATION")]
+    pub require_isolation: Vec<String>,
+
+    /// Isolation layers to switch off (comma-separated), for agent runtimes that cannot live with them.
+    #[arg(long, value_delimiter = ',', env = "ORCHESTRATOR_DISABLE_ISOLATION")]
+    pub disable_isolation: Vec<String>,
+
+    /// Extra directories agents may read and execute (comma-separated), for runtimes outside /usr.
+    #[arg(long, value_delimiter = ',', env = "ORCHESTRATOR_AGENT_READ_PATHS")]
+    pub agent_read_paths: Vec<PathBuf>,
+}
+
+impl SandboxConfig {
+    /// The options the match loop takes.
+    pub fn options(&self) -> crate::sandbox::SandboxOptions {
+        crate::sandbox::SandboxOptions {
+            required: self.require_isolation.clone(),
+            disabled: self.disable_isolation.clone(),
+            read_paths: self.agent_read_paths.clone(),
+        }
+    }
 }
 
 impl RunConfig {
@@ -80,6 +111,7 @@ impl RunConfig {
             replay_out: None,
             python: PathBuf::from("python3"),
             report_retry_ms: 30_000,
+            sandbox: SandboxConfig::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! - [`envs`]: the games and their catalog.
 //! - [`agent`]: finding out how to start an agent, running it as a child process and speaking the wire protocol.
 //! - [`match_loop`]: the match itself: init, steps, fault accounting, winner.
+//! - [`sandbox`]: the isolation layers applied to every agent process, and the orchestrator's own hardening.
 //! - [`replay`]: the replay recorder, its state-hash chain and digest.
 //! - [`report`]: the `MatchReporter` client stream back to the executor.
 //! - [`verify`]: re-simulating a replay file to check every step, hash and score it records.
@@ -23,6 +24,7 @@ pub mod envs;
 pub mod match_loop;
 pub mod replay;
 pub mod report;
+pub mod sandbox;
 pub mod telemetry;
 pub mod verify;
 
@@ -84,11 +86,14 @@ pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Resul
         }
         None => report::Reporter::disabled(),
     };
+    sandbox::harden_orchestrator();
     let options = PlayOptions {
         python: config.python.clone(),
+        sandbox: config.sandbox.options(),
         ..PlayOptions::default()
     };
     let played = play(&spec, &options, &reporter, shutdown).await;
+    sandbox::kill_descendants();
     let outcome = played.outcome;
 
     if let (Some(replay), Some(path)) = (&played.replay, &config.replay_out) {

@@ -10,21 +10,26 @@
 //! - Winner: agents that are out (crashed, not started, disqualified) lose; of the others the one with the
 //!   highest score wins, and a tie for the highest score is a draw.
 //! - The match goes on while at least one agent still plays its own moves.
+//! - Isolation: every agent runs in the sandbox of [`crate::sandbox`]; the layers in force are recorded per
+//!   agent. When a required layer is unavailable, no agent is started and the match ends with an error. In
+//!   turn-based games the agents not on move are paused (SIGSTOP) until their turn. An agent whose scratch
+//!   directory grows past `limits.scratch_mb` is disqualified.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use proto::outcome::{AgentOutcome, AgentStatus, MatchOutcome, MatchStatus};
+use proto::outcome::{AgentOutcome, AgentStatus, Isolation, MatchOutcome, MatchStatus};
 use proto::replay::MoveStatus;
 use proto::spec::MatchSpec;
 use serde_json::{Map, Value, json};
 use tokio::time::timeout_at;
 
 use crate::agent::protocol::{self, Ready};
-use crate::agent::{AgentProcess, ProcessLimits, Reply, Sent, launch};
-use crate::envs::{self, Environment};
+use crate::agent::{AgentProcess, Launch, ProcessLimits, Reply, Sent, launch};
+use crate::envs::{self, Environment, MoveStyle};
+use crate::sandbox::{self, AgentBox, Prepared, SandboxOptions};
 use crate::replay::{Recorder, StepRecord};
 use crate::report::Reporter;
 
@@ -35,6 +40,8 @@ pub struct PlayOptions {
     pub python: PathBuf,
     /// Time an agent has to exit after `end` before its process group is killed.
     pub exit_grace: Duration,
+    /// Isolation settings on top of the spec's.
+    pub sandbox: SandboxOptions,
 }
 
 impl Default for PlayOptions {
@@ -42,6 +49,7 @@ impl Default for PlayOptions {
         Self {
             python: PathBuf::from("python3"),
             exit_grace: Duration::from_millis(500),
+            sandbox: SandboxOptions::default(),
         }
     }
 }
@@ -68,6 +76,12 @@ struct Seat {
     stderr: String,
     bank: Duration,
     time_used: Duration,
+    /// CPU seconds the agent's processes used, sampled until they were stopped.
+    cpu_seconds: f64,
+    /// The isolation layers in force for the agent.
+    isolation: Isolation,
+    /// The agent's private writable directory, checked against `limits.scratch_mb`.
+    scratch: Option<PathBuf>,
 }
 
 impl Seat {
@@ -108,6 +122,7 @@ impl Seat {
         self.out = Some(why);
         if let Some(mut process) = self.process.take() {
             self.stderr = process.stop(None, Duration::ZERO).await;
+            self.cpu_seconds = process.cpu_seconds();
         }
     }
 
@@ -120,8 +135,8 @@ impl Seat {
             error_message: self.first_error.clone(),
             stderr_tail: self.stderr.clone(),
             time_used_sec: self.time_used.as_secs_f64(),
-            cpu_time_sec: 0.0,
-            isolation: Default::default(),
+            cpu_time_sec: self.cpu_seconds,
+            isolation: self.isolation.clone(),
         }
     }
 }
@@ -161,10 +176,17 @@ pub async fn play(
             stderr: String::new(),
             bank: Duration::from_millis(spec.limits.bank_ms),
             time_used: Duration::ZERO,
+            cpu_seconds: 0.0,
+            isolation: Isolation::default(),
+            scratch: None,
         })
         .collect();
 
-    let mut env = match make_env(spec) {
+    let made = make_env(spec).and_then(|env| {
+        check_sandbox(spec, options)?;
+        Ok(env)
+    });
+    let mut env = match made {
         Ok(env) => env,
         Err(message) => {
             tracing::error!(%message, "match cannot be played");
@@ -197,6 +219,28 @@ pub async fn play(
         )
     });
 
+    let turn_based = matches!(env.info().move_style, MoveStyle::TurnBased);
+    let prepared = match prepare_seats(spec, options, turn_based, &mut seats, reporter) {
+        Ok(prepared) => prepared,
+        Err(message) => {
+            tracing::error!(%message, "match refused");
+            let outcome = build_outcome(
+                spec,
+                &seats,
+                &[],
+                MatchStatus::Error,
+                None,
+                0,
+                started,
+                message,
+            );
+            return Played {
+                outcome,
+                replay: None,
+            };
+        }
+    };
+
     tokio::pin!(shutdown);
     let mut steps = 0u32;
     let stop = tokio::select! {
@@ -204,10 +248,10 @@ pub async fn play(
         () = &mut shutdown => Stop::Cancelled,
         stop = async {
             let config = env.config();
-            match timeout_at(deadline, start_agents(spec, options, &config, &mut seats, reporter)).await {
+            match timeout_at(deadline, start_agents(spec, prepared, &config, &mut seats, reporter)).await {
                 Err(_) => Stop::MatchTimeout,
-                Ok(()) => step_loop(spec, env.as_mut(), &mut seats, reporter, recorder.as_mut(), &mut steps,
-                    deadline).await,
+                Ok(()) => step_loop(spec, env.as_mut(), turn_based, &mut seats, reporter, recorder.as_mut(),
+                    &mut steps, deadline).await,
             }
         } => stop,
     };
@@ -237,6 +281,10 @@ pub async fn play(
 
     let mut outcome = build_outcome(
         spec, &seats, &scores, status, winner, steps, started, message,
+    );
+    tracing::info!(
+        peak_rss_kib = peak_rss_kib(),
+        "orchestrator memory after the match"
     );
     let replay = match recorder.map(|r| r.finish(&outcome)) {
         Some(Ok((bytes, digest))) => {
@@ -270,10 +318,67 @@ fn make_env(spec: &MatchSpec) -> Result<Box<dyn Environment>, String> {
     Ok(env)
 }
 
-/// Starts every agent and waits (concurrently) for each to answer `ready` within `init_ms`.
-async fn start_agents(
+/// Checks the layer names of the spec and the options.
+fn check_sandbox(spec: &MatchSpec, options: &PlayOptions) -> Result<(), String> {
+    options.sandbox.check()?;
+    sandbox::check_names("required", &spec.limits.required_isolation)
+}
+
+/// Resolves how each agent starts and prepares its sandbox, without starting anything. Agents that cannot
+/// run are charged and left out. `Err` refuses the match: a required isolation layer is unavailable, or a
+/// sandbox could not be prepared.
+fn prepare_seats(
     spec: &MatchSpec,
     options: &PlayOptions,
+    turn_based: bool,
+    seats: &mut [Seat],
+    reporter: &Reporter,
+) -> Result<Vec<Option<(Launch, Prepared)>>, String> {
+    let mut required = spec.limits.required_isolation.clone();
+    required.extend(options.sandbox.required.iter().cloned());
+    let mut prepared = Vec::new();
+    let mut missing = Vec::new();
+    for (seat, agent) in seats.iter_mut().zip(&spec.agents) {
+        let launch = match launch::resolve(&agent.dir, &options.python) {
+            Ok(launch) => launch,
+            Err(message) => {
+                seat.charge(AgentStatus::Error, None, &message, reporter);
+                seat.out = Some(MoveStatus::Crashed);
+                prepared.push(None);
+                continue;
+            }
+        };
+        let agent_box = AgentBox {
+            dir: &launch.dir,
+            program: Path::new(&launch.program),
+            limits: &spec.limits,
+            turn_based,
+        };
+        let sandbox = sandbox::prepare(&options.sandbox, &agent_box)
+            .map_err(|e| format!("preparing the sandbox of agent {}: {e}", seat.agent_id))?;
+        seat.isolation = sandbox.isolation.clone();
+        seat.scratch = Some(sandbox.scratch.clone());
+        for reason in sandbox::missing_required(&required, &sandbox.isolation, turn_based) {
+            if !missing.contains(&reason) {
+                missing.push(reason);
+            }
+        }
+        prepared.push(Some((launch, sandbox)));
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "required isolation unavailable on this machine: {}; no agent was started (run on a kernel with \
+             these layers or drop them from the required list)",
+            missing.join("; ")
+        ));
+    }
+    Ok(prepared)
+}
+
+/// Starts every prepared agent and waits (concurrently) for each to answer `ready` within `init_ms`.
+async fn start_agents(
+    spec: &MatchSpec,
+    prepared: Vec<Option<(Launch, Prepared)>>,
     config: &Map<String, Value>,
     seats: &mut [Seat],
     reporter: &Reporter,
@@ -284,10 +389,12 @@ async fn start_agents(
     };
     let num_players = seats.len();
     let mut receipts = Vec::new();
-    for (seat, agent) in seats.iter_mut().zip(&spec.agents) {
-        let spawned = launch::resolve(&agent.dir, &options.python)
-            .and_then(|launch| AgentProcess::spawn(&launch, limits).map(|p| (p, launch)));
-        let (mut process, launch) = match spawned {
+    for (seat, prepared) in seats.iter_mut().zip(prepared) {
+        let Some((launch, sandbox)) = prepared else {
+            receipts.push(None);
+            continue;
+        };
+        let (mut process, isolation) = match AgentProcess::spawn_with(&launch, limits, Some(sandbox)) {
             Ok(spawned) => spawned,
             Err(message) => {
                 seat.charge(AgentStatus::Error, None, &message, reporter);
@@ -296,8 +403,10 @@ async fn start_agents(
                 continue;
             }
         };
+        seat.isolation = isolation;
         tracing::info!(player = seat.player, agent_id = %seat.agent_id, command = %launch.display(),
-            pid = process.pid(), "agent started");
+            pid = process.pid(), applied = ?seat.isolation.applied, unavailable = ?seat.isolation.unavailable,
+            "agent started");
         let init = protocol::init_message(
             seat.player,
             num_players,
@@ -375,9 +484,11 @@ async fn wait_reply(
 }
 
 /// Plays steps until the environment is done or the match must stop.
+#[allow(clippy::too_many_arguments)]
 async fn step_loop(
     spec: &MatchSpec,
     env: &mut dyn Environment,
+    turn_based: bool,
     seats: &mut [Seat],
     reporter: &Reporter,
     mut recorder: Option<&mut Recorder>,
@@ -393,8 +504,23 @@ async fn step_loop(
         let step = *steps + 1;
         let movers = env.to_move();
 
+        // Off turn, an agent is stopped so that it cannot compute on its opponent's time.
+        if turn_based {
+            for seat in seats.iter_mut() {
+                let on_move = movers.contains(&seat.player);
+                if let Some(process) = seat.process.as_mut() {
+                    if on_move {
+                        process.resume();
+                    } else {
+                        process.pause();
+                    }
+                }
+            }
+        }
+
         // Every observation goes out before any answer is awaited.
-        let mut receipts: Vec<Option<Sent>> = (0..seats.len()).map(|_| None).collect();
+        let mut receipts: Vec<Option<(Sent, Option<u64>)>> =
+            (0..seats.len()).map(|_| None).collect();
         for &player in &movers {
             let Some(seat) = seats.get_mut(player) else {
                 continue;
@@ -404,17 +530,27 @@ async fn step_loop(
             };
             let bank_ms = u64::try_from(seat.bank.as_millis()).unwrap_or(u64::MAX);
             let message = protocol::step_message(step, env.observation(player), bank_ms);
-            receipts[player] = Some(process.send(&message));
+            let cpu_before = process.sample_cpu().map(|(_, ns)| ns);
+            receipts[player] = Some((process.send(&message), cpu_before));
         }
         let waits = seats
             .iter_mut()
             .zip(receipts)
             .filter_map(|(seat, receipt)| {
-                let receipt = receipt?;
+                let (receipt, cpu_before) = receipt?;
                 let budget = step_ms + seat.bank;
                 Some(async move {
                     let reply =
                         wait_reply(seat.process.as_mut(), receipt, budget, Some(step)).await;
+                    let cpu_after = seat
+                        .process
+                        .as_mut()
+                        .and_then(AgentProcess::sample_cpu)
+                        .map(|(_, ns)| ns);
+                    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
+                        let cpu_ms = after.saturating_sub(before) as f64 / 1e6;
+                        tracing::debug!(player = seat.player, step, cpu_ms, "agent move");
+                    }
                     (seat.player, budget, reply)
                 })
             });
@@ -502,6 +638,7 @@ async fn step_loop(
             });
         }
 
+        check_scratch(seats, limits.scratch_mb, step, reporter).await;
         if disqualify(seats, limits.max_errors, step, reporter).await {
             return Stop::Disqualified;
         }
@@ -509,6 +646,43 @@ async fn step_loop(
             return Stop::Done;
         }
     }
+}
+
+/// Entries a scratch directory may hold; walking more each step would cost the match too much.
+const SCRATCH_ENTRIES: usize = 10_000;
+
+/// Disqualifies playing agents whose scratch directory grew past `scratch_mb` (or `SCRATCH_ENTRIES`):
+/// the file-size rlimit caps each file, this caps their sum.
+async fn check_scratch(seats: &mut [Seat], scratch_mb: u64, step: u32, reporter: &Reporter) {
+    let limit = scratch_mb.saturating_mul(1024 * 1024);
+    for seat in seats.iter_mut().filter(|s| s.playing()) {
+        let Some(scratch) = &seat.scratch else {
+            continue;
+        };
+        let (bytes, entries) = sandbox::scratch_usage(scratch, SCRATCH_ENTRIES);
+        if bytes <= limit && entries <= SCRATCH_ENTRIES {
+            continue;
+        }
+        let message = format!(
+            "disqualified: the scratch directory holds {bytes} bytes in {entries} entries, over the limit of \
+             {scratch_mb} MiB and {SCRATCH_ENTRIES} entries"
+        );
+        seat.charge(AgentStatus::Disqualified, Some(step), &message, reporter);
+        seat.retire(MoveStatus::Disqualified).await;
+    }
+}
+
+/// The orchestrator's peak resident memory (`VmHWM`), in KiB; 0 when `/proc` does not say.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Disqualifies playing agents with more than `max_errors` errors; true when any was.
@@ -574,6 +748,7 @@ async fn stop_agents(
         let end = &end;
         Some(async move {
             seat.stderr = process.stop(Some(end), grace).await;
+            seat.cpu_seconds = process.cpu_seconds();
         })
     });
     join_all(stops).await;

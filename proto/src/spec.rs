@@ -55,6 +55,13 @@ pub struct Limits {
     pub max_line_bytes: usize,
     /// How much of an agent's stderr is kept (head and tail together), in bytes.
     pub stderr_bytes: usize,
+    /// Address-space limit of each agent process, in MiB.
+    pub memory_mb: u64,
+    /// Size of an agent's private scratch directory (and of any file it writes), in MiB.
+    pub scratch_mb: u64,
+    /// Isolation layers the match needs (such as `seccomp`, `landlock_fs`); when one is unavailable on the
+    /// machine, no agent is started and the match ends with an error.
+    pub required_isolation: Vec<String>,
 }
 
 impl Default for Limits {
@@ -67,6 +74,9 @@ impl Default for Limits {
             match_ms: 300_000,
             max_line_bytes: 64 * 1024,
             stderr_bytes: 8 * 1024,
+            memory_mb: 2048,
+            scratch_mb: 64,
+            required_isolation: Vec::new(),
         }
     }
 }

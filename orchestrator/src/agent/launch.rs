@@ -1,5 +1,6 @@
 //! How an installed agent directory is started: `agent.toml` with a command, or a Python module through the
-//! built-in adapter. The child gets a cleared environment, its directory as cwd and home, and its own process group.
+//! built-in adapter. The child gets a cleared environment (an allow-list of variables), its directory as cwd,
+//! its scratch directory as home and temp dir, and its own process group.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -99,14 +100,17 @@ fn from_manifest(dir: &Path, path: &Path) -> Result<Launch, String> {
 
 impl Launch {
     /// The child process command: cleared environment plus an allow-list, own process group, piped stdio.
-    pub fn command(&self) -> Command {
+    /// `home` is the agent's writable directory (`HOME` and `TMPDIR`); without one it is the agent directory.
+    pub fn command(&self, home: Option<&Path>) -> Command {
+        let home = home.unwrap_or(&self.dir);
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
             .current_dir(&self.dir)
             .env_clear()
             .env("PATH", inherited("PATH", "/usr/local/bin:/usr/bin:/bin"))
             .env("LANG", inherited("LANG", "C.UTF-8"))
-            .env("HOME", &self.dir)
+            .env("HOME", home)
+            .env("TMPDIR", home)
             .env("PYTHONUNBUFFERED", "1")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::piped())

@@ -185,7 +185,7 @@ impl Run {
     }
 
     /// The agent process ids: those the orchestrator logged when starting agents, and those agents wrote
-    /// into a `pids` file in their directory (their helpers included).
+    /// into a `pids` file in their directory or their scratch directory (`$HOME`), helpers included.
     pub fn agent_pids(&self) -> Vec<i32> {
         let mut pids: Vec<i32> = self
             .stderr()
@@ -202,7 +202,11 @@ impl Run {
             })
             .collect();
         for dir in &self.agent_dirs {
-            if let Ok(text) = std::fs::read_to_string(dir.join("pids")) {
+            let scratch = orchestrator::sandbox::scratch_dir(dir);
+            for file in [dir.join("pids"), scratch.join("pids")] {
+                let Ok(text) = std::fs::read_to_string(file) else {
+                    continue;
+                };
                 pids.extend(
                     text.split_whitespace()
                         .filter_map(|p| p.parse::<i32>().ok()),

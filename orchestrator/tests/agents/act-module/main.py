@@ -2,7 +2,7 @@
 and printing to stdout, which must not disturb the protocol."""
 import os
 
-with open("pids", "a") as f:
+with open(os.path.join(os.environ["HOME"], "pids"), "a") as f:
     f.write("%d\n" % os.getpid())
 
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-echo $$ >> pids
+echo $$ >> "$HOME/pids"
 while IFS= read -r line; do
     case $line in
     *'"type":"init"'*) printf '{"type":"ready"}\n' ;;

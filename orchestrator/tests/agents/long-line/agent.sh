@@ -1,5 +1,5 @@
 #!/bin/sh
-echo $$ >> pids
+echo $$ >> "$HOME/pids"
 padding=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 padding=$padding$padding$padding$padding$padding$padding$padding$padding$padding$padding
 padding=$padding$padding$padding$padding

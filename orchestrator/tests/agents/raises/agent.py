@@ -1,7 +1,7 @@
 """Test agent: its policy raises an exception at every step."""
 import os
 
-with open("pids", "a") as f:
+with open(os.path.join(os.environ["HOME"], "pids"), "a") as f:
     f.write("%d\n" % os.getpid())
 
 

@@ -2,7 +2,7 @@
 import os
 import time
 
-with open("pids", "a") as f:
+with open(os.path.join(os.environ["HOME"], "pids"), "a") as f:
     f.write("%d\n" % os.getpid())
 
 

@@ -2,7 +2,7 @@
 # Answers step N with action N mod 3, so that a late answer taken for a later step would show in the replay.
 # Step 3 is answered only once the next message has arrived, which the orchestrator sends only after giving
 # up on step 3: that answer is late by construction, and must be discarded.
-echo $$ >> pids
+echo $$ >> "$HOME/pids"
 answer() {
     step=${1#*\"step\":}
     step=${step%%[!0-9]*}

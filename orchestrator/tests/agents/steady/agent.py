@@ -1,7 +1,7 @@
 """Test agent: always stays (action 1); records its pid for the process cleanup checks."""
 import os
 
-with open("pids", "a") as f:
+with open(os.path.join(os.environ["HOME"], "pids"), "a") as f:
     f.write("%d\n" % os.getpid())
 
 

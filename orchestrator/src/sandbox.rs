@@ -1,0 +1,506 @@
+//! The agent sandbox: unprivileged isolation layers, each applied in the agent's child process before the
+//! agent program starts, each reported in the outcome as applied or unavailable (with the reason).
+//!
+//! - [`child`]: the only module with `unsafe`: what runs between `fork` and `exec`, and kernel probes.
+//! - `seccomp`: the system-call filter (no new processes, no sockets but Unix ones, no ptrace, no signals or
+//!   limits aimed at other processes).
+//! - `fs_rules`: the Landlock ruleset (read-only runtime and agent directory, writable scratch, no TCP).
+//! - `spawner`: the long-lived thread that forks agents, so that their parent-death signal means "the
+//!   orchestrator died".
+//!
+//! No layer needs root, user namespaces or a container runtime. Layers the kernel lacks are skipped and
+//! reported; [`missing_required`] lets a match refuse to start without them.
+
+pub mod child;
+mod fs_rules;
+mod seccomp;
+mod spawner;
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use proto::outcome::Isolation;
+use proto::spec::Limits;
+
+use child::ChildSetup;
+pub use spawner::spawn;
+
+/// Lines are bounded, stdin writes cannot block the match, stderr is drained into a bounded buffer.
+pub const BOUNDED_IO: &str = "bounded_io";
+/// The agent leads its own process group, which is killed as a whole.
+pub const PROCESS_GROUP: &str = "process_group";
+/// The environment is cleared to an allow-list.
+pub const CLEAN_ENV: &str = "clean_env";
+/// Descriptors other than stdin, stdout and stderr are closed at `exec`.
+pub const CLOSED_FDS: &str = "closed_fds";
+/// The agent is killed when the orchestrator dies.
+pub const PARENT_DEATH: &str = "parent_death_signal";
+/// The agent is the OOM killer's first choice.
+pub const OOM_SCORE: &str = "oom_score";
+/// Limits on address space, file size, open files, core dumps, CPU seconds and processes.
+pub const RLIMITS: &str = "rlimits";
+/// No privileges can be gained through `exec`.
+pub const NO_NEW_PRIVS: &str = "no_new_privs";
+/// Every capability set is empty (matters when the orchestrator runs as root).
+pub const CAPABILITIES: &str = "no_capabilities";
+/// The system-call filter.
+pub const SECCOMP: &str = "seccomp";
+/// Landlock file-system rules.
+pub const LANDLOCK_FS: &str = "landlock_fs";
+/// Landlock TCP rules (bind and connect denied).
+pub const LANDLOCK_NET: &str = "landlock_net";
+/// Landlock scopes: abstract Unix sockets and signals stay inside the agent's domain.
+pub const LANDLOCK_SCOPES: &str = "landlock_scopes";
+/// The agent not on move in a turn-based game is stopped until its turn.
+pub const PAUSE_OFF_TURN: &str = "pause_off_turn";
+
+/// Every layer, in the order they are reported.
+pub const LAYERS: &[&str] = &[
+    BOUNDED_IO,
+    PROCESS_GROUP,
+    CLEAN_ENV,
+    CLOSED_FDS,
+    PARENT_DEATH,
+    OOM_SCORE,
+    RLIMITS,
+    NO_NEW_PRIVS,
+    CAPABILITIES,
+    SECCOMP,
+    LANDLOCK_FS,
+    LANDLOCK_NET,
+    LANDLOCK_SCOPES,
+    PAUSE_OFF_TURN,
+];
+
+/// Layers that are part of how agents are run and cannot be switched off.
+const ALWAYS_ON: &[&str] = &[BOUNDED_IO, PROCESS_GROUP, CLEAN_ENV];
+
+/// Open files an agent may hold.
+const OPEN_FILES: u64 = 256;
+/// Processes (and threads) of the agent's user: the kernel counts them per user, so this is a backstop.
+const PROCESSES: u64 = 4096;
+/// CPU seconds on top of the match budget before the kernel kills an agent (a backstop: the match budget
+/// ends matches long before).
+const CPU_SLACK_SEC: u64 = 5;
+
+/// Sandbox settings of the orchestrator (flags and environment), on top of the spec's.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxOptions {
+    /// Layers without which no match may start.
+    pub required: Vec<String>,
+    /// Layers switched off on purpose, for runtimes that cannot live with them.
+    pub disabled: Vec<String>,
+    /// Extra directories agents may read and execute, for runtimes outside `/usr` (such as `/opt/conda`).
+    pub read_paths: Vec<PathBuf>,
+}
+
+impl SandboxOptions {
+    /// Checks layer names; `Err` names the unknown ones and lists the known ones.
+    pub fn check(&self) -> Result<(), String> {
+        check_names("required", &self.required)?;
+        check_names("disabled", &self.disabled)?;
+        if let Some(name) = self.disabled.iter().find(|n| ALWAYS_ON.contains(&n.as_str())) {
+            return Err(format!("isolation layer {name} cannot be disabled"));
+        }
+        Ok(())
+    }
+
+    fn disabled(&self, layer: &str) -> bool {
+        self.disabled.iter().any(|d| d == layer)
+    }
+}
+
+/// Checks that every name is a known layer.
+pub fn check_names(what: &str, names: &[String]) -> Result<(), String> {
+    match names.iter().find(|n| !LAYERS.contains(&n.as_str())) {
+        Some(name) => Err(format!(
+            "{what} isolation layer {name:?} is unknown; known layers: {}",
+            LAYERS.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
+/// One agent's sandbox, as it will be applied.
+#[derive(Debug)]
+pub struct Prepared {
+    /// What will be (and, after [`verify_started`], was) in force.
+    pub isolation: Isolation,
+    /// The private writable directory: the agent's `HOME` and `TMPDIR`.
+    pub scratch: PathBuf,
+    setup: ChildSetup,
+}
+
+impl Prepared {
+    /// Registers the child-side setup on `command`.
+    pub fn install(self, command: &mut tokio::process::Command) {
+        self.setup.install(command);
+    }
+}
+
+/// What an agent is and what it may use.
+#[derive(Debug)]
+pub struct AgentBox<'a> {
+    /// The agent's directory (read-only for it).
+    pub dir: &'a Path,
+    /// The program that will be executed (resolved or bare), whose installation must stay readable.
+    pub program: &'a Path,
+    pub limits: &'a Limits,
+    /// Whether the game is turn-based (the agent is paused off turn).
+    pub turn_based: bool,
+}
+
+/// What this kernel offers, probed once.
+#[derive(Debug)]
+struct Probes {
+    landlock: Result<i32, String>,
+    seccomp: Result<Vec<seccompiler::BpfProgram>, String>,
+}
+
+fn probes() -> &'static Probes {
+    static PROBES: OnceLock<Probes> = OnceLock::new();
+    PROBES.get_or_init(|| {
+        let seccomp = match std::fs::read_to_string("/proc/self/status") {
+            Ok(status) if status.contains("Seccomp_filters:") => seccomp::programs(),
+            Ok(_) => Err("the kernel has no seccomp filter support".to_string()),
+            Err(e) => Err(format!("cannot read /proc/self/status to probe seccomp: {e}")),
+        };
+        Probes {
+            landlock: child::landlock_abi(),
+            seccomp,
+        }
+    })
+}
+
+/// Where the scratch directory of the agent in `dir` lives: beside it, `<dir>.scratch`.
+pub fn scratch_dir(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".scratch");
+    dir.with_file_name(name)
+}
+
+/// Builds one agent's sandbox: probes the kernel, creates the scratch directory, prepares every layer's
+/// data for the child. `Err` is an infrastructure failure (the scratch directory cannot be created).
+pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepared, String> {
+    let probes = probes();
+    let mut isolation = Isolation::default();
+    let mut setup = ChildSetup::default();
+    let mut layer = |name: &str, available: Result<(), String>| -> bool {
+        if options.disabled(name) {
+            isolation
+                .unavailable
+                .push(format!("{name}: disabled by configuration"));
+            return false;
+        }
+        match available {
+            Ok(()) => {
+                isolation.applied.push(name.to_string());
+                true
+            }
+            Err(reason) => {
+                isolation.unavailable.push(format!("{name}: {reason}"));
+                false
+            }
+        }
+    };
+
+    let scratch = scratch_dir(agent.dir);
+    make_scratch(&scratch)?;
+
+    layer(BOUNDED_IO, Ok(()));
+    layer(PROCESS_GROUP, Ok(()));
+    layer(CLEAN_ENV, Ok(()));
+    setup.close_fds = layer(CLOSED_FDS, Ok(()));
+    if layer(PARENT_DEATH, Ok(())) {
+        setup.parent_pid = i32::try_from(std::process::id()).ok();
+    }
+    if layer(OOM_SCORE, Ok(())) {
+        setup.oom_score_path = CString::new("/proc/self/oom_score_adj").ok();
+    }
+    if layer(RLIMITS, Ok(())) {
+        setup.rlimits = rlimits(agent.limits);
+    }
+    setup.no_new_privs = layer(NO_NEW_PRIVS, Ok(()));
+    setup.drop_capabilities = layer(CAPABILITIES, Ok(()));
+
+    let seccomp_ready = probes.seccomp.as_ref().map(|_| ()).map_err(Clone::clone);
+    if layer(SECCOMP, seccomp_ready) {
+        if let Ok(programs) = &probes.seccomp {
+            setup.seccomp = programs.clone();
+        }
+    }
+
+    let landlock_wanted = [LANDLOCK_FS, LANDLOCK_NET, LANDLOCK_SCOPES]
+        .iter()
+        .any(|l| !options.disabled(l));
+    let built = match (&probes.landlock, landlock_wanted) {
+        (Ok(abi), true) => {
+            let paths = fs_rules::Paths {
+                read: read_paths(options, agent),
+                read_write: vec![scratch.clone()],
+            };
+            fs_rules::build(*abi, &paths)
+        }
+        (Ok(_), false) => Err("disabled by configuration".to_string()),
+        (Err(reason), _) => Err(reason.clone()),
+    };
+    match built {
+        Ok(built) => {
+            let need = |ok: bool, what: &str| {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!("the kernel's Landlock ABI {what}"))
+                }
+            };
+            let fs = layer(LANDLOCK_FS, Ok(()));
+            layer(LANDLOCK_NET, need(built.net, "has no TCP rules (needs ABI 4)"));
+            layer(
+                LANDLOCK_SCOPES,
+                need(built.scopes, "has no scopes (needs ABI 6)"),
+            );
+            // The ruleset is one object: a partly disabled Landlock still restricts everything it handles.
+            if fs {
+                setup.landlock_proc_self = CString::new("/proc/self")
+                    .ok()
+                    .map(|p| (p, built.proc_self_access));
+            }
+            setup.landlock = Some(built.fd);
+        }
+        Err(reason) => {
+            for name in [LANDLOCK_FS, LANDLOCK_NET, LANDLOCK_SCOPES] {
+                layer(name, Err(reason.clone()));
+            }
+        }
+    }
+    if agent.turn_based {
+        layer(PAUSE_OFF_TURN, Ok(()));
+    }
+    Ok(Prepared {
+        isolation,
+        scratch,
+        setup,
+    })
+}
+
+/// The rlimits of an agent: `(resource, soft, hard)`.
+fn rlimits(limits: &Limits) -> Vec<(libc::c_int, u64, u64)> {
+    let mib = 1024 * 1024;
+    let cpu = (limits.match_ms + limits.init_ms) / 1000 + CPU_SLACK_SEC;
+    let mut out = vec![
+        (libc::RLIMIT_FSIZE as libc::c_int, limits.scratch_mb * mib, limits.scratch_mb * mib),
+        (libc::RLIMIT_NOFILE as libc::c_int, OPEN_FILES, OPEN_FILES),
+        (libc::RLIMIT_CORE as libc::c_int, 0, 0),
+        (libc::RLIMIT_CPU as libc::c_int, cpu, cpu + 1),
+        (libc::RLIMIT_NPROC as libc::c_int, PROCESSES, PROCESSES),
+    ];
+    if limits.memory_mb > 0 {
+        let bytes = limits.memory_mb.saturating_mul(mib);
+        out.push((libc::RLIMIT_AS as libc::c_int, bytes, bytes));
+    }
+    out
+}
+
+/// What the agent may read: the runtime, its own directory, the interpreter's installation, extra paths.
+fn read_paths(options: &SandboxOptions, agent: &AgentBox<'_>) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = fs_rules::RUNTIME_PATHS.iter().map(PathBuf::from).collect();
+    paths.push(agent.dir.to_path_buf());
+    // An interpreter given by path (a virtual environment, a runtime under /opt): its installation prefix,
+    // and that of the file it links to.
+    if agent.program.is_absolute() && !agent.program.starts_with(agent.dir) {
+        for program in [Some(agent.program.to_path_buf()), agent.program.canonicalize().ok()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(prefix) = program.parent().and_then(Path::parent) {
+                if prefix != Path::new("/") {
+                    paths.push(prefix.to_path_buf());
+                }
+            }
+        }
+    }
+    paths.extend(options.read_paths.iter().cloned());
+    paths
+}
+
+/// Creates an empty scratch directory (removing what an earlier run left), private to the agent's user.
+fn make_scratch(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    if path.exists() {
+        std::fs::remove_dir_all(path)
+            .map_err(|e| format!("clearing scratch directory {}: {e}", path.display()))?;
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| format!("creating scratch directory {}: {e}", path.display()))
+}
+
+/// Checks, from the outside, the layers that the kernel shows in `/proc/<pid>/status` of the started
+/// agent; a layer that is not in force moves from `applied` to `unavailable`.
+pub fn verify_started(pid: u32, isolation: &mut Isolation) {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        // The agent already exited; nothing to check.
+        return;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+            .unwrap_or("")
+            .to_string()
+    };
+    let checks: [(&str, bool); 3] = [
+        (SECCOMP, field("Seccomp") == "2"),
+        (NO_NEW_PRIVS, field("NoNewPrivs") == "1"),
+        (
+            CAPABILITIES,
+            ["CapEff", "CapPrm", "CapBnd"]
+                .iter()
+                .all(|f| field(f).trim_start_matches('0').is_empty()),
+        ),
+    ];
+    for (layer, in_force) in checks {
+        if !in_force {
+            if let Some(i) = isolation.applied.iter().position(|l| l == layer) {
+                isolation.applied.remove(i);
+                isolation
+                    .unavailable
+                    .push(format!("{layer}: not in force in the started agent"));
+                tracing::warn!(pid, layer, "isolation layer not in force after start");
+            }
+        }
+    }
+}
+
+/// Required layers that `isolation` lacks, each with the reason it gave.
+pub fn missing_required(required: &[String], isolation: &Isolation, turn_based: bool) -> Vec<String> {
+    required
+        .iter()
+        .filter(|r| !isolation.applied.contains(r))
+        // Nobody is ever off turn in a simultaneous game: there is nothing to pause.
+        .filter(|r| !(r.as_str() == PAUSE_OFF_TURN && !turn_based))
+        .map(|r| {
+            let prefix = format!("{r}: ");
+            isolation
+                .unavailable
+                .iter()
+                .find(|u| u.starts_with(&prefix))
+                .cloned()
+                .unwrap_or_else(|| format!("{r}: not available"))
+        })
+        .collect()
+}
+
+/// Bytes and entries in a scratch directory, counting at most `max_entries` entries.
+pub fn scratch_usage(path: &Path, max_entries: usize) -> (u64, usize) {
+    let mut bytes = 0u64;
+    let mut entries = 0usize;
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(listing) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in listing.flatten() {
+            entries += 1;
+            if entries > max_entries {
+                return (bytes, entries);
+            }
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else {
+                bytes = bytes.saturating_add(meta.len());
+            }
+        }
+    }
+    (bytes, entries)
+}
+
+/// CPU time of a process: `(all threads, dead ones included, in seconds; live threads in nanoseconds)`.
+/// The first comes from `/proc/<pid>/stat` in clock ticks, the second from each task's `schedstat`, which
+/// is precise enough for one move.
+pub fn cpu_time(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the command: state is field 3 of the line, utime 14 and stime 15.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let ticks = clock_ticks();
+    let total = (utime + stime) as f64 / ticks;
+    let mut live = 0u64;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let path = task.path().join("schedstat");
+            if let Some(ns) = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            {
+                live += ns;
+            }
+        }
+    }
+    Some((total, live))
+}
+
+fn clock_ticks() -> f64 {
+    static TICKS: OnceLock<f64> = OnceLock::new();
+    *TICKS.get_or_init(|| child::clock_ticks().map_or(100.0, |t| t as f64))
+}
+
+/// Hardening of the orchestrator process itself, done once at start: it becomes a child subreaper (orphaned
+/// agent descendants are re-parented to it instead of escaping to init) and not dumpable (other processes
+/// of its user cannot read its memory or environment through `/proc`).
+pub fn harden_orchestrator() {
+    if let Err(error) = nix::sys::prctl::set_child_subreaper(true) {
+        tracing::warn!(%error, "cannot become a child subreaper; orphaned agent processes escape to init");
+    }
+    if let Err(error) = nix::sys::prctl::set_dumpable(false) {
+        tracing::warn!(%error, "cannot mark the orchestrator not dumpable");
+    }
+}
+
+/// Kills every descendant process still alive (the orchestrator is their subreaper, so nothing an agent
+/// started can hide elsewhere) and reaps them. Called when the match is over.
+pub fn kill_descendants() {
+    let me = std::process::id();
+    for _ in 0..8 {
+        let children = children_of(me);
+        if children.is_empty() {
+            return;
+        }
+        for pid in children {
+            let Ok(raw) = i32::try_from(pid) else {
+                continue;
+            };
+            let pid = nix::unistd::Pid::from_raw(raw);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+            tracing::warn!(pid = raw, "killed a leftover agent process");
+        }
+    }
+}
+
+/// Direct children of `pid`, from every thread's `children` list.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests;

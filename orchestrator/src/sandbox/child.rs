@@ -1,0 +1,318 @@
+//! The only code of the workspace that uses `unsafe`: what an agent's child process does between `fork` and
+//! `exec`, and two read-only kernel probes.
+//!
+//! Everything the child needs is prepared in the parent ([`ChildSetup`]): rlimit values, C strings, the
+//! Landlock ruleset descriptor and the seccomp programs. Between `fork` and `exec` only async-signal-safe
+//! system calls run (`prctl`, `getpid`, `getppid`, `open`, `write`, `close`, `setrlimit`, `close_range`,
+//! `fcntl`, `syscall`); nothing allocates, locks or logs.
+#![allow(unsafe_code)]
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use seccompiler::{BpfProgram, sock_filter};
+
+/// A placeholder pid compiled into the seccomp programs and replaced by the child's own pid after `fork`.
+/// Larger than any pid the kernel hands out (`pid_max` is at most 2^22).
+pub const PID_PLACEHOLDER: u32 = 0x7fff_fff1;
+
+/// `BPF_JMP | BPF_JEQ | BPF_K`: the comparison instruction whose constant may be the placeholder.
+const BPF_JEQ_K: u16 = 0x15;
+
+/// `struct landlock_path_beneath_attr` of the Landlock ABI.
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+/// `LANDLOCK_RULE_PATH_BENEATH`.
+const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
+/// `LANDLOCK_CREATE_RULESET_VERSION`.
+const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+
+/// What the child applies to itself, in this order: parent-death signal, OOM score, rlimits, capabilities,
+/// inherited descriptors, no-new-privileges, Landlock, seccomp.
+#[derive(Debug, Default)]
+pub struct ChildSetup {
+    /// The orchestrator's pid; a child whose parent already died exits instead of running unsupervised.
+    pub parent_pid: Option<libc::pid_t>,
+    /// `/proc/self/oom_score_adj`, when the agent should be the first victim of the OOM killer.
+    pub oom_score_path: Option<CString>,
+    /// `(resource, soft, hard)` limits.
+    pub rlimits: Vec<(libc::c_int, u64, u64)>,
+    /// Empty the bounding, ambient, effective, permitted and inheritable capability sets.
+    pub drop_capabilities: bool,
+    /// Mark every descriptor above stderr close-on-exec, so that only stdio reaches the agent.
+    pub close_fds: bool,
+    pub no_new_privs: bool,
+    /// The Landlock ruleset, created and filled in the parent.
+    pub landlock: Option<OwnedFd>,
+    /// `/proc/self` plus the access rights to grant on it, added in the child so that it names the child.
+    pub landlock_proc_self: Option<(CString, u64)>,
+    /// seccomp programs, installed in order; [`PID_PLACEHOLDER`] is replaced with the child's pid.
+    pub seccomp: Vec<BpfProgram>,
+}
+
+impl ChildSetup {
+    /// Registers the setup to run in the child between `fork` and `exec`.
+    pub fn install(mut self, command: &mut tokio::process::Command) {
+        let closure = move || self.apply();
+        // SAFETY: `apply` runs in the forked child before `exec`. It only makes async-signal-safe system
+        // calls on data prepared before the fork and writes into memory owned by the closure (the child's
+        // private copy); it does not allocate, lock, or touch state shared with other threads of the parent.
+        unsafe {
+            command.pre_exec(closure);
+        }
+    }
+
+    /// Applies every prepared layer to the calling (child) process.
+    fn apply(&mut self) -> io::Result<()> {
+        if let Some(parent) = self.parent_pid {
+            check(set_parent_death_signal())?;
+            // SAFETY: getppid has no preconditions.
+            if unsafe { libc::getppid() } != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+        }
+        if let Some(path) = &self.oom_score_path {
+            write_oom_score(path);
+        }
+        for &(resource, soft, hard) in &self.rlimits {
+            let limit = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            // SAFETY: `limit` is a valid rlimit for the duration of the call. The resource constant's type
+            // differs between libc flavours, hence the inferred cast.
+            check(unsafe { libc::setrlimit(resource as _, &limit) })?;
+        }
+        if self.drop_capabilities {
+            drop_capabilities()?;
+        }
+        if self.close_fds {
+            mark_fds_close_on_exec();
+        }
+        if self.no_new_privs {
+            // SAFETY: prctl with integer arguments only.
+            check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
+        }
+        if let Some(ruleset) = &self.landlock {
+            if let Some((path, access)) = &self.landlock_proc_self {
+                add_path_rule(ruleset.as_raw_fd(), path, *access);
+            }
+            // SAFETY: landlock_restrict_self takes a ruleset descriptor and flags.
+            check_long(unsafe {
+                libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0)
+            })?;
+        }
+        if !self.seccomp.is_empty() {
+            // SAFETY: getpid has no preconditions.
+            let pid = unsafe { libc::getpid() } as u32;
+            for program in &mut self.seccomp {
+                patch_pid(program, pid);
+            }
+            for program in &self.seccomp {
+                install_seccomp(program)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn set_parent_death_signal() -> libc::c_int {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) }
+}
+
+/// Best effort: an agent that cannot raise its OOM score still runs.
+fn write_oom_score(path: &CString) {
+    // SAFETY: `path` is a valid NUL-terminated string; the descriptor is closed before returning.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd >= 0 {
+            let value = b"1000";
+            libc::write(fd, value.as_ptr().cast(), value.len());
+            libc::close(fd);
+        }
+    }
+}
+
+/// Empties every capability set so that not even a root agent keeps privileges, across `exec` too.
+fn drop_capabilities() -> io::Result<()> {
+    for cap in 0..64 {
+        // SAFETY: prctl with integer arguments only. EINVAL (no such capability) is expected and ignored.
+        unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
+    }
+    // SAFETY: prctl with integer arguments only. Fails harmlessly on kernels without ambient capabilities.
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
+    #[repr(C)]
+    struct CapHeader {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    struct CapData {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [
+        CapData {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        },
+        CapData {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        },
+    ];
+    // SAFETY: capset reads a version-3 header and two data structs, both valid for the call.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    })
+    .map(drop)
+}
+
+/// Marks descriptors 3 and up close-on-exec: `close_range` where the kernel has it, else one by one.
+fn mark_fds_close_on_exec() {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range with integer arguments only.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    } == 0;
+    if !done {
+        for fd in 3..4096 {
+            // SAFETY: fcntl on a descriptor number that may not be open; EBADF is ignored.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+}
+
+/// Adds a path-beneath rule; best effort (the rule only ever widens access to `path`).
+fn add_path_rule(ruleset: libc::c_int, path: &CString, access: u64) {
+    // SAFETY: `path` is NUL-terminated; the attribute struct is valid for the call; the descriptor is
+    // closed before returning.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+        if fd < 0 {
+            return;
+        }
+        let attr = PathBeneathAttr {
+            allowed_access: access,
+            parent_fd: fd,
+        };
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset,
+            LANDLOCK_RULE_PATH_BENEATH,
+            &attr as *const PathBeneathAttr,
+            0,
+        );
+        libc::close(fd);
+    }
+}
+
+/// Replaces the pid placeholder in comparison instructions.
+fn patch_pid(program: &mut [sock_filter], pid: u32) {
+    for instruction in program {
+        if instruction.code == BPF_JEQ_K && instruction.k == PID_PLACEHOLDER {
+            instruction.k = pid;
+        }
+    }
+}
+
+fn install_seccomp(program: &[sock_filter]) -> io::Result<()> {
+    let fprog = libc::sock_fprog {
+        len: u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `fprog` points at `program`, which outlives the call; seccompiler's `sock_filter` has the
+    // kernel's layout.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &fprog as *const libc::sock_fprog,
+        )
+    })
+    .map(drop)
+}
+
+fn check(result: libc::c_int) -> io::Result<()> {
+    if result == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn check_long(result: libc::c_long) -> io::Result<libc::c_long> {
+    if result == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(result)
+    }
+}
+
+/// The Landlock ABI version of the running kernel, or why there is none.
+pub fn landlock_abi() -> Result<i32, String> {
+    // SAFETY: landlock_create_ruleset with a null attribute, size 0 and the VERSION flag only queries.
+    let version = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    if version >= 1 {
+        Ok(i32::try_from(version).unwrap_or(i32::MAX))
+    } else {
+        let error = io::Error::last_os_error();
+        Err(match error.raw_os_error() {
+            Some(libc::ENOSYS) => "the kernel has no Landlock support".to_string(),
+            Some(libc::EOPNOTSUPP) => "Landlock is disabled on this kernel (boot with lsm=...,landlock)".to_string(),
+            _ => format!("Landlock probe failed: {error}"),
+        })
+    }
+}
+
+/// Paths must not contain NUL bytes to be passed to the kernel.
+pub fn c_path(path: &std::path::Path) -> Option<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes()).ok()
+}
+
+/// Clock ticks per second, the unit of CPU times in `/proc/<pid>/stat`.
+pub fn clock_ticks() -> Option<u64> {
+    // SAFETY: sysconf with a constant name has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(ticks).ok().filter(|&t| t > 0)
+}
