@@ -39,6 +39,8 @@ pub fn failed_outcome(
                 error_message: fault.unwrap_or_default(),
                 stderr_tail: String::new(),
                 time_used_sec: 0.0,
+                cpu_time_sec: 0.0,
+                isolation: Default::default(),
             }
         })
         .collect();

@@ -1,12 +1,18 @@
-//! Command line and environment configuration of the `executor` binary.
+//! Configuration of the `executor` binary: flags, environment variables and an optional TOML file.
 //!
-//! Every flag can also be set through the environment variable named beside it, which is how pods are
-//! configured.
+//! Precedence, highest first: command-line flags, environment variables (named beside each flag, which is how
+//! pods are configured), the file given with `--config` / `EXECUTOR_CONFIG`, built-in defaults. The file's keys
+//! are the long flag names (`max-concurrent-matches = 8`; `max_concurrent_matches` works too); unknown keys are
+//! an error. `executor config print` shows the effective configuration.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
 
 /// RL Arena match executor: plays matches between agents and reports the results over gRPC.
 #[derive(Debug, Parser)]
@@ -14,57 +20,85 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// TOML file with defaults for any flag of the command (keys are long flag names).
+    #[arg(long, env = "EXECUTOR_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve `executor.Executor` and `executor.MatchReporter` over gRPC.
+    /// Serve `executor.Executor` and `executor.MatchReporter` over gRPC, plus metrics and replays over HTTP.
     Serve(ServeArgs),
     /// Play one match through a gRPC executor and print the result: an embedded one on 127.0.0.1 (started
     /// and stopped around the match), or a running one given with `--addr`.
     Play(PlayArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration of `serve` as TOML (file, environment and flags applied).
+    Print(ServeArgs),
 }
 
 /// Logging options shared by every command.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct TelemetryArgs {
     /// Log line format.
     #[arg(long, env = "EXECUTOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
     pub log_format: LogFormat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     Pretty,
     Json,
 }
 
 /// Options of `executor serve`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct ServeArgs {
     /// Address the gRPC server listens on.
     #[arg(long, env = "EXECUTOR_LISTEN", default_value = "0.0.0.0:50051")]
     pub listen: SocketAddr,
+    /// Address of the HTTP server for `/metrics`, `/healthz`, `/readyz` and `/replays/<file>`; `off` disables it.
+    #[arg(long, env = "EXECUTOR_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
+    pub http_listen: String,
+    /// Time running matches get to finish after SIGTERM before they are cancelled, in seconds.
+    #[arg(long, env = "EXECUTOR_DRAIN_GRACE_SEC", default_value_t = 60)]
+    pub drain_grace_sec: u64,
     #[command(flatten)]
+    #[serde(flatten)]
     pub executor: ExecutorArgs,
 }
 
 /// How matches are run; shared by `serve` and the embedded executor of `play`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct ExecutorArgs {
-    /// Directory for replays and match work directories.
+    /// Directory for match work directories, and for replays and results unless `--store-url` says otherwise.
     #[arg(long, env = "EXECUTOR_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// Where replays and results are stored: file:///dir, s3://bucket/prefix, gs://bucket/prefix or
+    /// az://container/prefix (credentials from the cloud's standard environment variables). Default: the data
+    /// directory.
+    #[arg(long, env = "EXECUTOR_STORE_URL")]
+    pub store_url: Option<String>,
     /// Base URL under which replays are published; replay URLs become `<base>/<match_id>.json`. Without it
-    /// they are `file://` URLs of the stored files.
+    /// they are the store's URLs.
     #[arg(long, env = "EXECUTOR_REPLAY_BASE_URL")]
     pub replay_base_url: Option<String>,
+    /// Store replay JSON gzip-compressed (`<match_id>.json.gz`).
+    #[arg(long, env = "EXECUTOR_REPLAY_GZIP", default_value_t = false)]
+    pub replay_gzip: bool,
     /// Matches played at the same time; further requests wait in the queue.
     #[arg(long, env = "EXECUTOR_MAX_CONCURRENT_MATCHES", default_value_t = 4)]
     pub max_concurrent_matches: usize,
-    /// Requests allowed to wait for a free slot; beyond it `RunMatch` answers `RESOURCE_EXHAUSTED`.
+    /// Matches allowed to wait for a free slot; beyond it requests get `RESOURCE_EXHAUSTED`.
     #[arg(long, env = "EXECUTOR_MAX_QUEUED_MATCHES", default_value_t = 64)]
     pub max_queued_matches: usize,
     /// Match time budget in seconds used when a request gives `timeout_sec = 0`.
@@ -73,24 +107,51 @@ pub struct ExecutorArgs {
     /// Largest `timeout_sec` a request may ask for.
     #[arg(long, env = "EXECUTOR_MAX_TIMEOUT_SEC", default_value_t = 3600)]
     pub max_timeout_sec: u32,
-    /// Time an agent has to start and answer `ready`, in milliseconds.
-    #[arg(long, env = "EXECUTOR_AGENT_INIT_MS", default_value_t = 10_000)]
-    pub agent_init_ms: u64,
-    /// Time an agent has for each move before its time bank is drawn on, in milliseconds.
-    #[arg(long, env = "EXECUTOR_AGENT_STEP_MS", default_value_t = 200)]
-    pub agent_step_ms: u64,
-    /// Extra thinking time an agent may spend over the whole match, in milliseconds.
-    #[arg(long, env = "EXECUTOR_AGENT_BANK_MS", default_value_t = 10_000)]
-    pub agent_bank_ms: u64,
-    /// Errors an agent may make (timeouts, invalid actions) before it is disqualified.
-    #[arg(long, env = "EXECUTOR_AGENT_MAX_ERRORS", default_value_t = 10)]
-    pub agent_max_errors: u32,
     #[command(flatten)]
+    #[serde(flatten)]
+    pub agent_limits: AgentLimitArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
     pub binaries: BinaryArgs,
 }
 
+/// Default agent limits and the bounds within which a request may change them.
+#[derive(Debug, Clone, Args, Serialize)]
+pub struct AgentLimitArgs {
+    /// Time an agent has to start and answer `ready`, in milliseconds.
+    #[arg(long, env = "EXECUTOR_AGENT_INIT_MS", default_value_t = 10_000)]
+    pub agent_init_ms: u64,
+    /// Largest `limits.init_ms` a request may ask for.
+    #[arg(long, env = "EXECUTOR_AGENT_MAX_INIT_MS", default_value_t = 60_000)]
+    pub agent_max_init_ms: u64,
+    /// Time an agent has for each move before its time bank is drawn on, in milliseconds.
+    #[arg(long, env = "EXECUTOR_AGENT_STEP_MS", default_value_t = 200)]
+    pub agent_step_ms: u64,
+    /// Largest `limits.step_ms` a request may ask for.
+    #[arg(long, env = "EXECUTOR_AGENT_MAX_STEP_MS", default_value_t = 10_000)]
+    pub agent_max_step_ms: u64,
+    /// Extra thinking time an agent may spend over the whole match, in milliseconds.
+    #[arg(long, env = "EXECUTOR_AGENT_BANK_MS", default_value_t = 10_000)]
+    pub agent_bank_ms: u64,
+    /// Largest `limits.bank_ms` a request may ask for.
+    #[arg(long, env = "EXECUTOR_AGENT_MAX_BANK_MS", default_value_t = 600_000)]
+    pub agent_max_bank_ms: u64,
+    /// Errors an agent may make (timeouts, invalid actions) before it is disqualified.
+    #[arg(long, env = "EXECUTOR_AGENT_MAX_ERRORS", default_value_t = 10)]
+    pub agent_max_errors: u32,
+    /// Largest `limits.max_errors` a request may ask for.
+    #[arg(long, env = "EXECUTOR_AGENT_MAX_ERRORS_CAP", default_value_t = 1000)]
+    pub agent_max_errors_cap: u32,
+    /// Address-space limit of each agent process, in MiB.
+    #[arg(long, env = "EXECUTOR_AGENT_MEMORY_MB", default_value_t = 2048)]
+    pub agent_memory_mb: u64,
+    /// Largest `limits.memory_mb` a request may ask for.
+    #[arg(long, env = "EXECUTOR_AGENT_MAX_MEMORY_MB", default_value_t = 8192)]
+    pub agent_max_memory_mb: u64,
+}
+
 /// Where the helper binaries are; by default beside the executor's own executable.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct BinaryArgs {
     /// Path of the `orchestrator` binary.
     #[arg(long, env = "EXECUTOR_ORCHESTRATOR_BIN")]
@@ -119,8 +180,8 @@ pub struct PlayArgs {
     #[arg(long, env = "EXECUTOR_PLAY_SEED", default_value_t = 0)]
     pub seed: u64,
     /// Environment configuration as a JSON object, for example '{"winning_score": 3}'.
-    #[arg(long, env = "EXECUTOR_PLAY_CONFIG")]
-    pub config: Option<String>,
+    #[arg(long = "env-config", env = "EXECUTOR_PLAY_ENV_CONFIG")]
+    pub env_config: Option<String>,
     /// Match time budget in seconds (0: the executor's default).
     #[arg(long, env = "EXECUTOR_PLAY_TIMEOUT_SEC", default_value_t = 0)]
     pub timeout_sec: u32,
@@ -130,3 +191,148 @@ pub struct PlayArgs {
     #[command(flatten)]
     pub executor: ExecutorArgs,
 }
+
+impl ServeArgs {
+    /// The HTTP listen address, `None` when disabled.
+    pub fn http_addr(&self) -> Result<Option<SocketAddr>> {
+        if self.http_listen.eq_ignore_ascii_case("off") || self.http_listen.is_empty() {
+            return Ok(None);
+        }
+        self.http_listen.parse().map(Some).map_err(|e| {
+            Error::InvalidConfig(format!(
+                "http-listen {:?}: {e}; give host:port or off",
+                self.http_listen
+            ))
+        })
+    }
+}
+
+impl ExecutorArgs {
+    /// Checks values that clap cannot.
+    pub fn check(&self) -> Result<()> {
+        let bad = |msg: &str| Err(Error::InvalidConfig(msg.to_string()));
+        if self.max_concurrent_matches == 0 {
+            return bad("max-concurrent-matches must be at least 1");
+        }
+        if self.default_timeout_sec == 0 || self.default_timeout_sec > self.max_timeout_sec {
+            return bad("default-timeout-sec must be between 1 and max-timeout-sec");
+        }
+        let l = &self.agent_limits;
+        if l.agent_init_ms == 0 || l.agent_step_ms == 0 {
+            return bad("agent-init-ms and agent-step-ms must be greater than 0");
+        }
+        if l.agent_init_ms > l.agent_max_init_ms
+            || l.agent_step_ms > l.agent_max_step_ms
+            || l.agent_bank_ms > l.agent_max_bank_ms
+            || l.agent_max_errors > l.agent_max_errors_cap
+            || l.agent_memory_mb > l.agent_max_memory_mb
+        {
+            return bad(
+                "each agent default must not exceed its maximum (for example agent-step-ms <= agent-max-step-ms)",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Parses the command line with the config file and environment applied.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let mut command = Cli::command();
+    if let Some(path) = config_path(&args) {
+        let defaults = read_file(&path)
+            .and_then(|table| file_defaults(&command, &table))
+            .map_err(|e| {
+                command.error(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!("config file {}: {e}", path.display()),
+                )
+            })?;
+        command = command
+            .mut_subcommand("serve", |c| apply_defaults(c, &defaults))
+            .mut_subcommand("play", |c| apply_defaults(c, &defaults))
+            .mut_subcommand("config", |c| {
+                c.mut_subcommand("print", |p| apply_defaults(p, &defaults))
+            });
+    }
+    let matches = command.try_get_matches_from(&args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// `--config PATH` / `--config=PATH` on the command line, else `EXECUTOR_CONFIG`.
+fn config_path(args: &[OsString]) -> Option<PathBuf> {
+    let mut iter = args.iter().skip(1);
+    while let Some(arg) = iter.next() {
+        let text = arg.to_string_lossy();
+        if text == "--config" {
+            return iter.next().map(PathBuf::from);
+        }
+        if let Some(value) = text.strip_prefix("--config=") {
+            return Some(PathBuf::from(value));
+        }
+    }
+    std::env::var_os("EXECUTOR_CONFIG").map(PathBuf::from)
+}
+
+fn read_file(path: &std::path::Path) -> std::result::Result<toml::Table, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    text.parse::<toml::Table>()
+        .map_err(|e| e.message().to_string())
+}
+
+/// The file's entries as (long flag, value) pairs, checked against the flags of `serve`.
+fn file_defaults(
+    command: &clap::Command,
+    table: &toml::Table,
+) -> std::result::Result<Vec<(String, String)>, String> {
+    let serve = command.find_subcommand("serve").ok_or("no serve command")?;
+    table
+        .iter()
+        .map(|(key, value)| {
+            let long = key.replace('_', "-");
+            if !serve
+                .get_arguments()
+                .any(|a| a.get_long() == Some(long.as_str()))
+            {
+                return Err(format!(
+                    "unknown key {key:?}; keys are the long flag names of `executor serve --help`"
+                ));
+            }
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(format!(
+                        "key {key:?}: a {} is not a string, number or boolean",
+                        other.type_str()
+                    ));
+                }
+            };
+            Ok((long, text))
+        })
+        .collect()
+}
+
+/// Makes the file's values the defaults of the flags this command has, so environment and flags still win.
+fn apply_defaults(mut command: clap::Command, defaults: &[(String, String)]) -> clap::Command {
+    for (long, value) in defaults {
+        let id = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long.as_str()))
+            .map(|a| a.get_id().clone());
+        if let Some(id) = id {
+            let value = value.clone();
+            command = command.mut_arg(id, |arg| arg.default_value(value));
+        }
+    }
+    command
+}
+
+#[cfg(test)]
+mod tests;

@@ -8,12 +8,16 @@ pub enum Error {
     /// The request is wrong; the message names the field and the fix.
     #[error("{0}")]
     InvalidArgument(String),
-    /// A match with this id is already being played.
-    #[error("match {0:?} is already running; wait for its result or use another match_id")]
-    AlreadyRunning(String),
+    /// The match id is taken by a different request.
+    #[error("{0}")]
+    Conflict(String),
+    /// No match with this id is known.
+    #[error("{0}")]
+    NotFound(String),
     /// Too many matches are running and waiting.
     #[error(
-        "executor is at capacity: {running} matches running and {queued} waiting (limits {max_running} and {max_queued}); retry later"
+        "executor is at capacity: {running} matches running and {queued} waiting (limits {max_running} and \
+         {max_queued}); retry in a few seconds or on another replica"
     )]
     Exhausted {
         running: usize,
@@ -33,6 +37,12 @@ pub enum Error {
         path: String,
         env: &'static str,
     },
+    /// The configuration is inconsistent; found at start-up.
+    #[error("configuration: {0}")]
+    InvalidConfig(String),
+    /// The replay or result store failed.
+    #[error("store: {0}")]
+    Store(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -59,10 +69,13 @@ impl From<Error> for Status {
         let message = err.to_string();
         match err {
             Error::InvalidArgument(_) => Status::invalid_argument(message),
-            Error::AlreadyRunning(_) => Status::already_exists(message),
+            Error::Conflict(_) => Status::already_exists(message),
+            Error::NotFound(_) => Status::not_found(message),
             Error::Exhausted { .. } => Status::resource_exhausted(message),
-            Error::ShuttingDown => Status::unavailable(message),
-            Error::MissingBinary { .. } => Status::failed_precondition(message),
+            Error::ShuttingDown | Error::Store(_) => Status::unavailable(message),
+            Error::MissingBinary { .. } | Error::InvalidConfig(_) => {
+                Status::failed_precondition(message)
+            }
             Error::Io { .. } | Error::Internal(_) => Status::internal(message),
         }
     }

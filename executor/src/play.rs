@@ -31,7 +31,8 @@ pub async fn play(args: PlayArgs) -> Result<pb::MatchResponse> {
         timeout_sec: args.timeout_sec,
         record_replay: true,
         seed: args.seed,
-        environment_config_json: args.config.clone().unwrap_or_default(),
+        environment_config_json: args.env_config.clone().unwrap_or_default(),
+        limits: None,
     };
     if let Some(addr) = &args.addr {
         return call(addr.clone(), request).await;
@@ -43,9 +44,18 @@ pub async fn play(args: PlayArgs) -> Result<pb::MatchResponse> {
         .local_addr()
         .map_err(Error::io("reading the embedded executor's address"))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::server::run(listener, args.executor.clone(), async {
-        let _ = stopped.await;
-    }));
+    let listeners = crate::server::Listeners {
+        grpc: listener,
+        http: None,
+        drain_grace: std::time::Duration::from_secs(5),
+    };
+    let server = tokio::spawn(crate::server::run(
+        listeners,
+        args.executor.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let response = call(format!("http://{addr}"), request).await;
     let _ = stop.send(());
     match server.await {

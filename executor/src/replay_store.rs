@@ -1,9 +1,11 @@
-//! The replay store: each recorded match as `<match_id>.json` and a self-contained `<match_id>.html` viewer.
+//! The replay store: each recorded match as `replays/<match_id>.json` (or `.json.gz`) and a self-contained
+//! `replays/<match_id>.html` viewer in the [`BlobStore`].
 
-use std::path::{Path, PathBuf};
+use std::io::Write;
 
 use sha2::{Digest, Sha256};
 
+use crate::blob_store::BlobStore;
 use crate::error::{Error, Result};
 use crate::viewer;
 
@@ -12,90 +14,133 @@ use crate::viewer;
 pub struct StoredReplay {
     pub json_url: String,
     pub html_url: String,
-    /// SHA-256 (hex) of the stored JSON bytes.
+    /// SHA-256 (hex) of the replay JSON (before any compression).
     pub sha256: String,
+    /// Bytes written for the JSON object.
+    pub stored_bytes: usize,
 }
 
-/// Replays in a local directory.
+/// Replays in a blob store.
 #[derive(Debug, Clone)]
 pub struct ReplayStore {
-    dir: PathBuf,
-    /// Published base URL; `None` gives `file://` URLs.
-    base_url: Option<String>,
+    blobs: BlobStore,
+    /// Published base URL; `None` gives the store's own URLs.
+    public_base: Option<String>,
+    /// Store the JSON gzip-compressed as `<match_id>.json.gz`.
+    gzip: bool,
 }
 
 impl ReplayStore {
-    /// Opens (and creates) the store directory.
-    pub fn open(dir: &Path, base_url: Option<String>) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(Error::io(format!(
-            "creating replay directory {}",
-            dir.display()
-        )))?;
-        let dir = std::fs::canonicalize(dir)
-            .map_err(Error::io(format!("resolving {}", dir.display())))?;
-        let base_url = base_url.map(|b| b.trim_end_matches('/').to_string());
-        Ok(Self { dir, base_url })
-    }
-
-    /// Stores a replay and its viewer. Both files appear whole or not at all.
-    pub fn put(&self, match_id: &str, json: &[u8]) -> Result<StoredReplay> {
-        let json_name = format!("{match_id}.json");
-        let html_name = format!("{match_id}.html");
-        let html = viewer::render(&String::from_utf8_lossy(json));
-        self.write_atomic(&json_name, json)?;
-        self.write_atomic(&html_name, html.as_bytes())?;
-        Ok(StoredReplay {
-            json_url: self.url(&json_name),
-            html_url: self.url(&html_name),
-            sha256: hex::encode(Sha256::digest(json)),
-        })
-    }
-
-    fn url(&self, name: &str) -> String {
-        match &self.base_url {
-            Some(base) => format!("{base}/{name}"),
-            None => format!("file://{}", self.dir.join(name).display()),
+    pub fn new(blobs: BlobStore, public_base: Option<String>, gzip: bool) -> Self {
+        let public_base = public_base.map(|b| b.trim_end_matches('/').to_string());
+        Self {
+            blobs,
+            public_base,
+            gzip,
         }
     }
 
-    fn write_atomic(&self, name: &str, bytes: &[u8]) -> Result<()> {
-        let target = self.dir.join(name);
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)
-            .map_err(Error::io("creating a replay file"))?;
-        std::io::Write::write_all(&mut tmp, bytes)
-            .map_err(Error::io(format!("writing {}", target.display())))?;
-        tmp.persist(&target)
-            .map_err(|e| Error::io(format!("storing {}", target.display()))(e.error))?;
-        Ok(())
+    /// The object name of a replay file (`<match_id>.json`, `.json.gz` or `.html`).
+    pub fn object_name(file: &str) -> String {
+        format!("replays/{file}")
+    }
+
+    /// Stores a replay and its viewer.
+    pub async fn put(&self, match_id: &str, json: &[u8]) -> Result<StoredReplay> {
+        let (json_file, body) = if self.gzip {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(json)
+                .and_then(|()| gz.finish())
+                .map(|b| (format!("{match_id}.json.gz"), b))
+                .map_err(Error::io("compressing the replay"))?
+        } else {
+            (format!("{match_id}.json"), json.to_vec())
+        };
+        let html_file = format!("{match_id}.html");
+        let html = viewer::render(&String::from_utf8_lossy(json));
+        let stored_bytes = body.len();
+        self.blobs.put(&Self::object_name(&json_file), body).await?;
+        self.blobs
+            .put(&Self::object_name(&html_file), html.into_bytes())
+            .await?;
+        Ok(StoredReplay {
+            json_url: self.url(&json_file),
+            html_url: self.url(&html_file),
+            sha256: hex::encode(Sha256::digest(json)),
+            stored_bytes,
+        })
+    }
+
+    /// Reads a stored replay file by its file name (for the HTTP endpoint).
+    pub async fn get(&self, file: &str) -> Result<Option<Vec<u8>>> {
+        self.blobs.get(&Self::object_name(file)).await
+    }
+
+    fn url(&self, file: &str) -> String {
+        match &self.public_base {
+            Some(base) => format!("{base}/{file}"),
+            None => self.blobs.url_of(&Self::object_name(file)),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
 
-    #[test]
-    fn put_writes_json_and_html_with_urls() {
+    #[tokio::test]
+    async fn put_writes_json_and_html_with_urls() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ReplayStore::open(dir.path(), None).unwrap();
-        let stored = store.put("m1", br#"{"schema_version":1}"#).unwrap();
-        let json_path = dir.path().canonicalize().unwrap().join("m1.json");
+        let store = ReplayStore::new(BlobStore::local(dir.path()).unwrap(), None, false);
+        let stored = store.put("m1", br#"{"schema_version":1}"#).await.unwrap();
+        let json_path = std::path::absolute(dir.path())
+            .unwrap()
+            .join("replays/m1.json");
         assert_eq!(stored.json_url, format!("file://{}", json_path.display()));
         assert_eq!(
             std::fs::read(&json_path).unwrap(),
             br#"{"schema_version":1}"#
         );
-        let html = std::fs::read_to_string(dir.path().join("m1.html")).unwrap();
+        let html = std::fs::read_to_string(dir.path().join("replays/m1.html")).unwrap();
         assert!(html.contains(r#"{"schema_version":1}"#));
         assert_eq!(
             stored.sha256,
             hex::encode(Sha256::digest(br#"{"schema_version":1}"#))
         );
+        assert_eq!(
+            store.get("m1.json").await.unwrap().unwrap(),
+            br#"{"schema_version":1}"#
+        );
 
-        let published =
-            ReplayStore::open(dir.path(), Some("https://replays.example/r/".into())).unwrap();
-        let stored = published.put("m2", b"{}").unwrap();
+        let published = ReplayStore::new(
+            BlobStore::local(dir.path()).unwrap(),
+            Some("https://replays.example/r/".into()),
+            false,
+        );
+        let stored = published.put("m2", b"{}").await.unwrap();
         assert_eq!(stored.json_url, "https://replays.example/r/m2.json");
         assert_eq!(stored.html_url, "https://replays.example/r/m2.html");
+    }
+
+    #[tokio::test]
+    async fn gzip_replays_decompress_to_the_digested_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ReplayStore::new(BlobStore::local(dir.path()).unwrap(), None, true);
+        let json = br#"{"schema_version":1,"steps":[]}"#;
+        let stored = store.put("m3", json).await.unwrap();
+        assert!(
+            stored.json_url.ends_with("replays/m3.json.gz"),
+            "{}",
+            stored.json_url
+        );
+        let compressed = std::fs::read(dir.path().join("replays/m3.json.gz")).unwrap();
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&compressed[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, json);
+        assert_eq!(stored.sha256, hex::encode(Sha256::digest(json)));
     }
 }

@@ -6,9 +6,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use proto::outcome::MatchOutcome;
 use proto::pb::match_event::Event;
+use proto::pb::match_update::Update;
 use proto::pb::{self, MatchEvent, ReportAck};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
+
+use crate::live::LiveMatch;
+use crate::metrics::Metrics;
 
 /// Largest replay accepted over a report stream.
 const MAX_REPLAY_BYTES: usize = 256 * 1024 * 1024;
@@ -27,6 +31,8 @@ pub struct Collected {
 struct Slot {
     token: String,
     collected: Mutex<Collected>,
+    /// Where live events go for watchers.
+    live: Arc<LiveMatch>,
 }
 
 /// The matches currently expecting reports, by match id.
@@ -48,17 +54,18 @@ impl ReportHub {
         Arc::new(Self::default())
     }
 
-    /// Expects reports for `match_id`, authenticated with a fresh random token.
-    pub fn register(self: &Arc<Self>, match_id: &str) -> Registration {
+    /// Expects reports for a live match, authenticated with a fresh random token.
+    pub fn register(self: &Arc<Self>, live: &Arc<LiveMatch>) -> Registration {
         let token = hex::encode(rand::random::<[u8; 32]>());
         let slot = Arc::new(Slot {
             token,
             collected: Mutex::new(Collected::default()),
+            live: Arc::clone(live),
         });
-        self.lock().insert(match_id.to_string(), Arc::clone(&slot));
+        self.lock().insert(live.match_id.clone(), Arc::clone(&slot));
         Registration {
             hub: Arc::clone(self),
-            match_id: match_id.to_string(),
+            match_id: live.match_id.clone(),
             slot,
         }
     }
@@ -114,11 +121,12 @@ fn same_token(a: &str, b: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct ReporterService {
     hub: Arc<ReportHub>,
+    metrics: Arc<Metrics>,
 }
 
 impl ReporterService {
-    pub fn new(hub: Arc<ReportHub>) -> Self {
-        Self { hub }
+    pub fn new(hub: Arc<ReportHub>, metrics: Arc<Metrics>) -> Self {
+        Self { hub, metrics }
     }
 }
 
@@ -142,6 +150,7 @@ impl pb::match_reporter_server::MatchReporter for ReporterService {
         let slot = match (self.hub.slot(&match_id), token) {
             (Some(slot), Some(token)) if same_token(&slot.token, &token) => slot,
             _ => {
+                self.metrics.report_refused();
                 tracing::warn!(match_id = %match_id, "report refused: no running match with this token");
                 return Err(Status::unauthenticated(format!(
                     "report for match {match_id:?} refused: the token does not match a running match"
@@ -171,12 +180,17 @@ fn apply(slot: &Slot, match_id: &str, event: Option<Event>) -> Result<(), Status
     match event {
         Some(Event::Started(s)) => {
             c.started = true;
-            tracing::info!(match_id, seed = s.seed, environment = %s.environment, "match started");
+            tracing::info!(match_id, seed = s.seed, environment = %s.environment, "orchestrator reports the match started");
+            slot.live.publish(Update::Started(s));
         }
-        Some(Event::Frame(_)) => c.frames += 1,
+        Some(Event::Frame(frame)) => {
+            c.frames += 1;
+            slot.live.publish(Update::Frame(frame));
+        }
         Some(Event::AgentError(e)) => {
             tracing::info!(match_id, agent_id = %e.agent_id, step = e.step, message = %e.message, "agent error");
-            c.agent_errors.push(e);
+            c.agent_errors.push(e.clone());
+            slot.live.publish(Update::AgentError(e));
         }
         Some(Event::ReplayChunk(chunk)) => {
             if c.replay.len() + chunk.data.len() > MAX_REPLAY_BYTES {

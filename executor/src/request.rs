@@ -9,11 +9,13 @@ use proto::pb;
 use proto::spec::Limits;
 use serde_json::{Map, Value};
 
-use crate::config::ExecutorArgs;
+use crate::config::{AgentLimitArgs, ExecutorArgs};
 use crate::error::{Error, Result};
 
 /// URL schemes `agent-init` fetches; their reachability is its business, not the request's.
-const REMOTE_SCHEMES: &[&str] = &["http", "https"];
+const REMOTE_SCHEMES: &[&str] = &[
+    "http", "https", "s3", "gs", "az", "azure", "abfs", "abfss", "oci",
+];
 
 /// Longest agent id accepted.
 const AGENT_ID_MAX_LEN: usize = 128;
@@ -83,14 +85,7 @@ pub fn plan(req: &pb::MatchRequest, settings: &ExecutorArgs) -> Result<MatchPlan
     };
     orchestrator::envs::make(env.name, &config, seed)
         .map_err(|e| invalid(format!("environment_config_json: {e}")))?;
-    let limits = Limits {
-        init_ms: settings.agent_init_ms,
-        step_ms: settings.agent_step_ms,
-        bank_ms: settings.agent_bank_ms,
-        max_errors: settings.agent_max_errors,
-        match_ms: u64::from(timeout_sec) * 1000,
-        ..Limits::default()
-    };
+    let limits = limits(req.limits.as_ref(), &settings.agent_limits, timeout_sec)?;
     Ok(MatchPlan {
         match_id: req.match_id.clone(),
         environment: env.name.to_string(),
@@ -100,6 +95,74 @@ pub fn plan(req: &pb::MatchRequest, settings: &ExecutorArgs) -> Result<MatchPlan
         timeout: Duration::from_secs(u64::from(timeout_sec)),
         record_replay: req.record_replay,
         limits,
+    })
+}
+
+/// Checks a match id against the rule, with the rule in the message.
+pub fn check_match_id(match_id: &str) -> Result<()> {
+    if is_valid_match_id(match_id) {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "match_id {match_id:?} is invalid: it must be {MATCH_ID_RULE}"
+        )))
+    }
+}
+
+/// The agent limits of a match: the executor's defaults, changed by the request within the executor's bounds.
+fn limits(
+    requested: Option<&pb::MatchLimits>,
+    settings: &AgentLimitArgs,
+    timeout_sec: u32,
+) -> Result<Limits> {
+    let requested = requested.cloned().unwrap_or_default();
+    let pick = |field: &str, asked: u64, default: u64, max: u64| {
+        if asked == 0 {
+            Ok(default)
+        } else if asked > max {
+            Err(Error::InvalidArgument(format!(
+                "limits.{field} {asked} is above this executor's maximum of {max}; ask for at most {max}, or 0 for \
+                 the default of {default}"
+            )))
+        } else {
+            Ok(asked)
+        }
+    };
+    let s = settings;
+    Ok(Limits {
+        init_ms: pick(
+            "init_ms",
+            requested.init_ms.into(),
+            s.agent_init_ms,
+            s.agent_max_init_ms,
+        )?,
+        step_ms: pick(
+            "step_ms",
+            requested.step_ms.into(),
+            s.agent_step_ms,
+            s.agent_max_step_ms,
+        )?,
+        bank_ms: pick(
+            "bank_ms",
+            requested.bank_ms.into(),
+            s.agent_bank_ms,
+            s.agent_max_bank_ms,
+        )?,
+        max_errors: u32::try_from(pick(
+            "max_errors",
+            requested.max_errors.into(),
+            s.agent_max_errors.into(),
+            s.agent_max_errors_cap.into(),
+        )?)
+        .unwrap_or(u32::MAX),
+        memory_mb: pick(
+            "memory_mb",
+            requested.memory_mb.into(),
+            s.agent_memory_mb,
+            s.agent_max_memory_mb,
+        )?,
+        match_ms: u64::from(timeout_sec) * 1000,
+        ..Limits::default()
     })
 }
 
@@ -121,16 +184,16 @@ fn agent_source(i: usize, agent: &pb::AgentData, earlier: &[pb::AgentData]) -> R
             "agents[{i}].agent_id {id:?} is the same as agents[{j}].agent_id; agent ids must be unique in a match"
         ));
     }
-    if !agent.docker_image.is_empty() {
-        return invalid(format!(
-            "agents[{i}].docker_image: OCI images are not supported by the local backend; give the agent's code as code_url"
-        ));
-    }
     let url = agent.code_url.as_str();
     if url.is_empty() {
-        return invalid(format!(
-            "agents[{i}].code_url is empty; give a path or file:// URL of the agent's directory or archive"
-        ));
+        let image = agent.docker_image.trim();
+        if image.is_empty() {
+            return invalid(format!(
+                "agents[{i}] has neither code_url nor docker_image; give the agent's code as a path, file://, \
+                 http(s)://, s3://, gs:// or az:// URL, or as an OCI image reference"
+            ));
+        }
+        return oci_source(i, id, image);
     }
     let path = match url.split_once("://") {
         Some(("file", rest)) => Path::new(rest),
@@ -161,6 +224,30 @@ fn agent_source(i: usize, agent: &pb::AgentData, earlier: &[pb::AgentData]) -> R
     Ok(AgentSource {
         agent_id: id.clone(),
         source: path.display().to_string(),
+    })
+}
+
+/// An OCI image reference (`registry/repo:tag` or `registry/repo@sha256:...`) as an `agent-init` source.
+fn oci_source(i: usize, id: &str, image: &str) -> Result<AgentSource> {
+    let reference = image
+        .strip_prefix("oci://")
+        .or_else(|| image.strip_prefix("docker://"))
+        .unwrap_or(image);
+    let well_formed = !reference.is_empty()
+        && !reference.starts_with('/')
+        && !reference.contains("://")
+        && reference
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c));
+    if !well_formed {
+        return Err(Error::InvalidArgument(format!(
+            "agents[{i}].docker_image {image:?} is not an image reference; give registry/repository:tag or \
+             registry/repository@sha256:digest"
+        )));
+    }
+    Ok(AgentSource {
+        agent_id: id.to_string(),
+        source: format!("oci://{reference}"),
     })
 }
 

@@ -1,67 +1,165 @@
-//! Assembles and runs the gRPC server: `executor.Executor` and `executor.MatchReporter` on one listener.
+//! Assembles and runs the servers: gRPC (`executor.Executor`, `executor.MatchReporter`, `grpc.health.v1.Health`
+//! and server reflection) on one listener, and the HTTP endpoint on another; drains on shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use proto::pb::executor_server::ExecutorServer;
 use proto::pb::match_reporter_server::MatchReporterServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
 
-use crate::admission::Admission;
 use crate::backend::local::LocalBackend;
+use crate::blob_store::BlobStore;
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
+use crate::matches::Matches;
+use crate::metrics::Metrics;
 use crate::replay_store::ReplayStore;
 use crate::reporter::{ReportHub, ReporterService};
-use crate::service::{Core, ExecutorService};
+use crate::result_store::ResultStore;
+use crate::service::ExecutorService;
 use crate::validate::MAX_ZIP_BYTES;
 
 /// Largest request or report message accepted (agent archives for validation are the big ones).
 const MAX_MESSAGE_BYTES: usize = MAX_ZIP_BYTES + 1024 * 1024;
+/// Time cancelled matches get to record their results during shutdown.
+const CANCEL_GRACE: Duration = Duration::from_secs(20);
 
-/// Serves until `shutdown` resolves, then stops taking new matches and lets running ones finish.
+/// What a server needs besides its settings.
+#[derive(Debug)]
+pub struct Listeners {
+    pub grpc: TcpListener,
+    /// `None` runs without the HTTP endpoint.
+    pub http: Option<TcpListener>,
+    /// Time running matches get to finish once shutdown starts.
+    pub drain_grace: Duration,
+}
+
+/// Serves until `shutdown` resolves, then drains: reports NOT_SERVING, takes no new matches, cancels queued
+/// ones, lets running ones finish within the grace period, cancels the rest, and stops.
 pub async fn run(
-    listener: TcpListener,
+    listeners: Listeners,
     settings: ExecutorArgs,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let local = listener
+    settings.check()?;
+    let local = listeners
+        .grpc
         .local_addr()
         .map_err(Error::io("reading the listening address"))?;
     let hub = ReportHub::new();
+    let metrics = Arc::new(Metrics::new());
     let backend = LocalBackend::new(&settings, Arc::clone(&hub), report_url(local))?;
-    let store = ReplayStore::open(
-        &settings.data_dir.join("replays"),
-        settings.replay_base_url.clone(),
-    )?;
-    let admission = Admission::new(
-        settings.max_concurrent_matches.max(1),
-        settings.max_queued_matches,
-    );
-    let core = Arc::new(Core {
-        settings,
-        admission: Arc::clone(&admission),
-        backend,
-        store,
-    });
-    tracing::info!(addr = %local, "executor listening");
-    let executor = ExecutorServer::new(ExecutorService::new(core))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let reporter = MatchReporterServer::new(ReporterService::new(hub))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let drain = async move {
-        shutdown.await;
-        tracing::info!("shutting down: no new matches; waiting for running ones");
-        admission.close();
+    let blobs = match &settings.store_url {
+        Some(url) => BlobStore::open(url)?,
+        None => BlobStore::local(&settings.data_dir)?,
     };
-    tonic::transport::Server::builder()
+    let replays = ReplayStore::new(
+        blobs.clone(),
+        settings.replay_base_url.clone(),
+        settings.replay_gzip,
+    );
+    let results = ResultStore::new(blobs);
+    let matches = Matches::new(settings, backend, replays, results, Arc::clone(&metrics));
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<ExecutorServer<ExecutorService>>()
+        .await;
+    health
+        .set_serving::<MatchReporterServer<ReporterService>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| Error::Internal(format!("reflection service: {e}")))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| Error::Internal(format!("reflection service: {e}")))?;
+
+    let executor = ExecutorServer::new(ExecutorService::new(Arc::clone(&matches)))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let reporter = MatchReporterServer::new(ReporterService::new(hub, metrics))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+
+    let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
+    let drain = {
+        let matches = Arc::clone(&matches);
+        let grace = listeners.drain_grace;
+        async move {
+            shutdown.await;
+            tracing::info!(
+                grace_sec = grace.as_secs(),
+                "shutting down: no new matches; draining"
+            );
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            health
+                .set_not_serving::<ExecutorServer<ExecutorService>>()
+                .await;
+            health
+                .set_not_serving::<MatchReporterServer<ReporterService>>()
+                .await;
+            matches.admission.close();
+            matches.cancel_all(true).await;
+            if tokio::time::timeout(grace, matches.wait_idle())
+                .await
+                .is_err()
+            {
+                tracing::warn!("grace period over; cancelling the matches still running");
+                matches.cancel_all(false).await;
+                let _ = tokio::time::timeout(CANCEL_GRACE, matches.wait_idle()).await;
+            }
+            tracing::info!("drained");
+            let _ = stopped_tx.send(true);
+        }
+    };
+
+    let http = match listeners.http {
+        Some(listener) => {
+            let addr = listener
+                .local_addr()
+                .map_err(Error::io("reading the http address"))?;
+            tracing::info!(addr = %addr, "http listening");
+            let mut stopped = stopped_rx.clone();
+            let router = crate::http::router(Arc::clone(&matches));
+            Some(tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    })
+                    .await
+            }))
+        }
+        None => None,
+    };
+
+    tracing::info!(addr = %local, "executor listening");
+    let grpc = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(executor)
         .add_service(reporter)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), drain)
         .await
-        .map_err(|e| Error::Internal(format!("grpc server: {e}")))
+        .map_err(|e| Error::Internal(format!("grpc server: {e}")));
+    if let Some(http) = http {
+        match http.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "http server failed"),
+            Err(e) => tracing::error!(error = %e, "http server task failed"),
+        }
+    }
+    grpc
 }
 
 /// Where local orchestrators reach this server: a wildcard listen address is reached over loopback.
@@ -75,7 +173,7 @@ fn report_url(local: SocketAddr) -> String {
     format!("http://{host}:{}", local.port())
 }
 
-/// Resolves on SIGTERM or SIGINT.
+/// Resolves on the first SIGTERM or SIGINT.
 pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut term) = signal(SignalKind::terminate()) else {

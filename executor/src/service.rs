@@ -1,89 +1,33 @@
-//! The `executor.Executor` gRPC handlers: thin wrappers that validate, call the [`Core`], and map errors to
-//! status codes.
+//! The `executor.Executor` gRPC handlers: thin wrappers that call [`Matches`] and map errors to status codes.
 
 use std::sync::Arc;
 
-use proto::outcome::MatchStatus;
-use proto::pb;
+use proto::pb::{self, match_update::Update};
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::admission::Admission;
-use crate::backend::local::LocalBackend;
-use crate::config::ExecutorArgs;
-use crate::error::{Error, Result};
-use crate::replay_store::ReplayStore;
-use crate::request::{self, MatchPlan};
+use crate::matches::{Handle, Matches};
 use crate::validate;
 
-/// The executor's shared state: settings, admission, backend and replay store.
-#[derive(Debug)]
-pub struct Core {
-    pub settings: ExecutorArgs,
-    pub admission: Arc<Admission>,
-    pub backend: LocalBackend,
-    pub store: ReplayStore,
-}
+/// Updates buffered per watcher before its producer waits (the match itself never waits).
+const WATCH_BUFFER: usize = 64;
 
-impl Core {
-    /// Validates, admits and plays a match. The match runs in its own task, so a client that goes away does
-    /// not cut it short.
-    pub async fn run_match(self: &Arc<Self>, req: &pb::MatchRequest) -> Result<pb::MatchResponse> {
-        let plan = request::plan(req, &self.settings)?;
-        let ticket = self.admission.admit(&plan.match_id).await?;
-        let core = Arc::clone(self);
-        tokio::spawn(async move {
-            let _ticket = ticket;
-            core.play(plan).await
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("match task failed: {e}")))
-    }
-
-    #[tracing::instrument(skip_all, fields(match_id = %plan.match_id, environment = %plan.environment))]
-    async fn play(&self, plan: MatchPlan) -> pb::MatchResponse {
-        tracing::info!(
-            seed = plan.seed,
-            agents = plan.agents.len(),
-            "match admitted"
-        );
-        let run = self.backend.run(&plan).await;
-        let mut response = run.outcome.to_response();
-        if let Some(replay) = run.replay {
-            match self.store.put(&plan.match_id, &replay) {
-                Ok(stored) => {
-                    response.replay_url = stored.json_url;
-                    response.replay_html_url = stored.html_url;
-                    response.replay_sha256 = stored.sha256;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "storing the replay failed");
-                    if run.outcome.status == MatchStatus::Success {
-                        response.error_message = format!("replay not stored: {e}");
-                    }
-                }
-            }
-        }
-        tracing::info!(
-            status = ?run.outcome.status,
-            winner = run.outcome.winner.as_deref().unwrap_or(""),
-            steps = response.total_steps,
-            seconds = response.execution_time_sec,
-            "match finished"
-        );
-        response
-    }
-}
-
-/// `executor.Executor` over a [`Core`].
+/// `executor.Executor` over [`Matches`].
 #[derive(Debug, Clone)]
 pub struct ExecutorService {
-    core: Arc<Core>,
+    matches: Arc<Matches>,
 }
 
 impl ExecutorService {
-    pub fn new(core: Arc<Core>) -> Self {
-        Self { core }
+    pub fn new(matches: Arc<Matches>) -> Self {
+        Self { matches }
     }
+}
+
+fn log_refusal(match_id: &str, e: crate::Error) -> Status {
+    tracing::info!(match_id, error = %e, "request refused");
+    e.into()
 }
 
 #[tonic::async_trait]
@@ -93,20 +37,19 @@ impl pb::executor_server::Executor for ExecutorService {
         request: Request<pb::MatchRequest>,
     ) -> Result<Response<pb::MatchResponse>, Status> {
         let req = request.into_inner();
-        match self.core.run_match(&req).await {
-            Ok(response) => Ok(Response::new(response)),
-            Err(e) => {
-                tracing::info!(match_id = %req.match_id, error = %e, "match request refused");
-                Err(e.into())
-            }
-        }
+        let response = self
+            .matches
+            .run(&req)
+            .await
+            .map_err(|e| log_refusal(&req.match_id, e))?;
+        Ok(Response::new(response))
     }
 
     async fn validate_agent(
         &self,
         request: Request<pb::ValidationRequest>,
     ) -> Result<Response<pb::ValidationResponse>, Status> {
-        let report = validate::validate(&request.into_inner(), &self.core).await?;
+        let report = validate::validate(&request.into_inner(), &self.matches).await?;
         Ok(Response::new(report))
     }
 
@@ -114,11 +57,116 @@ impl pb::executor_server::Executor for ExecutorService {
         &self,
         _request: Request<pb::HealthCheckRequest>,
     ) -> Result<Response<pb::HealthCheckResponse>, Status> {
-        let admission = &self.core.admission;
+        let admission = &self.matches.admission;
         Ok(Response::new(pb::HealthCheckResponse {
             healthy: !admission.is_closed(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             active_matches: u32::try_from(admission.running()).unwrap_or(u32::MAX),
         }))
+    }
+
+    async fn submit_match(
+        &self,
+        request: Request<pb::MatchRequest>,
+    ) -> Result<Response<pb::MatchInfo>, Status> {
+        let req = request.into_inner();
+        let handle = self
+            .matches
+            .submit(&req)
+            .await
+            .map_err(|e| log_refusal(&req.match_id, e))?;
+        Ok(Response::new(handle.info()))
+    }
+
+    type WatchMatchStream = ReceiverStream<Result<pb::MatchUpdate, Status>>;
+
+    async fn watch_match(
+        &self,
+        request: Request<pb::WatchMatchRequest>,
+    ) -> Result<Response<Self::WatchMatchStream>, Status> {
+        let match_id = request.into_inner().match_id;
+        let handle = self.matches.get(&match_id).await?;
+        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+        tokio::spawn(feed_watcher(match_id, handle, tx));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn get_match(
+        &self,
+        request: Request<pb::GetMatchRequest>,
+    ) -> Result<Response<pb::MatchInfo>, Status> {
+        let handle = self.matches.get(&request.into_inner().match_id).await?;
+        Ok(Response::new(handle.info()))
+    }
+
+    async fn cancel_match(
+        &self,
+        request: Request<pb::CancelMatchRequest>,
+    ) -> Result<Response<pb::MatchInfo>, Status> {
+        let info = self.matches.cancel(&request.into_inner().match_id).await?;
+        Ok(Response::new(info))
+    }
+
+    async fn list_environments(
+        &self,
+        _request: Request<pb::ListEnvironmentsRequest>,
+    ) -> Result<Response<pb::ListEnvironmentsResponse>, Status> {
+        Ok(Response::new(crate::environments::list()))
+    }
+}
+
+/// Sends a watcher the match's current state, then its live updates, and last its result. A watcher that
+/// falls behind skips frames; one that leaves stops its feed.
+async fn feed_watcher(
+    match_id: String,
+    handle: Handle,
+    tx: mpsc::Sender<Result<pb::MatchUpdate, Status>>,
+) {
+    let update = |u: Update| {
+        Ok(pb::MatchUpdate {
+            match_id: match_id.clone(),
+            update: Some(u),
+        })
+    };
+    let live = match handle {
+        Handle::Finished(stored) => {
+            let info = stored.info();
+            if tx.send(update(Update::Snapshot(info))).await.is_ok() {
+                if let Some(result) = stored.response {
+                    let _ = tx.send(update(Update::Finished(result))).await;
+                }
+            }
+            return;
+        }
+        Handle::Live(live) => live,
+    };
+    let mut events = live.subscribe();
+    let info = live.info();
+    let done = info.result.clone();
+    if tx.send(update(Update::Snapshot(info))).await.is_err() {
+        return;
+    }
+    if let Some(result) = done {
+        let _ = tx.send(update(Update::Finished(result))).await;
+        return;
+    }
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                let last = matches!(event.update, Some(Update::Finished(_)));
+                if tx.send(Ok(event)).await.is_err() || last {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                tracing::debug!(match_id = %match_id, skipped, "slow watcher skipped updates");
+            }
+            Err(broadcast::error::RecvError::Closed) => {
+                let _ = tx
+                    .send(update(Update::Finished(live.finished().await)))
+                    .await;
+                return;
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use tokio::process::Command;
 
 use crate::backend::local::{Install, install};
 use crate::error::{Error, Result};
-use crate::service::Core;
+use crate::matches::Matches;
 
 /// Largest archive accepted for validation.
 pub const MAX_ZIP_BYTES: usize = 64 * 1024 * 1024;
@@ -43,7 +43,10 @@ print(json.dumps(out))
 "#;
 
 /// Validates one agent archive.
-pub async fn validate(req: &pb::ValidationRequest, core: &Core) -> Result<pb::ValidationResponse> {
+pub async fn validate(
+    req: &pb::ValidationRequest,
+    core: &Matches,
+) -> Result<pb::ValidationResponse> {
     if req.code_zip.is_empty() {
         return Err(Error::InvalidArgument(
             "code_zip is empty; send the agent as a zip archive".into(),

@@ -3,48 +3,14 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use support::{Executor, example_agent, workspace};
 
-/// A Python interpreter that can import `grpc_tools`: the system one when it can, else a venv under
-/// `target/` that this test creates once with pip.
-fn python_with_grpc_tools() -> PathBuf {
-    let has_grpc = |python: &Path| {
-        Command::new(python)
-            .args(["-c", "import grpc, grpc_tools"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let system = PathBuf::from("python3");
-    if has_grpc(&system) {
-        return system;
-    }
-    let venv = workspace().join("target/test-venv-grpc");
-    let python = venv.join("bin/python");
-    if !has_grpc(&python) {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 -m venv");
-        assert!(made.success(), "creating {} failed", venv.display());
-        let installed = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "grpcio", "grpcio-tools"])
-            .status()
-            .expect("pip install");
-        assert!(
-            installed.success(),
-            "pip install grpcio grpcio-tools failed"
-        );
-    }
-    python
-}
-
 #[test]
 fn python_client_gets_a_correct_match_response() {
-    let python = python_with_grpc_tools();
+    let python = support::python_with(&["grpc", "grpc_tools"], &["grpcio", "grpcio-tools"]);
     let executor = Executor::start(&[]);
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(&python)

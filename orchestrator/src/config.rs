@@ -28,6 +28,16 @@ pub struct Cli {
 pub enum Command {
     /// Play the match described by a spec file.
     Run(RunConfig),
+    /// Re-simulate a recorded replay (JSON or gzip) and check every step, state hash and the result.
+    Verify(VerifyArgs),
+}
+
+/// Options of `orchestrator verify`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The replay file to check.
+    #[arg(env = "ORCHESTRATOR_VERIFY_REPLAY")]
+    pub replay: PathBuf,
 }
 
 /// How log lines are written.

@@ -1,7 +1,9 @@
-//! `orchestrator` binary: parses the command line, starts logging and plays the match with [`orchestrator::run`].
+//! `orchestrator` binary: parses the command line, starts logging and plays the match with [`orchestrator::run`]
+//! or checks a replay with [`orchestrator::verify`].
 //!
-//! Exit codes: `0` whenever the match produced a result (whatever its status), `1` when the orchestrator itself
-//! failed (unreadable spec, result not writable), `2` for usage errors.
+//! Exit codes of `run`: `0` whenever the match produced a result (whatever its status), `1` when the
+//! orchestrator itself failed (unreadable spec, result not writable), `2` for usage errors. `verify` exits `0`
+//! when the replay checks out and `1` with the diverging step otherwise.
 
 use anyhow::Context as _;
 use clap::Parser as _;
@@ -16,6 +18,11 @@ async fn main() -> anyhow::Result<()> {
             orchestrator::run(config, shutdown_signal())
                 .await
                 .context("orchestrator run failed")?;
+        }
+        Command::Verify(args) => {
+            let report = orchestrator::verify::verify_file(&args.replay)
+                .with_context(|| format!("replay {} does not verify", args.replay.display()))?;
+            println!("{report}");
         }
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! Mapping between the domain types of this crate and the generated wire messages.
 
-use crate::outcome::{AgentOutcome, AgentStatus, MatchOutcome, MatchStatus};
+use crate::outcome::{AgentOutcome, AgentStatus, Isolation, MatchOutcome, MatchStatus};
 use crate::pb;
 
 impl From<MatchStatus> for pb::MatchStatus {
@@ -27,6 +27,15 @@ impl From<AgentStatus> for pb::AgentStatus {
     }
 }
 
+impl From<&Isolation> for pb::Isolation {
+    fn from(isolation: &Isolation) -> Self {
+        Self {
+            applied: isolation.applied.clone(),
+            unavailable: isolation.unavailable.clone(),
+        }
+    }
+}
+
 impl From<&AgentOutcome> for pb::AgentResult {
     fn from(agent: &AgentOutcome) -> Self {
         Self {
@@ -37,6 +46,8 @@ impl From<&AgentOutcome> for pb::AgentResult {
             status: pb::AgentStatus::from(agent.status).into(),
             stderr_tail: agent.stderr_tail.clone(),
             time_used_sec: agent.time_used_sec,
+            isolation: Some(pb::Isolation::from(&agent.isolation)),
+            cpu_time_sec: agent.cpu_time_sec,
         }
     }
 }

@@ -68,4 +68,21 @@ pub struct AgentOutcome {
     /// Wall-clock time spent waiting for this agent's answers.
     #[serde(default)]
     pub time_used_sec: f64,
+    /// CPU time the agent's processes used.
+    #[serde(default)]
+    pub cpu_time_sec: f64,
+    /// The sandbox layers that were in force for the agent.
+    #[serde(default)]
+    pub isolation: Isolation,
+}
+
+/// Which isolation layers were applied to an agent, as found on the machine that ran it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Isolation {
+    /// Layers in force, such as `rlimits`, `seccomp`, `landlock`, `process_group`.
+    #[serde(default)]
+    pub applied: Vec<String>,
+    /// Layers asked for but unavailable, each with the reason.
+    #[serde(default)]
+    pub unavailable: Vec<String>,
 }

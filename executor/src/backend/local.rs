@@ -13,6 +13,7 @@ use tokio::process::Command;
 use super::{MatchRun, failed_outcome};
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
+use crate::live::LiveMatch;
 use crate::reporter::ReportHub;
 use crate::request::MatchPlan;
 
@@ -77,9 +78,9 @@ impl LocalBackend {
 
     /// Plays one match. Never fails: whatever goes wrong becomes the outcome's status and message.
     #[tracing::instrument(skip_all, fields(match_id = %plan.match_id))]
-    pub async fn run(&self, plan: &MatchPlan) -> MatchRun {
+    pub async fn run(&self, plan: &MatchPlan, live: &Arc<LiveMatch>) -> MatchRun {
         let started = Instant::now();
-        let mut run = match self.try_run(plan).await {
+        let mut run = match self.try_run(plan, live).await {
             Ok(run) => run,
             Err(e) => MatchRun {
                 outcome: failed_outcome(plan, MatchStatus::Error, format!("executor: {e}"), &[]),
@@ -92,7 +93,8 @@ impl LocalBackend {
         run
     }
 
-    async fn try_run(&self, plan: &MatchPlan) -> Result<MatchRun> {
+    async fn try_run(&self, plan: &MatchPlan, live: &Arc<LiveMatch>) -> Result<MatchRun> {
+        let cancel = live.cancel_token();
         let work = tempfile::Builder::new()
             .prefix(&format!("{}-", plan.match_id))
             .tempdir_in(&self.work_root)
@@ -115,7 +117,20 @@ impl LocalBackend {
         let mut agent_dirs = vec![PathBuf::new(); plan.agents.len()];
         let mut faults = Vec::new();
         let mut infra = Vec::new();
-        while let Some(joined) = installs.join_next().await {
+        loop {
+            let joined = tokio::select! {
+                joined = installs.join_next() => match joined {
+                    Some(joined) => joined,
+                    None => break,
+                },
+                () = cancel.cancelled() => {
+                    installs.abort_all();
+                    return Ok(MatchRun {
+                        outcome: failed_outcome(plan, MatchStatus::Cancelled, "cancelled while installing the agents".into(), &[]),
+                        replay: None,
+                    });
+                }
+            };
             let (i, result) =
                 joined.map_err(|e| Error::Internal(format!("agent install task: {e}")))?;
             let agent_id = &plan.agents[i].agent_id;
@@ -161,7 +176,7 @@ impl LocalBackend {
             .map_err(|e| Error::Internal(format!("encoding the match spec: {e}")))?;
         write_private(&spec_path, &spec_json)?;
 
-        let registration = self.hub.register(&plan.match_id);
+        let registration = self.hub.register(live);
         let token_path = dir.join("token");
         write_private(&token_path, registration.token().as_bytes())?;
         let result_path = dir.join("result.json");
@@ -200,15 +215,28 @@ impl LocalBackend {
 
         let deadline =
             plan.timeout + Duration::from_millis(plan.limits.init_ms) + ORCHESTRATOR_SLACK;
-        let exit = match tokio::time::timeout(deadline, child.wait()).await {
-            Ok(status) => Some(status.map_err(Error::io("waiting for the orchestrator"))?),
-            Err(_) => {
+        let ended = tokio::select! {
+            waited = tokio::time::timeout(deadline, child.wait()) => match waited {
+                Ok(status) => Ended::Exited(status),
+                Err(_) => Ended::Overran,
+            },
+            () = cancel.cancelled() => Ended::Cancelled,
+        };
+        let exit = match ended {
+            Ended::Exited(status) => {
+                Some(status.map_err(Error::io("waiting for the orchestrator"))?)
+            }
+            Ended::Overran => {
                 tracing::warn!(
                     deadline_sec = deadline.as_secs(),
                     "orchestrator overran its deadline; stopping it"
                 );
                 stop(&mut child).await;
                 None
+            }
+            Ended::Cancelled => {
+                tracing::info!("match cancelled; stopping the orchestrator");
+                stop(&mut child).await
             }
         };
 
@@ -219,6 +247,12 @@ impl LocalBackend {
         };
         let outcome = match (outcome, exit) {
             (Some(outcome), _) => outcome,
+            (None, _) if cancel.is_cancelled() => failed_outcome(
+                plan,
+                MatchStatus::Cancelled,
+                "cancelled; the orchestrator left no result".into(),
+                &[],
+            ),
             (None, None) => failed_outcome(
                 plan,
                 MatchStatus::Timeout,
@@ -315,18 +349,27 @@ pub(crate) async fn install(
     })
 }
 
-/// SIGTERM, a grace period, then SIGKILL.
-async fn stop(child: &mut tokio::process::Child) {
+/// SIGTERM (the orchestrator then ends the match as cancelled and writes its result), a grace period, then
+/// SIGKILL. Returns the exit status when the process exited within the grace period.
+async fn stop(child: &mut tokio::process::Child) -> Option<ExitStatus> {
     if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGTERM,
         );
-        if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_ok() {
-            return;
+        if let Ok(Ok(status)) = tokio::time::timeout(STOP_GRACE, child.wait()).await {
+            return Some(status);
         }
     }
     let _ = child.kill().await;
+    None
+}
+
+/// How waiting for the orchestrator ended.
+enum Ended {
+    Exited(std::io::Result<ExitStatus>),
+    Overran,
+    Cancelled,
 }
 
 fn read_outcome(path: &Path) -> Option<MatchOutcome> {

@@ -1,15 +1,17 @@
 //! Table tests of request validation: every bad request names its field and the fix.
 
-use clap::Parser;
 use proto::pb;
 
 use super::*;
-use crate::config::{Cli, Command};
+use crate::config::Command;
 
 fn settings() -> ExecutorArgs {
-    match Cli::try_parse_from(["executor", "serve"]).unwrap().command {
+    match crate::config::parse_from(["executor", "serve"])
+        .unwrap()
+        .command
+    {
         Command::Serve(args) => args.executor,
-        Command::Play(_) => unreachable!("parsed serve"),
+        other => panic!("parsed serve, got {other:?}"),
     }
 }
 
@@ -30,6 +32,7 @@ fn valid_request(dir: &str) -> pb::MatchRequest {
         record_replay: true,
         seed: 0,
         environment_config_json: String::new(),
+        limits: None,
     }
 }
 
@@ -51,6 +54,13 @@ fn valid_request_becomes_a_plan() {
     req.timeout_sec = 3600;
     req.environment_config_json = r#"{"winning_score": 3}"#.into();
     req.agents[1].code_url = "https://artifacts.example/agent.tar.gz".into();
+    req.agents[0].code_url.clear();
+    req.agents[0].docker_image = "registry.local:5000/agents/c:1".into();
+    req.limits = Some(pb::MatchLimits {
+        step_ms: 500,
+        max_errors: 3,
+        ..Default::default()
+    });
     let second = plan(&req, &settings()).unwrap();
     assert_eq!(second.seed, 42);
     assert_eq!(second.config["winning_score"], 3);
@@ -120,14 +130,17 @@ fn bad_requests_name_the_field() {
             "agents[0].agent_id is invalid",
         ),
         (
-            "docker image",
-            Box::new(|r| r.agents[0].docker_image = "agent:1".into()),
-            "agents[0].docker_image: OCI images are not supported",
+            "bad docker image",
+            Box::new(|r| {
+                r.agents[0].code_url.clear();
+                r.agents[0].docker_image = "a b".into();
+            }),
+            "agents[0].docker_image \"a b\" is not an image reference",
         ),
         (
-            "empty code url",
+            "no code at all",
             Box::new(|r| r.agents[1].code_url.clear()),
-            "agents[1].code_url is empty",
+            "agents[1] has neither code_url nor docker_image",
         ),
         (
             "missing path",

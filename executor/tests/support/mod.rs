@@ -16,30 +16,32 @@ use tonic::transport::Channel;
 pub struct Executor {
     child: Child,
     pub addr: String,
+    /// Base URL of the HTTP endpoint (metrics, health, replays).
+    pub http: String,
     pub data_dir: tempfile::TempDir,
     /// Everything the executor logged so far.
     pub log: Arc<Mutex<String>>,
 }
 
 impl Executor {
-    /// Starts the executor binary and waits until it logs its listening address.
+    /// Starts the executor binary and waits until it logs its listening addresses.
     #[track_caller]
     pub fn start(extra: &[&str]) -> Self {
         Self::start_with(tempfile::tempdir().expect("data dir"), extra, &[])
+    }
+
+    /// Starts the executor on an existing data directory (for restarts).
+    #[track_caller]
+    pub fn start_in(data_dir: tempfile::TempDir, extra: &[&str]) -> Self {
+        Self::start_with(data_dir, extra, &[])
     }
 
     /// Starts the executor with extra flags and environment variables.
     #[track_caller]
     pub fn start_with(data_dir: tempfile::TempDir, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_executor"))
-            .args([
-                "--log-format",
-                "json",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
+            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+            .args(["--http-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
             .args(extra)
             .env("RUST_LOG", "info")
@@ -54,28 +56,30 @@ impl Executor {
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
-            let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = listening_addr(&line) {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr);
-                    }
+                if let Some(found) = listening_addr(&line) {
+                    let _ = tx.send(found);
                 }
                 let mut log = sink.lock().unwrap();
                 log.push_str(&line);
                 log.push('\n');
             }
         });
-        let addr = match rx.recv_timeout(std::time::Duration::from_secs(60)) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("executor did not start: {}", log.lock().unwrap());
+        let (mut addr, mut http) = (None, None);
+        while addr.is_none() || http.is_none() {
+            match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+                Ok((kind, found)) if kind == "http" => http = Some(found),
+                Ok((_, found)) => addr = Some(found),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("executor did not start: {}", log.lock().unwrap());
+                }
             }
-        };
+        }
         Self {
             child,
-            addr: format!("http://{addr}"),
+            addr: format!("http://{}", addr.unwrap()),
+            http: format!("http://{}", http.unwrap()),
             data_dir,
             log,
         }
@@ -97,11 +101,52 @@ impl Executor {
             .collect()
     }
 
-    /// Sends SIGTERM and waits for the process to exit.
-    pub fn stop(&mut self) -> std::process::ExitStatus {
+    /// Sends a signal to the executor process.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        nix::sys::signal::kill(pid, signal).expect("signal executor");
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
         self.child.wait().expect("wait executor")
+    }
+
+    /// Stops the executor with SIGKILL and hands back its data directory (for restarts).
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().expect("placeholder dir");
+        std::mem::replace(&mut self.data_dir, dir)
+    }
+
+    /// A plain HTTP GET on the executor's HTTP endpoint: (status, body).
+    pub fn http_get(&self, path: &str) -> (u16, Vec<u8>) {
+        use std::io::{Read, Write};
+        let host = self.http.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(host).expect("connect http");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).expect("read http");
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("http head");
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let body = raw[split + 4..].to_vec();
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        (status, if chunked { dechunk(&body) } else { body })
     }
 }
 
@@ -112,13 +157,31 @@ impl Drop for Executor {
     }
 }
 
-fn listening_addr(line: &str) -> Option<String> {
+fn listening_addr(line: &str) -> Option<(&'static str, String)> {
     let value: serde_json::Value = serde_json::from_str(line).ok()?;
     let fields = value.get("fields")?;
-    if fields.get("message")?.as_str()? != "executor listening" {
-        return None;
+    let kind = match fields.get("message")?.as_str()? {
+        "executor listening" => "grpc",
+        "http listening" => "http",
+        _ => return None,
+    };
+    Some((kind, fields.get("addr")?.as_str()?.to_string()))
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(end) = body.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&body[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[end + 2..end + 2 + size]);
+        body = &body[end + 2 + size + 2..];
     }
-    Some(fields.get("addr")?.as_str()?.to_string())
 }
 
 /// The workspace root.
@@ -163,6 +226,7 @@ pub fn pong_request(match_id: &str, a: pb::AgentData, b: pb::AgentData) -> pb::M
         record_replay: true,
         seed: 7,
         environment_config_json: r#"{"winning_score": 3, "max_steps": 300}"#.into(),
+        limits: None,
     }
 }
 
@@ -198,4 +262,61 @@ pub fn processes_under(dir: &Path) -> Vec<(i32, String)> {
         }
     }
     found
+}
+
+/// A Python interpreter that can import `modules`: the system one when it can, else a virtualenv under
+/// `target/` that is created once and filled with `packages` from PyPI.
+pub fn python_with(modules: &[&str], packages: &[&str]) -> PathBuf {
+    let import = format!("import {}", modules.join(", "));
+    let can_import = |python: &Path| {
+        Command::new(python)
+            .args(["-c", &import])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let system = PathBuf::from("python3");
+    if can_import(&system) {
+        return system;
+    }
+    let venv = workspace().join("target/test-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 -m venv");
+        assert!(made.success(), "creating {} failed", venv.display());
+    }
+    if !can_import(&python) {
+        let installed = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet"])
+            .args(packages)
+            .status()
+            .expect("pip install");
+        assert!(installed.success(), "pip install {packages:?} failed");
+    }
+    assert!(
+        can_import(&python),
+        "{} cannot import {modules:?}",
+        python.display()
+    );
+    python
+}
+
+/// Waits until `check` holds, polling a live condition; fails the test after `attempts` polls.
+pub async fn eventually<F, Fut>(what: &str, attempts: u32, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..attempts {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not happen");
 }

@@ -1,0 +1,137 @@
+//! `CancelMatch`: a running match ends as `STATUS_CANCELLED`, its processes are gone and the replay of what
+//! was played is kept; a queued match is cancelled before it starts.
+
+mod support;
+
+use proto::pb::{self, match_update::Update};
+use support::{Executor, agent, pong_request, test_agent};
+use tokio_stream::StreamExt;
+
+fn long_match(id: &str) -> pb::MatchRequest {
+    let mut request = pong_request(
+        id,
+        agent("a", &test_agent("slow-steps")),
+        agent("b", &test_agent("slow-steps")),
+    );
+    request.environment_config_json = r#"{"max_steps": 1000, "winning_score": 1000}"#.into();
+    request
+}
+
+#[tokio::test]
+async fn cancelling_a_running_match_keeps_the_partial_replay() {
+    let executor = Executor::start(&[]);
+    let mut client = executor.client().await;
+    client
+        .submit_match(long_match("cancel-1"))
+        .await
+        .expect("submit");
+    let mut watch = client
+        .watch_match(pb::WatchMatchRequest {
+            match_id: "cancel-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Wait for real play before cancelling.
+    loop {
+        match watch
+            .next()
+            .await
+            .expect("stream open")
+            .expect("update")
+            .update
+        {
+            Some(Update::Frame(frame)) if frame.step >= 3 => break,
+            Some(Update::Finished(r)) => panic!("finished before it was cancelled: {r:?}"),
+            _ => {}
+        }
+    }
+    let info = client
+        .cancel_match(pb::CancelMatchRequest {
+            match_id: "cancel-1".into(),
+        })
+        .await
+        .expect("cancel")
+        .into_inner();
+    assert_eq!(info.state(), pb::MatchState::Finished);
+    let result = info.result.expect("result");
+    assert_eq!(
+        result.status(),
+        pb::MatchStatus::StatusCancelled,
+        "{result:?}"
+    );
+    assert!(
+        result.total_steps >= 3 && result.total_steps < 1000,
+        "{}",
+        result.total_steps
+    );
+    let replay_path = result
+        .replay_url
+        .strip_prefix("file://")
+        .expect("partial replay stored");
+    let replay: proto::replay::Replay =
+        serde_json::from_slice(&std::fs::read(replay_path).unwrap()).unwrap();
+    assert_eq!(replay.steps.len() as u32, result.total_steps);
+    assert_eq!(executor.leftover_processes(), vec![]);
+
+    // The watcher saw the end too, and the result is what GetMatch says.
+    let rest: Vec<_> = watch.map(|u| u.unwrap()).collect().await;
+    assert!(matches!(
+        rest.last().and_then(|u| u.update.as_ref()),
+        Some(Update::Finished(_))
+    ));
+    let got = client
+        .get_match(pb::GetMatchRequest {
+            match_id: "cancel-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        got.result.unwrap().status(),
+        pb::MatchStatus::StatusCancelled
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_queued_match_ends_it_before_it_starts() {
+    let executor = Executor::start(&["--max-concurrent-matches", "1"]);
+    let mut client = executor.client().await;
+    client
+        .submit_match(long_match("cancel-running"))
+        .await
+        .expect("submit first");
+    let queued = client
+        .submit_match(long_match("cancel-queued"))
+        .await
+        .expect("submit second")
+        .into_inner();
+    assert_eq!(queued.state(), pb::MatchState::Queued);
+    let info = client
+        .cancel_match(pb::CancelMatchRequest {
+            match_id: "cancel-queued".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let result = info.result.expect("result");
+    assert_eq!(result.status(), pb::MatchStatus::StatusCancelled);
+    assert_eq!(result.total_steps, 0);
+    assert!(
+        result.error_message.contains("before the match started"),
+        "{}",
+        result.error_message
+    );
+    let info = client
+        .cancel_match(pb::CancelMatchRequest {
+            match_id: "cancel-running".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        info.result.unwrap().status(),
+        pb::MatchStatus::StatusCancelled
+    );
+    assert_eq!(executor.leftover_processes(), vec![]);
+}
