@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
-use proto::outcome::Isolation;
 use nix::unistd::Pid;
+use proto::outcome::Isolation;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin};
@@ -131,7 +131,8 @@ impl AgentProcess {
         limits: ProcessLimits,
         sandbox: Option<Prepared>,
     ) -> Result<(Self, Isolation), String> {
-        let cannot = |e: std::io::Error| format!("cannot start {} ({}): {e}", launch.display(), launch.kind);
+        let cannot =
+            |e: std::io::Error| format!("cannot start {} ({}): {e}", launch.display(), launch.kind);
         let (mut child, mut isolation) = match sandbox {
             Some(prepared) => {
                 let mut command = launch.command(Some(&prepared.scratch));
@@ -139,7 +140,10 @@ impl AgentProcess {
                 prepared.install(&mut command);
                 (sandbox::spawn(command).map_err(cannot)?, isolation)
             }
-            None => (launch.command(None).spawn().map_err(cannot)?, Isolation::default()),
+            None => (
+                launch.command(None).spawn().map_err(cannot)?,
+                Isolation::default(),
+            ),
         };
         if let Some(pid) = child.id() {
             sandbox::verify_started(pid, &mut isolation);

@@ -29,9 +29,9 @@ use tokio::time::timeout_at;
 use crate::agent::protocol::{self, Ready};
 use crate::agent::{AgentProcess, Launch, ProcessLimits, Reply, Sent, launch};
 use crate::envs::{self, Environment, MoveStyle};
-use crate::sandbox::{self, AgentBox, Prepared, SandboxOptions};
 use crate::replay::{Recorder, StepRecord};
 use crate::report::Reporter;
+use crate::sandbox::{self, AgentBox, Prepared, SandboxOptions};
 
 /// How to play, beyond what the spec says.
 #[derive(Debug, Clone)]
@@ -394,15 +394,16 @@ async fn start_agents(
             receipts.push(None);
             continue;
         };
-        let (mut process, isolation) = match AgentProcess::spawn_with(&launch, limits, Some(sandbox)) {
-            Ok(spawned) => spawned,
-            Err(message) => {
-                seat.charge(AgentStatus::Error, None, &message, reporter);
-                seat.out = Some(MoveStatus::Crashed);
-                receipts.push(None);
-                continue;
-            }
-        };
+        let (mut process, isolation) =
+            match AgentProcess::spawn_with(&launch, limits, Some(sandbox)) {
+                Ok(spawned) => spawned,
+                Err(message) => {
+                    seat.charge(AgentStatus::Error, None, &message, reporter);
+                    seat.out = Some(MoveStatus::Crashed);
+                    receipts.push(None);
+                    continue;
+                }
+            };
         seat.isolation = isolation;
         tracing::info!(player = seat.player, agent_id = %seat.agent_id, command = %launch.display(),
             pid = process.pid(), applied = ?seat.isolation.applied, unavailable = ?seat.isolation.unavailable,

@@ -100,7 +100,11 @@ impl SandboxOptions {
     pub fn check(&self) -> Result<(), String> {
         check_names("required", &self.required)?;
         check_names("disabled", &self.disabled)?;
-        if let Some(name) = self.disabled.iter().find(|n| ALWAYS_ON.contains(&n.as_str())) {
+        if let Some(name) = self
+            .disabled
+            .iter()
+            .find(|n| ALWAYS_ON.contains(&n.as_str()))
+        {
             return Err(format!("isolation layer {name} cannot be disabled"));
         }
         Ok(())
@@ -164,7 +168,9 @@ fn probes() -> &'static Probes {
         let seccomp = match std::fs::read_to_string("/proc/self/status") {
             Ok(status) if status.contains("Seccomp_filters:") => seccomp::programs(),
             Ok(_) => Err("the kernel has no seccomp filter support".to_string()),
-            Err(e) => Err(format!("cannot read /proc/self/status to probe seccomp: {e}")),
+            Err(e) => Err(format!(
+                "cannot read /proc/self/status to probe seccomp: {e}"
+            )),
         };
         Probes {
             landlock: child::landlock_abi(),
@@ -175,7 +181,10 @@ fn probes() -> &'static Probes {
 
 /// Where the scratch directory of the agent in `dir` lives: beside it, `<dir>.scratch`.
 pub fn scratch_dir(dir: &Path) -> PathBuf {
-    let mut name = dir.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".scratch");
     dir.with_file_name(name)
 }
@@ -255,7 +264,10 @@ pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepare
                 }
             };
             let fs = layer(LANDLOCK_FS, Ok(()));
-            layer(LANDLOCK_NET, need(built.net, "has no TCP rules (needs ABI 4)"));
+            layer(
+                LANDLOCK_NET,
+                need(built.net, "has no TCP rules (needs ABI 4)"),
+            );
             layer(
                 LANDLOCK_SCOPES,
                 need(built.scopes, "has no scopes (needs ABI 6)"),
@@ -289,7 +301,11 @@ fn rlimits(limits: &Limits) -> Vec<(libc::c_int, u64, u64)> {
     let mib = 1024 * 1024;
     let cpu = (limits.match_ms + limits.init_ms) / 1000 + CPU_SLACK_SEC;
     let mut out = vec![
-        (libc::RLIMIT_FSIZE as libc::c_int, limits.scratch_mb * mib, limits.scratch_mb * mib),
+        (
+            libc::RLIMIT_FSIZE as libc::c_int,
+            limits.scratch_mb * mib,
+            limits.scratch_mb * mib,
+        ),
         (libc::RLIMIT_NOFILE as libc::c_int, OPEN_FILES, OPEN_FILES),
         (libc::RLIMIT_CORE as libc::c_int, 0, 0),
         (libc::RLIMIT_CPU as libc::c_int, cpu, cpu + 1),
@@ -309,9 +325,12 @@ fn read_paths(options: &SandboxOptions, agent: &AgentBox<'_>) -> Vec<PathBuf> {
     // An interpreter given by path (a virtual environment, a runtime under /opt): its installation prefix,
     // and that of the file it links to.
     if agent.program.is_absolute() && !agent.program.starts_with(agent.dir) {
-        for program in [Some(agent.program.to_path_buf()), agent.program.canonicalize().ok()]
-            .into_iter()
-            .flatten()
+        for program in [
+            Some(agent.program.to_path_buf()),
+            agent.program.canonicalize().ok(),
+        ]
+        .into_iter()
+        .flatten()
         {
             if let Some(prefix) = program.parent().and_then(Path::parent) {
                 if prefix != Path::new("/") {
@@ -376,12 +395,16 @@ pub fn verify_started(pid: u32, isolation: &mut Isolation) {
 }
 
 /// Required layers that `isolation` lacks, each with the reason it gave.
-pub fn missing_required(required: &[String], isolation: &Isolation, turn_based: bool) -> Vec<String> {
+pub fn missing_required(
+    required: &[String],
+    isolation: &Isolation,
+    turn_based: bool,
+) -> Vec<String> {
     required
         .iter()
         .filter(|r| !isolation.applied.contains(r))
         // Nobody is ever off turn in a simultaneous game: there is nothing to pause.
-        .filter(|r| !(r.as_str() == PAUSE_OFF_TURN && !turn_based))
+        .filter(|r| r.as_str() != PAUSE_OFF_TURN || turn_based)
         .map(|r| {
             let prefix = format!("{r}: ");
             isolation
@@ -494,7 +517,10 @@ fn children_of(pid: u32) -> Vec<u32> {
     };
     for task in tasks.flatten() {
         if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-            out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
         }
     }
     out.sort_unstable();

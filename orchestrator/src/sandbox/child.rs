@@ -123,7 +123,15 @@ impl ChildSetup {
 
 fn set_parent_death_signal() -> libc::c_int {
     // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) }
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    }
 }
 
 /// Best effort: an agent that cannot raise its OOM score still runs.
@@ -298,7 +306,9 @@ pub fn landlock_abi() -> Result<i32, String> {
         let error = io::Error::last_os_error();
         Err(match error.raw_os_error() {
             Some(libc::ENOSYS) => "the kernel has no Landlock support".to_string(),
-            Some(libc::EOPNOTSUPP) => "Landlock is disabled on this kernel (boot with lsm=...,landlock)".to_string(),
+            Some(libc::EOPNOTSUPP) => {
+                "Landlock is disabled on this kernel (boot with lsm=...,landlock)".to_string()
+            }
             _ => format!("Landlock probe failed: {error}"),
         })
     }

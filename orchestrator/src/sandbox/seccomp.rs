@@ -19,8 +19,12 @@ use super::child::PID_PLACEHOLDER;
 
 /// Builds the programs to install, in order; `Err` says why this machine cannot have the filter.
 pub fn programs() -> Result<Vec<BpfProgram>, String> {
-    let arch = TargetArch::try_from(std::env::consts::ARCH)
-        .map_err(|_| format!("no seccomp filter for the {} architecture", std::env::consts::ARCH))?;
+    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|_| {
+        format!(
+            "no seccomp filter for the {} architecture",
+            std::env::consts::ARCH
+        )
+    })?;
     let deny = compile(deny_rules()?, libc::EPERM, arch)?;
     let clone3 = compile(
         BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
@@ -36,13 +40,23 @@ fn compile(
     arch: TargetArch,
 ) -> Result<BpfProgram, String> {
     let errno = u32::try_from(errno).unwrap_or(1);
-    let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(errno), arch)
-        .map_err(|e| format!("building the seccomp filter: {e}"))?;
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(errno),
+        arch,
+    )
+    .map_err(|e| format!("building the seccomp filter: {e}"))?;
     BpfProgram::try_from(filter).map_err(|e| format!("compiling the seccomp filter: {e}"))
 }
 
 /// A condition on argument `index`.
-fn arg(index: u8, len: SeccompCmpArgLen, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, String> {
+fn arg(
+    index: u8,
+    len: SeccompCmpArgLen,
+    op: SeccompCmpOp,
+    value: u64,
+) -> Result<SeccompCondition, String> {
     SeccompCondition::new(index, len, op, value).map_err(|e| format!("seccomp condition: {e}"))
 }
 
@@ -53,7 +67,12 @@ fn rule(conditions: Vec<SeccompCondition>) -> Result<SeccompRule, String> {
 /// Matches when argument `index` names a process other than the agent itself (0 means "myself").
 fn other_process(index: u8) -> Result<Vec<SeccompRule>, String> {
     Ok(vec![rule(vec![
-        arg(index, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, u64::from(PID_PLACEHOLDER))?,
+        arg(
+            index,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Ne,
+            u64::from(PID_PLACEHOLDER),
+        )?,
         arg(index, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, 0)?,
     ])?])
 }
@@ -130,7 +149,12 @@ fn deny_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, String> {
     for syscall in [libc::SYS_socket, libc::SYS_socketpair] {
         rules.insert(
             syscall,
-            vec![rule(vec![arg(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, unix)?])?],
+            vec![rule(vec![arg(
+                0,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Ne,
+                unix,
+            )?])?],
         );
     }
     // Signals, scheduling and limits: the agent's own process only.
@@ -156,7 +180,12 @@ fn deny_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, String> {
     let pdeathsig = u64::try_from(libc::PR_SET_PDEATHSIG).unwrap_or(1);
     rules.insert(
         libc::SYS_prctl,
-        vec![rule(vec![arg(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, pdeathsig)?])?],
+        vec![rule(vec![arg(
+            0,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Eq,
+            pdeathsig,
+        )?])?],
     );
     Ok(rules)
 }

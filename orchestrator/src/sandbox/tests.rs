@@ -16,18 +16,33 @@ fn unknown_and_always_on_layers_are_refused() {
         ..SandboxOptions::default()
     };
     let err = unknown.check().unwrap_err();
-    assert!(err.contains("\"selinux\" is unknown") && err.contains("seccomp"), "{err}");
+    assert!(
+        err.contains("\"selinux\" is unknown") && err.contains("seccomp"),
+        "{err}"
+    );
     let always_on = SandboxOptions {
         disabled: vec![BOUNDED_IO.into()],
         ..SandboxOptions::default()
     };
-    assert!(always_on.check().unwrap_err().contains("cannot be disabled"));
+    assert!(
+        always_on
+            .check()
+            .unwrap_err()
+            .contains("cannot be disabled")
+    );
 }
 
 #[test]
 fn missing_required_layers_carry_their_reason() {
-    let found = isolation(&[SECCOMP], &["landlock_fs: the kernel has no Landlock support"]);
-    let required = vec![SECCOMP.to_string(), LANDLOCK_FS.to_string(), PAUSE_OFF_TURN.to_string()];
+    let found = isolation(
+        &[SECCOMP],
+        &["landlock_fs: the kernel has no Landlock support"],
+    );
+    let required = vec![
+        SECCOMP.to_string(),
+        LANDLOCK_FS.to_string(),
+        PAUSE_OFF_TURN.to_string(),
+    ];
     assert_eq!(
         missing_required(&required, &found, false),
         ["landlock_fs: the kernel has no Landlock support"]
@@ -51,16 +66,26 @@ fn rlimits_follow_the_spec() {
         ..Limits::default()
     };
     let got = rlimits(&limits);
-    let find = |r: u32| got.iter().find(|(res, ..)| *res as u32 == r).copied();
-    assert_eq!(find(libc::RLIMIT_AS as u32), Some((libc::RLIMIT_AS as i32, 256 << 20, 256 << 20)));
-    assert_eq!(find(libc::RLIMIT_FSIZE as u32).map(|l| l.1), Some(8 << 20));
-    assert_eq!(find(libc::RLIMIT_CORE as u32).map(|l| l.1), Some(0));
-    assert_eq!(find(libc::RLIMIT_CPU as u32).map(|l| l.1), Some(75));
+    let find = |r: libc::c_int| got.iter().find(|(res, ..)| *res == r).copied();
+    assert_eq!(
+        find(libc::RLIMIT_AS as libc::c_int),
+        Some((libc::RLIMIT_AS as libc::c_int, 256 << 20, 256 << 20))
+    );
+    assert_eq!(
+        find(libc::RLIMIT_FSIZE as libc::c_int).map(|l| l.1),
+        Some(8 << 20)
+    );
+    assert_eq!(find(libc::RLIMIT_CORE as libc::c_int).map(|l| l.1), Some(0));
+    assert_eq!(find(libc::RLIMIT_CPU as libc::c_int).map(|l| l.1), Some(75));
     let unlimited = Limits {
         memory_mb: 0,
         ..Limits::default()
     };
-    assert!(rlimits(&unlimited).iter().all(|(r, ..)| *r as u32 != libc::RLIMIT_AS as u32));
+    assert!(
+        rlimits(&unlimited)
+            .iter()
+            .all(|(r, ..)| *r != libc::RLIMIT_AS as libc::c_int)
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use proto::outcome::{AgentOutcome, MatchOutcome};
+use proto::outcome::{AgentOutcome, AgentStatus, MatchOutcome, MatchStatus};
 use proto::replay::Replay;
 use serde_json::{Value, json};
 
@@ -26,6 +26,14 @@ pub fn test_agent(name: &str) -> PathBuf {
         .join("tests/agents")
         .join(name)
 }
+
+/// A hostile test agent in `orchestrator/tests/agents/hostile/`.
+pub fn hostile(name: &str) -> PathBuf {
+    test_agent("hostile").join(name)
+}
+
+/// Peak resident memory the orchestrator may reach in any hostile case, in KiB.
+pub const ORCHESTRATOR_PEAK_RSS_KIB: u64 = 100 * 1024;
 
 /// A match under construction in its own temp dir.
 pub struct Arena {
@@ -124,8 +132,19 @@ impl Arena {
     /// Runs `orchestrator run` with the result and replay files, plus `extra` arguments; expects exit 0.
     #[track_caller]
     pub fn run(&self, extra: &[&str]) -> Run {
+        let output = self
+            .command(extra)
+            .output()
+            .expect("running the orchestrator");
+        self.collect(output)
+    }
+
+    /// The `orchestrator run` command of this arena (the spec is written), for tests that drive it.
+    #[track_caller]
+    pub fn command(&self, extra: &[&str]) -> std::process::Command {
         let spec = self.write_spec();
-        let output = std::process::Command::new(BIN)
+        let mut command = std::process::Command::new(BIN);
+        command
             .arg("run")
             .arg("--spec")
             .arg(&spec)
@@ -133,10 +152,18 @@ impl Arena {
             .arg(self.result_path())
             .arg("--replay-out")
             .arg(self.replay_path())
-            .args(extra)
-            .output()
-            .expect("running the orchestrator");
-        self.collect(output)
+            .args(extra);
+        command
+    }
+
+    /// The directory the agent `id` runs in.
+    #[track_caller]
+    pub fn agent_dir(&self, id: &str) -> PathBuf {
+        self.agents
+            .iter()
+            .find(|(a, _)| a == id)
+            .map(|(_, dir)| dir.clone())
+            .unwrap_or_else(|| panic!("no agent {id}"))
     }
 
     /// Reads what a finished run wrote; the run must have exited with 0.
@@ -233,6 +260,88 @@ impl Run {
                 "processes {left:?} are left in agent process group {pid}"
             );
         }
+    }
+}
+
+impl Run {
+    /// The orchestrator's peak resident memory as it logged it at the end of the match, in KiB.
+    #[track_caller]
+    pub fn peak_rss_kib(&self) -> u64 {
+        let stderr = self.stderr();
+        let value = stderr
+            .split("peak_rss_kib=")
+            .nth(1)
+            .map(|rest| {
+                rest.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .and_then(|digits| digits.parse().ok());
+        value.unwrap_or_else(|| panic!("the orchestrator logged no peak_rss_kib:\n{stderr}"))
+    }
+
+    /// Checks that the orchestrator's memory stayed bounded whatever the agents did.
+    #[track_caller]
+    pub fn assert_memory_bounded(&self) {
+        let peak = self.peak_rss_kib();
+        assert!(
+            peak > 0 && peak < ORCHESTRATOR_PEAK_RSS_KIB,
+            "orchestrator peak RSS {peak} KiB is not below {ORCHESTRATOR_PEAK_RSS_KIB} KiB"
+        );
+    }
+
+    /// Whether `layer` was in force for agent `id`; says so on the test output when it was not.
+    #[track_caller]
+    pub fn has_layer(&self, id: &str, layer: &str) -> bool {
+        let isolation = &self.agent(id).isolation;
+        let applied = isolation.applied.iter().any(|l| l == layer);
+        if !applied {
+            println!(
+                "isolation layer {layer} is not in force for {id} on this machine ({:?}); checking the next \
+                 layer down",
+                isolation.unavailable
+            );
+        }
+        applied
+    }
+
+    /// The end every hostile case must reach: the match completed with a result, the hostile agent is
+    /// charged with `status`, the opponent wins, no agent process is left, the orchestrator's memory is
+    /// bounded, and the outcome and replay say which isolation layers were in force.
+    #[track_caller]
+    pub fn assert_hostile_lost(&self, hostile: &str, opponent: &str, status: AgentStatus) {
+        assert!(
+            matches!(self.outcome.status, MatchStatus::Success),
+            "the match must complete with a result: {:?}\n{}",
+            self.outcome,
+            self.stderr()
+        );
+        let charged = self.agent(hostile);
+        assert_eq!(charged.status, status, "{charged:?}");
+        assert!(charged.errors >= 1, "{charged:?}");
+        assert_eq!(
+            self.outcome.winner.as_deref(),
+            Some(opponent),
+            "{:?}",
+            self.outcome
+        );
+        for agent in &self.outcome.agents {
+            assert!(
+                agent.isolation.applied.iter().any(|l| l == "bounded_io"),
+                "isolation is reported: {agent:?}"
+            );
+        }
+        if let Some(bytes) = &self.replay_bytes {
+            let replay: Replay =
+                serde_json::from_slice(bytes).expect("the replay file is a replay");
+            let recorded = replay.outcome.expect("the replay records the outcome");
+            assert_eq!(
+                recorded.agents[0].isolation,
+                self.outcome.agents[0].isolation
+            );
+        }
+        self.assert_no_agent_process_left();
+        self.assert_memory_bounded();
     }
 }
 

@@ -1,0 +1,206 @@
+//! Hostile agents that look beyond their own process: the opponent's code, the orchestrator's secrets, the
+//! network, other processes. Every attempt is denied, the secrets never reach anything the agent writes.
+
+mod support;
+
+use std::io::Read;
+use std::net::{TcpListener, UdpSocket};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener};
+
+use proto::outcome::AgentStatus;
+use support::{Arena, hostile, test_agent};
+
+/// Secrets the orchestrator has and agents must not learn.
+const SECRET_ENV: &str = "hostile-test-secret-0f9c2d";
+const TOKEN: &str = "hostile-test-token-7b1e44";
+/// A line of the opponent's code.
+const OPPONENT_CODE: &str = "always stays (action 1)";
+
+#[test]
+fn opponent_code_cannot_be_read() {
+    let arena = Arena::pong()
+        .agent("snoop", &hostile("snoop-code"))
+        .agent("opponent", &test_agent("steady"));
+    let run = arena.run(&[]);
+
+    run.assert_hostile_lost("snoop", "opponent", AgentStatus::Crashed);
+    let snoop = run.agent("snoop");
+    println!("{}", snoop.stderr_tail);
+    if run.has_layer("snoop", "landlock_fs") {
+        for probe in [
+            "absolute",
+            "dotdot",
+            "listdir",
+            "symlink",
+            "proc-cwd",
+            "proc-root",
+        ] {
+            assert!(
+                snoop
+                    .stderr_tail
+                    .contains(&format!("snoop {probe}: denied")),
+                "{probe} must be denied: {}",
+                snoop.stderr_tail
+            );
+        }
+    }
+    assert!(
+        !snoop.stderr_tail.contains(OPPONENT_CODE),
+        "{}",
+        snoop.stderr_tail
+    );
+}
+
+#[test]
+fn secrets_of_the_orchestrator_stay_secret() {
+    let arena = Arena::pong()
+        .agent("hunter", &hostile("snoop-secrets"))
+        .agent("steady", &test_agent("steady"));
+    let token = arena.dir.path().join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let output = arena
+        .command(&[
+            "--report-to",
+            "http://127.0.0.1:9",
+            "--token-file",
+            token.to_str().unwrap(),
+            "--report-retry-ms",
+            "0",
+        ])
+        .env("RL_ARENA_TEST_SECRET", SECRET_ENV)
+        .output()
+        .unwrap();
+    let run = arena.collect(output);
+
+    run.assert_hostile_lost("hunter", "steady", AgentStatus::Crashed);
+    let hunter = run.agent("hunter");
+    println!("{}", hunter.stderr_tail);
+    assert!(hunter.stderr_tail.contains("hunt env:"), "the hunt ran");
+    for secret in [SECRET_ENV, TOKEN] {
+        assert!(
+            !hunter.stderr_tail.contains(secret),
+            "{}",
+            hunter.stderr_tail
+        );
+        let loot = std::fs::read_to_string(
+            orchestrator::sandbox::scratch_dir(&arena.agent_dir("hunter")).join("loot"),
+        )
+        .expect("the hunter wrote its loot");
+        assert!(!loot.contains(secret), "{loot}");
+        assert!(!String::from_utf8_lossy(&run.result_bytes).contains(secret));
+    }
+    assert!(
+        hunter
+            .stderr_tail
+            .contains("hunt orchestrator-environ: denied")
+            && hunter.stderr_tail.contains("hunt orchestrator-mem: denied")
+            && hunter.stderr_tail.contains("hunt token-file: denied"),
+        "{}",
+        hunter.stderr_tail
+    );
+    // Beyond stdio the agent holds only what its own runtime opened: pipes and /dev/null, never a socket
+    // or a file of the match.
+    for line in hunter
+        .stderr_tail
+        .lines()
+        .filter(|l| l.starts_with("hunt fd-"))
+    {
+        let target = line.split_once(": ").map_or("", |(_, t)| t);
+        assert!(
+            target.starts_with("pipe:") || target == "/dev/null",
+            "inherited descriptor: {line}"
+        );
+    }
+}
+
+#[test]
+fn network_is_closed() {
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_nonblocking(true).unwrap();
+    let tcp6 = TcpListener::bind("[::1]:0").ok();
+    if let Some(listener) = &tcp6 {
+        listener.set_nonblocking(true).unwrap();
+    } else {
+        println!("no IPv6 loopback on this machine: the agent's IPv6 attempt has no listener");
+    }
+    let name = format!("rl-arena-hostile-{}", std::process::id());
+    let unix =
+        UnixListener::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
+    unix.set_nonblocking(true).unwrap();
+
+    let arena = Arena::pong()
+        .agent("net", &hostile("network"))
+        .agent("steady", &test_agent("steady"));
+    std::fs::write(
+        arena.agent_dir("net").join("targets"),
+        format!(
+            "tcp={}\nudp={}\ntcp6={}\nabstract={name}\n",
+            tcp.local_addr().unwrap().port(),
+            udp.local_addr().unwrap().port(),
+            tcp6.as_ref().map_or(1, |l| l.local_addr().unwrap().port()),
+        ),
+    )
+    .unwrap();
+    let run = arena.run(&[]);
+
+    run.assert_hostile_lost("net", "steady", AgentStatus::Crashed);
+    let net = run.agent("net");
+    println!("{}", net.stderr_tail);
+    for what in ["tcp", "udp", "tcp6", "abstract-unix", "packet"] {
+        assert!(
+            net.stderr_tail.contains(&format!("net {what}: denied")),
+            "{what}: {}",
+            net.stderr_tail
+        );
+    }
+    assert!(tcp.accept().is_err(), "nothing connected over TCP");
+    assert!(
+        udp.recv(&mut [0u8; 64]).is_err(),
+        "nothing arrived over UDP"
+    );
+    if let Some(listener) = tcp6 {
+        assert!(listener.accept().is_err(), "nothing connected over IPv6");
+    }
+    match unix.accept() {
+        Ok((mut stream, _)) => {
+            let mut got = String::new();
+            let _ = stream.read_to_string(&mut got);
+            panic!("the agent reached the abstract socket: {got:?}");
+        }
+        Err(error) => assert_eq!(error.kind(), std::io::ErrorKind::WouldBlock),
+    }
+}
+
+#[test]
+fn other_processes_cannot_be_signalled_or_traced() {
+    let run = Arena::pong()
+        .agent("sig", &hostile("signals"))
+        .agent("steady", &test_agent("steady"))
+        .run(&[]);
+
+    // The orchestrator survived the SIGKILL attempt: it wrote a complete result.
+    run.assert_hostile_lost("sig", "steady", AgentStatus::Crashed);
+    let sig = run.agent("sig");
+    println!("{}", sig.stderr_tail);
+    assert!(
+        !sig.stderr_tail.contains("SUCCEEDED"),
+        "{}",
+        sig.stderr_tail
+    );
+    for what in [
+        "kill-orchestrator",
+        "ptrace-attach",
+        "process-vm-readv",
+        "setpriority-orchestrator",
+        "prlimit-orchestrator",
+    ] {
+        assert!(
+            sig.stderr_tail.contains(&format!("sig {what}: denied")),
+            "{what}: {}",
+            sig.stderr_tail
+        );
+    }
+}
