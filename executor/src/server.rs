@@ -28,6 +28,8 @@ use crate::validate::MAX_ZIP_BYTES;
 const MAX_MESSAGE_BYTES: usize = MAX_ZIP_BYTES + 1024 * 1024;
 /// Time cancelled matches get to record their results during shutdown.
 const CANCEL_GRACE: Duration = Duration::from_secs(20);
+/// Time open connections get to close after the drain before the server stops anyway.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// What a server needs besides its settings.
 #[derive(Debug)]
@@ -143,20 +145,32 @@ pub async fn run(
     };
 
     tracing::info!(addr = %local, "executor listening");
-    let grpc = tonic::transport::Server::builder()
+    let serve = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(executor)
         .add_service(reporter)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), drain)
-        .await
-        .map_err(|e| Error::Internal(format!("grpc server: {e}")));
-    if let Some(http) = http {
-        match http.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "http server failed"),
-            Err(e) => tracing::error!(error = %e, "http server task failed"),
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), drain);
+    // Clients that keep idle connections open (or stop reading) must not keep a drained executor alive.
+    let mut drained = stopped_rx.clone();
+    let close_deadline = async move {
+        let _ = drained.wait_for(|s| *s).await;
+        tokio::time::sleep(CLOSE_GRACE).await;
+    };
+    let grpc = tokio::select! {
+        served = serve => served.map_err(|e| Error::Internal(format!("grpc server: {e}"))),
+        () = close_deadline => {
+            tracing::info!("closing connections that did not finish on their own");
+            Ok(())
+        }
+    };
+    if let Some(mut http) = http {
+        match tokio::time::timeout(CLOSE_GRACE, &mut http).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "http server failed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "http server task failed"),
+            Err(_) => http.abort(),
         }
     }
     grpc

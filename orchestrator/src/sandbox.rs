@@ -476,10 +476,19 @@ fn clock_ticks() -> f64 {
     *TICKS.get_or_init(|| child::clock_ticks().map_or(100.0, |t| t as f64))
 }
 
-/// Hardening of the orchestrator process itself, done once at start: it becomes a child subreaper (orphaned
-/// agent descendants are re-parented to it instead of escaping to init) and not dumpable (other processes
-/// of its user cannot read its memory or environment through `/proc`).
+/// Hardening of the orchestrator process itself, done once at start: it gets SIGTERM when the process that
+/// started it (the executor) dies, so the match ends as cancelled and its agents are killed instead of
+/// outliving everything; it becomes a child subreaper (orphaned agent descendants are re-parented to it
+/// instead of escaping to init) and not dumpable (other processes of its user cannot read its memory or
+/// environment through `/proc`).
 pub fn harden_orchestrator() {
+    let parent = nix::unistd::getppid();
+    if let Err(error) = nix::sys::prctl::set_pdeathsig(Some(nix::sys::signal::Signal::SIGTERM)) {
+        tracing::warn!(%error, "cannot ask for a signal when the parent dies; the match may outlive the executor");
+    } else if nix::unistd::getppid() != parent {
+        // The parent died before the request took effect: act as if the signal came.
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGTERM);
+    }
     if let Err(error) = nix::sys::prctl::set_child_subreaper(true) {
         tracing::warn!(%error, "cannot become a child subreaper; orphaned agent processes escape to init");
     }

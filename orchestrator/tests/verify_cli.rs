@@ -22,11 +22,16 @@ fn verify_accepts_a_recorded_replay_and_rejects_a_tampered_one() {
         .arg(&replay_path)
         .output()
         .unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(!ok.stdout.is_empty(), "verify prints a summary");
 
     // Change one action of step 30 from whatever it was to another legal one.
-    let mut replay: serde_json::Value = serde_json::from_slice(&std::fs::read(&replay_path).unwrap()).unwrap();
+    let mut replay: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&replay_path).unwrap()).unwrap();
     let action = &mut replay["steps"][29]["actions"][0];
     *action = serde_json::json!((action.as_u64().unwrap() + 1) % 3);
     let tampered = replay_path.with_file_name("tampered.json");

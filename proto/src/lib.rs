@@ -20,7 +20,8 @@ pub mod pb {
     tonic::include_proto!("executor");
 
     /// Encoded `FileDescriptorSet` of every contract file, for gRPC server reflection.
-    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/executor_descriptor.bin"));
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/executor_descriptor.bin"));
 }
 
 /// Metadata key that carries a match's report token on `MatchReporter` calls.

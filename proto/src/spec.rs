@@ -111,13 +111,18 @@ impl MatchSpec {
             )));
         }
         if self.agents.is_empty() {
-            return Err(Error::InvalidSpec("agents: at least one agent is needed".into()));
+            return Err(Error::InvalidSpec(
+                "agents: at least one agent is needed".into(),
+            ));
         }
         for (i, agent) in self.agents.iter().enumerate() {
             if agent.agent_id.is_empty() {
                 return Err(Error::InvalidSpec(format!("agents[{i}].agent_id is empty")));
             }
-            if self.agents[..i].iter().any(|a| a.agent_id == agent.agent_id) {
+            if self.agents[..i]
+                .iter()
+                .any(|a| a.agent_id == agent.agent_id)
+            {
                 return Err(Error::InvalidSpec(format!(
                     "agents[{i}].agent_id {:?} appears twice",
                     agent.agent_id
@@ -127,7 +132,8 @@ impl MatchSpec {
         let l = &self.limits;
         if l.init_ms == 0 || l.step_ms == 0 || l.match_ms == 0 || l.max_line_bytes == 0 {
             return Err(Error::InvalidSpec(
-                "limits: init_ms, step_ms, match_ms and max_line_bytes must be greater than 0".into(),
+                "limits: init_ms, step_ms, match_ms and max_line_bytes must be greater than 0"
+                    .into(),
             ));
         }
         Ok(())

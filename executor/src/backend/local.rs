@@ -25,6 +25,8 @@ const AGENT_INIT_TIMEOUT: Duration = Duration::from_secs(120);
 const ORCHESTRATOR_SLACK: Duration = Duration::from_secs(30);
 /// Time between SIGTERM and SIGKILL when the executor stops an orchestrator.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long a local orchestrator keeps retrying its report stream.
+const REPORT_RETRY_MS: &str = "3000";
 /// How much of a helper's log is quoted in an error message.
 const LOG_TAIL_BYTES: usize = 2048;
 
@@ -201,6 +203,10 @@ impl LocalBackend {
             .arg(&self.python)
             .arg("--log-format")
             .arg("json")
+            // The executor is the orchestrator's parent here: when it is gone there is no one left to report
+            // to, so retrying long would only keep the process around.
+            .arg("--report-retry-ms")
+            .arg(REPORT_RETRY_MS)
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -68,7 +68,7 @@ impl Executor {
         let (mut addr, mut http) = (None, None);
         while addr.is_none() || http.is_none() {
             match rx.recv_timeout(std::time::Duration::from_secs(60)) {
-                Ok((kind, found)) if kind == "http" => http = Some(found),
+                Ok(("http", found)) => http = Some(found),
                 Ok((_, found)) => addr = Some(found),
                 Err(_) => {
                     let _ = child.kill();
@@ -99,6 +99,10 @@ impl Executor {
             .into_iter()
             .filter(|(pid, _)| *pid != own)
             .collect()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends a signal to the executor process.
@@ -249,9 +253,12 @@ pub fn processes_under(dir: &Path) -> Vec<(i32, String)> {
         let cwd = std::fs::read_link(entry.path().join("cwd"))
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let cmdline = std::fs::read(entry.path().join("cmdline"))
+        let cmdline: String = std::fs::read(entry.path().join("cmdline"))
             .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .chars()
+            .take(160)
+            .collect();
         let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
         let zombie = stat
             .rsplit(')')
