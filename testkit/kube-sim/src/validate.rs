@@ -1,0 +1,319 @@
+//! What the API server checks and fills in on writes: name rules (DNS-1123), required fields of
+//! Pods, Jobs and Secrets, and the defaults those kinds get (a small, honest subset).
+
+use base64::Engine;
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+use crate::kinds::Kind;
+
+const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
+
+fn alnum(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+/// DNS-1123 label: at most 63 of `[a-z0-9-]`, alphanumeric at both ends.
+pub fn is_dns1123_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars().all(|c| alnum(c) || c == '-')
+        && s.starts_with(alnum)
+        && s.ends_with(alnum)
+}
+
+/// DNS-1123 subdomain: at most 253 characters, dot-separated labels.
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars().all(|c| alnum(c) || c == '-' || c == '.')
+        && s.starts_with(alnum)
+        && s.ends_with(alnum)
+}
+
+/// A label value: empty, or at most 63 of `[A-Za-z0-9-_.]` with alphanumeric ends.
+fn is_label_value(s: &str) -> bool {
+    let an = |c: char| c.is_ascii_alphanumeric();
+    s.is_empty()
+        || (s.len() <= 63
+            && s.chars().all(|c| an(c) || matches!(c, '-' | '_' | '.'))
+            && s.starts_with(an)
+            && s.ends_with(an))
+}
+
+type Causes = Vec<(String, String)>;
+
+fn cause(causes: &mut Causes, field: &str, msg: impl Into<String>) {
+    causes.push((field.to_owned(), msg.into()));
+}
+
+/// Checks an object about to be stored; 422 Invalid naming every bad field.
+pub fn validate(kind: Kind, object: &Value) -> Result<(), ApiError> {
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let mut causes = Causes::new();
+    if name.is_empty() {
+        cause(&mut causes, "metadata.name", "Required value: name or generateName is required");
+    } else if kind == Kind::Job && !is_dns1123_label(name) {
+        cause(
+            &mut causes,
+            "metadata.name",
+            format!("Invalid value: {name:?}: {LABEL_MSG} (the Job name becomes a label value)"),
+        );
+    } else if !is_dns1123_subdomain(name) {
+        cause(&mut causes, "metadata.name", format!("Invalid value: {name:?}: {SUBDOMAIN_MSG}"));
+    }
+    if let Some(labels) = object.pointer("/metadata/labels").and_then(Value::as_object) {
+        for (key, value) in labels {
+            let value = value.as_str().unwrap_or("\u{0}");
+            if !is_label_value(value) || key.is_empty() || key.len() > 316 {
+                cause(
+                    &mut causes,
+                    &format!("metadata.labels.{key}"),
+                    format!("Invalid value: {value:?}: a valid label must be 63 characters or less, alphanumeric at both ends, with '-', '_' or '.' between"),
+                );
+            }
+        }
+    }
+    match kind {
+        Kind::Pod => validate_pod_spec(object.get("spec"), "spec", &mut causes),
+        Kind::Job => validate_job(object, &mut causes),
+        Kind::Secret => {
+            if let Some(data) = object.get("data").and_then(Value::as_object) {
+                for (key, value) in data {
+                    let ok = value.as_str().is_some_and(|v| {
+                        base64::engine::general_purpose::STANDARD.decode(v).is_ok()
+                    });
+                    if !ok {
+                        cause(&mut causes, &format!("data[{key}]"), "Invalid value: not valid base64");
+                    }
+                }
+            }
+        }
+        Kind::ConfigMap | Kind::Event => {}
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(kind, name, &causes))
+    }
+}
+
+fn validate_job(object: &Value, causes: &mut Causes) {
+    let Some(template) = object.pointer("/spec/template") else {
+        cause(causes, "spec.template", "Required value");
+        return;
+    };
+    let pod_spec = template.get("spec");
+    validate_pod_spec(pod_spec, "spec.template.spec", causes);
+    let restart = pod_spec
+        .and_then(|s| s.get("restartPolicy"))
+        .and_then(Value::as_str)
+        .unwrap_or("Always");
+    if restart != "Never" && restart != "OnFailure" {
+        cause(
+            causes,
+            "spec.template.spec.restartPolicy",
+            format!("Unsupported value: {restart:?}: supported values: \"OnFailure\", \"Never\""),
+        );
+    }
+    if object.pointer("/spec/podFailurePolicy").is_some() && restart != "Never" {
+        cause(
+            causes,
+            "spec.template.spec.restartPolicy",
+            "Invalid value: only \"Never\" is supported when podFailurePolicy is specified",
+        );
+    }
+    for field in ["backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished"] {
+        if let Some(v) = object.pointer(&format!("/spec/{field}")) {
+            if v.as_i64().is_none_or(|n| n < 0) || (field == "activeDeadlineSeconds" && v.as_i64() == Some(0)) {
+                cause(causes, &format!("spec.{field}"), format!("Invalid value: {v}: must be a positive integer"));
+            }
+        }
+    }
+}
+
+fn validate_pod_spec(spec: Option<&Value>, at: &str, causes: &mut Causes) {
+    let Some(spec) = spec else {
+        cause(causes, at, "Required value");
+        return;
+    };
+    let volumes: Vec<&str> = spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .map(|v| v.iter().filter_map(|v| v.get("name").and_then(Value::as_str)).collect())
+        .unwrap_or_default();
+    let containers = spec.get("containers").and_then(Value::as_array);
+    if containers.is_none_or(|c| c.is_empty()) {
+        cause(causes, &format!("{at}.containers"), "Required value");
+    }
+    let mut seen = Vec::new();
+    for list in ["initContainers", "containers"] {
+        for (i, c) in spec
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let field = format!("{at}.{list}[{i}]");
+            let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+            if !is_dns1123_label(name) {
+                cause(causes, &format!("{field}.name"), format!("Invalid value: {name:?}: {LABEL_MSG}"));
+            } else if seen.contains(&name) {
+                cause(causes, &format!("{field}.name"), format!("Duplicate value: {name:?}"));
+            }
+            seen.push(name);
+            if c.get("image").and_then(Value::as_str).is_none_or(str::is_empty) {
+                cause(causes, &format!("{field}.image"), "Required value");
+            }
+            for (j, m) in c
+                .get("volumeMounts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let vname = m.get("name").and_then(Value::as_str).unwrap_or("");
+                if !volumes.contains(&vname) {
+                    cause(causes, &format!("{field}.volumeMounts[{j}].name"), format!("Not found: {vname:?}"));
+                }
+                if !m.get("mountPath").and_then(Value::as_str).is_some_and(|p| p.starts_with('/')) {
+                    cause(causes, &format!("{field}.volumeMounts[{j}].mountPath"), "Invalid value: must be an absolute path");
+                }
+            }
+        }
+    }
+}
+
+fn ensure_object<'a>(parent: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+    if !parent.get(key).is_some_and(Value::is_object) {
+        parent[key] = json!({});
+    }
+    parent[key].as_object_mut().expect("just made an object")
+}
+
+fn default_field(map: &mut Map<String, Value>, key: &str, value: Value) {
+    map.entry(key.to_owned()).or_insert(value);
+}
+
+/// Fills in the API defaults of a pod spec.
+pub fn default_pod_spec(spec: &mut Value) {
+    if !spec.is_object() {
+        return;
+    }
+    let map = spec.as_object_mut().expect("checked object");
+    default_field(map, "restartPolicy", json!("Always"));
+    default_field(map, "terminationGracePeriodSeconds", json!(30));
+    default_field(map, "dnsPolicy", json!("ClusterFirst"));
+    default_field(map, "schedulerName", json!("default-scheduler"));
+    default_field(map, "securityContext", json!({}));
+    for list in ["initContainers", "containers"] {
+        if let Some(containers) = map.get_mut(list).and_then(Value::as_array_mut) {
+            for c in containers.iter_mut().filter_map(Value::as_object_mut) {
+                default_field(c, "terminationMessagePath", json!("/dev/termination-log"));
+                default_field(c, "terminationMessagePolicy", json!("File"));
+                default_field(c, "imagePullPolicy", json!("IfNotPresent"));
+                default_field(c, "resources", json!({}));
+            }
+        }
+    }
+}
+
+/// Fills in what the API server sets on create for each kind.
+pub fn default_on_create(kind: Kind, object: &mut Value, uid: &str) {
+    match kind {
+        Kind::Pod => {
+            if let Some(spec) = object.get_mut("spec") {
+                default_pod_spec(spec);
+            }
+            object["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
+        }
+        Kind::Job => {
+            let name = object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let spec = ensure_object(object, "spec");
+            default_field(spec, "completions", json!(1));
+            default_field(spec, "parallelism", json!(1));
+            default_field(spec, "backoffLimit", json!(6));
+            default_field(spec, "completionMode", json!("NonIndexed"));
+            default_field(spec, "suspend", json!(false));
+            default_field(
+                spec,
+                "selector",
+                json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}),
+            );
+            let template = spec.entry("template").or_insert(json!({}));
+            let metadata = ensure_object(template, "metadata");
+            let labels = metadata.entry("labels").or_insert(json!({}));
+            if let Some(labels) = labels.as_object_mut() {
+                for (k, v) in [
+                    ("batch.kubernetes.io/controller-uid", uid),
+                    ("batch.kubernetes.io/job-name", name.as_str()),
+                    ("controller-uid", uid),
+                    ("job-name", name.as_str()),
+                ] {
+                    labels.insert(k.to_owned(), json!(v));
+                }
+            }
+            if let Some(pod_spec) = template.get_mut("spec") {
+                default_pod_spec(pod_spec);
+            }
+            object["status"] = json!({});
+        }
+        Kind::Secret => {
+            default_field(
+                object.as_object_mut().expect("objects are maps"),
+                "type",
+                json!("Opaque"),
+            );
+        }
+        Kind::ConfigMap | Kind::Event => {}
+    }
+}
+
+/// Folds a Secret's `stringData` into `data` (base64), as the API server does on every write.
+pub fn fold_string_data(object: &mut Value) {
+    let Some(Value::Object(string_data)) = object.as_object_mut().and_then(|o| o.remove("stringData"))
+    else {
+        return;
+    };
+    let data = ensure_object(object, "data");
+    for (key, value) in string_data {
+        let text = value.as_str().unwrap_or_default();
+        data.insert(
+            key,
+            json!(base64::engine::general_purpose::STANDARD.encode(text)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_names() {
+        for (name, label, subdomain) in [
+            ("a", true, true),
+            ("match-1", true, true),
+            ("a.b", false, true),
+            ("A", false, false),
+            ("-a", false, false),
+            ("a-", false, false),
+            ("a_b", false, false),
+            ("", false, false),
+        ] {
+            assert_eq!(is_dns1123_label(name), label, "{name:?} label");
+            assert_eq!(is_dns1123_subdomain(name), subdomain, "{name:?} subdomain");
+        }
+        assert!(!is_dns1123_label(&"a".repeat(64)));
+        assert!(is_dns1123_subdomain(&"a".repeat(64)));
+    }
+}
