@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Play the match described by a spec file.
-    Run(RunConfig),
+    Run(Box<RunConfig>),
     /// Re-simulate a recorded replay (JSON or gzip) and check every step, state hash and the result.
     Verify(VerifyArgs),
 }
@@ -97,6 +97,12 @@ pub struct SandboxConfig {
     /// Extra directories agents may read and execute (comma-separated), for runtimes outside /usr.
     #[arg(long, value_delimiter = ',', env = "ORCHESTRATOR_AGENT_READ_PATHS")]
     pub agent_read_paths: Vec<PathBuf>,
+
+    /// Directory in which the agents' private writable directories (`agent-1`, `agent-2`, ...) are made and
+    /// kept after the match, for inspection. By default they live in a temporary directory that is removed
+    /// when the match ends.
+    #[arg(long, env = "ORCHESTRATOR_SCRATCH_DIR")]
+    pub scratch_dir: Option<PathBuf>,
 }
 
 impl SandboxConfig {
@@ -106,6 +112,7 @@ impl SandboxConfig {
             required: self.require_isolation.clone(),
             disabled: self.disable_isolation.clone(),
             read_paths: self.agent_read_paths.clone(),
+            scratch_root: self.scratch_dir.clone(),
         }
     }
 }

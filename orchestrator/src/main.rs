@@ -15,7 +15,7 @@ async fn main() -> anyhow::Result<()> {
     orchestrator::telemetry::init(cli.log_format)?;
     match cli.command {
         Command::Run(config) => {
-            orchestrator::run(config, shutdown_signal())
+            orchestrator::run(*config, shutdown_signal())
                 .await
                 .context("orchestrator run failed")?;
         }

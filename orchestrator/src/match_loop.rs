@@ -220,7 +220,37 @@ pub async fn play(
     });
 
     let turn_based = matches!(env.info().move_style, MoveStyle::TurnBased);
-    let prepared = match prepare_seats(spec, options, turn_based, &mut seats, reporter) {
+    // Agents' private writable directories live in one directory of this match (temporary unless the options
+    // keep it), never beside the read-only agent directories.
+    let scratch_root = match ScratchRoot::new(options.sandbox.scratch_root.as_deref()) {
+        Ok(root) => root,
+        Err(e) => {
+            let message = format!("creating the agents' scratch directory: {e}");
+            tracing::error!(%message, "match refused");
+            let outcome = build_outcome(
+                spec,
+                &seats,
+                &[],
+                MatchStatus::Error,
+                None,
+                0,
+                started,
+                message,
+            );
+            return Played {
+                outcome,
+                replay: None,
+            };
+        }
+    };
+    let prepared = match prepare_seats(
+        spec,
+        options,
+        turn_based,
+        scratch_root.path(),
+        &mut seats,
+        reporter,
+    ) {
         Ok(prepared) => prepared,
         Err(message) => {
             tracing::error!(%message, "match refused");
@@ -300,6 +330,32 @@ pub async fn play(
     Played { outcome, replay }
 }
 
+/// The directory holding the agents' scratch directories: a given one (kept), or a temporary one removed
+/// when the match ends.
+enum ScratchRoot {
+    Kept(PathBuf),
+    Temporary(tempfile::TempDir),
+}
+
+impl ScratchRoot {
+    fn new(kept: Option<&Path>) -> std::io::Result<Self> {
+        match kept {
+            Some(dir) => std::fs::create_dir_all(dir).map(|()| Self::Kept(dir.to_path_buf())),
+            None => tempfile::Builder::new()
+                .prefix("rl-arena-scratch-")
+                .tempdir()
+                .map(Self::Temporary),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            Self::Kept(dir) => dir,
+            Self::Temporary(dir) => dir.path(),
+        }
+    }
+}
+
 fn agent_ids(spec: &MatchSpec) -> Vec<String> {
     spec.agents.iter().map(|a| a.agent_id.clone()).collect()
 }
@@ -331,6 +387,7 @@ fn prepare_seats(
     spec: &MatchSpec,
     options: &PlayOptions,
     turn_based: bool,
+    scratch_root: &Path,
     seats: &mut [Seat],
     reporter: &Reporter,
 ) -> Result<Vec<Option<(Launch, Prepared)>>, String> {
@@ -350,6 +407,7 @@ fn prepare_seats(
         };
         let agent_box = AgentBox {
             dir: &launch.dir,
+            scratch: scratch_root.join(format!("agent-{}", seat.player + 1)),
             program: Path::new(&launch.program),
             limits: &spec.limits,
             turn_based,

@@ -93,6 +93,9 @@ pub struct SandboxOptions {
     pub disabled: Vec<String>,
     /// Extra directories agents may read and execute, for runtimes outside `/usr` (such as `/opt/conda`).
     pub read_paths: Vec<PathBuf>,
+    /// Where the agents' scratch directories are made and kept; `None`: a temporary directory removed when
+    /// the match ends.
+    pub scratch_root: Option<PathBuf>,
 }
 
 impl SandboxOptions {
@@ -148,6 +151,8 @@ impl Prepared {
 pub struct AgentBox<'a> {
     /// The agent's directory (read-only for it).
     pub dir: &'a Path,
+    /// Where its private writable directory is made (inside the match's temporary directory).
+    pub scratch: PathBuf,
     /// The program that will be executed (resolved or bare), whose installation must stay readable.
     pub program: &'a Path,
     pub limits: &'a Limits,
@@ -179,16 +184,6 @@ fn probes() -> &'static Probes {
     })
 }
 
-/// Where the scratch directory of the agent in `dir` lives: beside it, `<dir>.scratch`.
-pub fn scratch_dir(dir: &Path) -> PathBuf {
-    let mut name = dir
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".scratch");
-    dir.with_file_name(name)
-}
-
 /// Builds one agent's sandbox: probes the kernel, creates the scratch directory, prepares every layer's
 /// data for the child. `Err` is an infrastructure failure (the scratch directory cannot be created).
 pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepared, String> {
@@ -214,7 +209,7 @@ pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepare
         }
     };
 
-    let scratch = scratch_dir(agent.dir);
+    let scratch = agent.scratch.clone();
     make_scratch(&scratch)?;
 
     layer(BOUNDED_IO, Ok(()));

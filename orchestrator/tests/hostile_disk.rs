@@ -24,7 +24,7 @@ fn disk_filler_is_capped_and_disqualified() {
             .starts_with("step 1: disqualified: the scratch directory holds"),
         "{filler:?}"
     );
-    let scratch = orchestrator::sandbox::scratch_dir(&arena.agent_dir("filler"));
+    let scratch = arena.scratch_dir("filler");
     if run.has_layer("filler", "rlimits") {
         assert!(
             filler.stderr_tail.contains("disk huge: denied"),

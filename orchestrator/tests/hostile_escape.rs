@@ -81,10 +81,8 @@ fn nothing_survives_a_killed_orchestrator() {
         .unwrap();
 
     let fifo = wait_for_reader(&dir.join("ready"));
-    let mut pids = pids_in(orchestrator::sandbox::scratch_dir(&dir).join("pids"));
-    pids.extend(pids_in(
-        orchestrator::sandbox::scratch_dir(&arena.agent_dir("steady")).join("pids"),
-    ));
+    let mut pids = pids_in(arena.scratch_dir("escaper").join("pids"));
+    pids.extend(pids_in(arena.scratch_dir("steady").join("pids")));
     assert!(pids.len() >= 2, "both agents recorded their pids: {pids:?}");
     assert!(
         !processes_in(&dir).is_empty(),
@@ -128,7 +126,7 @@ fn agent_off_turn_is_paused_with_all_its_threads() {
 
     // X is on move and waits for us: O must be stopped, background thread included.
     let fifo = wait_for_reader(&x_dir.join("turn"));
-    let o_pid = pids_in(orchestrator::sandbox::scratch_dir(&arena.agent_dir("o")).join("pids"))[0];
+    let o_pid = pids_in(arena.scratch_dir("o").join("pids"))[0];
     let states = || -> Vec<char> {
         std::fs::read_dir(format!("/proc/{o_pid}/task"))
             .map(|tasks| {

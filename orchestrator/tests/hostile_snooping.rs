@@ -83,10 +83,8 @@ fn secrets_of_the_orchestrator_stay_secret() {
             "{}",
             hunter.stderr_tail
         );
-        let loot = std::fs::read_to_string(
-            orchestrator::sandbox::scratch_dir(&arena.agent_dir("hunter")).join("loot"),
-        )
-        .expect("the hunter wrote its loot");
+        let loot = std::fs::read_to_string(arena.scratch_dir("hunter").join("loot"))
+            .expect("the hunter wrote its loot");
         assert!(!loot.contains(secret), "{loot}");
         assert!(!String::from_utf8_lossy(&run.result_bytes).contains(secret));
     }

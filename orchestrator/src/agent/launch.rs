@@ -2,9 +2,11 @@
 //! built-in adapter. The child gets a cleared environment (an allow-list of variables), its directory as cwd,
 //! its scratch directory as home and temp dir, and its own process group.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Mutex, OnceLock};
 
 use serde::Deserialize;
 use tokio::process::Command;
@@ -50,7 +52,7 @@ pub fn resolve(dir: &Path, python: &Path) -> Result<Launch, String> {
     for module in PYTHON_MODULES {
         if dir.join(module).is_file() {
             return Ok(Launch {
-                program: python.as_os_str().to_owned(),
+                program: interpreter(python).into_os_string(),
                 args: vec![
                     "-u".into(),
                     "-c".into(),
@@ -67,6 +69,33 @@ pub fn resolve(dir: &Path, python: &Path) -> Result<Launch, String> {
          main.py (a Python module defining get_action(observation), a class Agent with get_action, or act)",
         dir.display()
     ))
+}
+
+/// The interpreter's real executable (`sys.executable`), asked once per interpreter name. A bare `python3`
+/// may be a launcher script (pyenv shims, for example) that the sandbox would not let run, or a different
+/// interpreter than the one found on the agent's `PATH`; the real executable's installation is what the
+/// sandbox lets the agent read. Falls back to what was given when the interpreter cannot be asked.
+fn interpreter(python: &Path) -> PathBuf {
+    static KNOWN: OnceLock<Mutex<HashMap<PathBuf, PathBuf>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut known = known
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    known
+        .entry(python.to_path_buf())
+        .or_insert_with(|| {
+            std::process::Command::new(python)
+                .args(["-c", "import sys; sys.stdout.write(sys.executable)"])
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .ok()
+                .filter(|out| out.status.success())
+                .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+                .filter(|path| path.is_absolute() && path.is_file())
+                .unwrap_or_else(|| python.to_path_buf())
+        })
+        .clone()
 }
 
 fn from_manifest(dir: &Path, path: &Path) -> Result<Launch, String> {

@@ -97,11 +97,3 @@ fn scratch_usage_counts_bytes_and_entries() {
     assert_eq!(scratch_usage(dir.path(), 100), (1024, 3));
     assert!(scratch_usage(dir.path(), 1).1 > 1);
 }
-
-#[test]
-fn scratch_lives_beside_the_agent_dir() {
-    assert_eq!(
-        scratch_dir(Path::new("/work/agents/agent-1")),
-        PathBuf::from("/work/agents/agent-1.scratch")
-    );
-}

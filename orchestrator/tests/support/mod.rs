@@ -53,6 +53,8 @@ pub struct Run {
     pub replay_bytes: Option<Vec<u8>>,
     /// Agent directories (the copies the agents ran in), in seat order.
     pub agent_dirs: Vec<PathBuf>,
+    /// The agents' scratch directories, in seat order.
+    pub scratch_dirs: Vec<PathBuf>,
 }
 
 impl Arena {
@@ -152,8 +154,26 @@ impl Arena {
             .arg(self.result_path())
             .arg("--replay-out")
             .arg(self.replay_path())
+            .arg("--scratch-dir")
+            .arg(self.scratch_root())
             .args(extra);
         command
+    }
+
+    /// Where the agents' scratch directories are kept (`agent-N` inside).
+    pub fn scratch_root(&self) -> PathBuf {
+        self.dir.path().join("scratch")
+    }
+
+    /// The scratch directory (the agent's `HOME`) of the agent `id`.
+    #[track_caller]
+    pub fn scratch_dir(&self, id: &str) -> PathBuf {
+        let seat = self
+            .agents
+            .iter()
+            .position(|(a, _)| a == id)
+            .unwrap_or_else(|| panic!("no agent {id}"));
+        self.scratch_root().join(format!("agent-{}", seat + 1))
     }
 
     /// The directory the agent `id` runs in.
@@ -185,6 +205,9 @@ impl Arena {
             result_bytes,
             replay_bytes,
             agent_dirs: self.agents.iter().map(|(_, dir)| dir.clone()).collect(),
+            scratch_dirs: (1..=self.agents.len())
+                .map(|seat| self.scratch_root().join(format!("agent-{seat}")))
+                .collect(),
         }
     }
 }
@@ -228,8 +251,7 @@ impl Run {
                 digits.parse().ok()
             })
             .collect();
-        for dir in &self.agent_dirs {
-            let scratch = orchestrator::sandbox::scratch_dir(dir);
+        for (dir, scratch) in self.agent_dirs.iter().zip(&self.scratch_dirs) {
             for file in [dir.join("pids"), scratch.join("pids")] {
                 let Ok(text) = std::fs::read_to_string(file) else {
                     continue;
