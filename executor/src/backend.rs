@@ -1,10 +1,60 @@
-//! Where matches run. The local backend plays each match as child processes of the executor.
+//! Where matches run: [`local`] plays each match as child processes of the executor, [`kubernetes`] as one
+//! Job per match.
+
+use std::path::Path;
+use std::sync::Arc;
 
 use proto::outcome::{AgentOutcome, AgentStatus, MatchOutcome, MatchStatus};
+use proto::pb;
 
+use crate::live::LiveMatch;
 use crate::request::MatchPlan;
 
+pub mod kubernetes;
 pub mod local;
+
+/// The backend an executor runs its matches on.
+#[derive(Debug)]
+pub enum Backend {
+    Local(local::LocalBackend),
+    Kubernetes(Arc<kubernetes::KubernetesBackend>),
+}
+
+impl Backend {
+    /// Plays one match; never fails (failures are the outcome).
+    pub async fn run(&self, plan: &MatchPlan, fingerprint: &str, live: &Arc<LiveMatch>) -> Played {
+        match self {
+            Self::Local(local) => Played {
+                run: local.run(plan, live).await,
+                stored: None,
+            },
+            Self::Kubernetes(k8s) => k8s.run(plan, fingerprint, live).await,
+        }
+    }
+
+    /// The `agent-init` binary `ValidateAgent` runs in the executor itself.
+    pub fn agent_init_bin(&self) -> &Path {
+        match self {
+            Self::Local(local) => local.agent_init_bin(),
+            Self::Kubernetes(k8s) => &k8s.agent_init_bin,
+        }
+    }
+
+    /// The Python interpreter `ValidateAgent` checks module agents with.
+    pub fn python(&self) -> &str {
+        match self {
+            Self::Local(local) => local.python(),
+            Self::Kubernetes(k8s) => &k8s.python,
+        }
+    }
+
+    pub fn kubernetes(&self) -> Option<&Arc<kubernetes::KubernetesBackend>> {
+        match self {
+            Self::Kubernetes(k8s) => Some(k8s),
+            Self::Local(_) => None,
+        }
+    }
+}
 
 /// What a backend hands back for a finished match.
 #[derive(Debug, Clone)]
@@ -12,6 +62,15 @@ pub struct MatchRun {
     pub outcome: MatchOutcome,
     /// The replay JSON as the orchestrator wrote it, when one was recorded.
     pub replay: Option<Vec<u8>>,
+}
+
+/// A finished match as a backend hands it back.
+#[derive(Debug, Clone)]
+pub struct Played {
+    pub run: MatchRun,
+    /// The response as the backend already stored it (replay and result); `None` leaves storing the replay
+    /// to the caller.
+    pub stored: Option<pb::MatchResponse>,
 }
 
 /// The outcome of a match that could not be played; `faults` charges agents that caused it.

@@ -37,6 +37,23 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the Kubernetes Job and Secret (YAML) that `serve --backend kubernetes` would create for a sample
+    /// pong match, for review and `kubectl apply --dry-run=server -f -`.
+    RenderJob(RenderJobArgs),
+}
+
+/// Options of `executor render-job`: the options of `serve` and the sample match.
+#[derive(Debug, Clone, Args)]
+pub struct RenderJobArgs {
+    /// Match id of the sample match.
+    #[arg(long, env = "EXECUTOR_RENDER_MATCH_ID", default_value = "sample-match")]
+    pub match_id: String,
+    /// Code URLs (or oci:// images) of the sample match's two agents.
+    #[arg(long = "agent", env = "EXECUTOR_RENDER_AGENTS", value_delimiter = ',',
+          default_values_t = ["https://agents.example/agent-a.zip".to_string(), "oci://registry.example/agents/b:1".to_string()])]
+    pub agents: Vec<String>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +130,122 @@ pub struct ExecutorArgs {
     #[command(flatten)]
     #[serde(flatten)]
     pub binaries: BinaryArgs,
+    /// Where matches run: `local` child processes, or one `kubernetes` Job per match.
+    #[arg(long, env = "EXECUTOR_BACKEND", value_enum, default_value_t = BackendKind::Local)]
+    pub backend: BackendKind,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub kubernetes: KubernetesArgs,
+}
+
+/// Where matches run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    Local,
+    Kubernetes,
+}
+
+/// Options of the Kubernetes backend (`--backend kubernetes`). The kube client uses the in-cluster config,
+/// else the kubeconfig (`KUBECONFIG`, `~/.kube/config`).
+#[derive(Debug, Clone, Args, Serialize)]
+pub struct KubernetesArgs {
+    /// Namespace of the match Jobs and Secrets.
+    #[arg(long, env = "EXECUTOR_K8S_NAMESPACE", default_value = "rl-arena")]
+    pub k8s_namespace: String,
+    /// Image of the `match-orchestrator` container (runs `orchestrator run`).
+    #[arg(long, env = "EXECUTOR_K8S_ORCHESTRATOR_IMAGE", default_value = concat!("rl-arena/orchestrator:", env!("CARGO_PKG_VERSION")))]
+    pub k8s_orchestrator_image: String,
+    /// Image of the `agent-N-init` init containers (runs `agent-init`).
+    #[arg(long, env = "EXECUTOR_K8S_AGENT_INIT_IMAGE", default_value = concat!("rl-arena/agent-init:", env!("CARGO_PKG_VERSION")))]
+    pub k8s_agent_init_image: String,
+    /// Image pull policy of the match containers: Always, IfNotPresent or Never.
+    #[arg(long, env = "EXECUTOR_K8S_IMAGE_PULL_POLICY", default_value = "IfNotPresent",
+          value_parser = ["Always", "IfNotPresent", "Never"])]
+    pub k8s_image_pull_policy: String,
+    /// Image pull Secrets of the match pods (comma-separated names).
+    #[arg(long, env = "EXECUTOR_K8S_IMAGE_PULL_SECRETS", value_delimiter = ',')]
+    pub k8s_image_pull_secrets: Vec<String>,
+    /// ServiceAccount of the match pods; its token is never mounted.
+    #[arg(
+        long,
+        env = "EXECUTOR_K8S_SERVICE_ACCOUNT",
+        default_value = "rl-arena-match"
+    )]
+    pub k8s_service_account: String,
+    /// CPU request of the `match-orchestrator` container (it also runs the agents).
+    #[arg(
+        long,
+        env = "EXECUTOR_K8S_ORCHESTRATOR_CPU_REQUEST",
+        default_value = "500m"
+    )]
+    pub k8s_orchestrator_cpu_request: String,
+    /// CPU limit of the `match-orchestrator` container.
+    #[arg(long, env = "EXECUTOR_K8S_ORCHESTRATOR_CPU_LIMIT", default_value = "2")]
+    pub k8s_orchestrator_cpu_limit: String,
+    /// Memory request of the `match-orchestrator` container.
+    #[arg(
+        long,
+        env = "EXECUTOR_K8S_ORCHESTRATOR_MEMORY_REQUEST",
+        default_value = "1Gi"
+    )]
+    pub k8s_orchestrator_memory_request: String,
+    /// Memory limit of the `match-orchestrator` container; exceeding it is OOMKilled.
+    #[arg(
+        long,
+        env = "EXECUTOR_K8S_ORCHESTRATOR_MEMORY_LIMIT",
+        default_value = "4Gi"
+    )]
+    pub k8s_orchestrator_memory_limit: String,
+    /// CPU request of each `agent-N-init` container.
+    #[arg(long, env = "EXECUTOR_K8S_INIT_CPU_REQUEST", default_value = "100m")]
+    pub k8s_init_cpu_request: String,
+    /// CPU limit of each `agent-N-init` container.
+    #[arg(long, env = "EXECUTOR_K8S_INIT_CPU_LIMIT", default_value = "1")]
+    pub k8s_init_cpu_limit: String,
+    /// Memory request of each `agent-N-init` container.
+    #[arg(
+        long,
+        env = "EXECUTOR_K8S_INIT_MEMORY_REQUEST",
+        default_value = "128Mi"
+    )]
+    pub k8s_init_memory_request: String,
+    /// Memory limit of each `agent-N-init` container.
+    #[arg(long, env = "EXECUTOR_K8S_INIT_MEMORY_LIMIT", default_value = "512Mi")]
+    pub k8s_init_memory_limit: String,
+    /// Node selector of the match pods (comma-separated key=value pairs).
+    #[arg(long, env = "EXECUTOR_K8S_NODE_SELECTOR", value_delimiter = ',')]
+    pub k8s_node_selector: Vec<String>,
+    /// Tolerations of the match pods as a JSON array of Kubernetes Toleration objects.
+    #[arg(long, env = "EXECUTOR_K8S_TOLERATIONS")]
+    pub k8s_tolerations: Option<String>,
+    /// PriorityClass of the match pods.
+    #[arg(long, env = "EXECUTOR_K8S_PRIORITY_CLASS")]
+    pub k8s_priority_class: Option<String>,
+    /// RuntimeClass of the match pods (such as `gvisor`).
+    #[arg(long, env = "EXECUTOR_K8S_RUNTIME_CLASS")]
+    pub k8s_runtime_class: Option<String>,
+    /// Seconds a Job gets beyond the match timeout and agent start-up (its `activeDeadlineSeconds` slack).
+    #[arg(long, env = "EXECUTOR_K8S_DEADLINE_SLACK_SEC", default_value_t = 120)]
+    pub k8s_deadline_slack_sec: u64,
+    /// Seconds a finished Job (and its Secret) is kept (`ttlSecondsAfterFinished`).
+    #[arg(long, env = "EXECUTOR_K8S_TTL_SEC", default_value_t = 600)]
+    pub k8s_ttl_sec: u32,
+    /// Seconds a match pod may stay unschedulable before the match fails with a capacity error.
+    #[arg(long, env = "EXECUTOR_K8S_STARTUP_BUDGET_SEC", default_value_t = 120)]
+    pub k8s_startup_budget_sec: u64,
+    /// Seconds a finished Job with no waiting request may stay unrecorded before any replica records its result
+    /// from the termination message.
+    #[arg(long, env = "EXECUTOR_K8S_ADOPT_GRACE_SEC", default_value_t = 10)]
+    pub k8s_adopt_grace_sec: u64,
+    /// URL at which match pods reach the executor Service's MatchReporter, such as
+    /// http://rl-arena-executor.rl-arena:50051. Required with `--backend kubernetes`.
+    #[arg(long, env = "EXECUTOR_REPORT_ADDRESS")]
+    pub report_address: Option<String>,
+    /// File holding the key of the report tokens (HMAC-SHA256 of the match id), shared by all replicas through
+    /// a Secret. Required with `--backend kubernetes`.
+    #[arg(long, env = "EXECUTOR_REPORT_TOKEN_KEY_FILE")]
+    pub report_token_key_file: Option<PathBuf>,
 }
 
 /// Default agent limits and the bounds within which a request may change them.
@@ -210,6 +343,28 @@ impl ServeArgs {
 impl ExecutorArgs {
     /// Checks values that clap cannot.
     pub fn check(&self) -> Result<()> {
+        self.check_limits()?;
+        let bad = |msg: &str| Err(Error::InvalidConfig(msg.to_string()));
+        if self.backend == BackendKind::Kubernetes {
+            let k = &self.kubernetes;
+            if k.report_address.as_deref().is_none_or(str::is_empty) {
+                return bad(
+                    "--backend kubernetes needs --report-address: the URL at which match pods reach the executor \
+                     Service, such as http://rl-arena-executor.rl-arena:50051",
+                );
+            }
+            if k.report_token_key_file.is_none() {
+                return bad(
+                    "--backend kubernetes needs --report-token-key-file: a key file shared by all replicas (mount \
+                     it from a Secret)",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the match limits (what `render-job` needs too).
+    pub fn check_limits(&self) -> Result<()> {
         let bad = |msg: &str| Err(Error::InvalidConfig(msg.to_string()));
         if self.max_concurrent_matches == 0 {
             return bad("max-concurrent-matches must be at least 1");
@@ -255,6 +410,7 @@ where
         command = command
             .mut_subcommand("serve", |c| apply_defaults(c, &defaults))
             .mut_subcommand("play", |c| apply_defaults(c, &defaults))
+            .mut_subcommand("render-job", |c| apply_defaults(c, &defaults))
             .mut_subcommand("config", |c| {
                 c.mut_subcommand("print", |p| apply_defaults(p, &defaults))
             });

@@ -40,6 +40,9 @@ pub enum Error {
     /// The configuration is inconsistent; found at start-up.
     #[error("configuration: {0}")]
     InvalidConfig(String),
+    /// A dependency (such as the Kubernetes API) is unavailable for now; retrying may help.
+    #[error("{0}")]
+    Unavailable(String),
     /// The replay or result store failed.
     #[error("store: {0}")]
     Store(String),
@@ -72,7 +75,9 @@ impl From<Error> for Status {
             Error::Conflict(_) => Status::already_exists(message),
             Error::NotFound(_) => Status::not_found(message),
             Error::Exhausted { .. } => Status::resource_exhausted(message),
-            Error::ShuttingDown | Error::Store(_) => Status::unavailable(message),
+            Error::ShuttingDown | Error::Store(_) | Error::Unavailable(_) => {
+                Status::unavailable(message)
+            }
             Error::MissingBinary { .. } | Error::InvalidConfig(_) => {
                 Status::failed_precondition(message)
             }

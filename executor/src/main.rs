@@ -45,6 +45,10 @@ async fn main() -> anyhow::Result<()> {
             let response = executor::play::play(args).await?;
             print!("{}", executor::play::summary(&response));
         }
+        Command::RenderJob(args) => {
+            args.serve.executor.check_limits()?;
+            print!("{}", executor::backend::kubernetes::render_sample(&args)?);
+        }
         Command::Config(ConfigCommand::Print(args)) => {
             args.executor.check()?;
             print!(

@@ -14,8 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, watch};
 
 use crate::admission::{Admission, Reservation};
-use crate::backend::failed_outcome;
-use crate::backend::local::LocalBackend;
+use crate::backend::{Backend, failed_outcome};
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::live::LiveMatch;
@@ -45,7 +44,7 @@ impl Handle {
 pub struct Matches {
     pub settings: ExecutorArgs,
     pub admission: Arc<Admission>,
-    pub backend: LocalBackend,
+    pub backend: Backend,
     pub replays: ReplayStore,
     pub results: ResultStore,
     pub metrics: Arc<Metrics>,
@@ -57,7 +56,7 @@ pub struct Matches {
 impl Matches {
     pub fn new(
         settings: ExecutorArgs,
-        backend: LocalBackend,
+        backend: Backend,
         replays: ReplayStore,
         results: ResultStore,
         metrics: Arc<Metrics>,
@@ -121,6 +120,15 @@ impl Matches {
         live.insert(plan.match_id.clone(), Arc::clone(&entry));
         self.live_count.send_replace(live.len());
         drop(live);
+        if let Some(k8s) = self.backend.kubernetes() {
+            // The Job is created (or found) now, so a different request with a taken id is refused here.
+            if let Err(e) = k8s.create_or_attach(&plan, &entry.fingerprint).await {
+                let mut live = self.live.lock().await;
+                live.remove(&plan.match_id);
+                self.live_count.send_replace(live.len());
+                return Err(e);
+            }
+        }
         tokio::spawn(Arc::clone(self).drive(Arc::clone(&entry), plan, reservation));
         Ok(Handle::Live(entry))
     }
@@ -151,7 +159,17 @@ impl Matches {
 
     /// Cancels a queued or running match and returns its final state; a finished match is returned as is.
     pub async fn cancel(&self, match_id: &str) -> Result<pb::MatchInfo> {
-        match self.get(match_id).await? {
+        let handle = match (self.get(match_id).await, self.backend.kubernetes()) {
+            // A match waited for on another replica (or on none) is cancelled through its Job.
+            (Err(Error::NotFound(message)), Some(k8s)) => {
+                return k8s
+                    .cancel_elsewhere(match_id)
+                    .await?
+                    .ok_or(Error::NotFound(message));
+            }
+            (handle, _) => handle?,
+        };
+        match handle {
             Handle::Live(live) => {
                 tracing::info!(match_id, "cancelling match");
                 live.cancel();
@@ -195,8 +213,14 @@ impl Matches {
             }
             None => {
                 let message = if self.admission.is_closed() {
+                    // A match Job keeps running without this replica; submitting again attaches to it.
                     "the executor shut down before the match started; submit it again"
                 } else {
+                    if let Some(k8s) = self.backend.kubernetes() {
+                        if let Err(e) = k8s.cancel_elsewhere(&plan.match_id).await {
+                            tracing::warn!(match_id = %plan.match_id, error = %e, "deleting the match Job failed");
+                        }
+                    }
                     "cancelled before the match started"
                 };
                 failed_outcome(&plan, MatchStatus::Cancelled, message.to_string(), &[])
@@ -225,10 +249,15 @@ impl Matches {
             agents = plan.agents.len(),
             "match started"
         );
-        let run = self.backend.run(plan, live).await;
+        let played = self.backend.run(plan, &live.fingerprint, live).await;
+        let run = &played.run;
         let outcome = &run.outcome;
-        let mut response = outcome.to_response();
-        if let Some(replay) = &run.replay {
+        let mut response = played
+            .stored
+            .clone()
+            .unwrap_or_else(|| outcome.to_response());
+        let replay = run.replay.as_ref().filter(|_| played.stored.is_none());
+        if let Some(replay) = replay {
             match self.replays.put(&plan.match_id, replay).await {
                 Ok(stored) => {
                     self.metrics.replay_stored(stored.stored_bytes);

@@ -1,5 +1,9 @@
 //! The `executor.MatchReporter` service: receives each orchestrator's event stream and keeps what the match's
 //! waiter needs (the outcome and the replay). Only the holder of a match's token may report for it.
+//!
+//! With a [`ReportSink`] (the Kubernetes backend) a report may arrive at any replica: its token is the
+//! HMAC-SHA256 of the match id under a key all replicas share ([`ReportKey`]), so it is verified without local
+//! state, and the outcome and replay are recorded in the shared stores before the stream is acknowledged.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -31,8 +35,68 @@ pub struct Collected {
 struct Slot {
     token: String,
     collected: Mutex<Collected>,
-    /// Where live events go for watchers.
-    live: Arc<LiveMatch>,
+    /// Where live events go for watchers; `None` for a match not waited for on this replica.
+    live: Option<Arc<LiveMatch>>,
+}
+
+/// The key of report tokens that every replica can verify: token = hex(HMAC-SHA256(key, match_id)).
+#[derive(Clone)]
+pub struct ReportKey(Vec<u8>);
+
+impl std::fmt::Debug for ReportKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReportKey(..)")
+    }
+}
+
+impl ReportKey {
+    /// A key from its bytes; surrounding whitespace (a trailing newline in a mounted Secret) is ignored.
+    pub fn new(bytes: &[u8]) -> crate::Result<Self> {
+        let text = bytes.trim_ascii();
+        if text.len() < 16 {
+            return Err(crate::Error::InvalidConfig(
+                "report token key is shorter than 16 bytes; generate one with `openssl rand -hex 32`".into(),
+            ));
+        }
+        Ok(Self(text.to_vec()))
+    }
+
+    /// Reads the key file given with `--report-token-key-file`.
+    pub fn load(path: &std::path::Path) -> crate::Result<Self> {
+        let bytes = std::fs::read(path).map_err(crate::Error::io(format!(
+            "reading the report token key {}",
+            path.display()
+        )))?;
+        Self::new(&bytes)
+    }
+
+    /// The report token of a match.
+    pub fn token(&self, match_id: &str) -> String {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
+            .expect("HMAC takes keys of any length");
+        mac.update(match_id.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `token` is the report token of `match_id`.
+    pub fn verify(&self, match_id: &str, token: &str) -> bool {
+        same_token(&self.token(match_id), token)
+    }
+}
+
+/// Where reports for matches not registered on this replica go (the Kubernetes backend).
+#[tonic::async_trait]
+pub trait ReportSink: Send + Sync + std::fmt::Debug {
+    /// Whether `token` authorises reports for `match_id`.
+    fn verify(&self, match_id: &str, token: &str) -> bool;
+    /// Records a finished match's outcome and replay in the shared stores.
+    async fn record(
+        &self,
+        match_id: &str,
+        outcome: MatchOutcome,
+        replay: Vec<u8>,
+    ) -> crate::Result<()>;
 }
 
 /// The matches currently expecting reports, by match id.
@@ -56,11 +120,19 @@ impl ReportHub {
 
     /// Expects reports for a live match, authenticated with a fresh random token.
     pub fn register(self: &Arc<Self>, live: &Arc<LiveMatch>) -> Registration {
-        let token = hex::encode(rand::random::<[u8; 32]>());
+        self.register_with_token(live, hex::encode(rand::random::<[u8; 32]>()))
+    }
+
+    /// Expects reports for a live match, authenticated with the given token.
+    pub fn register_with_token(
+        self: &Arc<Self>,
+        live: &Arc<LiveMatch>,
+        token: String,
+    ) -> Registration {
         let slot = Arc::new(Slot {
             token,
             collected: Mutex::new(Collected::default()),
-            live: Arc::clone(live),
+            live: Some(Arc::clone(live)),
         });
         self.lock().insert(live.match_id.clone(), Arc::clone(&slot));
         Registration {
@@ -122,11 +194,23 @@ fn same_token(a: &str, b: &str) -> bool {
 pub struct ReporterService {
     hub: Arc<ReportHub>,
     metrics: Arc<Metrics>,
+    sink: Option<Arc<dyn ReportSink>>,
 }
 
 impl ReporterService {
     pub fn new(hub: Arc<ReportHub>, metrics: Arc<Metrics>) -> Self {
-        Self { hub, metrics }
+        Self {
+            hub,
+            metrics,
+            sink: None,
+        }
+    }
+
+    /// Also accepts reports verified by `sink` for matches not registered here, and records every finished
+    /// report there.
+    pub fn with_sink(mut self, sink: Arc<dyn ReportSink>) -> Self {
+        self.sink = Some(sink);
+        self
     }
 }
 
@@ -147,8 +231,16 @@ impl pb::match_reporter_server::MatchReporter for ReporterService {
             return Ok(Response::new(ReportAck {}));
         };
         let match_id = first.match_id.clone();
+        let sink = self.sink.as_ref();
         let slot = match (self.hub.slot(&match_id), token) {
             (Some(slot), Some(token)) if same_token(&slot.token, &token) => slot,
+            (_, Some(token)) if sink.is_some_and(|s| s.verify(&match_id, &token)) => {
+                Arc::new(Slot {
+                    token,
+                    collected: Mutex::new(Collected::default()),
+                    live: None,
+                })
+            }
             _ => {
                 self.metrics.report_refused();
                 tracing::warn!(match_id = %match_id, "report refused: no running match with this token");
@@ -168,6 +260,22 @@ impl pb::match_reporter_server::MatchReporter for ReporterService {
             apply(&slot, &match_id, ev.event)?;
             event = stream.next().await.transpose()?;
         }
+        if let Some(sink) = sink {
+            let (outcome, replay) = {
+                let mut c = slot
+                    .collected
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                (c.outcome.clone(), std::mem::take(&mut c.replay))
+            };
+            if let Some(outcome) = outcome {
+                // Recorded before the acknowledgement: once the orchestrator exits, the result is stored.
+                sink.record(&match_id, outcome, replay).await.map_err(|e| {
+                    tracing::error!(match_id = %match_id, error = %e, "recording a reported result failed");
+                    Status::unavailable(format!("match {match_id}: recording the result failed: {e}"))
+                })?;
+            }
+        }
         Ok(Response::new(ReportAck {}))
     }
 }
@@ -181,16 +289,22 @@ fn apply(slot: &Slot, match_id: &str, event: Option<Event>) -> Result<(), Status
         Some(Event::Started(s)) => {
             c.started = true;
             tracing::info!(match_id, seed = s.seed, environment = %s.environment, "orchestrator reports the match started");
-            slot.live.publish(Update::Started(s));
+            if let Some(live) = &slot.live {
+                live.publish(Update::Started(s));
+            }
         }
         Some(Event::Frame(frame)) => {
             c.frames += 1;
-            slot.live.publish(Update::Frame(frame));
+            if let Some(live) = &slot.live {
+                live.publish(Update::Frame(frame));
+            }
         }
         Some(Event::AgentError(e)) => {
             tracing::info!(match_id, agent_id = %e.agent_id, step = e.step, message = %e.message, "agent error");
             c.agent_errors.push(e.clone());
-            slot.live.publish(Update::AgentError(e));
+            if let Some(live) = &slot.live {
+                live.publish(Update::AgentError(e));
+            }
         }
         Some(Event::ReplayChunk(chunk)) => {
             if c.replay.len() + chunk.data.len() > MAX_REPLAY_BYTES {

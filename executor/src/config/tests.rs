@@ -5,7 +5,7 @@ use super::*;
 fn serve(cli: Cli) -> ServeArgs {
     match cli.command {
         Command::Serve(args) | Command::Config(ConfigCommand::Print(args)) => args,
-        Command::Play(_) => panic!("expected serve"),
+        Command::Play(_) | Command::RenderJob(_) => panic!("expected serve"),
     }
 }
 

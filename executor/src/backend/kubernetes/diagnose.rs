@@ -1,0 +1,348 @@
+//! Turns what the watches show of a match's Job and pod into a verdict: still going, the orchestrator
+//! produced its result, or the match failed, with the precise status and message. Pure: the caller supplies
+//! the objects and the time.
+
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::chrono::{DateTime, Utc};
+use proto::outcome::MatchStatus;
+
+use super::job::{AGENT_INIT_BAD_ARTIFACT, AGENT_INIT_UNREACHABLE, ORCHESTRATOR_CONTAINER};
+
+/// Waiting reasons that never resolve on their own: the match fails at once.
+const STUCK_REASONS: &[&str] = &[
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+];
+/// Longest part of a container's message quoted in a verdict.
+const MESSAGE_BYTES: usize = 1024;
+
+/// Where a match stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Still going; when `recheck_in` is set, the verdict may change by itself after that long (a startup
+    /// budget running out) even if no object changes.
+    Pending { recheck_in: Option<Duration> },
+    /// The orchestrator exited 0: the result is in the report stream, else in this termination message.
+    Succeeded { termination_message: Option<String> },
+    /// The match failed; `faults` charges agents (by seat) that caused it.
+    Failed {
+        status: MatchStatus,
+        message: String,
+        faults: Vec<(usize, String)>,
+    },
+}
+
+impl Verdict {
+    fn failed(message: String) -> Self {
+        Self::Failed {
+            status: MatchStatus::Error,
+            message,
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// What the diagnosis needs besides the objects.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// Agent ids in seat order, to name agents in messages.
+    pub agent_ids: &'a [String],
+    /// How long a pod may stay unschedulable.
+    pub startup_budget: Duration,
+    pub now: DateTime<Utc>,
+}
+
+/// The verdict on a match from its Job and its pods (any order).
+pub fn diagnose(job: &Job, pods: &[&Pod], cx: &Context<'_>) -> Verdict {
+    let conditions = job
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    let true_condition = |kind: &str| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == kind && c.status == "True")
+    };
+    let failed = true_condition("Failed").or_else(|| true_condition("FailureTarget"));
+    if let Some(c) = failed {
+        if c.reason.as_deref() == Some("DeadlineExceeded") {
+            let deadline = job
+                .spec
+                .as_ref()
+                .and_then(|s| s.active_deadline_seconds)
+                .unwrap_or_default();
+            return Verdict::Failed {
+                status: MatchStatus::Timeout,
+                message: format!(
+                    "match did not finish within its Job deadline of {deadline} s and was stopped"
+                ),
+                faults: Vec::new(),
+            };
+        }
+    }
+    // The newest pod tells the most (there is only one with backoffLimit 0).
+    let mut pods = pods.to_vec();
+    pods.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    if let Some(pod) = pods.last() {
+        if let Some(verdict) = diagnose_pod(pod, cx) {
+            return verdict;
+        }
+    }
+    if true_condition("Complete").is_some() || true_condition("SuccessCriteriaMet").is_some() {
+        return Verdict::Succeeded {
+            termination_message: None,
+        };
+    }
+    if let Some(c) = failed {
+        return Verdict::failed(format!(
+            "match Job failed ({}): {}",
+            c.reason.as_deref().unwrap_or("no reason"),
+            c.message.as_deref().unwrap_or("no message")
+        ));
+    }
+    let recheck_in = pods
+        .last()
+        .and_then(|p| unschedulable_since(p))
+        .map(|since| {
+            let waited = (cx.now - since).to_std().unwrap_or_default();
+            cx.startup_budget.saturating_sub(waited)
+        });
+    Verdict::Pending { recheck_in }
+}
+
+fn diagnose_pod(pod: &Pod, cx: &Context<'_>) -> Option<Verdict> {
+    let status = pod.status.as_ref()?;
+    let inits = status
+        .init_container_statuses
+        .as_deref()
+        .unwrap_or_default();
+    let mains = status.container_statuses.as_deref().unwrap_or_default();
+
+    for c in inits {
+        if let Some(verdict) = failed_init(c, cx) {
+            return Some(verdict);
+        }
+    }
+    for c in inits.iter().chain(mains) {
+        if let Some(verdict) = stuck(c, pod) {
+            return Some(verdict);
+        }
+    }
+    let reason = status.reason.as_deref().unwrap_or_default();
+    let disrupted = status
+        .conditions
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .find(|c| c.type_ == "DisruptionTarget" && c.status == "True");
+    if reason == "Evicted" || reason == "NodeLost" || reason == "Preempting" || disrupted.is_some()
+    {
+        let detail = status
+            .message
+            .clone()
+            .or_else(|| disrupted.and_then(|c| c.message.clone()))
+            .unwrap_or_default();
+        let why = if reason.is_empty() {
+            disrupted
+                .and_then(|c| c.reason.clone())
+                .unwrap_or_else(|| "disrupted".into())
+        } else {
+            reason.to_string()
+        };
+        return Some(Verdict::failed(format!(
+            "match pod {} was stopped by the cluster ({why}): {}; submit the match again",
+            pod.metadata.name.as_deref().unwrap_or("?"),
+            clip(detail.trim())
+        )));
+    }
+    if let Some(c) = mains.iter().find(|c| c.name == ORCHESTRATOR_CONTAINER) {
+        if let Some(t) = c.state.as_ref().and_then(|s| s.terminated.as_ref()) {
+            let message = t.message.clone().filter(|m| !m.trim().is_empty());
+            if t.exit_code == 0 {
+                return Some(Verdict::Succeeded {
+                    termination_message: message,
+                });
+            }
+            if t.reason.as_deref() == Some("OOMKilled") {
+                return Some(Verdict::failed(format!(
+                    "{ORCHESTRATOR_CONTAINER} was OOMKilled: the match used more memory than its limit{}",
+                    memory_limit(pod)
+                )));
+            }
+            return Some(Verdict::failed(format!(
+                "orchestrator failed (exit code {}{}){}",
+                t.exit_code,
+                t.reason
+                    .as_deref()
+                    .map(|r| format!(", {r}"))
+                    .unwrap_or_default(),
+                message
+                    .map(|m| format!(": {}", clip(m.trim())))
+                    .unwrap_or_default()
+            )));
+        }
+    }
+    if status.phase.as_deref() == Some("Failed") {
+        return Some(Verdict::failed(format!(
+            "match pod failed{}",
+            status
+                .message
+                .as_deref()
+                .map(|m| format!(": {}", clip(m)))
+                .unwrap_or_default()
+        )));
+    }
+    if let Some(since) = unschedulable_since(pod) {
+        let waited = (cx.now - since).to_std().unwrap_or_default();
+        if waited >= cx.startup_budget {
+            let why = status
+                .conditions
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .find(|c| c.type_ == "PodScheduled")
+                .and_then(|c| c.message.clone())
+                .unwrap_or_default();
+            return Some(Verdict::failed(format!(
+                "RESOURCE_EXHAUSTED: no node could run the match pod within the startup budget of {} s: {}",
+                cx.startup_budget.as_secs(),
+                clip(why.trim())
+            )));
+        }
+    }
+    None
+}
+
+/// An `agent-N-init` container that exited non-zero.
+fn failed_init(c: &ContainerStatus, cx: &Context<'_>) -> Option<Verdict> {
+    let t = c.state.as_ref()?.terminated.as_ref()?;
+    if t.exit_code == 0 {
+        return None;
+    }
+    let seat = c
+        .name
+        .strip_prefix("agent-")
+        .and_then(|rest| rest.strip_suffix("-init"))
+        .and_then(|n| n.parse::<usize>().ok())
+        .and_then(|n| n.checked_sub(1));
+    let agent = seat
+        .and_then(|i| cx.agent_ids.get(i))
+        .map_or_else(|| c.name.clone(), |id| format!("agent {id}"));
+    let reason = t
+        .message
+        .as_deref()
+        .map(|m| clip(m.trim().trim_start_matches("agent-init: ")))
+        .filter(|m| !m.is_empty())
+        .or_else(|| t.reason.clone())
+        .unwrap_or_else(|| "no message".into());
+    Some(match (t.exit_code, seat) {
+        (AGENT_INIT_BAD_ARTIFACT, Some(i)) => {
+            let message = format!("{agent}: {reason}");
+            Verdict::Failed {
+                status: MatchStatus::Error,
+                message: message.clone(),
+                faults: vec![(i, message)],
+            }
+        }
+        (AGENT_INIT_UNREACHABLE, _) => Verdict::failed(format!(
+            "{agent}: the agent's source could not be fetched (infrastructure): {reason}"
+        )),
+        (code, _) if t.reason.as_deref() == Some("OOMKilled") => Verdict::failed(format!(
+            "{agent}: {} was OOMKilled (exit code {code}) while installing the agent",
+            c.name
+        )),
+        (code, _) => Verdict::failed(format!(
+            "{agent}: agent-init failed (exit code {code}): {reason}"
+        )),
+    })
+}
+
+/// A container waiting for a reason that will not resolve by itself.
+fn stuck(c: &ContainerStatus, pod: &Pod) -> Option<Verdict> {
+    let w = c.state.as_ref()?.waiting.as_ref()?;
+    let reason = w.reason.as_deref()?;
+    if !STUCK_REASONS.contains(&reason) {
+        return None;
+    }
+    let image = pod_image(pod, &c.name).unwrap_or_else(|| c.image.clone());
+    let what = if reason.contains("Image") {
+        format!(
+            "image {image:?} of container {} could not be pulled",
+            c.name
+        )
+    } else {
+        format!("container {} could not be created", c.name)
+    };
+    Some(Verdict::failed(format!(
+        "{what} ({reason}): {}",
+        clip(w.message.as_deref().unwrap_or("no message").trim())
+    )))
+}
+
+/// The image a container was given in the pod spec.
+fn pod_image(pod: &Pod, container: &str) -> Option<String> {
+    let spec = pod.spec.as_ref()?;
+    spec.containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .find(|c| c.name == container)
+        .and_then(|c| c.image.clone())
+}
+
+/// When the pod was found unschedulable, if it still is.
+fn unschedulable_since(pod: &Pod) -> Option<DateTime<Utc>> {
+    let c = pod
+        .status
+        .as_ref()?
+        .conditions
+        .as_deref()?
+        .iter()
+        .find(|c| c.type_ == "PodScheduled")?;
+    if c.status != "False" || c.reason.as_deref() != Some("Unschedulable") {
+        return None;
+    }
+    c.last_transition_time
+        .as_ref()
+        .or(pod.metadata.creation_timestamp.as_ref())
+        .map(|t| t.0)
+}
+
+fn memory_limit(pod: &Pod) -> String {
+    pod.spec
+        .as_ref()
+        .and_then(|s| {
+            s.containers
+                .iter()
+                .find(|c| c.name == ORCHESTRATOR_CONTAINER)
+        })
+        .and_then(|c| {
+            c.resources
+                .as_ref()?
+                .limits
+                .as_ref()?
+                .get("memory")
+                .cloned()
+        })
+        .map(|q| format!(" of {}", q.0))
+        .unwrap_or_default()
+}
+
+fn clip(text: &str) -> String {
+    if text.len() <= MESSAGE_BYTES {
+        return text.to_string();
+    }
+    let mut end = MESSAGE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}

@@ -1,0 +1,175 @@
+//! The shared view of the cluster: one watcher per kind (Jobs, Pods) selecting the executor's label, each
+//! feeding a reflector store. Every event wakes the waiters of the match it concerns (a `watch` channel per
+//! match id); nothing polls the API. A failed watch backs off and re-lists.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_util::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client, Resource, ResourceExt};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::job::{MANAGED_BY, MANAGED_BY_LABEL, MATCH_ID_LABEL};
+
+/// Jobs and pods of the executor's matches, kept current by two watches.
+#[derive(Debug)]
+pub struct Tracker {
+    namespace: String,
+    jobs: Store<Job>,
+    pods: Store<Pod>,
+    /// Per match id: bumped whenever its Job or pod changes.
+    wakers: Mutex<HashMap<String, watch::Sender<u64>>>,
+    /// Bumped on every event (and on every re-list), for the reconciler.
+    any: watch::Sender<u64>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Tracker {
+    /// Starts the two watches in `namespace`.
+    pub fn start(client: Client, namespace: &str) -> Arc<Self> {
+        let (jobs, jobs_writer) = reflector::store::<Job>();
+        let (pods, pods_writer) = reflector::store::<Pod>();
+        Arc::new_cyclic(|weak: &std::sync::Weak<Self>| {
+            let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
+            let config = watcher::Config::default().labels(&selector);
+            let job_stream = reflector::reflector(
+                jobs_writer,
+                watcher::watcher(
+                    Api::<Job>::namespaced(client.clone(), namespace),
+                    config.clone(),
+                )
+                .default_backoff(),
+            );
+            let pod_stream = reflector::reflector(
+                pods_writer,
+                watcher::watcher(Api::<Pod>::namespaced(client, namespace), config)
+                    .default_backoff(),
+            );
+            let tasks = vec![
+                tokio::spawn(feed(job_stream, weak.clone(), "jobs")),
+                tokio::spawn(feed(pod_stream, weak.clone(), "pods")),
+            ];
+            Self {
+                namespace: namespace.to_string(),
+                jobs,
+                pods,
+                wakers: Mutex::new(HashMap::new()),
+                any: watch::channel(0).0,
+                tasks,
+            }
+        })
+    }
+
+    /// Waits until both stores hold their first full list.
+    pub async fn ready(&self) {
+        let _ = self.jobs.wait_until_ready().await;
+        let _ = self.pods.wait_until_ready().await;
+    }
+
+    /// A channel that changes whenever the match's Job or pod does.
+    pub fn subscribe(&self, match_id: &str) -> watch::Receiver<u64> {
+        self.lock()
+            .entry(match_id.to_string())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// A channel that changes on every event.
+    pub fn subscribe_all(&self) -> watch::Receiver<u64> {
+        self.any.subscribe()
+    }
+
+    /// The Job named `name`, as last seen.
+    pub fn job(&self, name: &str) -> Option<Arc<Job>> {
+        self.jobs.get(&ObjectRef::new(name).within(&self.namespace))
+    }
+
+    /// Every managed Job, as last seen.
+    pub fn jobs(&self) -> Vec<Arc<Job>> {
+        self.jobs.state()
+    }
+
+    /// The pods of a match, as last seen.
+    pub fn pods(&self, match_id: &str) -> Vec<Arc<Pod>> {
+        self.pods
+            .state()
+            .into_iter()
+            .filter(|p| p.labels().get(MATCH_ID_LABEL).map(String::as_str) == Some(match_id))
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<u64>>> {
+        self.wakers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wake(&self, match_id: Option<&str>) {
+        let mut wakers = self.lock();
+        match match_id {
+            Some(id) => {
+                if let Some(tx) = wakers.get(id) {
+                    if tx.receiver_count() == 0 {
+                        wakers.remove(id);
+                    } else {
+                        tx.send_modify(|n| *n += 1);
+                    }
+                }
+            }
+            None => {
+                wakers.retain(|_, tx| tx.receiver_count() > 0);
+                for tx in wakers.values() {
+                    tx.send_modify(|n| *n += 1);
+                }
+            }
+        }
+        drop(wakers);
+        self.any.send_modify(|n| *n += 1);
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Drives one watch and wakes the waiters of what changed. Errors are logged; the watcher backs off and
+/// lists again (a `410 Gone` included).
+async fn feed<K, S>(stream: S, tracker: std::sync::Weak<Tracker>, kind: &'static str)
+where
+    K: Resource + Clone + 'static,
+    S: futures_util::Stream<Item = Result<Event<K>, watcher::Error>>,
+{
+    let mut stream = std::pin::pin!(stream);
+    while let Some(event) = stream.next().await {
+        let Some(tracker) = tracker.upgrade() else {
+            return;
+        };
+        match event {
+            Ok(Event::Apply(o) | Event::Delete(o) | Event::InitApply(o)) => {
+                tracker.wake(
+                    o.meta()
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get(MATCH_ID_LABEL))
+                        .map(String::as_str),
+                );
+            }
+            Ok(Event::InitDone) => {
+                tracing::debug!(kind, "watch listed");
+                tracker.wake(None);
+            }
+            Ok(Event::Init) => {}
+            Err(e) => {
+                tracing::warn!(kind, error = %e, "watch failed; backing off and listing again");
+            }
+        }
+    }
+}
