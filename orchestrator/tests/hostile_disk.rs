@@ -9,7 +9,10 @@ use support::{Arena, hostile, test_agent};
 
 #[test]
 fn disk_filler_is_capped_and_disqualified() {
+    // Writing the files takes a while on a loaded machine: the step limit is generous so that the disk rules,
+    // not the clock, decide this case.
     let arena = Arena::pong()
+        .limit("step_ms", json!(30_000))
         .limit("scratch_mb", json!(8))
         .agent("filler", &hostile("disk-fill"))
         .agent("steady", &test_agent("steady"));
