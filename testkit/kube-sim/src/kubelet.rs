@@ -638,11 +638,12 @@ impl PodCtx {
             let _ = std::fs::create_dir_all(parent);
         }
         let _ = std::fs::write(&tm_host, b"");
-        let env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k, rewriter.rewrite(&v))).collect();
+        // `$(VAR)` expands to the value the pod spec gave; the result is then rewritten once.
         let strings = |field: &str| -> Vec<String> {
             c.get(field).and_then(Value::as_array).into_iter().flatten()
                 .filter_map(Value::as_str).map(|s| rewriter.rewrite(&expand(s, &env))).collect()
         };
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), rewriter.rewrite(v))).collect();
         let command = strings("command");
         let args = strings("args");
         let workdir = c.get("workingDir").and_then(Value::as_str).filter(|w| !w.is_empty())
