@@ -116,7 +116,7 @@ permissions:
     #!/usr/bin/env bash
     set -uo pipefail
     as=system:serviceaccount:{{namespace}}:rl-arena-executor
-    for check in "yes create jobs.batch" "yes watch pods" "yes create secrets" "no list secrets" \
+    for check in "yes create jobs.batch" "yes watch pods" "yes create secrets" "no get secrets" "no list secrets" \
                  "no get pods/log" "no create pods" "no create jobs.batch -n default" "no get nodes"; do
         set -- $check
         want=$1; shift

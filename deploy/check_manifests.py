@@ -5,6 +5,7 @@ Subcommands:
   validate-log FILE      kubernetes-validate output has no failure and no warning except for known CRDs
   accepted TARGET        prints the checkov checks accepted for TARGET (deploy/checkov-accepted.txt), comma
                          separated; fails when an entry has no reason
+  select KIND FILE       prints the objects of KIND in FILE as YAML documents
   dashboard              every metric the Grafana dashboard queries is registered in executor/src/metrics.rs
   docs                   every `just RECIPE` in docs/deploy.md is a recipe, every deploy/ and docker/ path exists
 """
@@ -164,6 +165,12 @@ def cmd_accepted(target):
     return 0
 
 
+def cmd_select(kind, path):
+    selected = [doc for _, doc in docs([path]) if doc.get("kind") == kind]
+    sys.stdout.write(yaml.safe_dump_all(selected, sort_keys=False))
+    return 0
+
+
 def cmd_dashboard():
     dashboard = ROOT / "deploy" / "components" / "monitoring" / "dashboard.json"
     text = json.dumps(json.loads(dashboard.read_text()))
@@ -215,6 +222,8 @@ def main(argv):
         return cmd_validate_log(rest[0])
     if command == "accepted":
         return cmd_accepted(rest[0])
+    if command == "select":
+        return cmd_select(rest[0], rest[1])
     if command == "dashboard":
         return cmd_dashboard()
     if command == "docs":
