@@ -153,7 +153,12 @@ fn judge_failure(job: &Value, pod: &Value) -> Verdict {
                 .unwrap_or_default();
             for wanted in conditions {
                 let kind = wanted.get("type").and_then(Value::as_str).unwrap_or("");
-                let status = wanted.get("status").and_then(Value::as_str).unwrap_or("True");
+                // The API defaults an empty status to "True".
+                let status = wanted
+                    .get("status")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or("True");
                 if pod_conditions.iter().any(|c| {
                     c.get("type").and_then(Value::as_str) == Some(kind)
                         && c.get("status").and_then(Value::as_str) == Some(status)
@@ -259,7 +264,9 @@ fn reconcile_job(store: &mut Store, key: &Key, job: &Value, scale: f64) {
                 return;
             }
         }
-        status["active"] = json!(0);
+        if let Some(map) = status.as_object_mut() {
+            map.remove("active");
+        }
         status["ready"] = json!(0);
         status["terminating"] = json!(terminating);
         let _ = store.mutate(key, |j| j["status"] = status);
