@@ -1,0 +1,390 @@
+//! The exact Kubernetes API requests of the backend, against a scripted API server (`tower_test` mock):
+//! create Secret, Job and the Secret's owner; 409 on create attaches or conflicts; 429 is retried; cancel
+//! deletes in the foreground; a watch answered 410 Gone lists again.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use executor::backend::kubernetes::{Attached, JobApi, JobSettings, Tracker, job};
+use executor::request::{AgentSource, MatchPlan};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use kube::client::Body;
+use serde_json::{Value, json};
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+const NS: &str = "rl-arena";
+
+fn mock() -> (kube::Client, Handle) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    (kube::Client::new(service, NS), handle)
+}
+
+fn plan(match_id: &str) -> MatchPlan {
+    MatchPlan {
+        match_id: match_id.into(),
+        environment: "pong".into(),
+        config: Default::default(),
+        seed: 3,
+        agents: vec![
+            AgentSource {
+                agent_id: "a".into(),
+                source: "https://agents.example/a.zip".into(),
+            },
+            AgentSource {
+                agent_id: "b".into(),
+                source: "https://agents.example/b.zip".into(),
+            },
+        ],
+        timeout: Duration::from_secs(60),
+        record_replay: true,
+        limits: Default::default(),
+    }
+}
+
+fn objects(match_id: &str, fingerprint: &str) -> job::MatchObjects {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        k: executor::config::KubernetesArgs,
+    }
+    let args = Wrap::parse_from(["x"]).k;
+    JobSettings::new(&args, "http://executor:50051")
+        .unwrap()
+        .build(&plan(match_id), fingerprint, "token")
+        .unwrap()
+}
+
+/// One request as the mock server saw it.
+struct Seen {
+    method: Method,
+    path: String,
+    query: HashMap<String, String>,
+    content_type: String,
+    body: Value,
+    respond: tower_test::mock::SendResponse<Response<Body>>,
+}
+
+async fn next(handle: &mut Handle) -> Seen {
+    let (request, respond) = tokio::time::timeout(Duration::from_secs(30), handle.next_request())
+        .await
+        .expect("the client sent no request in time")
+        .expect("the client is gone");
+    let (parts, body) = request.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    let query = parts
+        .uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    Seen {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query,
+        content_type: parts
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        respond,
+    }
+}
+
+fn reply(seen: Seen, status: u16, body: Value) {
+    seen.respond.send_response(
+        Response::builder()
+            .status(StatusCode::from_u16(status).unwrap())
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::to_vec(&body).unwrap()))
+            .unwrap(),
+    );
+}
+
+fn status(code: u16, reason: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": format!("{reason} (scripted)"), "reason": reason, "code": code})
+}
+
+fn with_uid(mut object: Value, uid: &str) -> Value {
+    object["metadata"]["uid"] = json!(uid);
+    object["metadata"]["resourceVersion"] = json!("10");
+    object
+}
+
+const JOBS: &str = "/apis/batch/v1/namespaces/rl-arena/jobs";
+const SECRETS: &str = "/api/v1/namespaces/rl-arena/secrets";
+
+#[tokio::test]
+async fn creates_the_secret_then_the_job_then_owns_the_secret() {
+    let (client, mut handle) = mock();
+    let objects = objects("m-1", "fp-1");
+    let scenario = tokio::spawn(async move {
+        let seen = next(&mut handle).await;
+        assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, SECRETS));
+        assert_eq!(
+            seen.query.get("fieldManager").map(String::as_str),
+            Some("rl-arena-executor")
+        );
+        assert_eq!(seen.body["kind"], "Secret");
+        assert_eq!(seen.body["metadata"]["name"], "m-1");
+        assert_eq!(seen.body["metadata"]["labels"]["match-id"], "m-1");
+        assert!(seen.body["data"]["spec.json"].is_string());
+        let body = seen.body.clone();
+        reply(seen, 201, with_uid(body, "secret-uid"));
+
+        let seen = next(&mut handle).await;
+        assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, JOBS));
+        assert_eq!(
+            seen.query.get("fieldManager").map(String::as_str),
+            Some("rl-arena-executor")
+        );
+        assert_eq!(seen.body["kind"], "Job");
+        assert_eq!(
+            seen.body["metadata"]["annotations"]["rl-arena.dev/fingerprint"],
+            "fp-1"
+        );
+        assert_eq!(seen.body["spec"]["backoffLimit"], 0);
+        let body = seen.body.clone();
+        reply(seen, 201, with_uid(body, "job-uid"));
+
+        let seen = next(&mut handle).await;
+        assert_eq!(
+            (&seen.method, seen.path.as_str()),
+            (&Method::PATCH, &*format!("{SECRETS}/m-1"))
+        );
+        assert_eq!(seen.content_type, "application/merge-patch+json");
+        assert_eq!(
+            seen.query.get("fieldManager").map(String::as_str),
+            Some("rl-arena-executor")
+        );
+        assert_eq!(
+            seen.body,
+            json!({"metadata": {"ownerReferences": [
+                {"apiVersion": "batch/v1", "kind": "Job", "name": "m-1", "uid": "job-uid"}]}}),
+            "only the owner: the Secret was new"
+        );
+        reply(
+            seen,
+            200,
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "m-1"}}),
+        );
+    });
+    let attached = JobApi::new(client, NS)
+        .create_or_attach(&objects, "m-1", "fp-1")
+        .await
+        .unwrap();
+    assert!(
+        matches!(attached, Attached::Created(job) if job.metadata.uid.as_deref() == Some("job-uid"))
+    );
+    scenario.await.unwrap();
+}
+
+#[tokio::test]
+async fn an_existing_job_is_attached_to_when_the_request_is_the_same_and_refused_otherwise() {
+    for (existing_fingerprint, attaches) in [("fp-1", true), ("fp-other", false)] {
+        let (client, mut handle) = mock();
+        let objects = objects("m-1", "fp-1");
+        let existing = with_uid(serde_json::to_value(&objects.job).unwrap(), "old-uid");
+        let scenario = tokio::spawn(async move {
+            let seen = next(&mut handle).await;
+            assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, SECRETS));
+            reply(seen, 409, status(409, "AlreadyExists"));
+            let seen = next(&mut handle).await;
+            assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, JOBS));
+            reply(seen, 409, status(409, "AlreadyExists"));
+            let seen = next(&mut handle).await;
+            assert_eq!(
+                (&seen.method, seen.path.as_str()),
+                (&Method::GET, &*format!("{JOBS}/m-1"))
+            );
+            let mut job = existing;
+            job["metadata"]["annotations"]["rl-arena.dev/fingerprint"] =
+                json!(existing_fingerprint);
+            reply(seen, 200, job);
+        });
+        let result = JobApi::new(client, NS)
+            .create_or_attach(&objects, "m-1", "fp-1")
+            .await;
+        match (result, attaches) {
+            (Ok(Attached::Existing(job)), true) => {
+                assert_eq!(job.metadata.uid.as_deref(), Some("old-uid"));
+            }
+            (Err(executor::Error::Conflict(message)), false) => {
+                assert!(message.contains("different request"), "{message}");
+            }
+            (other, _) => panic!("fingerprint {existing_fingerprint}: unexpected {other:?}"),
+        }
+        scenario.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn too_many_requests_and_server_errors_are_retried() {
+    let (client, mut handle) = mock();
+    let objects = objects("m-2", "fp");
+    let scenario = tokio::spawn(async move {
+        let seen = next(&mut handle).await;
+        assert_eq!(seen.path, SECRETS);
+        let body = seen.body.clone();
+        reply(seen, 201, with_uid(body, "s"));
+        let mut job_posts = 0;
+        for code in [429, 503] {
+            let seen = next(&mut handle).await;
+            assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, JOBS));
+            job_posts += 1;
+            reply(seen, code, status(code, "TooManyRequests"));
+        }
+        let seen = next(&mut handle).await;
+        assert_eq!(
+            (&seen.method, seen.path.as_str()),
+            (&Method::POST, JOBS),
+            "retried after 429 and 503"
+        );
+        job_posts += 1;
+        let body = seen.body.clone();
+        reply(seen, 201, with_uid(body, "job-uid"));
+        let seen = next(&mut handle).await;
+        assert_eq!(seen.method, Method::PATCH);
+        reply(
+            seen,
+            200,
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "m-2"}}),
+        );
+        job_posts
+    });
+    let attached = JobApi::new(client, NS)
+        .create_or_attach(&objects, "m-2", "fp")
+        .await
+        .unwrap();
+    assert!(matches!(attached, Attached::Created(_)));
+    assert_eq!(scenario.await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn a_client_error_is_not_retried() {
+    let (client, mut handle) = mock();
+    let scenario = tokio::spawn(async move {
+        let seen = next(&mut handle).await;
+        assert_eq!(seen.method, Method::GET);
+        reply(seen, 403, status(403, "Forbidden"));
+        // No second request: the client is dropped with the API and the mock sees the end.
+        handle.next_request().await.is_none()
+    });
+    let api = JobApi::new(client, NS);
+    let err = api.get("m-3").await.unwrap_err().to_string();
+    assert!(err.contains("Forbidden"), "{err}");
+    drop(api);
+    assert!(scenario.await.unwrap(), "a 403 was retried");
+}
+
+#[tokio::test]
+async fn cancel_deletes_the_job_in_the_foreground_and_a_missing_job_is_fine() {
+    let (client, mut handle) = mock();
+    let scenario = tokio::spawn(async move {
+        for answer in [200, 404] {
+            let seen = next(&mut handle).await;
+            assert_eq!(
+                (&seen.method, seen.path.as_str()),
+                (&Method::DELETE, &*format!("{JOBS}/m-4"))
+            );
+            assert_eq!(
+                seen.body["propagationPolicy"], "Foreground",
+                "{}",
+                seen.body
+            );
+            if answer == 200 {
+                reply(
+                    seen,
+                    200,
+                    json!({"apiVersion": "batch/v1", "kind": "Job",
+                    "metadata": {"name": "m-4", "finalizers": ["foregroundDeletion"]}}),
+                );
+            } else {
+                reply(seen, 404, status(404, "NotFound"));
+            }
+        }
+    });
+    let api = JobApi::new(client, NS);
+    api.delete("m-4").await.unwrap();
+    api.delete("m-4").await.unwrap();
+    scenario.await.unwrap();
+}
+
+fn list(kind: &str, rv: &str, items: Vec<Value>) -> Value {
+    json!({"apiVersion": if kind == "JobList" { "batch/v1" } else { "v1" }, "kind": kind,
+           "metadata": {"resourceVersion": rv}, "items": items})
+}
+
+fn managed_job(name: &str) -> Value {
+    json!({"apiVersion": "batch/v1", "kind": "Job",
+           "metadata": {"name": name, "namespace": NS, "resourceVersion": "5", "uid": name,
+                        "labels": {"app.kubernetes.io/managed-by": "rl-arena-executor", "match-id": name}}})
+}
+
+#[tokio::test]
+async fn a_watch_that_is_gone_lists_again() {
+    let (client, mut handle) = mock();
+    let tracker = Tracker::start(client, NS);
+    let mut job_lists = 0;
+    let mut pending = Vec::new();
+    while job_lists < 2 {
+        let seen = next(&mut handle).await;
+        assert_eq!(seen.method, Method::GET);
+        assert_eq!(
+            seen.query.get("labelSelector").map(String::as_str),
+            Some("app.kubernetes.io/managed-by=rl-arena-executor"),
+            "{}",
+            seen.path
+        );
+        let watching = seen.query.get("watch").map(String::as_str) == Some("true");
+        match (seen.path.as_str(), watching) {
+            (JOBS, false) => {
+                job_lists += 1;
+                let items = if job_lists == 1 {
+                    vec![managed_job("m-1")]
+                } else {
+                    vec![managed_job("m-1"), managed_job("m-2")]
+                };
+                reply(seen, 200, list("JobList", &job_lists.to_string(), items));
+            }
+            (JOBS, true) => {
+                assert_eq!(
+                    seen.query.get("resourceVersion").map(String::as_str),
+                    Some("1")
+                );
+                // What an API server says when the resource version is too old: an ERROR event.
+                let event = json!({"type": "ERROR", "object": status(410, "Expired")});
+                seen.respond.send_response(
+                    Response::builder()
+                        .status(StatusCode::OK)
+                        .header("content-type", "application/json")
+                        .body(Body::from(format!("{event}\n").into_bytes()))
+                        .unwrap(),
+                );
+            }
+            ("/api/v1/namespaces/rl-arena/pods", false) => {
+                reply(seen, 200, list("PodList", "1", Vec::new()));
+            }
+            // The pod watch stays open for the rest of the test.
+            ("/api/v1/namespaces/rl-arena/pods", true) => pending.push(seen),
+            (path, _) => panic!("unexpected request to {path}"),
+        }
+    }
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while tracker.job("m-2").is_none() {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the re-listed Job reached the store");
+    assert!(tracker.job("m-1").is_some());
+}
