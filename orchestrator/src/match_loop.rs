@@ -222,25 +222,30 @@ pub async fn play(
     let turn_based = matches!(env.info().move_style, MoveStyle::TurnBased);
     // Agents' private writable directories live in one directory of this match (temporary unless the options
     // keep it), never beside the read-only agent directories.
+    let refuse = |seats: &[Seat], message: String| {
+        tracing::error!(%message, "match refused");
+        let outcome = build_outcome(
+            spec,
+            seats,
+            &[],
+            MatchStatus::Error,
+            None,
+            0,
+            started,
+            message,
+        );
+        Played {
+            outcome,
+            replay: None,
+        }
+    };
     let scratch_root = match ScratchRoot::new(options.sandbox.scratch_root.as_deref()) {
         Ok(root) => root,
         Err(e) => {
-            let message = format!("creating the agents' scratch directory: {e}");
-            tracing::error!(%message, "match refused");
-            let outcome = build_outcome(
-                spec,
+            return refuse(
                 &seats,
-                &[],
-                MatchStatus::Error,
-                None,
-                0,
-                started,
-                message,
+                format!("creating the agents' scratch directory: {e}"),
             );
-            return Played {
-                outcome,
-                replay: None,
-            };
         }
     };
     let prepared = match prepare_seats(
@@ -252,23 +257,7 @@ pub async fn play(
         reporter,
     ) {
         Ok(prepared) => prepared,
-        Err(message) => {
-            tracing::error!(%message, "match refused");
-            let outcome = build_outcome(
-                spec,
-                &seats,
-                &[],
-                MatchStatus::Error,
-                None,
-                0,
-                started,
-                message,
-            );
-            return Played {
-                outcome,
-                replay: None,
-            };
-        }
+        Err(message) => return refuse(&seats, message),
     };
 
     tokio::pin!(shutdown);

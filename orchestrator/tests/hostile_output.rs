@@ -53,7 +53,9 @@ fn stderr_flood_is_kept_bounded() {
 
 #[test]
 fn forged_results_and_early_exit_change_nothing() {
+    // A generous step limit: on a loaded machine the forger's answers must not turn into timeouts.
     let run = Arena::pong()
+        .limit("step_ms", json!(5_000))
         .agent("forger", &hostile("forge"))
         .agent("steady", &test_agent("steady"))
         .run(&[]);
