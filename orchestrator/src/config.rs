@@ -66,6 +66,11 @@ pub struct RunConfig {
     #[arg(long, env = "ORCHESTRATOR_RESULT_FILE")]
     pub result_file: Option<PathBuf>,
 
+    /// Largest result file in bytes (0: no limit). A Kubernetes termination message holds at most 4096 bytes:
+    /// longer outcomes are shortened, stderr tails first, then long messages.
+    #[arg(long, default_value_t = 0, env = "ORCHESTRATOR_RESULT_MAX_BYTES")]
+    pub result_max_bytes: usize,
+
     /// Where to write the replay (JSON) when the spec asks to record one.
     #[arg(long, env = "ORCHESTRATOR_REPLAY_OUT")]
     pub replay_out: Option<PathBuf>,
@@ -125,6 +130,7 @@ impl RunConfig {
             report_to: None,
             token_file: None,
             result_file: None,
+            result_max_bytes: 0,
             replay_out: None,
             python: PathBuf::from("python3"),
             report_retry_ms: 30_000,

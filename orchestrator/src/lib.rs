@@ -104,7 +104,8 @@ pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Resul
         source,
     })?;
     if let Some(path) = &config.result_file {
-        write_file(path, "result", &outcome_json).await?;
+        let compact = compact_outcome(&outcome, config.result_max_bytes)?;
+        write_file(path, "result", compact.as_deref().unwrap_or(&outcome_json)).await?;
     }
     tracing::info!(
         match_id = %outcome.match_id,
@@ -144,6 +145,57 @@ fn read_token(path: &Path) -> Result<String> {
 }
 
 /// Writes a file through a temporary sibling and a rename, so that readers never see half of it.
+/// The outcome shortened to at most `max` bytes of JSON (stderr tails first, then long messages), or `None`
+/// when it already fits or there is no limit.
+fn compact_outcome(outcome: &MatchOutcome, max: usize) -> Result<Option<Vec<u8>>> {
+    let encode = |o: &MatchOutcome| {
+        serde_json::to_vec(o).map_err(|source| Error::Encode {
+            what: "outcome",
+            source,
+        })
+    };
+    if max == 0 || encode(outcome)?.len() <= max {
+        return Ok(None);
+    }
+    let mut short = outcome.clone();
+    let mut keep = 1024;
+    loop {
+        for agent in &mut short.agents {
+            agent.stderr_tail = tail_of(&agent.stderr_tail, keep);
+        }
+        let json = encode(&short)?;
+        if json.len() <= max {
+            return Ok(Some(json));
+        }
+        if keep == 0 {
+            break;
+        }
+        keep /= 2;
+    }
+    for agent in &mut short.agents {
+        agent.error_message = tail_of(&agent.error_message, 160);
+        agent
+            .isolation
+            .unavailable
+            .iter_mut()
+            .for_each(|u| *u = tail_of(u, 80));
+    }
+    short.error_message = tail_of(&short.error_message, 400);
+    encode(&short).map(Some)
+}
+
+/// The last `max` bytes of `text` (at a character boundary), marked as cut when anything was dropped.
+fn tail_of(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("[...]{}", &text[start..])
+}
+
 async fn write_file(path: &Path, what: &'static str, bytes: &[u8]) -> Result<()> {
     let write_error = |source| Error::Write {
         what,
@@ -157,6 +209,70 @@ async fn write_file(path: &Path, what: &'static str, bytes: &[u8]) -> Result<()>
         .unwrap_or_default();
     name.push(".tmp");
     tmp.set_file_name(name);
-    tokio::fs::write(&tmp, bytes).await.map_err(write_error)?;
-    tokio::fs::rename(&tmp, path).await.map_err(write_error)
+    let staged = match tokio::fs::write(&tmp, bytes).await {
+        Ok(()) => tokio::fs::rename(&tmp, path).await,
+        Err(e) => Err(e),
+    };
+    match staged {
+        Ok(()) => Ok(()),
+        // A file in a directory we cannot create files in (a Kubernetes termination message such as
+        // /dev/termination-log) is written in place.
+        Err(_) => {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            tokio::fs::write(path, bytes).await.map_err(write_error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proto::outcome::{AgentOutcome, AgentStatus, MatchOutcome, MatchStatus};
+
+    #[test]
+    fn long_outcomes_are_compacted_to_the_limit() {
+        let agent = |id: &str| AgentOutcome {
+            agent_id: id.into(),
+            score: 1.0,
+            errors: 1,
+            status: AgentStatus::Crashed,
+            error_message: "step 3: agent exited".repeat(30),
+            stderr_tail: "Traceback ... é".repeat(500),
+            time_used_sec: 1.0,
+            cpu_time_sec: 0.5,
+            isolation: Default::default(),
+        };
+        let outcome = MatchOutcome {
+            match_id: "m".into(),
+            status: MatchStatus::Success,
+            winner: Some("b".into()),
+            agents: vec![agent("a"), agent("b")],
+            total_steps: 3,
+            execution_time_sec: 1.0,
+            seed: 7,
+            error_message: String::new(),
+            replay_sha256: Some("ab".repeat(32)),
+        };
+        assert_eq!(
+            super::compact_outcome(&outcome, 0).unwrap(),
+            None,
+            "no limit"
+        );
+        assert_eq!(
+            super::compact_outcome(&outcome, 1 << 20).unwrap(),
+            None,
+            "fits"
+        );
+        let short = super::compact_outcome(&outcome, 4096)
+            .unwrap()
+            .expect("compacted");
+        assert!(short.len() <= 4096, "{}", short.len());
+        let back: MatchOutcome = serde_json::from_slice(&short).unwrap();
+        assert_eq!(back.winner, outcome.winner);
+        assert_eq!(back.agents[0].status, AgentStatus::Crashed);
+        assert!(back.agents[0].stderr_tail.starts_with("[...]"));
+        assert!(
+            back.agents[0].stderr_tail.ends_with('é'),
+            "the end of the tail is kept"
+        );
+    }
 }
