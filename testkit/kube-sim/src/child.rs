@@ -26,7 +26,10 @@ impl SimProcess {
         let dir = tempfile::Builder::new()
             .prefix("kube-sim-child-")
             .tempdir()
-            .map_err(|source| Error::Io { path: std::env::temp_dir(), source })?;
+            .map_err(|source| Error::Io {
+                path: std::env::temp_dir(),
+                source,
+            })?;
         let kubeconfig = dir.path().join("kubeconfig");
         let mut child = Command::new(binary)
             .arg("--listen")
@@ -40,7 +43,10 @@ impl SimProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|source| Error::Io { path: binary.to_path_buf(), source })?;
+            .map_err(|source| Error::Io {
+                path: binary.to_path_buf(),
+                source,
+            })?;
         let stdout = child
             .stdout
             .take()
@@ -55,7 +61,12 @@ impl SimProcess {
                 "kube-sim did not print its URL (got {url:?}); see its stderr above"
             )));
         }
-        Ok(SimProcess { child, url, kubeconfig, _dir: dir })
+        Ok(SimProcess {
+            child,
+            url,
+            kubeconfig,
+            _dir: dir,
+        })
     }
 
     pub fn url(&self) -> &str {
@@ -93,9 +104,14 @@ impl Drop for SimProcess {
 /// One HTTP/1.1 request with `Connection: close` to `url` (`http://host:port`).
 pub fn http_call(url: &str, method: &str, path: &str, body: &str) -> Result<(u16, String)> {
     let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let io = |source| Error::Io { path: PathBuf::from(url), source };
+    let io = |source| Error::Io {
+        path: PathBuf::from(url),
+        source,
+    };
     let mut stream = TcpStream::connect(host).map_err(io)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(io)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(io)?;
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

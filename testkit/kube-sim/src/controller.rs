@@ -9,9 +9,7 @@ use serde_json::{Value, json};
 
 use crate::kinds::Kind;
 use crate::sim::Shared;
-use crate::store::{
-    DeleteOptions, FOREGROUND, Key, Store, is_deleting, meta_str, owner_uids, uid,
-};
+use crate::store::{DeleteOptions, FOREGROUND, Key, Store, is_deleting, meta_str, owner_uids, uid};
 use crate::time::{now_rfc3339, scaled};
 
 /// How often timers (deadlines, TTLs) are checked when nothing else changes.
@@ -47,7 +45,9 @@ fn condition_true(object: &Value, kind: &str) -> bool {
 }
 
 fn phase(pod: &Value) -> &str {
-    pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending")
+    pod.pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending")
 }
 
 fn controller_uid(object: &Value) -> Option<&str> {
@@ -108,7 +108,10 @@ enum Verdict {
 fn container_exit_codes(pod: &Value) -> Vec<(String, i64)> {
     ["initContainerStatuses", "containerStatuses"]
         .iter()
-        .filter_map(|list| pod.pointer(&format!("/status/{list}")).and_then(Value::as_array))
+        .filter_map(|list| {
+            pod.pointer(&format!("/status/{list}"))
+                .and_then(Value::as_array)
+        })
         .flatten()
         .filter_map(|s| {
             let code = s.pointer("/state/terminated/exitCode")?.as_i64()?;
@@ -127,7 +130,10 @@ fn judge_failure(job: &Value, pod: &Value) -> Verdict {
     };
     let pod_ref = format!("{}/{}", meta_str(pod, "namespace"), meta_str(pod, "name"));
     for (index, rule) in rules.iter().enumerate() {
-        let action = rule.get("action").and_then(Value::as_str).unwrap_or("Count");
+        let action = rule
+            .get("action")
+            .and_then(Value::as_str)
+            .unwrap_or("Count");
         let mut matched = None;
         if let Some(on_exit) = rule.get("onExitCodes") {
             let only = on_exit.get("containerName").and_then(Value::as_str);
@@ -205,7 +211,11 @@ fn new_pod_for(job: &Value) -> Value {
 
 fn finish_conditions(done: &str, reason: &str, message: &str) -> Vec<Value> {
     let now = now_rfc3339();
-    let first = if done == "Complete" { "SuccessCriteriaMet" } else { "FailureTarget" };
+    let first = if done == "Complete" {
+        "SuccessCriteriaMet"
+    } else {
+        "FailureTarget"
+    };
     [first, done]
         .iter()
         .map(|t| {
@@ -241,7 +251,10 @@ fn reconcile_job(store: &mut Store, key: &Key, job: &Value, scale: f64) {
         .iter()
         .filter(|p| !matches!(phase(p), "Succeeded" | "Failed") && !is_deleting(p))
         .collect();
-    let terminating = pods.iter().filter(|p| is_deleting(p) && !matches!(phase(p), "Succeeded" | "Failed")).count();
+    let terminating = pods
+        .iter()
+        .filter(|p| is_deleting(p) && !matches!(phase(p), "Succeeded" | "Failed"))
+        .count();
     let finished = condition_true(job, "Complete") || condition_true(job, "Failed");
     let now = Instant::now();
     let mut status = job.get("status").cloned().unwrap_or(json!({}));
@@ -250,10 +263,18 @@ fn reconcile_job(store: &mut Store, key: &Key, job: &Value, scale: f64) {
     }
     if finished {
         for pod in &active {
-            let _ = store.delete(Kind::Pod, &key.1, meta_str(pod, "name"), &DeleteOptions::default());
+            let _ = store.delete(
+                Kind::Pod,
+                &key.1,
+                meta_str(pod, "name"),
+                &DeleteOptions::default(),
+            );
         }
         let done_at = *store.jobs.finished.entry(job_uid.clone()).or_insert(now);
-        if let Some(ttl) = job.pointer("/spec/ttlSecondsAfterFinished").and_then(Value::as_f64) {
+        if let Some(ttl) = job
+            .pointer("/spec/ttlSecondsAfterFinished")
+            .and_then(Value::as_f64)
+        {
             if !is_deleting(job) && now >= done_at + scaled(ttl, scale) {
                 tracing::info!(job = %key.2, namespace = %key.1, "kube-sim: ttl expired, deleting job");
                 let opts = DeleteOptions {
@@ -301,30 +322,50 @@ fn reconcile_job(store: &mut Store, key: &Key, job: &Value, scale: f64) {
         }
         store.jobs.counted.insert(pod_uid);
     }
-    let completions = job.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1);
-    let backoff_limit = job.pointer("/spec/backoffLimit").and_then(Value::as_i64).unwrap_or(6);
+    let completions = job
+        .pointer("/spec/completions")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let backoff_limit = job
+        .pointer("/spec/backoffLimit")
+        .and_then(Value::as_i64)
+        .unwrap_or(6);
     let deadline = job
         .pointer("/spec/activeDeadlineSeconds")
         .and_then(Value::as_f64)
         .map(|s| started + scaled(s, scale));
     if finish.is_none() {
         if succeeded >= completions {
-            finish = Some(("Complete", "CompletionsReached", "Reached expected number of succeeded pods".to_owned()));
+            finish = Some((
+                "Complete",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods".to_owned(),
+            ));
         } else if failed > backoff_limit {
-            finish = Some(("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit".to_owned()));
+            finish = Some((
+                "Failed",
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit".to_owned(),
+            ));
         } else if deadline.is_some_and(|d| now >= d) {
-            finish = Some(("Failed", "DeadlineExceeded", "Job was active longer than specified deadline".to_owned()));
+            finish = Some((
+                "Failed",
+                "DeadlineExceeded",
+                "Job was active longer than specified deadline".to_owned(),
+            ));
         }
     }
     let mut active_count = active.len();
-    let ready = active
-        .iter()
-        .filter(|p| condition_true(p, "Ready"))
-        .count();
+    let ready = active.iter().filter(|p| condition_true(p, "Ready")).count();
     match &finish {
         Some((done, reason, message)) => {
             for pod in &active {
-                let _ = store.delete(Kind::Pod, &key.1, meta_str(pod, "name"), &DeleteOptions::default());
+                let _ = store.delete(
+                    Kind::Pod,
+                    &key.1,
+                    meta_str(pod, "name"),
+                    &DeleteOptions::default(),
+                );
             }
             active_count = 0;
             let mut conditions = status
@@ -338,18 +379,46 @@ fn reconcile_job(store: &mut Store, key: &Key, job: &Value, scale: f64) {
                 status["completionTime"] = json!(now_rfc3339());
             }
             store.jobs.finished.insert(job_uid.clone(), now);
-            record_event(store, job, Kind::Job, *done != "Complete", if *done == "Complete" { "Completed" } else { reason }, message, "job-controller");
+            record_event(
+                store,
+                job,
+                Kind::Job,
+                *done != "Complete",
+                if *done == "Complete" {
+                    "Completed"
+                } else {
+                    reason
+                },
+                message,
+                "job-controller",
+            );
         }
         None if active.is_empty() && terminating == 0 && !is_deleting(job) => {
             match store.create(Kind::Pod, &key.1, new_pod_for(job)) {
                 Ok(pod) => {
                     active_count = 1;
                     let message = format!("Created pod: {}", meta_str(&pod, "name"));
-                    record_event(store, job, Kind::Job, false, "SuccessfulCreate", &message, "job-controller");
+                    record_event(
+                        store,
+                        job,
+                        Kind::Job,
+                        false,
+                        "SuccessfulCreate",
+                        &message,
+                        "job-controller",
+                    );
                 }
                 Err(error) => {
                     tracing::warn!(%error, job = %key.2, "kube-sim: cannot create pod for job");
-                    record_event(store, job, Kind::Job, true, "FailedCreate", &error.message, "job-controller");
+                    record_event(
+                        store,
+                        job,
+                        Kind::Job,
+                        true,
+                        "FailedCreate",
+                        &error.message,
+                        "job-controller",
+                    );
                 }
             }
         }

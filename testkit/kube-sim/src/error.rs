@@ -53,8 +53,12 @@ impl ApiError {
     }
 
     pub fn not_found(kind: Kind, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", kind.qualified()))
-            .with_details(kind, name)
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", kind.qualified()),
+        )
+        .with_details(kind, name)
     }
 
     pub fn already_exists(kind: Kind, name: &str) -> Self {

@@ -20,7 +20,7 @@ use crate::faults::ErrorInjection;
 use crate::kinds::Kind;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::sim::Shared;
-use crate::store::{DeleteOptions, Part, PatchKind, WatchItem, meta_str};
+use crate::store::{DeleteOptions, Part, PatchKind, PatchOptions, WatchItem, meta_str};
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
@@ -158,7 +158,11 @@ async fn handle(
         (&Method::DELETE, true) => "delete",
         (&Method::DELETE, false) => "deletecollection",
         _ => {
-            return error_response(&ApiError::new(405, "MethodNotAllowed", format!("{method} is not supported here")));
+            return error_response(&ApiError::new(
+                405,
+                "MethodNotAllowed",
+                format!("{method} is not supported here"),
+            ));
         }
     };
     let resource = match &route.sub {
@@ -227,16 +231,19 @@ fn discovery(path: &str) -> Option<Value> {
             "versions": [{"groupVersion": "batch/v1", "version": "v1"}],
             "preferredVersion": {"groupVersion": "batch/v1", "version": "v1"},
         })),
-        "/api/v1" => Some(json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": resources("")})),
-        "/apis/batch/v1" => Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "batch/v1", "resources": resources("batch")})),
+        "/api/v1" => Some(
+            json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": resources("")}),
+        ),
+        "/apis/batch/v1" => Some(
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "batch/v1", "resources": resources("batch")}),
+        ),
         _ => None,
     }
 }
 
 fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!("kube-sim accepts JSON bodies only: {e}"))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("kube-sim accepts JSON bodies only: {e}")))
 }
 
 fn namespace(route: &Route) -> Result<&str, ApiError> {
@@ -253,7 +260,10 @@ fn part(route: &Route) -> Result<Part, ApiError> {
         Some(sub) => Err(ApiError::new(
             404,
             "NotFound",
-            format!("the server could not find the requested resource ({}/{sub})", route.kind.plural()),
+            format!(
+                "the server could not find the requested resource ({}/{sub})",
+                route.kind.plural()
+            ),
         )),
     }
 }
@@ -284,22 +294,34 @@ impl Filter {
     }
 
     fn in_scope(&self, item: &WatchItem) -> bool {
-        item.kind == self.kind && self.namespace.as_ref().is_none_or(|ns| *ns == item.namespace)
+        item.kind == self.kind
+            && self
+                .namespace
+                .as_ref()
+                .is_none_or(|ns| *ns == item.namespace)
     }
 }
 
-fn list(shared: &Shared, route: &Route, query: &HashMap<String, String>) -> Result<Response, ApiError> {
+fn list(
+    shared: &Shared,
+    route: &Route,
+    query: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
     let filter = Filter::from_query(route, query)?;
     let store = shared.store();
     let rv = query.get("resourceVersion").filter(|v| !v.is_empty());
     if query.get("resourceVersionMatch").map(String::as_str) == Some("Exact") {
-        let rv = rv
-            .and_then(|v| v.parse::<u64>().ok())
-            .ok_or_else(|| ApiError::bad_request("resourceVersionMatch=Exact needs a resourceVersion"))?;
+        let rv = rv.and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
+            ApiError::bad_request("resourceVersionMatch=Exact needs a resourceVersion")
+        })?;
         store.check_exact(rv)?;
     } else if let Some(rv) = rv.and_then(|v| v.parse::<u64>().ok()) {
         if rv > store.rv() {
-            return Err(ApiError::new(504, "Timeout", format!("Too large resource version: {rv}, current: {}", store.rv())));
+            return Err(ApiError::new(
+                504,
+                "Timeout",
+                format!("Too large resource version: {rv}, current: {}", store.rv()),
+            ));
         }
     }
     let mut items: Vec<&Value> = store
@@ -317,10 +339,17 @@ fn list(shared: &Shared, route: &Route, query: &HashMap<String, String>) -> Resu
         items.retain(|o| format!("{}/{}", meta_str(o, "namespace"), meta_str(o, "name")) > after);
     }
     let mut metadata = json!({"resourceVersion": list_rv.to_string()});
-    if let Some(limit) = query.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0) {
+    if let Some(limit) = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+    {
         if items.len() > limit {
             items.truncate(limit);
-            let last = items.last().map(|o| format!("{}/{}", meta_str(o, "namespace"), meta_str(o, "name"))).unwrap_or_default();
+            let last = items
+                .last()
+                .map(|o| format!("{}/{}", meta_str(o, "namespace"), meta_str(o, "name")))
+                .unwrap_or_default();
             metadata["continue"] = json!(format!("{list_rv}/{last}"));
             metadata["remainingItemCount"] = json!(0);
         }
@@ -373,27 +402,42 @@ fn patch(
         .unwrap_or("")
         .trim();
     let how = match content_type {
-        "application/merge-patch+json" | "application/strategic-merge-patch+json" => PatchKind::Merge,
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+            PatchKind::Merge
+        }
         "application/apply-patch+yaml" | "application/apply-patch+json" => PatchKind::Apply,
         other => {
             return Err(ApiError::new(
                 415,
                 "UnsupportedMediaType",
-                format!("the body of the request was in an unknown format ({other}); kube-sim accepts merge, strategic-merge (as merge) and apply patches"),
+                format!(
+                    "the body of the request was in an unknown format ({other}); kube-sim accepts merge, strategic-merge (as merge) and apply patches"
+                ),
             ));
         }
     };
     let body = parse_body(body)?;
     let name = route.name.as_deref().unwrap_or("");
     let manager = query.get("fieldManager").map(String::as_str);
-    let (object, created) = shared
-        .store()
-        .patch(route.kind, ns, name, how, &body, part, manager)?;
+    let (object, created) = shared.store().patch(
+        route.kind,
+        ns,
+        name,
+        &body,
+        PatchOptions { how, part, manager },
+    )?;
     Ok(json_response(if created { 201 } else { 200 }, &object))
 }
 
-fn delete_options(query: &HashMap<String, String>, body: &Bytes) -> Result<DeleteOptions, ApiError> {
-    let body: Value = if body.is_empty() { json!({}) } else { parse_body(body)? };
+fn delete_options(
+    query: &HashMap<String, String>,
+    body: &Bytes,
+) -> Result<DeleteOptions, ApiError> {
+    let body: Value = if body.is_empty() {
+        json!({})
+    } else {
+        parse_body(body)?
+    };
     let text = |k: &str| {
         query
             .get(k)
@@ -402,7 +446,10 @@ fn delete_options(query: &HashMap<String, String>, body: &Bytes) -> Result<Delet
     };
     let mut propagation = text("propagationPolicy");
     if propagation.is_none() {
-        let orphan = query.get("orphanDependents").map(|v| v == "true").or(body.get("orphanDependents").and_then(Value::as_bool));
+        let orphan = query
+            .get("orphanDependents")
+            .map(|v| v == "true")
+            .or(body.get("orphanDependents").and_then(Value::as_bool));
         propagation = orphan.map(|o| if o { "Orphan" } else { "Background" }.to_owned());
     }
     let grace_seconds = query
@@ -412,15 +459,30 @@ fn delete_options(query: &HashMap<String, String>, body: &Bytes) -> Result<Delet
     Ok(DeleteOptions {
         propagation,
         grace_seconds,
-        precondition_uid: body.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_owned),
-        precondition_rv: body.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_owned),
+        precondition_uid: body
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        precondition_rv: body
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     })
 }
 
-fn delete(shared: &Shared, route: &Route, query: &HashMap<String, String>, body: &Bytes) -> Result<Response, ApiError> {
+fn delete(
+    shared: &Shared,
+    route: &Route,
+    query: &HashMap<String, String>,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
     let ns = namespace(route)?;
     if route.sub.is_some() {
-        return Err(ApiError::new(405, "MethodNotAllowed", "delete of a subresource"));
+        return Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "delete of a subresource",
+        ));
     }
     let opts = delete_options(query, body)?;
     let name = route.name.as_deref().unwrap_or("");
@@ -428,7 +490,11 @@ fn delete(shared: &Shared, route: &Route, query: &HashMap<String, String>, body:
     Ok(json_response(200, &object))
 }
 
-fn delete_collection(shared: &Shared, route: &Route, query: &HashMap<String, String>) -> Result<Response, ApiError> {
+fn delete_collection(
+    shared: &Shared,
+    route: &Route,
+    query: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
     let ns = namespace(route)?;
     let filter = Filter::from_query(route, query)?;
     let opts = delete_options(query, &Bytes::new())?;
@@ -449,18 +515,31 @@ fn delete_collection(shared: &Shared, route: &Route, query: &HashMap<String, Str
     Ok(json_response(200, &body))
 }
 
-fn pod_log(shared: &Shared, route: &Route, query: &HashMap<String, String>) -> Result<Response, ApiError> {
+fn pod_log(
+    shared: &Shared,
+    route: &Route,
+    query: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
     let ns = namespace(route)?;
     let name = route.name.as_deref().unwrap_or("");
     let pod = shared.store().get(Kind::Pod, ns, name)?;
     let container = match query.get("container") {
         Some(c) => c.clone(),
         None => {
-            let names: Vec<&str> = pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten()
-                .filter_map(|c| c.get("name").and_then(Value::as_str)).collect();
+            let names: Vec<&str> = pod
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.get("name").and_then(Value::as_str))
+                .collect();
             match names.as_slice() {
                 [one] => (*one).to_owned(),
-                _ => return Err(ApiError::bad_request(format!("a container name must be specified for pod {name}, choose one of: {names:?}"))),
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "a container name must be specified for pod {name}, choose one of: {names:?}"
+                    )));
+                }
             }
         }
     };
@@ -515,13 +594,17 @@ fn visible(filter: &Filter, item: &WatchItem) -> Option<(&'static str, Value)> {
 
 async fn watch(shared: Arc<Shared>, route: Route, query: &HashMap<String, String>) -> Response {
     if route.name.is_some() {
-        return error_response(&ApiError::bad_request("watch a collection with a fieldSelector metadata.name=NAME"));
+        return error_response(&ApiError::bad_request(
+            "watch a collection with a fieldSelector metadata.name=NAME",
+        ));
     }
     let filter = match Filter::from_query(&route, query) {
         Ok(f) => f,
         Err(e) => return error_response(&e),
     };
-    let bookmarks = query.get("allowWatchBookmarks").is_some_and(|v| v == "true");
+    let bookmarks = query
+        .get("allowWatchBookmarks")
+        .is_some_and(|v| v == "true");
     let initial_events = query.get("sendInitialEvents").is_some_and(|v| v == "true");
     let timeout = query
         .get("timeoutSeconds")
@@ -565,7 +648,10 @@ async fn watch(shared: Arc<Shared>, route: Route, query: &HashMap<String, String
                     }
                 }
                 if initial_events && bookmarks {
-                    lines.push(event_line("BOOKMARK", &bookmark(route.kind, start_rv, true)));
+                    lines.push(event_line(
+                        "BOOKMARK",
+                        &bookmark(route.kind, start_rv, true),
+                    ));
                 }
             }
         }
@@ -649,7 +735,10 @@ fn handle_admin(shared: &Shared, method: &Method, path: &str, body: &Bytes) -> R
             ok()
         }
         ("POST", "faults/image-pull") => {
-            shared.set_image_pull_failure(&text("image"), body.get("fail").and_then(Value::as_bool).unwrap_or(true));
+            shared.set_image_pull_failure(
+                &text("image"),
+                body.get("fail").and_then(Value::as_bool).unwrap_or(true),
+            );
             ok()
         }
         ("POST", "faults/unschedulable") => {
@@ -657,7 +746,11 @@ fn handle_admin(shared: &Shared, method: &Method, path: &str, body: &Bytes) -> R
             ok()
         }
         ("POST", "faults/oom-kill") => {
-            let ns = body.get("namespace").and_then(Value::as_str).unwrap_or("default").to_owned();
+            let ns = body
+                .get("namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_owned();
             match shared.oom_kill(&ns, &text("pod"), &text("container")) {
                 Ok(()) => ok(),
                 Err(e) => error_response(&e),
@@ -682,6 +775,10 @@ fn handle_admin(shared: &Shared, method: &Method, path: &str, body: &Bytes) -> R
             shared.compact();
             ok()
         }
-        _ => error_response(&ApiError::new(404, "NotFound", format!("no admin endpoint {method} /_sim/{path}"))),
+        _ => error_response(&ApiError::new(
+            404,
+            "NotFound",
+            format!("no admin endpoint {method} /_sim/{path}"),
+        )),
     }
 }

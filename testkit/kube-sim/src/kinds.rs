@@ -14,7 +14,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every served kind, for discovery documents.
-    pub const ALL: [Kind; 5] = [Kind::Pod, Kind::Secret, Kind::ConfigMap, Kind::Event, Kind::Job];
+    pub const ALL: [Kind; 5] = [
+        Kind::Pod,
+        Kind::Secret,
+        Kind::ConfigMap,
+        Kind::Event,
+        Kind::Job,
+    ];
 
     /// The kind for an API group (`""` for core) and a plural resource name.
     pub fn from_path(group: &str, plural: &str) -> Option<Kind> {

@@ -78,10 +78,14 @@ impl Rewriter {
     fn add(&mut self, container: &str, host: PathBuf) {
         let container = container.trim_end_matches('/');
         self.0.push((
-            if container.is_empty() { "/".to_owned() } else { container.to_owned() },
+            if container.is_empty() {
+                "/".to_owned()
+            } else {
+                container.to_owned()
+            },
             host,
         ));
-        self.0.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.0.sort_by_key(|entry| std::cmp::Reverse(entry.0.len()));
     }
 
     fn rewrite_path(&self, value: &str) -> Option<String> {
@@ -194,33 +198,38 @@ pub async fn run(shared: Arc<Shared>) {
     let mut changed = shared.changed.subscribe();
     let mut shutdown = shared.shutdown.subscribe();
     loop {
-        let candidates: Vec<(Key, String, bool)> = {
-            let store = shared.store();
-            store
-                .keys(Some(Kind::Pod))
-                .into_iter()
-                .filter_map(|key| {
-                    let pod = store.by_key(&key)?;
-                    let terminal = matches!(
-                        pod.pointer("/status/phase").and_then(Value::as_str),
-                        Some("Succeeded" | "Failed")
-                    );
-                    (!terminal).then(|| (key.clone(), uid(pod).to_owned(), is_deleting(pod)))
-                })
-                .collect()
-        };
-        for (key, pod_uid, deleting) in candidates {
+        // Runtimes first, then the store (the one place both are held): a pod's task writes
+        // its final status before it drops its runtime entry, so under both locks a live-looking
+        // pod without a runtime has truly never been started.
+        let mut to_start = Vec::new();
+        let mut to_finish = Vec::new();
+        {
             let mut runtimes = lock(&shared.runtimes);
-            if runtimes.contains_key(&pod_uid) {
-                continue;
+            let store = shared.store();
+            for key in store.keys(Some(Kind::Pod)) {
+                let Some(pod) = store.by_key(&key) else {
+                    continue;
+                };
+                let terminal = matches!(
+                    pod.pointer("/status/phase").and_then(Value::as_str),
+                    Some("Succeeded" | "Failed")
+                );
+                let pod_uid = uid(pod).to_owned();
+                if terminal || runtimes.contains_key(&pod_uid) {
+                    continue;
+                }
+                if is_deleting(pod) {
+                    to_finish.push(key);
+                } else {
+                    runtimes.insert(pod_uid.clone(), Vec::new());
+                    to_start.push((key, pod_uid));
+                }
             }
-            if deleting {
-                drop(runtimes);
-                shared.store().finish_deletion(&key, None);
-                continue;
-            }
-            runtimes.insert(pod_uid.clone(), Vec::new());
-            drop(runtimes);
+        }
+        for key in to_finish {
+            shared.store().finish_deletion(&key, None);
+        }
+        for (key, pod_uid) in to_start {
             let epoch = shared.faults().node_epoch;
             let dir = shared
                 .data_dir
@@ -258,19 +267,30 @@ pub fn log_file(data_dir: &Path, pod: &Value, container: &str) -> PathBuf {
 
 async fn run_pod(ctx: PodCtx) {
     let outcome = ctx.lifecycle().await;
-    let pgids = lock(&ctx.shared.runtimes).remove(&ctx.uid).unwrap_or_default();
+    let pgids = lock(&ctx.shared.runtimes)
+        .get(&ctx.uid)
+        .cloned()
+        .unwrap_or_default();
     for pgid in pgids {
         kill_group(pgid, Signal::SIGKILL);
     }
+    // The final status is written before the runtime entry goes, so the pod is never seen
+    // without a runtime while it still looks alive (which would start it again).
     match outcome {
         Err(Interrupt::NodeLost) => ctx.mark_node_lost(),
         Err(Interrupt::Shutdown) => return,
         _ => {}
     }
-    let mut store = ctx.shared.store();
-    if store.by_key(&ctx.key).is_some_and(|p| uid(p) == ctx.uid && is_deleting(p)) {
-        store.finish_deletion(&ctx.key, None);
+    {
+        let mut store = ctx.shared.store();
+        if store
+            .by_key(&ctx.key)
+            .is_some_and(|p| uid(p) == ctx.uid && is_deleting(p))
+        {
+            store.finish_deletion(&ctx.key, None);
+        }
     }
+    lock(&ctx.shared.runtimes).remove(&ctx.uid);
 }
 
 impl PodCtx {
@@ -322,7 +342,15 @@ impl PodCtx {
     fn event(&self, warning: bool, reason: &str, message: &str) {
         let mut store = self.shared.store();
         if let Some(pod) = store.by_key(&self.key).cloned() {
-            record_event(&mut store, &pod, Kind::Pod, warning, reason, message, "kubelet");
+            record_event(
+                &mut store,
+                &pod,
+                Kind::Pod,
+                warning,
+                reason,
+                message,
+                "kubelet",
+            );
         }
     }
 
@@ -331,7 +359,10 @@ impl PodCtx {
             if let Some(entry) = status
                 .get_mut(which.list())
                 .and_then(Value::as_array_mut)
-                .and_then(|l| l.iter_mut().find(|c| c.get("name").and_then(Value::as_str) == Some(name)))
+                .and_then(|l| {
+                    l.iter_mut()
+                        .find(|c| c.get("name").and_then(Value::as_str) == Some(name))
+                })
             {
                 change(entry);
             }
@@ -386,7 +417,11 @@ impl PodCtx {
                 "lastState": {},
             })
         };
-        let init_reason = if inits.is_empty() { "ContainerCreating" } else { "PodInitializing" };
+        let init_reason = if inits.is_empty() {
+            "ContainerCreating"
+        } else {
+            "PodInitializing"
+        };
         self.set_status(|s| {
             s["phase"] = json!("Pending");
             s["hostIP"] = json!("127.0.0.1");
@@ -404,17 +439,38 @@ impl PodCtx {
             };
             s["conditions"] = json!([
                 cond("PodReadyToStartContainers", true, None),
-                cond("Initialized", inits.is_empty(), (!inits.is_empty()).then_some("ContainersNotInitialized")),
+                cond(
+                    "Initialized",
+                    inits.is_empty(),
+                    (!inits.is_empty()).then_some("ContainersNotInitialized")
+                ),
                 cond("Ready", false, Some("ContainersNotReady")),
                 cond("ContainersReady", false, Some("ContainersNotReady")),
                 cond("PodScheduled", true, None),
             ]);
             if !inits.is_empty() {
-                s["initContainerStatuses"] = json!(inits.iter().map(|c| waiting(c, "PodInitializing")).collect::<Vec<_>>());
+                s["initContainerStatuses"] = json!(
+                    inits
+                        .iter()
+                        .map(|c| waiting(c, "PodInitializing"))
+                        .collect::<Vec<_>>()
+                );
             }
-            s["containerStatuses"] = json!(mains.iter().map(|c| waiting(c, init_reason)).collect::<Vec<_>>());
+            s["containerStatuses"] = json!(
+                mains
+                    .iter()
+                    .map(|c| waiting(c, init_reason))
+                    .collect::<Vec<_>>()
+            );
         });
-        self.event(false, "Scheduled", &format!("Successfully assigned {}/{} to {node}", self.key.1, self.key.2));
+        self.event(
+            false,
+            "Scheduled",
+            &format!(
+                "Successfully assigned {}/{} to {node}",
+                self.key.1, self.key.2
+            ),
+        );
 
         let mut reported = false;
         let prepared = loop {
@@ -427,9 +483,16 @@ impl PodCtx {
                     if !reported {
                         reported = true;
                         tracing::info!(pod = %self.key.2, %message, "kube-sim: container config error");
-                        let first = inits.first().map(|c| (Which::Init, c)).or(mains.first().map(|c| (Which::Main, c)));
+                        let first = inits
+                            .first()
+                            .map(|c| (Which::Init, c))
+                            .or(mains.first().map(|c| (Which::Main, c)));
                         if let Some((which, c)) = first {
-                            let name = c.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
+                            let name = c
+                                .get("name")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_owned();
                             self.set_container(which, &name, |st| {
                                 st["state"] = json!({"waiting": {"reason": "CreateContainerConfigError", "message": message}});
                             });
@@ -459,7 +522,9 @@ impl PodCtx {
                 }
             });
         }
-        let runs = mains.iter().map(|c| self.run_container(c, Which::Main, &prepared, &spec));
+        let runs = mains
+            .iter()
+            .map(|c| self.run_container(c, Which::Main, &prepared, &spec));
         let results = futures_util::future::join_all(runs).await;
         let mut all_ok = true;
         for r in results {
@@ -480,37 +545,70 @@ impl PodCtx {
         let store = self.shared.store();
         let ns = &self.key.1;
         let mut volumes = HashMap::new();
-        for volume in spec.get("volumes").and_then(Value::as_array).into_iter().flatten() {
+        for volume in spec
+            .get("volumes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let name = volume.get("name").and_then(Value::as_str).unwrap_or("");
             let dir = self.dir.join("volumes").join(name);
-            let mkdir = |d: &Path| std::fs::create_dir_all(d).map_err(|e| format!("cannot create volume dir {}: {e}", d.display()));
+            let mkdir = |d: &Path| {
+                std::fs::create_dir_all(d)
+                    .map_err(|e| format!("cannot create volume dir {}: {e}", d.display()))
+            };
             if let Some(path) = volume.pointer("/hostPath/path").and_then(Value::as_str) {
                 volumes.insert(name.to_owned(), PathBuf::from(path));
                 continue;
             }
             mkdir(&dir)?;
             let (source, kind, object_name) = if let Some(s) = volume.get("secret") {
-                (s, Kind::Secret, s.get("secretName").and_then(Value::as_str).unwrap_or(""))
+                (
+                    s,
+                    Kind::Secret,
+                    s.get("secretName").and_then(Value::as_str).unwrap_or(""),
+                )
             } else if let Some(c) = volume.get("configMap") {
-                (c, Kind::ConfigMap, c.get("name").and_then(Value::as_str).unwrap_or(""))
+                (
+                    c,
+                    Kind::ConfigMap,
+                    c.get("name").and_then(Value::as_str).unwrap_or(""),
+                )
             } else if volume.get("emptyDir").is_some() {
                 volumes.insert(name.to_owned(), dir);
                 continue;
             } else {
-                return Err(format!("kube-sim does not support the type of volume {name:?}"));
+                return Err(format!(
+                    "kube-sim does not support the type of volume {name:?}"
+                ));
             };
             let optional = source.get("optional").and_then(Value::as_bool) == Some(true);
             let files = match store.try_get(kind, ns, object_name) {
                 Some(object) => object_files(object),
                 None if optional => Vec::new(),
-                None => return Err(format!("{} \"{object_name}\" not found", kind.name().to_lowercase())),
+                None => {
+                    return Err(format!(
+                        "{} \"{object_name}\" not found",
+                        kind.name().to_lowercase()
+                    ));
+                }
             };
-            let mode = source.get("defaultMode").and_then(Value::as_u64).unwrap_or(0o644) as u32;
+            let mode = source
+                .get("defaultMode")
+                .and_then(Value::as_u64)
+                .unwrap_or(0o644) as u32;
             let items = source.get("items").and_then(Value::as_array);
             for (key, bytes) in files {
                 let target = match items {
-                    Some(items) => match items.iter().find(|i| i.get("key").and_then(Value::as_str) == Some(key.as_str())) {
-                        Some(item) => item.get("path").and_then(Value::as_str).unwrap_or(&key).to_owned(),
+                    Some(items) => match items
+                        .iter()
+                        .find(|i| i.get("key").and_then(Value::as_str) == Some(key.as_str()))
+                    {
+                        Some(item) => item
+                            .get("path")
+                            .and_then(Value::as_str)
+                            .unwrap_or(&key)
+                            .to_owned(),
                         None => continue,
                     },
                     None => key.clone(),
@@ -519,17 +617,30 @@ impl PodCtx {
                 if let Some(parent) = path.parent() {
                     mkdir(parent)?;
                 }
-                std::fs::write(&path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                std::fs::write(&path, &bytes)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 use std::os::unix::fs::PermissionsExt;
                 let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
             }
             volumes.insert(name.to_owned(), dir);
         }
         let mut env = HashMap::new();
-        for c in containers(spec, "initContainers").into_iter().chain(containers(spec, "containers")) {
-            let cname = c.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
+        for c in containers(spec, "initContainers")
+            .into_iter()
+            .chain(containers(spec, "containers"))
+        {
+            let cname = c
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
             let mut vars: Vec<(String, String)> = Vec::new();
-            for from in c.get("envFrom").and_then(Value::as_array).into_iter().flatten() {
+            for from in c
+                .get("envFrom")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let prefix = from.get("prefix").and_then(Value::as_str).unwrap_or("");
                 let (kind, r) = match (from.get("secretRef"), from.get("configMapRef")) {
                     (Some(r), _) => (Kind::Secret, r),
@@ -540,15 +651,27 @@ impl PodCtx {
                 match store.try_get(kind, ns, oname) {
                     Some(o) => {
                         for (k, v) in object_files(o) {
-                            vars.push((format!("{prefix}{k}"), String::from_utf8_lossy(&v).into_owned()));
+                            vars.push((
+                                format!("{prefix}{k}"),
+                                String::from_utf8_lossy(&v).into_owned(),
+                            ));
                         }
                     }
                     None if r.get("optional").and_then(Value::as_bool) == Some(true) => {}
-                    None => return Err(format!("{} \"{oname}\" not found", kind.name().to_lowercase())),
+                    None => {
+                        return Err(format!(
+                            "{} \"{oname}\" not found",
+                            kind.name().to_lowercase()
+                        ));
+                    }
                 }
             }
             for var in c.get("env").and_then(Value::as_array).into_iter().flatten() {
-                let name = var.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
+                let name = var
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
                 let value = if let Some(v) = var.get("value").and_then(Value::as_str) {
                     Some(expand(v, &vars))
                 } else if let Some(from) = var.get("valueFrom") {
@@ -565,17 +688,37 @@ impl PodCtx {
         Ok(Prepared { volumes, env })
     }
 
-    async fn run_container(&self, c: &Value, which: Which, prepared: &Prepared, spec: &Value) -> Result<i32, Interrupt> {
+    async fn run_container(
+        &self,
+        c: &Value,
+        which: Which,
+        prepared: &Prepared,
+        spec: &Value,
+    ) -> Result<i32, Interrupt> {
         let mut changed = self.shared.changed.subscribe();
-        let name = c.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
-        let image = c.get("image").and_then(Value::as_str).unwrap_or("").to_owned();
+        let name = c
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let image = c
+            .get("image")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let backoff = scaled(PULL_BACKOFF_SECONDS, self.shared.config.time_scale);
         let mut pull_failures = 0u32;
         let binary = loop {
             if let Some(i) = self.check() {
                 return Err(i);
             }
-            let mapped = self.shared.config.images.iter().find(|m| image_matches(&m.pattern, &image)).map(|m| m.binary.clone());
+            let mapped = self
+                .shared
+                .config
+                .images
+                .iter()
+                .find(|m| image_matches(&m.pattern, &image))
+                .map(|m| m.binary.clone());
             let failing = self.shared.faults().image_pull_fails(&image);
             match mapped {
                 Some(b) if !failing => break b,
@@ -583,19 +726,33 @@ impl PodCtx {
                     let message = if failing {
                         format!("Failed to pull image \"{image}\": kube-sim: injected pull failure")
                     } else {
-                        format!("Failed to pull image \"{image}\": kube-sim: no binary is mapped to this image")
+                        format!(
+                            "Failed to pull image \"{image}\": kube-sim: no binary is mapped to this image"
+                        )
                     };
                     let (reason, msg) = if pull_failures == 0 {
                         (ErrImage::Pull, message)
                     } else {
-                        (ErrImage::BackOff, format!("Back-off pulling image \"{image}\""))
+                        (
+                            ErrImage::BackOff,
+                            format!("Back-off pulling image \"{image}\""),
+                        )
                     };
                     pull_failures += 1;
                     if pull_failures <= 2 {
                         self.set_container(which, &name, |st| {
-                            st["state"] = json!({"waiting": {"reason": reason.as_str(), "message": msg}});
+                            st["state"] =
+                                json!({"waiting": {"reason": reason.as_str(), "message": msg}});
                         });
-                        self.event(true, if reason == ErrImage::Pull { "Failed" } else { "BackOff" }, &msg);
+                        self.event(
+                            true,
+                            if reason == ErrImage::Pull {
+                                "Failed"
+                            } else {
+                                "BackOff"
+                            },
+                            &msg,
+                        );
                     }
                     self.wait(&mut changed, backoff).await;
                 }
@@ -609,12 +766,24 @@ impl PodCtx {
             let _ = std::fs::create_dir_all(d);
         }
         let mut rewriter = Rewriter::default();
-        for m in c.get("volumeMounts").and_then(Value::as_array).into_iter().flatten() {
-            let (Some(vol), Some(path)) = (m.get("name").and_then(Value::as_str), m.get("mountPath").and_then(Value::as_str)) else {
+        for m in c
+            .get("volumeMounts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(vol), Some(path)) = (
+                m.get("name").and_then(Value::as_str),
+                m.get("mountPath").and_then(Value::as_str),
+            ) else {
                 continue;
             };
             if let Some(host) = prepared.volumes.get(vol) {
-                let host = match m.get("subPath").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                let host = match m
+                    .get("subPath")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                {
                     Some(sub) => {
                         let h = host.join(sub);
                         let _ = std::fs::create_dir_all(&h);
@@ -625,7 +794,10 @@ impl PodCtx {
                 rewriter.add(path, host);
             }
         }
-        let tm_path = c.get("terminationMessagePath").and_then(Value::as_str).unwrap_or("/dev/termination-log");
+        let tm_path = c
+            .get("terminationMessagePath")
+            .and_then(Value::as_str)
+            .unwrap_or("/dev/termination-log");
         let tm_host = match rewriter.rewrite_path(tm_path) {
             Some(p) => PathBuf::from(p),
             None => {
@@ -640,18 +812,34 @@ impl PodCtx {
         let _ = std::fs::write(&tm_host, b"");
         // `$(VAR)` expands to the value the pod spec gave; the result is then rewritten once.
         let strings = |field: &str| -> Vec<String> {
-            c.get(field).and_then(Value::as_array).into_iter().flatten()
-                .filter_map(Value::as_str).map(|s| rewriter.rewrite(&expand(s, &env))).collect()
+            c.get(field)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|s| rewriter.rewrite(&expand(s, &env)))
+                .collect()
         };
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), rewriter.rewrite(v))).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.clone(), rewriter.rewrite(v)))
+            .collect();
         let command = strings("command");
         let args = strings("args");
-        let workdir = c.get("workingDir").and_then(Value::as_str).filter(|w| !w.is_empty())
-            .map(|w| PathBuf::from(rewriter.rewrite(w))).unwrap_or(root);
+        let workdir = c
+            .get("workingDir")
+            .and_then(Value::as_str)
+            .filter(|w| !w.is_empty())
+            .map(|w| PathBuf::from(rewriter.rewrite(w)))
+            .unwrap_or(root);
         let mut cmd = tokio::process::Command::new(&binary);
-        cmd.args(command.iter().skip(1)).args(&args)
+        cmd.args(command.iter().skip(1))
+            .args(&args)
             .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_owned()))
+            .env(
+                "PATH",
+                std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_owned()),
+            )
             .env("HOSTNAME", &self.key.2)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .current_dir(&workdir)
@@ -659,7 +847,10 @@ impl PodCtx {
             .process_group(0);
         let started_at = now_rfc3339();
         let container_id = format!("kube-sim://{}-{name}", self.uid);
-        let spawned = std::fs::OpenOptions::new().create(true).append(true).open(&log)
+        let spawned = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
             .and_then(|out| Ok((out.try_clone()?, out)))
             .and_then(|(out, err)| cmd.stdout(out).stderr(err).spawn());
         let mut child = match spawned {
@@ -691,7 +882,9 @@ impl PodCtx {
         if which == Which::Main {
             self.set_status(|s| {
                 s["phase"] = json!("Running");
-                let all_ready = s["containerStatuses"].as_array().is_some_and(|l| l.iter().all(|c| c["ready"] == json!(true)));
+                let all_ready = s["containerStatuses"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().all(|c| c["ready"] == json!(true)));
                 if all_ready {
                     set_condition(s, "Ready", true, None);
                     set_condition(s, "ContainersReady", true, None);
@@ -705,7 +898,11 @@ impl PodCtx {
                 _ = changed.changed() => {}
                 _ = tokio::time::sleep(RECHECK) => {}
             }
-            let oom_now = self.shared.faults().oom.remove(&(self.uid.clone(), name.clone()));
+            let oom_now = self
+                .shared
+                .faults()
+                .oom
+                .remove(&(self.uid.clone(), name.clone()));
             if oom_now {
                 tracing::info!(pod = %self.key.2, container = %name, "kube-sim: oom kill");
                 oom = true;
@@ -749,7 +946,8 @@ impl PodCtx {
             (code, "Error")
         };
         let mut message = read_capped(&tm_host);
-        let fallback = c.get("terminationMessagePolicy").and_then(Value::as_str) == Some("FallbackToLogsOnError");
+        let fallback = c.get("terminationMessagePolicy").and_then(Value::as_str)
+            == Some("FallbackToLogsOnError");
         if message.is_empty() && fallback && code != 0 {
             message = tail_lines(&read_tail(&log, 2048), 80);
         }
@@ -793,7 +991,11 @@ impl PodCtx {
                 "message": "Taint manager: deleting due to NoExecute taint", "lastProbeTime": null, "lastTransitionTime": now}));
             s["conditions"] = json!(conditions);
         });
-        self.event(true, "NodeNotReady", &format!("Node {node} is lost; pod evicted"));
+        self.event(
+            true,
+            "NodeNotReady",
+            &format!("Node {node} is lost; pod evicted"),
+        );
     }
 }
 
@@ -813,7 +1015,10 @@ impl ErrImage {
 }
 
 fn containers(spec: &Value, list: &str) -> Vec<Value> {
-    spec.get(list).and_then(Value::as_array).cloned().unwrap_or_default()
+    spec.get(list)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn set_condition(status: &mut Value, kind: &str, ok: bool, reason: Option<&str>) {
@@ -821,7 +1026,9 @@ fn set_condition(status: &mut Value, kind: &str, ok: bool, reason: Option<&str>)
     if !status["conditions"].is_array() {
         status["conditions"] = json!([]);
     }
-    let list = status["conditions"].as_array_mut().expect("just made an array");
+    let list = status["conditions"]
+        .as_array_mut()
+        .expect("just made an array");
     let entry = match list.iter_mut().find(|c| c["type"] == json!(kind)) {
         Some(e) => e,
         None => {
@@ -845,28 +1052,58 @@ fn set_condition(status: &mut Value, kind: &str, ok: bool, reason: Option<&str>)
 
 /// The files of a Secret (`data`, base64) or a ConfigMap (`data` text, `binaryData` base64).
 fn object_files(object: &Value) -> Vec<(String, Vec<u8>)> {
-    let b64 = |v: &Value| base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or("")).unwrap_or_default();
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or(""))
+            .unwrap_or_default()
+    };
     let mut files = Vec::new();
     let is_secret = object.get("kind").and_then(Value::as_str) == Some("Secret");
-    for (k, v) in object.get("data").and_then(Value::as_object).into_iter().flatten() {
-        let bytes = if is_secret { b64(v) } else { v.as_str().unwrap_or("").as_bytes().to_vec() };
+    for (k, v) in object
+        .get("data")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let bytes = if is_secret {
+            b64(v)
+        } else {
+            v.as_str().unwrap_or("").as_bytes().to_vec()
+        };
         files.push((k.clone(), bytes));
     }
-    for (k, v) in object.get("binaryData").and_then(Value::as_object).into_iter().flatten() {
+    for (k, v) in object
+        .get("binaryData")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         files.push((k.clone(), b64(v)));
     }
     files
 }
 
-fn resolve_value_from(store: &crate::store::Store, ns: &str, pod: &Value, from: &Value) -> Result<Option<String>, String> {
-    for (field, kind, name_field) in [("secretKeyRef", Kind::Secret, "name"), ("configMapKeyRef", Kind::ConfigMap, "name")] {
+fn resolve_value_from(
+    store: &crate::store::Store,
+    ns: &str,
+    pod: &Value,
+    from: &Value,
+) -> Result<Option<String>, String> {
+    for (field, kind, name_field) in [
+        ("secretKeyRef", Kind::Secret, "name"),
+        ("configMapKeyRef", Kind::ConfigMap, "name"),
+    ] {
         let Some(r) = from.get(field) else { continue };
         let oname = r.get(name_field).and_then(Value::as_str).unwrap_or("");
         let key = r.get("key").and_then(Value::as_str).unwrap_or("");
         let optional = r.get("optional").and_then(Value::as_bool) == Some(true);
         let what = kind.name().to_lowercase();
         let Some(object) = store.try_get(kind, ns, oname) else {
-            return if optional { Ok(None) } else { Err(format!("{what} \"{oname}\" not found")) };
+            return if optional {
+                Ok(None)
+            } else {
+                Err(format!("{what} \"{oname}\" not found"))
+            };
         };
         return match object_files(object).into_iter().find(|(k, _)| k == key) {
             Some((_, v)) => Ok(Some(String::from_utf8_lossy(&v).into_owned())),
@@ -879,12 +1116,26 @@ fn resolve_value_from(store: &crate::store::Store, ns: &str, pod: &Value, from: 
             "metadata.name" => meta_str(pod, "name").to_owned(),
             "metadata.namespace" => meta_str(pod, "namespace").to_owned(),
             "metadata.uid" => uid(pod).to_owned(),
-            "spec.nodeName" => pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("").to_owned(),
-            "spec.serviceAccountName" => pod.pointer("/spec/serviceAccountName").and_then(Value::as_str).unwrap_or("default").to_owned(),
+            "spec.nodeName" => pod
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            "spec.serviceAccountName" => pod
+                .pointer("/spec/serviceAccountName")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_owned(),
             "status.podIP" | "status.hostIP" => "127.0.0.1".to_owned(),
             other => {
-                let label = other.strip_prefix("metadata.labels['").map(|r| ("labels", r))
-                    .or_else(|| other.strip_prefix("metadata.annotations['").map(|r| ("annotations", r)));
+                let label = other
+                    .strip_prefix("metadata.labels['")
+                    .map(|r| ("labels", r))
+                    .or_else(|| {
+                        other
+                            .strip_prefix("metadata.annotations['")
+                            .map(|r| ("annotations", r))
+                    });
                 match label.and_then(|(m, r)| Some((m, r.strip_suffix("']")?))) {
                     Some((map, key)) => pod["metadata"][map][key].as_str().unwrap_or("").to_owned(),
                     None => return Err(format!("kube-sim does not support fieldRef {other:?}")),
@@ -926,11 +1177,27 @@ mod tests {
     #[test]
     fn image_patterns() {
         let cases = [
-            ("ghcr.io/rl-arena/orchestrator", "ghcr.io/rl-arena/orchestrator:0.1.0", true),
-            ("ghcr.io/rl-arena/orchestrator", "ghcr.io/rl-arena/orchestrator@sha256:abc", true),
-            ("ghcr.io/rl-arena/orchestrator", "ghcr.io/rl-arena/agent-init:0.1.0", false),
+            (
+                "ghcr.io/rl-arena/orchestrator",
+                "ghcr.io/rl-arena/orchestrator:0.1.0",
+                true,
+            ),
+            (
+                "ghcr.io/rl-arena/orchestrator",
+                "ghcr.io/rl-arena/orchestrator@sha256:abc",
+                true,
+            ),
+            (
+                "ghcr.io/rl-arena/orchestrator",
+                "ghcr.io/rl-arena/agent-init:0.1.0",
+                false,
+            ),
             ("*/agent-init", "localhost:5000/rl/agent-init:dev", true),
-            ("localhost:5000/rl/agent-init", "localhost:5000/rl/agent-init", true),
+            (
+                "localhost:5000/rl/agent-init",
+                "localhost:5000/rl/agent-init",
+                true,
+            ),
             ("sim/*", "sim/shell:latest", true),
             ("sim/shell:v2", "sim/shell:v2", true),
             ("sim/shell:v2", "sim/shell:v1", false),

@@ -192,7 +192,8 @@ mod tests {
 
     #[test]
     fn field_selector_table() {
-        let obj = json!({"metadata": {"name": "p1", "namespace": "ns"}, "status": {"phase": "Running"}});
+        let obj =
+            json!({"metadata": {"name": "p1", "namespace": "ns"}, "status": {"phase": "Running"}});
         let cases = [
             ("metadata.name=p1", true),
             ("metadata.name=p2", false),

@@ -54,6 +54,15 @@ pub enum PatchKind {
     Apply,
 }
 
+/// How a PATCH applies and who sends it.
+#[derive(Debug, Clone, Copy)]
+pub struct PatchOptions<'a> {
+    pub how: PatchKind,
+    pub part: Part,
+    /// `fieldManager`, required for apply.
+    pub manager: Option<&'a str>,
+}
+
 /// What a DELETE asks for.
 #[derive(Debug, Clone, Default)]
 pub struct DeleteOptions {
@@ -97,14 +106,21 @@ pub fn uid(object: &Value) -> &str {
 }
 
 pub fn is_deleting(object: &Value) -> bool {
-    object.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null())
+    object
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
 }
 
 fn finalizers(object: &Value) -> Vec<String> {
     object
         .pointer("/metadata/finalizers")
         .and_then(Value::as_array)
-        .map(|f| f.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|f| {
+            f.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -181,9 +197,16 @@ impl Store {
         if rv == self.rv {
             Ok(())
         } else if rv < self.rv {
-            Err(ApiError::gone(format!("too old resource version: {rv} ({})", self.rv)))
+            Err(ApiError::gone(format!(
+                "too old resource version: {rv} ({})",
+                self.rv
+            )))
         } else {
-            Err(ApiError::new(504, "Timeout", format!("Too large resource version: {rv}, current: {}", self.rv)))
+            Err(ApiError::new(
+                504,
+                "Timeout",
+                format!("Too large resource version: {rv}, current: {}", self.rv),
+            ))
         }
     }
 
@@ -236,7 +259,14 @@ impl Store {
             .collect()
     }
 
-    fn emit(&mut self, kind: Kind, ns: &str, event: &'static str, object: Value, old: Option<Value>) {
+    fn emit(
+        &mut self,
+        kind: Kind,
+        ns: &str,
+        event: &'static str,
+        object: Value,
+        old: Option<Value>,
+    ) {
         let item = Arc::new(WatchItem {
             rv: self.rv,
             kind,
@@ -423,11 +453,10 @@ impl Store {
         kind: Kind,
         ns: &str,
         name: &str,
-        how: PatchKind,
         body: &Value,
-        part: Part,
-        manager: Option<&str>,
+        opts: PatchOptions<'_>,
     ) -> Result<(Value, bool), ApiError> {
+        let PatchOptions { how, part, manager } = opts;
         if !body.is_object() {
             return Err(ApiError::bad_request("the patch must be a JSON object"));
         }
@@ -437,7 +466,9 @@ impl Store {
                 let mut object = body.clone();
                 let body_name = meta_str(&object, "name");
                 if !body_name.is_empty() && body_name != name {
-                    return Err(ApiError::bad_request("the name in the body does not match the URL"));
+                    return Err(ApiError::bad_request(
+                        "the name in the body does not match the URL",
+                    ));
                 }
                 object["metadata"]["name"] = json!(name);
                 record_manager(&mut object, manager.unwrap_or("unknown"), "Apply", kind);
@@ -457,7 +488,11 @@ impl Store {
             PatchKind::Apply => patch::apply(&mut new, body),
         }
         if let Some(m) = manager {
-            let op = if how == PatchKind::Apply { "Apply" } else { "Update" };
+            let op = if how == PatchKind::Apply {
+                "Apply"
+            } else {
+                "Update"
+            };
             record_manager(&mut new, m, op, kind);
         }
         // A resourceVersion in the patch is a precondition; otherwise the patch applies to the
@@ -491,22 +526,36 @@ impl Store {
         opts: &DeleteOptions,
     ) -> Result<Value, ApiError> {
         let old = self.get(kind, ns, name)?;
-        if opts.precondition_uid.as_deref().is_some_and(|u| u != uid(&old)) {
-            return Err(ApiError::conflict(kind, name, "Precondition failed: UID in precondition does not match the UID in record"));
+        if opts
+            .precondition_uid
+            .as_deref()
+            .is_some_and(|u| u != uid(&old))
+        {
+            return Err(ApiError::conflict(
+                kind,
+                name,
+                "Precondition failed: UID in precondition does not match the UID in record",
+            ));
         }
         if opts
             .precondition_rv
             .as_deref()
             .is_some_and(|rv| rv != meta_str(&old, "resourceVersion"))
         {
-            return Err(ApiError::conflict(kind, name, "Precondition failed: ResourceVersion in precondition does not match the ResourceVersion in record"));
+            return Err(ApiError::conflict(
+                kind,
+                name,
+                "Precondition failed: ResourceVersion in precondition does not match the ResourceVersion in record",
+            ));
         }
         let policy = opts
             .propagation
             .clone()
             .unwrap_or_else(|| kind.default_propagation().to_owned());
         if !matches!(policy.as_str(), "Orphan" | "Background" | "Foreground") {
-            return Err(ApiError::bad_request(format!("unknown propagationPolicy {policy:?}")));
+            return Err(ApiError::bad_request(format!(
+                "unknown propagationPolicy {policy:?}"
+            )));
         }
         let force = opts.grace_seconds == Some(0);
         if is_deleting(&old) {
@@ -524,7 +573,9 @@ impl Store {
                         .pointer_mut("/metadata/ownerReferences")
                         .and_then(Value::as_array_mut)
                     {
-                        refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(owner.as_str()));
+                        refs.retain(|r| {
+                            r.get("uid").and_then(Value::as_str) != Some(owner.as_str())
+                        });
                     }
                     self.replace_stored(key.0, &key.1, &key.2, new, dep)?;
                 }

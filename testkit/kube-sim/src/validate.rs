@@ -56,7 +56,11 @@ pub fn validate(kind: Kind, object: &Value) -> Result<(), ApiError> {
         .unwrap_or("");
     let mut causes = Causes::new();
     if name.is_empty() {
-        cause(&mut causes, "metadata.name", "Required value: name or generateName is required");
+        cause(
+            &mut causes,
+            "metadata.name",
+            "Required value: name or generateName is required",
+        );
     } else if kind == Kind::Job && !is_dns1123_label(name) {
         cause(
             &mut causes,
@@ -64,16 +68,25 @@ pub fn validate(kind: Kind, object: &Value) -> Result<(), ApiError> {
             format!("Invalid value: {name:?}: {LABEL_MSG} (the Job name becomes a label value)"),
         );
     } else if !is_dns1123_subdomain(name) {
-        cause(&mut causes, "metadata.name", format!("Invalid value: {name:?}: {SUBDOMAIN_MSG}"));
+        cause(
+            &mut causes,
+            "metadata.name",
+            format!("Invalid value: {name:?}: {SUBDOMAIN_MSG}"),
+        );
     }
-    if let Some(labels) = object.pointer("/metadata/labels").and_then(Value::as_object) {
+    if let Some(labels) = object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+    {
         for (key, value) in labels {
             let value = value.as_str().unwrap_or("\u{0}");
             if !is_label_value(value) || key.is_empty() || key.len() > 316 {
                 cause(
                     &mut causes,
                     &format!("metadata.labels.{key}"),
-                    format!("Invalid value: {value:?}: a valid label must be 63 characters or less, alphanumeric at both ends, with '-', '_' or '.' between"),
+                    format!(
+                        "Invalid value: {value:?}: a valid label must be 63 characters or less, alphanumeric at both ends, with '-', '_' or '.' between"
+                    ),
                 );
             }
         }
@@ -88,7 +101,11 @@ pub fn validate(kind: Kind, object: &Value) -> Result<(), ApiError> {
                         base64::engine::general_purpose::STANDARD.decode(v).is_ok()
                     });
                     if !ok {
-                        cause(&mut causes, &format!("data[{key}]"), "Invalid value: not valid base64");
+                        cause(
+                            &mut causes,
+                            &format!("data[{key}]"),
+                            "Invalid value: not valid base64",
+                        );
                     }
                 }
             }
@@ -127,10 +144,20 @@ fn validate_job(object: &Value, causes: &mut Causes) {
             "Invalid value: only \"Never\" is supported when podFailurePolicy is specified",
         );
     }
-    for field in ["backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished"] {
+    for field in [
+        "backoffLimit",
+        "activeDeadlineSeconds",
+        "ttlSecondsAfterFinished",
+    ] {
         if let Some(v) = object.pointer(&format!("/spec/{field}")) {
-            if v.as_i64().is_none_or(|n| n < 0) || (field == "activeDeadlineSeconds" && v.as_i64() == Some(0)) {
-                cause(causes, &format!("spec.{field}"), format!("Invalid value: {v}: must be a positive integer"));
+            if v.as_i64().is_none_or(|n| n < 0)
+                || (field == "activeDeadlineSeconds" && v.as_i64() == Some(0))
+            {
+                cause(
+                    causes,
+                    &format!("spec.{field}"),
+                    format!("Invalid value: {v}: must be a positive integer"),
+                );
             }
         }
     }
@@ -144,7 +171,11 @@ fn validate_pod_spec(spec: Option<&Value>, at: &str, causes: &mut Causes) {
     let volumes: Vec<&str> = spec
         .get("volumes")
         .and_then(Value::as_array)
-        .map(|v| v.iter().filter_map(|v| v.get("name").and_then(Value::as_str)).collect())
+        .map(|v| {
+            v.iter()
+                .filter_map(|v| v.get("name").and_then(Value::as_str))
+                .collect()
+        })
         .unwrap_or_default();
     let containers = spec.get("containers").and_then(Value::as_array);
     if containers.is_none_or(|c| c.is_empty()) {
@@ -162,12 +193,23 @@ fn validate_pod_spec(spec: Option<&Value>, at: &str, causes: &mut Causes) {
             let field = format!("{at}.{list}[{i}]");
             let name = c.get("name").and_then(Value::as_str).unwrap_or("");
             if !is_dns1123_label(name) {
-                cause(causes, &format!("{field}.name"), format!("Invalid value: {name:?}: {LABEL_MSG}"));
+                cause(
+                    causes,
+                    &format!("{field}.name"),
+                    format!("Invalid value: {name:?}: {LABEL_MSG}"),
+                );
             } else if seen.contains(&name) {
-                cause(causes, &format!("{field}.name"), format!("Duplicate value: {name:?}"));
+                cause(
+                    causes,
+                    &format!("{field}.name"),
+                    format!("Duplicate value: {name:?}"),
+                );
             }
             seen.push(name);
-            if c.get("image").and_then(Value::as_str).is_none_or(str::is_empty) {
+            if c.get("image")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
                 cause(causes, &format!("{field}.image"), "Required value");
             }
             for (j, m) in c
@@ -179,10 +221,22 @@ fn validate_pod_spec(spec: Option<&Value>, at: &str, causes: &mut Causes) {
             {
                 let vname = m.get("name").and_then(Value::as_str).unwrap_or("");
                 if !volumes.contains(&vname) {
-                    cause(causes, &format!("{field}.volumeMounts[{j}].name"), format!("Not found: {vname:?}"));
+                    cause(
+                        causes,
+                        &format!("{field}.volumeMounts[{j}].name"),
+                        format!("Not found: {vname:?}"),
+                    );
                 }
-                if !m.get("mountPath").and_then(Value::as_str).is_some_and(|p| p.starts_with('/')) {
-                    cause(causes, &format!("{field}.volumeMounts[{j}].mountPath"), "Invalid value: must be an absolute path");
+                if !m
+                    .get("mountPath")
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| p.starts_with('/'))
+                {
+                    cause(
+                        causes,
+                        &format!("{field}.volumeMounts[{j}].mountPath"),
+                        "Invalid value: must be an absolute path",
+                    );
                 }
             }
         }
@@ -280,7 +334,8 @@ pub fn default_on_create(kind: Kind, object: &mut Value, uid: &str) {
 
 /// Folds a Secret's `stringData` into `data` (base64), as the API server does on every write.
 pub fn fold_string_data(object: &mut Value) {
-    let Some(Value::Object(string_data)) = object.as_object_mut().and_then(|o| o.remove("stringData"))
+    let Some(Value::Object(string_data)) =
+        object.as_object_mut().and_then(|o| o.remove("stringData"))
     else {
         return;
     };

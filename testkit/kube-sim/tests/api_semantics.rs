@@ -13,8 +13,10 @@ use serde_json::json;
 use support::*;
 
 fn configmap(name: &str, labels: serde_json::Value) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}))
-        .expect("configmap json")
+    serde_json::from_value(
+        json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}),
+    )
+    .expect("configmap json")
 }
 
 fn api_error(result: Result<impl std::fmt::Debug, kube::Error>) -> ErrorResponse {
@@ -34,7 +36,9 @@ async fn errors_are_status_bodies_with_reason_and_code() {
     assert_eq!((e.code, e.reason.as_str()), (404, "NotFound"));
     assert_eq!(e.message, "configmaps \"missing\" not found");
 
-    cms.create(&pp, &configmap("one", json!({}))).await.expect("create");
+    cms.create(&pp, &configmap("one", json!({})))
+        .await
+        .expect("create");
     let e = api_error(cms.create(&pp, &configmap("one", json!({}))).await);
     assert_eq!((e.code, e.reason.as_str()), (409, "AlreadyExists"));
 
@@ -42,22 +46,37 @@ async fn errors_are_status_bodies_with_reason_and_code() {
     let first = cms.get("one").await.expect("get");
     let mut changed = first.clone();
     changed.data = Some([("k".to_owned(), "v2".to_owned())].into());
-    cms.replace("one", &pp, &changed).await.expect("replace with the current version");
+    cms.replace("one", &pp, &changed)
+        .await
+        .expect("replace with the current version");
     let e = api_error(cms.replace("one", &pp, &first).await);
     assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"));
 
     for bad in ["Bad_Name", "-x", ""] {
         let e = api_error(cms.create(&pp, &configmap(bad, json!({}))).await);
-        assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"), "name {bad:?}");
+        assert_eq!(
+            (e.code, e.reason.as_str()),
+            (422, "Invalid"),
+            "name {bad:?}"
+        );
     }
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let mut job = shell_job("no-restart-policy", "true");
-    job.spec.as_mut().expect("spec").template.spec.as_mut().expect("pod spec").restart_policy = Some("Always".into());
+    job.spec
+        .as_mut()
+        .expect("spec")
+        .template
+        .spec
+        .as_mut()
+        .expect("pod spec")
+        .restart_policy = Some("Always".into());
     let e = api_error(jobs.create(&pp, &job).await);
     assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
     assert!(e.message.contains("restartPolicy"), "{}", e.message);
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
-    let no_containers: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": []}})).expect("pod json");
+    let no_containers: Pod =
+        serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": []}}))
+            .expect("pod json");
     let e = api_error(pods.create(&pp, &no_containers).await);
     assert_eq!(e.code, 422);
 }
@@ -69,12 +88,31 @@ async fn metadata_is_filled_and_versions_increase() {
     let mut cm = configmap("", json!({}));
     cm.metadata.name = None;
     cm.metadata.generate_name = Some("gen-".into());
-    let a = cms.create(&PostParams::default(), &cm).await.expect("create a");
-    let b = cms.create(&PostParams::default(), &cm).await.expect("create b");
-    let (na, nb) = (a.metadata.name.clone().expect("name"), b.metadata.name.clone().expect("name"));
-    assert!(na.starts_with("gen-") && na.len() == 9 && na != nb, "{na} {nb}");
+    let a = cms
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("create a");
+    let b = cms
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("create b");
+    let (na, nb) = (
+        a.metadata.name.clone().expect("name"),
+        b.metadata.name.clone().expect("name"),
+    );
+    assert!(
+        na.starts_with("gen-") && na.len() == 9 && na != nb,
+        "{na} {nb}"
+    );
     assert!(a.metadata.uid.is_some() && a.metadata.creation_timestamp.is_some());
-    let rv = |c: &ConfigMap| c.metadata.resource_version.clone().expect("rv").parse::<u64>().expect("numeric rv");
+    let rv = |c: &ConfigMap| {
+        c.metadata
+            .resource_version
+            .clone()
+            .expect("rv")
+            .parse::<u64>()
+            .expect("numeric rv")
+    };
     assert!(rv(&b) > rv(&a));
     assert_eq!(rv(&b), sim.resource_version());
 }
@@ -88,13 +126,25 @@ async fn label_and_field_selectors_filter_lists() {
         ("b", json!({"app": "arena", "tier": "y", "canary": "1"})),
         ("c", json!({"app": "other"})),
     ] {
-        cms.create(&PostParams::default(), &configmap(name, labels)).await.expect("create");
+        cms.create(&PostParams::default(), &configmap(name, labels))
+            .await
+            .expect("create");
     }
     let names = |sel: &'static str, field: bool| {
         let cms = cms.clone();
         async move {
-            let lp = if field { ListParams::default().fields(sel) } else { ListParams::default().labels(sel) };
-            cms.list(&lp).await.expect("list").items.into_iter().filter_map(|c| c.metadata.name).collect::<Vec<_>>()
+            let lp = if field {
+                ListParams::default().fields(sel)
+            } else {
+                ListParams::default().labels(sel)
+            };
+            cms.list(&lp)
+                .await
+                .expect("list")
+                .items
+                .into_iter()
+                .filter_map(|c| c.metadata.name)
+                .collect::<Vec<_>>()
         }
     };
     assert_eq!(names("app=arena", false).await, ["a", "b"]);
@@ -105,16 +155,41 @@ async fn label_and_field_selectors_filter_lists() {
     assert_eq!(names("metadata.name=c", true).await, ["c"]);
     // Other namespaces are not listed; all namespaces are.
     let other: Api<ConfigMap> = Api::namespaced(client.clone(), "elsewhere");
-    other.create(&PostParams::default(), &configmap("d", json!({"app": "arena"}))).await.expect("create d");
+    other
+        .create(
+            &PostParams::default(),
+            &configmap("d", json!({"app": "arena"})),
+        )
+        .await
+        .expect("create d");
     assert_eq!(names("app=arena", false).await, ["a", "b"]);
     let all: Api<ConfigMap> = Api::all(client.clone());
-    assert_eq!(all.list(&ListParams::default().labels("app=arena")).await.expect("list all").items.len(), 3);
+    assert_eq!(
+        all.list(&ListParams::default().labels("app=arena"))
+            .await
+            .expect("list all")
+            .items
+            .len(),
+        3
+    );
     // Paging with limit and continue.
-    let page = cms.list(&ListParams::default().limit(2)).await.expect("page 1");
+    let page = cms
+        .list(&ListParams::default().limit(2))
+        .await
+        .expect("page 1");
     assert_eq!(page.items.len(), 2);
     let token = page.metadata.continue_.clone().expect("continue token");
-    let rest = cms.list(&ListParams::default().limit(2).continue_token(&token)).await.expect("page 2");
-    assert_eq!(rest.items.iter().filter_map(|c| c.metadata.name.clone()).collect::<Vec<_>>(), ["c"]);
+    let rest = cms
+        .list(&ListParams::default().limit(2).continue_token(&token))
+        .await
+        .expect("page 2");
+    assert_eq!(
+        rest.items
+            .iter()
+            .filter_map(|c| c.metadata.name.clone())
+            .collect::<Vec<_>>(),
+        ["c"]
+    );
 }
 
 #[tokio::test]
@@ -127,11 +202,30 @@ async fn merge_patch_server_side_apply_and_status_subresource() {
         .patch("applied", &ssa, &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": {"a": "1"}})))
         .await
         .expect("apply creates");
-    assert_eq!(created.data.clone().unwrap_or_default().get("a").map(String::as_str), Some("1"));
-    let managers: Vec<String> = created.metadata.managed_fields.clone().unwrap_or_default().into_iter().filter_map(|m| m.manager).collect();
+    assert_eq!(
+        created
+            .data
+            .clone()
+            .unwrap_or_default()
+            .get("a")
+            .map(String::as_str),
+        Some("1")
+    );
+    let managers: Vec<String> = created
+        .metadata
+        .managed_fields
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
     assert_eq!(managers, ["arena-executor"]);
     let merged = cms
-        .patch("applied", &PatchParams::default(), &Patch::Merge(json!({"data": {"b": "2", "a": null}})))
+        .patch(
+            "applied",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"b": "2", "a": null}})),
+        )
         .await
         .expect("merge patch");
     assert_eq!(merged.data, Some([("b".to_owned(), "2".to_owned())].into()));
@@ -140,19 +234,45 @@ async fn merge_patch_server_side_apply_and_status_subresource() {
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let mut job = shell_job("status-split", "true");
     job.spec.as_mut().expect("spec").suspend = Some(true);
-    jobs.create(&PostParams::default(), &job).await.expect("create job");
+    jobs.create(&PostParams::default(), &job)
+        .await
+        .expect("create job");
     let patched = jobs
-        .patch("status-split", &PatchParams::default(), &Patch::Merge(json!({"status": {"failed": 5}, "metadata": {"labels": {"x": "y"}}})))
+        .patch(
+            "status-split",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"failed": 5}, "metadata": {"labels": {"x": "y"}}})),
+        )
         .await
         .expect("patch main");
     assert_eq!(patched.status.as_ref().and_then(|s| s.failed), None);
-    assert_eq!(patched.metadata.labels.unwrap_or_default().get("x").map(String::as_str), Some("y"));
+    assert_eq!(
+        patched
+            .metadata
+            .labels
+            .unwrap_or_default()
+            .get("x")
+            .map(String::as_str),
+        Some("y")
+    );
     let patched = jobs
-        .patch_status("status-split", &PatchParams::default(), &Patch::Merge(json!({"status": {"failed": 5}, "metadata": {"labels": {"x": "z"}}})))
+        .patch_status(
+            "status-split",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"failed": 5}, "metadata": {"labels": {"x": "z"}}})),
+        )
         .await
         .expect("patch status");
     assert_eq!(patched.status.as_ref().and_then(|s| s.failed), Some(5));
-    assert_eq!(patched.metadata.labels.unwrap_or_default().get("x").map(String::as_str), Some("y"));
+    assert_eq!(
+        patched
+            .metadata
+            .labels
+            .unwrap_or_default()
+            .get("x")
+            .map(String::as_str),
+        Some("y")
+    );
     // Suspended Jobs get no pods.
     assert!(job_pods(&client, "status-split").await.is_empty());
 }
@@ -161,19 +281,37 @@ async fn merge_patch_server_side_apply_and_status_subresource() {
 async fn watches_resume_from_a_version_and_expire_after_compaction() {
     let (sim, client) = start(1.0).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
-    let a = cms.create(&PostParams::default(), &configmap("a", json!({"w": "1"}))).await.expect("a");
+    let a = cms
+        .create(&PostParams::default(), &configmap("a", json!({"w": "1"})))
+        .await
+        .expect("a");
     let rv_a = a.metadata.resource_version.clone().expect("rv");
-    cms.create(&PostParams::default(), &configmap("b", json!({"w": "1"}))).await.expect("b");
-    cms.delete("a", &Default::default()).await.expect("delete a");
+    cms.create(&PostParams::default(), &configmap("b", json!({"w": "1"})))
+        .await
+        .expect("b");
+    cms.delete("a", &Default::default())
+        .await
+        .expect("delete a");
 
     // Resuming after `a` was created replays b's ADDED and a's DELETED, in order.
     let wp = WatchParams::default().labels("w=1").timeout(5);
-    let events: Vec<_> = cms.watch(&wp, &rv_a).await.expect("watch").take(2).try_collect().await.expect("events");
+    let events: Vec<_> = cms
+        .watch(&wp, &rv_a)
+        .await
+        .expect("watch")
+        .take(2)
+        .try_collect()
+        .await
+        .expect("events");
     let kinds: Vec<String> = events
         .iter()
         .map(|e| match e {
-            WatchEvent::Added(c) => format!("ADDED {}", c.metadata.name.clone().unwrap_or_default()),
-            WatchEvent::Deleted(c) => format!("DELETED {}", c.metadata.name.clone().unwrap_or_default()),
+            WatchEvent::Added(c) => {
+                format!("ADDED {}", c.metadata.name.clone().unwrap_or_default())
+            }
+            WatchEvent::Deleted(c) => {
+                format!("DELETED {}", c.metadata.name.clone().unwrap_or_default())
+            }
             other => format!("{other:?}"),
         })
         .collect();
@@ -183,7 +321,11 @@ async fn watches_resume_from_a_version_and_expire_after_compaction() {
     let wp = WatchParams::default().timeout(10);
     let current = sim.resource_version().to_string();
     let mut stream = cms.watch(&wp, &current).await.expect("watch").boxed();
-    let first = stream.try_next().await.expect("event").expect("a bookmark arrives");
+    let first = stream
+        .try_next()
+        .await
+        .expect("event")
+        .expect("a bookmark arrives");
     match first {
         WatchEvent::Bookmark(b) => assert_eq!(b.metadata.resource_version, current),
         other => panic!("expected a bookmark, got {other:?}"),
@@ -192,12 +334,23 @@ async fn watches_resume_from_a_version_and_expire_after_compaction() {
     // After compaction the old version is gone: the watch answers an ERROR event with 410, and
     // an exact list at that version answers 410 too.
     sim.compact();
-    let mut stream = cms.watch(&WatchParams::default(), &rv_a).await.expect("watch").boxed();
+    let mut stream = cms
+        .watch(&WatchParams::default(), &rv_a)
+        .await
+        .expect("watch")
+        .boxed();
     match stream.try_next().await.expect("event") {
         Some(WatchEvent::Error(e)) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
         other => panic!("expected a 410 error event, got {other:?}"),
     }
-    let e = api_error(cms.list(&ListParams::default().at(&rv_a).matching(kube::api::VersionMatch::Exact)).await);
+    let e = api_error(
+        cms.list(
+            &ListParams::default()
+                .at(&rv_a)
+                .matching(kube::api::VersionMatch::Exact),
+        )
+        .await,
+    );
     assert_eq!(e.code, 410);
 }
 
@@ -208,9 +361,19 @@ async fn discovery_answers_version_and_resources() {
     assert_eq!(version.major, "1");
     let groups = client.list_api_groups().await.expect("groups");
     assert!(groups.groups.iter().any(|g| g.name == "batch"));
-    let core = client.list_core_api_resources("v1").await.expect("core resources");
+    let core = client
+        .list_core_api_resources("v1")
+        .await
+        .expect("core resources");
     let names: Vec<&str> = core.resources.iter().map(|r| r.name.as_str()).collect();
-    for want in ["pods", "pods/status", "pods/log", "secrets", "configmaps", "events"] {
+    for want in [
+        "pods",
+        "pods/status",
+        "pods/log",
+        "secrets",
+        "configmaps",
+        "events",
+    ] {
         assert!(names.contains(&want), "{want} in {names:?}");
     }
 }

@@ -25,7 +25,10 @@ async fn job_runs_init_containers_then_main_and_reports_completion() {
         "stringData": {"spec.json": "{\"env\":\"pong\"}", "token": "s3cret"},
     }))
     .expect("secret json");
-    secrets.create(&PostParams::default(), &secret).await.expect("create secret");
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("create secret");
 
     let init = |n: u32| {
         json!({
@@ -80,9 +83,12 @@ async fn job_runs_init_containers_then_main_and_reports_completion() {
     }));
 
     // The shared watcher starts before the Job exists, filtered by the managed-by label.
-    let watch_cfg = watcher::Config::default().labels("app.kubernetes.io/managed-by=rl-arena-executor");
+    let watch_cfg =
+        watcher::Config::default().labels("app.kubernetes.io/managed-by=rl-arena-executor");
     let mut stream = watcher(jobs.clone(), watch_cfg).applied_objects().boxed();
-    jobs.create(&PostParams::default(), &job).await.expect("create job");
+    jobs.create(&PostParams::default(), &job)
+        .await
+        .expect("create job");
     let done = tokio::time::timeout(std::time::Duration::from_secs(30), async {
         while let Some(job) = stream.try_next().await.expect("watch stream") {
             if condition(&job, "Complete").is_some() || condition(&job, "Failed").is_some() {
@@ -93,7 +99,11 @@ async fn job_runs_init_containers_then_main_and_reports_completion() {
     })
     .await
     .expect("job finishes within 30 s");
-    assert!(condition(&done, "Complete").is_some(), "job completed: {:?}", done.status);
+    assert!(
+        condition(&done, "Complete").is_some(),
+        "job completed: {:?}",
+        done.status
+    );
     let status = done.status.clone().expect("status");
     assert_eq!(status.succeeded, Some(1));
     assert!(status.start_time.is_some() && status.completion_time.is_some());
@@ -101,29 +111,56 @@ async fn job_runs_init_containers_then_main_and_reports_completion() {
     let pod = first_pod(&client, "match-1").await;
     let labels = pod.metadata.labels.clone().unwrap_or_default();
     assert_eq!(labels.get("job-name").map(String::as_str), Some("match-1"));
-    assert_eq!(labels.get("component").map(String::as_str), Some("match-executor"));
+    assert_eq!(
+        labels.get("component").map(String::as_str),
+        Some("match-executor")
+    );
     assert_eq!(labels.get("controller-uid"), done.metadata.uid.as_ref());
     let owner = &pod.metadata.owner_references.clone().expect("owner")[0];
     assert_eq!((owner.kind.as_str(), owner.controller), ("Job", Some(true)));
-    assert_eq!(pod.status.as_ref().and_then(|s| s.phase.clone()).as_deref(), Some("Succeeded"));
+    assert_eq!(
+        pod.status.as_ref().and_then(|s| s.phase.clone()).as_deref(),
+        Some("Succeeded")
+    );
 
     let pod_name = pod_name(&pod);
     let (code, reason, message) = terminated(&pod, "match-orchestrator").expect("terminated");
     assert_eq!((code, reason.as_str()), (0, "Completed"));
-    assert_eq!(message, format!("{{\"result\":\"agent1-agent2-s3cret-{pod_name}\"}}"));
+    assert_eq!(
+        message,
+        format!("{{\"result\":\"agent1-agent2-s3cret-{pod_name}\"}}")
+    );
     for init in ["agent-1-init", "agent-2-init"] {
         let (code, _, message) = terminated(&pod, init).expect("init terminated");
         assert_eq!((code, message.trim()), (0, "installed"), "{init}");
     }
-    let conditions: Vec<(String, String)> = pod.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default()
-        .into_iter().map(|c| (c.type_, c.status)).collect();
-    assert!(conditions.contains(&("PodScheduled".into(), "True".into())), "{conditions:?}");
-    assert!(conditions.contains(&("Initialized".into(), "True".into())), "{conditions:?}");
+    let conditions: Vec<(String, String)> = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| (c.type_, c.status))
+        .collect();
+    assert!(
+        conditions.contains(&("PodScheduled".into(), "True".into())),
+        "{conditions:?}"
+    );
+    assert!(
+        conditions.contains(&("Initialized".into(), "True".into())),
+        "{conditions:?}"
+    );
 
     // Logs come back through the pods/log subresource.
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     let log = pods
-        .logs(&pod_name, &LogParams { container: Some("match-orchestrator".into()), ..LogParams::default() })
+        .logs(
+            &pod_name,
+            &LogParams {
+                container: Some("match-orchestrator".into()),
+                ..LogParams::default()
+            },
+        )
         .await
         .expect("pod log");
     assert_eq!(log.trim(), "finished");

@@ -84,14 +84,19 @@ pub fn job_from(value: Value) -> Job {
 }
 
 pub fn condition(job: &Job, kind: &str) -> Option<(String, String)> {
-    job.status.as_ref()?.conditions.as_ref()?.iter().find_map(|c| {
-        (c.type_ == kind && c.status == "True").then(|| {
-            (
-                c.reason.clone().unwrap_or_default(),
-                c.message.clone().unwrap_or_default(),
-            )
+    job.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find_map(|c| {
+            (c.type_ == kind && c.status == "True").then(|| {
+                (
+                    c.reason.clone().unwrap_or_default(),
+                    c.message.clone().unwrap_or_default(),
+                )
+            })
         })
-    })
 }
 
 /// Waits until the Job has condition `Complete` or `Failed`; returns (type, reason, message).
@@ -134,7 +139,13 @@ pub fn waiting_reason(pod: &Pod, init: bool) -> Option<String> {
     } else {
         status.container_statuses.as_ref()?
     };
-    list.first()?.state.as_ref()?.waiting.as_ref()?.reason.clone()
+    list.first()?
+        .state
+        .as_ref()?
+        .waiting
+        .as_ref()?
+        .reason
+        .clone()
 }
 
 pub fn terminated(pod: &Pod, container: &str) -> Option<(i32, String, String)> {
