@@ -128,9 +128,16 @@ permissions:
 undeploy OVERLAY="minikube":
     kubectl delete -k deploy/overlays/{{OVERLAY}} --ignore-not-found
 
-# Print the Job and Secret the Kubernetes backend creates for a sample match, with an overlay's configuration.
+# Print the Job and Secret the Kubernetes backend creates for a sample match, with an overlay's configuration
+# (a sample report token key stands in for the Secret mounted in the cluster).
 render-job OVERLAY="minikube":
-    cargo run --quiet -p executor -- render-job --config deploy/overlays/{{OVERLAY}}/executor.toml
+    #!/usr/bin/env bash
+    set -euo pipefail
+    key=$(mktemp)
+    trap 'rm -f "$key"' EXIT
+    echo sample-key-for-rendering-only >"$key"
+    EXECUTOR_REPORT_TOKEN_KEY_FILE="${EXECUTOR_REPORT_TOKEN_KEY_FILE:-$key}" \
+        cargo run --quiet -p executor -- render-job --config deploy/overlays/{{OVERLAY}}/executor.toml
 
 # Run the benchmarks (bench/run).
 bench *ARGS:
