@@ -239,7 +239,11 @@ async fn node_loss_fails_pods_with_disruption_target_and_ignore_rules_retry() {
         .into_iter()
         .map(|p| p.status.and_then(|s| s.phase))
         .collect();
-    assert_eq!(phases.len(), 2, "one lost pod and its replacement: {phases:?}");
+    assert_eq!(
+        phases.len(),
+        2,
+        "one lost pod and its replacement: {phases:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
