@@ -1,10 +1,14 @@
-//! `ValidateAgent`: unpacks an agent archive the way a match would and checks that the agent can be started.
+//! `ValidateAgent`: unpacks an agent archive the way a match would, checks that the agent can be started, and
+//! plays a short smoke match of it against a built-in opponent in the requested environment.
 
 use std::path::Path;
 
+use proto::outcome::{AgentStatus, MatchOutcome, MatchStatus};
 use proto::pb;
+use proto::spec::{AgentSpec, Limits, MatchSpec};
 use tokio::process::Command;
 
+use crate::backend::Backend;
 use crate::backend::local::{Install, install};
 use crate::error::{Error, Result};
 use crate::matches::Matches;
@@ -110,6 +114,19 @@ pub async fn validate(
         errors.append(&mut e);
         warnings.append(&mut w);
     }
+    if errors.is_empty() && !req.environment.is_empty() {
+        match &core.backend {
+            Backend::Local(local) => {
+                let orchestrator = local.orchestrator_bin();
+                errors.extend(smoke_match(core, orchestrator, &dir, &req.environment, work.path()).await?);
+            }
+            Backend::Kubernetes(_) => warnings.push(
+                "smoke match skipped: this executor plays matches as Kubernetes Jobs and has no local \
+                 orchestrator; the checks above only read the code"
+                    .into(),
+            ),
+        }
+    }
     if errors.is_empty() {
         Ok(pb::ValidationResponse {
             valid: true,
@@ -119,6 +136,124 @@ pub async fn validate(
     } else {
         Ok(invalid(errors, warnings))
     }
+}
+
+/// The built-in opponent of smoke matches: a Python module agent that always answers action 0. When that is
+/// illegal, the environment's default action is played for it and only the opponent is charged.
+const SMOKE_OPPONENT: &str = "def get_action(observation):\n    return 0\n";
+/// Steps of a smoke match in pong (the other games end on their own quickly).
+const SMOKE_PONG_STEPS: u64 = 50;
+/// Wall-clock budget of a smoke match.
+const SMOKE_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Plays a short match of the agent against the built-in opponent, through the real orchestrator and its
+/// sandbox: the agent must load, answer `ready`, and make legal moves in time. Returns the errors found.
+async fn smoke_match(
+    core: &Matches,
+    orchestrator: &Path,
+    dir: &Path,
+    environment: &str,
+    work: &Path,
+) -> Result<Vec<String>> {
+    let opponent = work.join("opponent");
+    std::fs::create_dir_all(&opponent).map_err(Error::io("creating the smoke opponent"))?;
+    std::fs::write(opponent.join("agent.py"), SMOKE_OPPONENT)
+        .map_err(Error::io("writing the smoke opponent"))?;
+    let mut config = serde_json::Map::new();
+    match environment {
+        "pong" => {
+            config.insert("max_steps".into(), SMOKE_PONG_STEPS.into());
+        }
+        "rps" => {
+            config.insert("episodeSteps".into(), (SMOKE_PONG_STEPS + 1).into());
+        }
+        _ => {}
+    }
+    let limits = &core.settings.agent_limits;
+    let spec = MatchSpec {
+        match_id: "validate".into(),
+        environment: environment.to_string(),
+        config,
+        seed: 1,
+        agents: vec![
+            AgentSpec {
+                agent_id: "candidate".into(),
+                dir: dir.to_path_buf(),
+            },
+            AgentSpec {
+                agent_id: "builtin-opponent".into(),
+                dir: opponent,
+            },
+        ],
+        limits: Limits {
+            init_ms: limits.agent_init_ms,
+            step_ms: limits.agent_step_ms,
+            bank_ms: limits.agent_bank_ms,
+            // The opponent's illegal moves must not end the match early; the candidate may make none.
+            max_errors: u32::MAX,
+            match_ms: u64::try_from(SMOKE_BUDGET.as_millis()).unwrap_or(u64::MAX),
+            memory_mb: limits.agent_memory_mb,
+            ..Limits::default()
+        },
+        record_replay: false,
+    };
+    let spec_path = work.join("smoke.json");
+    let result_path = work.join("smoke-result.json");
+    let spec_json = serde_json::to_vec(&spec)
+        .map_err(|e| Error::Internal(format!("encoding the smoke spec: {e}")))?;
+    std::fs::write(&spec_path, spec_json).map_err(Error::io("writing the smoke spec"))?;
+    let run = Command::new(orchestrator)
+        .arg("run")
+        .arg("--spec")
+        .arg(&spec_path)
+        .arg("--result-file")
+        .arg(&result_path)
+        .arg("--python")
+        .arg(core.backend.python())
+        .arg("--log-format")
+        .arg("json")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .status();
+    let status = tokio::time::timeout(SMOKE_BUDGET + SMOKE_BUDGET, run)
+        .await
+        .map_err(|_| Error::Internal("the smoke match did not finish".into()))?
+        .map_err(Error::io("running the smoke match"))?;
+    let outcome: MatchOutcome = std::fs::read(&result_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| Error::Internal(format!("the smoke match left no result ({status})")))?;
+    let Some(candidate) = outcome.agents.first() else {
+        return Err(Error::Internal(
+            "the smoke match result has no agents".into(),
+        ));
+    };
+    if candidate.status == AgentStatus::Ok
+        && candidate.errors == 0
+        && outcome.status == MatchStatus::Success
+    {
+        return Ok(Vec::new());
+    }
+    let status = serde_json::to_value(candidate.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut error = format!(
+        "smoke match in {environment} against the built-in opponent: the agent ended as {status} with {} error(s)",
+        candidate.errors
+    );
+    if !candidate.error_message.is_empty() {
+        error.push_str(&format!(": {}", candidate.error_message));
+    } else if !outcome.error_message.is_empty() {
+        error.push_str(&format!(": {}", outcome.error_message));
+    }
+    let tail = candidate.stderr_tail.trim();
+    if !tail.is_empty() {
+        error.push_str(&format!("; its stderr ends with: {tail}"));
+    }
+    Ok(vec![error])
 }
 
 fn invalid(errors: Vec<String>, warnings: Vec<String>) -> pb::ValidationResponse {

@@ -35,6 +35,17 @@ async fn validate(executor: &Executor, zip: Vec<u8>) -> pb::ValidationResponse {
         .into_inner()
 }
 
+/// A protocol agent in POSIX sh (builtins only): ready on init, stay on every step.
+const SHELL_BOT: &[u8] = b"#!/bin/sh
+while IFS= read -r line; do
+    case $line in
+    *'\"type\":\"init\"'*) printf '{\"type\":\"ready\"}\\n' ;;
+    *'\"type\":\"step\"'*) printf '{\"action\":1}\\n' ;;
+    *'\"type\":\"end\"'*) exit 0 ;;
+    esac
+done
+";
+
 #[tokio::test]
 async fn runnable_agents_are_valid() {
     let executor = Executor::start(&[]);
@@ -47,7 +58,7 @@ async fn runnable_agents_are_valid() {
         zip_of(&[("agent.py", b"def act(observation):\n    return 2\n")]),
         zip_of(&[
             ("agent.toml", b"command = [\"./bot.sh\"]\n"),
-            ("bot.sh", b"#!/bin/sh\n"),
+            ("bot.sh", SHELL_BOT),
         ]),
     ];
     for zip in cases {
@@ -79,6 +90,23 @@ async fn broken_agents_are_invalid_with_a_reason() {
             "is not an executable file",
         ),
         (zip_of(&[("../../escape.py", b"x = 1\n")]), ""),
+        // The smoke match catches what reading the code cannot.
+        (
+            zip_of(&[("agent.py", b"def get_action(observation):\n    return 7\n")]),
+            "smoke match in pong against the built-in opponent: the agent ended as invalid_action",
+        ),
+        (
+            zip_of(&[("agent.py", b"def get_action(observation):\n    raise ValueError('no idea')\n")]),
+            "no idea",
+        ),
+        (
+            zip_of(&[("agent.py", b"import sys\nprint('broken import', file=sys.stderr)\nimport not_a_module\n\ndef act(o):\n    return 1\n")]),
+            "its stderr ends with",
+        ),
+        (
+            zip_of(&[("agent.toml", b"command = [\"./bot.sh\"]\n"), ("bot.sh", b"#!/bin/sh\nexit 3\n")]),
+            "smoke match in pong",
+        ),
         (b"this is not a zip archive".to_vec(), ""),
     ];
     for (zip, want) in cases {

@@ -74,6 +74,10 @@ impl LocalBackend {
         &self.agent_init_bin
     }
 
+    pub fn orchestrator_bin(&self) -> &Path {
+        &self.orchestrator_bin
+    }
+
     pub fn python(&self) -> &str {
         &self.python
     }
