@@ -569,6 +569,7 @@ async fn step_loop(
         // Every observation goes out before any answer is awaited.
         let mut receipts: Vec<Option<(Sent, Option<u64>)>> =
             (0..seats.len()).map(|_| None).collect();
+        let per_move_cpu = tracing::enabled!(tracing::Level::DEBUG);
         for &player in &movers {
             let Some(seat) = seats.get_mut(player) else {
                 continue;
@@ -578,7 +579,11 @@ async fn step_loop(
             };
             let bank_ms = u64::try_from(seat.bank.as_millis()).unwrap_or(u64::MAX);
             let message = protocol::step_message(step, env.observation(player), bank_ms);
-            let cpu_before = process.sample_cpu().map(|(_, ns)| ns);
+            // Reading /proc around every move costs dozens of system calls per step; per-move CPU is a debug
+            // figure, and each agent's total is read when it stops.
+            let cpu_before = per_move_cpu
+                .then(|| process.sample_cpu().map(|(_, ns)| ns))
+                .flatten();
             receipts[player] = Some((process.send(&message), cpu_before));
         }
         let waits = seats
@@ -590,12 +595,12 @@ async fn step_loop(
                 Some(async move {
                     let reply =
                         wait_reply(seat.process.as_mut(), receipt, budget, Some(step)).await;
-                    let cpu_after = seat
-                        .process
-                        .as_mut()
-                        .and_then(AgentProcess::sample_cpu)
-                        .map(|(_, ns)| ns);
-                    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
+                    if let Some(before) = cpu_before {
+                        let after = seat
+                            .process
+                            .as_mut()
+                            .and_then(AgentProcess::sample_cpu)
+                            .map_or(before, |(_, ns)| ns);
                         let cpu_ms = after.saturating_sub(before) as f64 / 1e6;
                         tracing::debug!(player = seat.player, step, cpu_ms, "agent move");
                     }
