@@ -1,4 +1,7 @@
 //! The replay document, schema version 1: everything needed to watch a match and to re-simulate it.
+//!
+//! The JSON Schema of what these types serialise to is `proto/schema/replay-v1.schema.json`; a test validates
+//! real replays against it.
 
 use serde::{Deserialize, Serialize};
 
