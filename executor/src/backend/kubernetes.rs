@@ -59,6 +59,8 @@ pub const API_PERMISSIONS: &[(&str, &str, &str)] = &[
 
 /// Time the executor keeps waiting past a Job's own deadline before it gives up on the watch.
 const WATCH_MARGIN: Duration = Duration::from_secs(60);
+/// How long a waiter waits for the watch to show its Job before it asks the API whether it still exists.
+const UNSEEN_JOB_WAIT: Duration = Duration::from_secs(3);
 /// How often the janitor looks (in the local store) for finished Jobs the TTL controller left behind.
 const JANITOR_EVERY: Duration = Duration::from_secs(60);
 
@@ -231,12 +233,24 @@ impl KubernetesBackend {
     async fn wait(&self, match_id: &str, name: &str, agent_ids: &[String]) -> Option<Verdict> {
         let mut changes = self.tracker.subscribe(match_id);
         let mut seen = false;
+        let mut asked = false;
         loop {
             changes.borrow_and_update();
             let mut recheck = None;
             match self.tracker.job(name) {
                 None if seen => return None,
-                None => {}
+                // Not seen yet: the watch may lag behind the create, or the Job may be gone already (a
+                // queued match whose Job finished and was collected). Ask once after a moment.
+                None if asked => {}
+                None => match tokio::time::timeout(UNSEEN_JOB_WAIT, changes.changed()).await {
+                    Ok(_) => continue,
+                    Err(_) => {
+                        asked = true;
+                        if let Ok(None) = self.api.get(name).await {
+                            return None;
+                        }
+                    }
+                },
                 Some(job) => {
                     seen = true;
                     match self.verdict(match_id, &job, agent_ids) {

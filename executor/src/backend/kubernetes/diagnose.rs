@@ -21,6 +21,8 @@ const STUCK_REASONS: &[&str] = &[
     "CreateContainerError",
     "RunContainerError",
 ];
+/// How long a failed Job waits for its pod's final status to arrive (the two watches are not ordered).
+const POD_STATUS_LAG: Duration = Duration::from_secs(5);
 /// Longest part of a container's message quoted in a verdict.
 const MESSAGE_BYTES: usize = 1024;
 
@@ -103,6 +105,22 @@ pub fn diagnose(job: &Job, pods: &[&Pod], cx: &Context<'_>) -> Verdict {
         };
     }
     if let Some(c) = failed {
+        let waited = c
+            .last_transition_time
+            .as_ref()
+            .and_then(|t| (cx.now - t.0).to_std().ok())
+            .unwrap_or_default();
+        let pod_behind = pods.last().is_some_and(|p| {
+            !matches!(
+                p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                Some("Failed" | "Succeeded")
+            )
+        });
+        if pod_behind && waited < POD_STATUS_LAG {
+            return Verdict::Pending {
+                recheck_in: Some(POD_STATUS_LAG - waited),
+            };
+        }
         return Verdict::failed(format!(
             "match Job failed ({}): {}",
             c.reason.as_deref().unwrap_or("no reason"),

@@ -179,9 +179,11 @@ impl JobSettings {
                 .agents
                 .iter()
                 .enumerate()
+                // Relative to the orchestrator's working directory, `/agents`: the same files in a real pod,
+                // and paths a node that maps volumes elsewhere (the simulator) can resolve too.
                 .map(|(i, a)| AgentSpec {
                     agent_id: a.agent_id.clone(),
-                    dir: format!("{AGENTS_DIR}/agent-{}", i + 1).into(),
+                    dir: format!("agent-{}", i + 1).into(),
                 })
                 .collect(),
             limits: plan.limits.clone(),
@@ -244,6 +246,7 @@ impl JobSettings {
                 "--log-format".into(),
                 "json".into(),
             ]),
+            working_dir: Some(AGENTS_DIR.into()),
             resources: Some(self.orchestrator_resources.clone()),
             security_context: Some(container_security()),
             // The result is read from here, never from logs.

@@ -210,7 +210,12 @@ fn the_job_is_labelled_hardened_and_carries_the_request() {
     assert_eq!(data["token"].0, b"tok");
     let spec: proto::spec::MatchSpec = serde_json::from_slice(&data["spec.json"].0).unwrap();
     assert_eq!(spec.seed, 7);
-    assert_eq!(spec.agents[1].dir, std::path::Path::new("/agents/agent-2"));
+    assert_eq!(spec.agents[1].dir, std::path::Path::new("agent-2"));
+    assert_eq!(
+        pod.containers[0].working_dir.as_deref(),
+        Some("/agents"),
+        "agent dirs are relative to it"
+    );
 }
 
 #[test]

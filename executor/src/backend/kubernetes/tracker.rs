@@ -23,11 +23,17 @@ pub struct Tracker {
     namespace: String,
     jobs: Store<Job>,
     pods: Store<Pod>,
+    wakers: Arc<Wakers>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Who to wake on an event; shared with the watch tasks.
+#[derive(Debug)]
+struct Wakers {
     /// Per match id: bumped whenever its Job or pod changes.
-    wakers: Mutex<HashMap<String, watch::Sender<u64>>>,
+    by_match: Mutex<HashMap<String, watch::Sender<u64>>>,
     /// Bumped on every event (and on every re-list), for the reconciler.
     any: watch::Sender<u64>,
-    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Tracker {
@@ -35,7 +41,11 @@ impl Tracker {
     pub fn start(client: Client, namespace: &str) -> Arc<Self> {
         let (jobs, jobs_writer) = reflector::store::<Job>();
         let (pods, pods_writer) = reflector::store::<Pod>();
-        Arc::new_cyclic(|weak: &std::sync::Weak<Self>| {
+        let wakers = Arc::new(Wakers {
+            by_match: Mutex::new(HashMap::new()),
+            any: watch::channel(0).0,
+        });
+        {
             let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
             let config = watcher::Config::default().labels(&selector);
             let job_stream = reflector::reflector(
@@ -52,18 +62,17 @@ impl Tracker {
                     .default_backoff(),
             );
             let tasks = vec![
-                tokio::spawn(feed(job_stream, weak.clone(), "jobs")),
-                tokio::spawn(feed(pod_stream, weak.clone(), "pods")),
+                tokio::spawn(feed(job_stream, Arc::clone(&wakers), "jobs")),
+                tokio::spawn(feed(pod_stream, Arc::clone(&wakers), "pods")),
             ];
-            Self {
+            Arc::new(Self {
                 namespace: namespace.to_string(),
                 jobs,
                 pods,
-                wakers: Mutex::new(HashMap::new()),
-                any: watch::channel(0).0,
+                wakers,
                 tasks,
-            }
-        })
+            })
+        }
     }
 
     /// Waits until both stores hold their first full list.
@@ -74,7 +83,8 @@ impl Tracker {
 
     /// A channel that changes whenever the match's Job or pod does.
     pub fn subscribe(&self, match_id: &str) -> watch::Receiver<u64> {
-        self.lock()
+        self.wakers
+            .lock()
             .entry(match_id.to_string())
             .or_insert_with(|| watch::channel(0).0)
             .subscribe()
@@ -82,7 +92,7 @@ impl Tracker {
 
     /// A channel that changes on every event.
     pub fn subscribe_all(&self) -> watch::Receiver<u64> {
-        self.any.subscribe()
+        self.wakers.any.subscribe()
     }
 
     /// The Job named `name`, as last seen.
@@ -103,9 +113,11 @@ impl Tracker {
             .filter(|p| p.labels().get(MATCH_ID_LABEL).map(String::as_str) == Some(match_id))
             .collect()
     }
+}
 
+impl Wakers {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<u64>>> {
-        self.wakers.lock().unwrap_or_else(PoisonError::into_inner)
+        self.by_match.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn wake(&self, match_id: Option<&str>) {
@@ -142,19 +154,16 @@ impl Drop for Tracker {
 
 /// Drives one watch and wakes the waiters of what changed. Errors are logged; the watcher backs off and
 /// lists again (a `410 Gone` included).
-async fn feed<K, S>(stream: S, tracker: std::sync::Weak<Tracker>, kind: &'static str)
+async fn feed<K, S>(stream: S, wakers: Arc<Wakers>, kind: &'static str)
 where
     K: Resource + Clone + 'static,
     S: futures_util::Stream<Item = Result<Event<K>, watcher::Error>>,
 {
     let mut stream = std::pin::pin!(stream);
     while let Some(event) = stream.next().await {
-        let Some(tracker) = tracker.upgrade() else {
-            return;
-        };
         match event {
             Ok(Event::Apply(o) | Event::Delete(o) | Event::InitApply(o)) => {
-                tracker.wake(
+                wakers.wake(
                     o.meta()
                         .labels
                         .as_ref()
@@ -164,7 +173,7 @@ where
             }
             Ok(Event::InitDone) => {
                 tracing::debug!(kind, "watch listed");
-                tracker.wake(None);
+                wakers.wake(None);
             }
             Ok(Event::Init) => {}
             Err(e) => {
