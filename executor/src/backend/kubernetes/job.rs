@@ -46,6 +46,8 @@ pub const SPEC_DIR: &str = "/etc/rl-arena";
 pub const AGENTS_DIR: &str = "/agents";
 /// The Kubernetes termination message file; agent-init and the orchestrator write their results there.
 pub const TERMINATION_LOG: &str = "/dev/termination-log";
+/// Largest termination message Kubernetes keeps.
+pub const TERMINATION_MESSAGE_MAX: usize = 4096;
 /// Non-root user and group of every match container.
 pub const MATCH_UID: i64 = 65532;
 /// `agent-init` exit code: the artifact is bad (the agent's fault).
@@ -243,6 +245,9 @@ impl JobSettings {
                 self.report_address.clone(),
                 "--result-file".into(),
                 TERMINATION_LOG.into(),
+                // The termination message holds at most 4096 bytes: the orchestrator shortens its outcome.
+                "--result-max-bytes".into(),
+                TERMINATION_MESSAGE_MAX.to_string(),
                 "--log-format".into(),
                 "json".into(),
             ]),

@@ -201,6 +201,10 @@ fn the_job_is_labelled_hardened_and_carries_the_request() {
             .any(|w| w == ["--spec", "/etc/rl-arena/spec.json"]),
         "{args:?}"
     );
+    assert!(
+        args.windows(2).any(|w| w == ["--result-max-bytes", "4096"]),
+        "{args:?}"
+    );
 
     // The Secret: the spec with in-pod agent dirs, and the token.
     let secret = &objects.secret;
