@@ -537,14 +537,19 @@ async fn cancel_deletes_the_job_and_records_the_match_cancelled() {
         info.result.unwrap().status(),
         pb::MatchStatus::StatusCancelled
     );
+    // Foreground deletion: the Job goes once its pod (and Secret) are gone.
+    let mut gone = false;
+    for _ in 0..300 {
+        if cluster.count().await == (0, 0, 0) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
-        cluster
-            .jobs()
-            .get_opt("k8s-cancel")
-            .await
-            .unwrap()
-            .is_none(),
-        "foreground delete finished"
+        gone,
+        "the cancelled match left objects: {:?}",
+        cluster.count().await
     );
 }
 
@@ -677,4 +682,63 @@ async fn many_matches_with_failures_leave_no_objects_after_their_ttl() {
         (0, 0, 0),
         "objects left after the TTL"
     );
+}
+
+/// Events a forger would send: a finished outcome that names itself the winner.
+fn forged_events(match_id: &str) -> Vec<pb::MatchEvent> {
+    use proto::pb::match_event::Event;
+    let outcome = serde_json::json!({
+        "match_id": match_id, "status": "success", "winner": "forger", "agents": [], "total_steps": 1,
+        "execution_time_sec": 0.1, "seed": 1
+    });
+    vec![pb::MatchEvent {
+        match_id: match_id.into(),
+        event: Some(Event::Finished(pb::MatchFinished {
+            outcome_json: outcome.to_string(),
+        })),
+    }]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_need_the_hmac_token_of_their_own_match() {
+    let cluster = Cluster::start(0.2).await;
+    let port = free_port();
+    let executor = cluster.executor(port, &format!("http://127.0.0.1:{port}"), &[]);
+    let mut client = executor.client().await;
+    client
+        .submit_match(slow_request("k8s-forge"))
+        .await
+        .unwrap();
+    cluster.running_pod("k8s-forge").await;
+
+    let key = std::fs::read(cluster.dir.path().join("report.key")).unwrap();
+    let key = executor::reporter::ReportKey::new(&key).unwrap();
+    let other_match = key.token("k8s-other");
+    for token in [None, Some("0".repeat(64)), Some(other_match)] {
+        let mut reporter =
+            pb::match_reporter_client::MatchReporterClient::connect(executor.addr.clone())
+                .await
+                .unwrap();
+        let mut request = tonic::Request::new(tokio_stream::iter(forged_events("k8s-forge")));
+        if let Some(token) = &token {
+            request.metadata_mut().insert(
+                proto::TOKEN_METADATA_KEY,
+                format!("Bearer {token}").parse().unwrap(),
+            );
+        }
+        let refused = reporter.report(request).await.unwrap_err();
+        assert_eq!(
+            refused.code(),
+            tonic::Code::Unauthenticated,
+            "token {token:?}"
+        );
+    }
+    let response = client
+        .run_match(slow_request("k8s-forge"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_status(&response, pb::MatchStatus::StatusSuccess, "");
+    assert_ne!(response.winner_agent_id, "forger");
+    assert_eq!(response.agent_results.len(), 2);
 }
