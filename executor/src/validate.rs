@@ -80,6 +80,7 @@ pub async fn validate(
         &zip_path,
         &dest,
         &result_file,
+        &tokio_util::sync::CancellationToken::new(),
     )
     .await?
     {
@@ -87,6 +88,11 @@ pub async fn validate(
         Install::BadArtifact(reason) => return Ok(invalid(vec![reason], warnings)),
         Install::Failed(reason) => {
             return Err(Error::Internal(format!("unpacking the archive: {reason}")));
+        }
+        Install::Cancelled => {
+            return Err(Error::Internal(
+                "unpacking the archive was cancelled".into(),
+            ));
         }
     };
     let python = core.backend.python();

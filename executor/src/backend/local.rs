@@ -13,6 +13,8 @@ use tokio::process::Command;
 use super::{MatchRun, failed_outcome};
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
+use tokio_util::sync::CancellationToken;
+
 use crate::live::LiveMatch;
 use crate::reporter::ReportHub;
 use crate::request::MatchPlan;
@@ -114,10 +116,14 @@ impl LocalBackend {
                 agent.source.clone(),
                 dir.to_path_buf(),
             );
+            let cancel = cancel.clone();
             installs.spawn(async move {
                 let dest = dir.join("agents").join(format!("agent-{}", i + 1));
                 let result_file = dir.join(format!("agent-{}-init.txt", i + 1));
-                (i, install(&bin, &source, &dest, &result_file).await)
+                (
+                    i,
+                    install(&bin, &source, &dest, &result_file, &cancel).await,
+                )
             });
         }
         let mut agent_dirs = vec![PathBuf::new(); plan.agents.len()];
@@ -130,7 +136,8 @@ impl LocalBackend {
                     None => break,
                 },
                 () = cancel.cancelled() => {
-                    installs.abort_all();
+                    // Each install sees the same token, kills its agent-init and waits for it to exit.
+                    while installs.join_next().await.is_some() {}
                     return Ok(MatchRun {
                         outcome: failed_outcome(plan, MatchStatus::Cancelled, "cancelled while installing the agents".into(), &[]),
                         replay: None,
@@ -144,6 +151,7 @@ impl LocalBackend {
                 Install::Done(path) => agent_dirs[i] = path,
                 Install::BadArtifact(msg) => faults.push((i, format!("agent {agent_id}: {msg}"))),
                 Install::Failed(msg) => infra.push(format!("agent {agent_id}: {msg}")),
+                Install::Cancelled => {}
             }
         }
         if !faults.is_empty() || !infra.is_empty() {
@@ -299,6 +307,8 @@ pub(crate) enum Install {
     Done(PathBuf),
     BadArtifact(String),
     Failed(String),
+    /// Stopped by the match's cancellation; the process is gone.
+    Cancelled,
 }
 
 /// Runs `agent-init` to install `source` into `dest`.
@@ -307,6 +317,7 @@ pub(crate) async fn install(
     source: impl AsRef<std::ffi::OsStr>,
     dest: &Path,
     result_file: &Path,
+    cancel: &CancellationToken,
 ) -> Result<Install> {
     let mut child = Command::new(bin)
         .arg("--source")
@@ -322,7 +333,14 @@ pub(crate) async fn install(
         .spawn()
         .map_err(Error::io(format!("starting {}", bin.display())))?;
     let stderr = child.stderr.take();
-    let status = match tokio::time::timeout(AGENT_INIT_TIMEOUT, child.wait()).await {
+    let waited = tokio::select! {
+        waited = tokio::time::timeout(AGENT_INIT_TIMEOUT, child.wait()) => waited,
+        () = cancel.cancelled() => {
+            let _ = child.kill().await;
+            return Ok(Install::Cancelled);
+        }
+    };
+    let status = match waited {
         Ok(status) => status.map_err(Error::io("waiting for agent-init"))?,
         Err(_) => {
             let _ = child.kill().await;
