@@ -1,12 +1,12 @@
 //! Validation of `RunMatch` requests: turns the wire request into a [`MatchPlan`] or an error that names the
 //! field and the fix.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use proto::ids::{MATCH_ID_RULE, is_valid_match_id};
 use proto::pb;
-use proto::spec::Limits;
+use proto::spec::{AgentSpec, Limits, MatchSpec};
 use serde_json::{Map, Value};
 
 use crate::config::{AgentLimitArgs, ExecutorArgs};
@@ -42,6 +42,31 @@ pub struct AgentSource {
     pub agent_id: String,
     /// What `agent-init --source` gets: an absolute local path (checked to exist) or a remote URL.
     pub source: String,
+}
+
+impl MatchPlan {
+    /// The match spec the orchestrator plays, as JSON, with agent `i` installed in the `i`-th directory.
+    pub fn spec_json(&self, agent_dirs: impl IntoIterator<Item = PathBuf>) -> Result<Vec<u8>> {
+        let spec = MatchSpec {
+            match_id: self.match_id.clone(),
+            environment: self.environment.clone(),
+            config: self.config.clone(),
+            seed: self.seed,
+            agents: self
+                .agents
+                .iter()
+                .zip(agent_dirs)
+                .map(|(a, dir)| AgentSpec {
+                    agent_id: a.agent_id.clone(),
+                    dir,
+                })
+                .collect(),
+            limits: self.limits.clone(),
+            record_replay: self.record_replay,
+        };
+        serde_json::to_vec_pretty(&spec)
+            .map_err(|e| Error::Internal(format!("encoding the match spec: {e}")))
+    }
 }
 
 /// Checks a request against the executor's settings.

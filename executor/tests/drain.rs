@@ -5,10 +5,12 @@
 mod support;
 
 use nix::sys::signal::Signal;
+use proto::pb::executor_client::ExecutorClient;
 use proto::pb::{self, match_update::Update};
 use support::{Executor, agent, eventually, pong_request, test_agent};
 use tokio_stream::StreamExt;
 use tonic::Code;
+use tonic::transport::Channel;
 
 fn slow_match(id: &str, steps: u32) -> pb::MatchRequest {
     let mut request = pong_request(
@@ -18,6 +20,22 @@ fn slow_match(id: &str, steps: u32) -> pb::MatchRequest {
     );
     request.environment_config_json = format!(r#"{{"max_steps": {steps}, "winning_score": 1000}}"#);
     request
+}
+
+/// Waits until `HealthCheck` reports the executor unhealthy, that is draining.
+async fn wait_until_draining(client: &ExecutorClient<Channel>) {
+    eventually("health reports draining", 200, || {
+        let mut probe = client.clone();
+        async move {
+            !probe
+                .health_check(pb::HealthCheckRequest {})
+                .await
+                .unwrap()
+                .into_inner()
+                .healthy
+        }
+    })
+    .await;
 }
 
 /// Waits until the match has played a few steps.
@@ -58,18 +76,7 @@ async fn sigterm_lets_running_matches_finish_and_refuses_new_ones() {
     executor.signal(Signal::SIGTERM);
 
     let mut probe = client.clone();
-    eventually("health reports draining", 200, || {
-        let mut probe = probe.clone();
-        async move {
-            !probe
-                .health_check(pb::HealthCheckRequest {})
-                .await
-                .unwrap()
-                .into_inner()
-                .healthy
-        }
-    })
-    .await;
+    wait_until_draining(&probe).await;
     let refused = probe.run_match(slow_match("drain-2", 5)).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
     assert!(
@@ -139,18 +146,7 @@ async fn a_second_signal_exits_at_once() {
     wait_for_play(&executor, "drain-4").await;
     executor.signal(Signal::SIGTERM);
     let mut probe = client.clone();
-    eventually("drain started", 200, || {
-        let mut probe = probe.clone();
-        async move {
-            !probe
-                .health_check(pb::HealthCheckRequest {})
-                .await
-                .unwrap()
-                .into_inner()
-                .healthy
-        }
-    })
-    .await;
+    wait_until_draining(&probe).await;
     executor.signal(Signal::SIGINT);
     let status = executor.wait();
     assert_eq!(status.code(), Some(130), "{status:?}");

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proto::outcome::{MatchOutcome, MatchStatus};
-use proto::spec::{AgentSpec, MatchSpec};
 use tokio::process::Command;
 
 use super::{MatchRun, failed_outcome};
@@ -168,26 +167,8 @@ impl LocalBackend {
             });
         }
 
-        let spec = MatchSpec {
-            match_id: plan.match_id.clone(),
-            environment: plan.environment.clone(),
-            config: plan.config.clone(),
-            seed: plan.seed,
-            agents: plan
-                .agents
-                .iter()
-                .zip(agent_dirs)
-                .map(|(a, dir)| AgentSpec {
-                    agent_id: a.agent_id.clone(),
-                    dir,
-                })
-                .collect(),
-            limits: plan.limits.clone(),
-            record_replay: plan.record_replay,
-        };
         let spec_path = dir.join("spec.json");
-        let spec_json = serde_json::to_vec_pretty(&spec)
-            .map_err(|e| Error::Internal(format!("encoding the match spec: {e}")))?;
+        let spec_json = plan.spec_json(agent_dirs)?;
         write_private(&spec_path, &spec_json)?;
 
         let registration = self.hub.register(live);

@@ -16,7 +16,6 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use proto::spec::{AgentSpec, MatchSpec};
 
 use super::names::job_name;
 use crate::config::KubernetesArgs;
@@ -172,27 +171,10 @@ impl JobSettings {
             ..Default::default()
         };
 
-        let spec = MatchSpec {
-            match_id: plan.match_id.clone(),
-            environment: plan.environment.clone(),
-            config: plan.config.clone(),
-            seed: plan.seed,
-            agents: plan
-                .agents
-                .iter()
-                .enumerate()
-                // Relative to the orchestrator's working directory, `/agents`: the same files in a real pod,
-                // and paths a node that maps volumes elsewhere (the simulator) can resolve too.
-                .map(|(i, a)| AgentSpec {
-                    agent_id: a.agent_id.clone(),
-                    dir: format!("agent-{}", i + 1).into(),
-                })
-                .collect(),
-            limits: plan.limits.clone(),
-            record_replay: plan.record_replay,
-        };
-        let spec_json = serde_json::to_vec_pretty(&spec)
-            .map_err(|e| Error::Internal(format!("encoding the match spec: {e}")))?;
+        // Agent dirs relative to the orchestrator's working directory, `/agents`: the same files in a real pod,
+        // and paths a node that maps volumes elsewhere (the simulator) can resolve too.
+        let spec_json =
+            plan.spec_json((1..=plan.agents.len()).map(|i| format!("agent-{i}").into()))?;
         let secret = Secret {
             metadata: ObjectMeta {
                 annotations: None,
