@@ -620,7 +620,7 @@ async fn with_every_replica_down_during_the_match_the_result_is_still_returned()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_matches_with_failures_leave_no_objects_after_their_ttl() {
-    const MATCHES: usize = 24;
+    const MATCHES: usize = 200;
     let cluster = Cluster::start(0.1).await;
     let port = free_port();
     let executor = cluster.executor(
