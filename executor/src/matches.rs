@@ -28,6 +28,8 @@ use crate::result_store::{ResultStore, StoredMatch};
 pub enum Handle {
     Live(Arc<LiveMatch>),
     Finished(Box<StoredMatch>),
+    /// A match whose Job runs in the cluster while another replica (or none) follows it.
+    Elsewhere(Box<pb::MatchInfo>),
 }
 
 impl Handle {
@@ -35,6 +37,7 @@ impl Handle {
         match self {
             Self::Live(live) => live.info(),
             Self::Finished(stored) => stored.info(),
+            Self::Elsewhere(info) => (**info).clone(),
         }
     }
 }
@@ -140,6 +143,11 @@ impl Matches {
             Handle::Finished(stored) => stored.response.ok_or_else(|| {
                 Error::Store(format!("stored result of match {} is empty", req.match_id))
             }),
+            // Submitting attaches to an existing Job as a live match; it never hands back this variant.
+            Handle::Elsewhere(info) => Err(Error::Internal(format!(
+                "match {} is followed elsewhere; ask GetMatch",
+                info.match_id
+            ))),
         }
     }
 
@@ -149,11 +157,26 @@ impl Matches {
         if let Some(live) = self.live.lock().await.get(match_id) {
             return Ok(Handle::Live(Arc::clone(live)));
         }
-        match self.results.get(match_id).await? {
-            Some(stored) => Ok(Handle::Finished(Box::new(stored))),
+        if let Some(stored) = self.results.get(match_id).await? {
+            return Ok(Handle::Finished(Box::new(stored)));
+        }
+        match self
+            .backend
+            .kubernetes()
+            .and_then(|k8s| k8s.info_elsewhere(match_id))
+        {
+            Some(info) => Ok(Handle::Elsewhere(Box::new(info))),
             None => Err(Error::NotFound(format!(
                 "no match with match_id {match_id:?}; submit it with SubmitMatch or RunMatch first"
             ))),
+        }
+    }
+
+    /// Waits for the result of a match followed elsewhere (see [`Handle::Elsewhere`]).
+    pub async fn result_elsewhere(&self, match_id: &str) -> Result<Option<StoredMatch>> {
+        match self.backend.kubernetes() {
+            Some(k8s) => k8s.result_elsewhere(match_id).await,
+            None => Ok(None),
         }
     }
 
@@ -161,6 +184,13 @@ impl Matches {
     pub async fn cancel(&self, match_id: &str) -> Result<pb::MatchInfo> {
         let handle = match (self.get(match_id).await, self.backend.kubernetes()) {
             // A match waited for on another replica (or on none) is cancelled through its Job.
+            (Ok(Handle::Elsewhere(_)), Some(k8s)) => {
+                return k8s.cancel_elsewhere(match_id).await?.ok_or_else(|| {
+                    Error::NotFound(format!(
+                        "match {match_id:?} ended before it could be cancelled"
+                    ))
+                });
+            }
             (Err(Error::NotFound(message)), Some(k8s)) => {
                 return k8s
                     .cancel_elsewhere(match_id)
@@ -177,6 +207,7 @@ impl Matches {
                 Ok(live.info())
             }
             Handle::Finished(stored) => Ok(stored.info()),
+            Handle::Elsewhere(info) => Ok(*info),
         }
     }
 

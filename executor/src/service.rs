@@ -87,7 +87,12 @@ impl pb::executor_server::Executor for ExecutorService {
         let match_id = request.into_inner().match_id;
         let handle = self.matches.get(&match_id).await?;
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);
-        tokio::spawn(feed_watcher(match_id, handle, tx));
+        tokio::spawn(feed_watcher(
+            Arc::clone(&self.matches),
+            match_id,
+            handle,
+            tx,
+        ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
@@ -118,6 +123,7 @@ impl pb::executor_server::Executor for ExecutorService {
 /// Sends a watcher the match's current state, then its live updates, and last its result. A watcher that
 /// falls behind skips frames; one that leaves stops its feed.
 async fn feed_watcher(
+    matches: Arc<Matches>,
     match_id: String,
     handle: Handle,
     tx: mpsc::Sender<Result<pb::MatchUpdate, Status>>,
@@ -139,6 +145,24 @@ async fn feed_watcher(
             return;
         }
         Handle::Live(live) => live,
+        // Followed by another replica: no live frames here, but the state now and the result when recorded.
+        Handle::Elsewhere(info) => {
+            if tx.send(update(Update::Snapshot(*info))).await.is_err() {
+                return;
+            }
+            match matches.result_elsewhere(&match_id).await {
+                Ok(Some(stored)) => {
+                    if let Some(result) = stored.response {
+                        let _ = tx.send(update(Update::Finished(result))).await;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                }
+            }
+            return;
+        }
     };
     let mut events = live.subscribe();
     let info = live.info();

@@ -16,7 +16,9 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::Api;
 use kube::api::ListParams;
 use proto::pb;
+use proto::pb::match_update::Update;
 use support::{agent, example_agent, pong_request, test_agent};
+use tokio_stream::StreamExt;
 
 const NS: &str = "rl-arena";
 const SELECTOR: &str = "app.kubernetes.io/managed-by=rl-arena-executor";
@@ -741,4 +743,66 @@ async fn reports_need_the_hmac_token_of_their_own_match() {
     assert_status(&response, pb::MatchStatus::StatusSuccess, "");
     assert_ne!(response.winner_agent_id, "forger");
     assert_eq!(response.agent_results.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_replica_reports_and_watches_a_match_another_replica_follows() {
+    let cluster = Cluster::start(0.2).await;
+    let (port_a, port_b) = (free_port(), free_port());
+    let service = Service::start(vec![port_a, port_b]).await;
+    let a = cluster.executor(port_a, &service.url(), &[]);
+    let b = cluster.executor(port_b, &service.url(), &[]);
+
+    a.client()
+        .await
+        .submit_match(slow_request("k8s-elsewhere"))
+        .await
+        .unwrap();
+    cluster.running_pod("k8s-elsewhere").await;
+
+    // Replica b never saw the request: the cluster tells it the match exists and runs.
+    let mut client_b = b.client().await;
+    let info = client_b
+        .get_match(pb::GetMatchRequest {
+            match_id: "k8s-elsewhere".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.state(), pb::MatchState::Running, "{info:?}");
+    assert_eq!(info.agent_ids.len(), 2);
+    assert!(info.result.is_none());
+
+    // A watch on b gets the state now and the result once it is recorded.
+    let updates: Vec<pb::MatchUpdate> = client_b
+        .watch_match(pb::WatchMatchRequest {
+            match_id: "k8s-elsewhere".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|u| u.expect("update"))
+        .collect()
+        .await;
+
+    assert!(
+        matches!(
+            updates.first().and_then(|u| u.update.as_ref()),
+            Some(Update::Snapshot(_))
+        ),
+        "{updates:?}"
+    );
+    let Some(Update::Finished(result)) = updates.last().and_then(|u| u.update.clone()) else {
+        panic!("the watch ended without the result: {updates:?}");
+    };
+    assert_status(&result, pb::MatchStatus::StatusSuccess, "");
+    let from_a = a
+        .client()
+        .await
+        .run_match(slow_request("k8s-elsewhere"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(from_a, result, "both replicas give the same result");
+    assert_eq!(cluster.sim.request_count("create", "jobs"), 1);
 }

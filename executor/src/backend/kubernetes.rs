@@ -381,6 +381,43 @@ impl KubernetesBackend {
         Ok(stored)
     }
 
+    /// The state of a match whose Job exists but that no waiter on this replica follows (it was submitted to
+    /// another replica): queued until its pod exists, then running.
+    pub fn info_elsewhere(&self, match_id: &str) -> Option<pb::MatchInfo> {
+        let job = self.tracker.job(&names::job_name(match_id))?;
+        let meta = JobMeta::of(&job).filter(|m| m.match_id == match_id)?;
+        let state = if self.tracker.pods(match_id).is_empty() {
+            pb::MatchState::Queued
+        } else {
+            pb::MatchState::Running
+        };
+        Some(pb::MatchInfo {
+            match_id: meta.match_id,
+            state: state.into(),
+            result: None,
+            current_step: 0,
+            environment: meta.environment,
+            agent_ids: meta.agent_ids,
+        })
+    }
+
+    /// Waits for the recorded result of a match followed elsewhere: every change of its Job or pod (and the
+    /// Job's removal at its TTL) looks again in the shared result store. `None` when the Job is gone without
+    /// a recorded result.
+    pub async fn result_elsewhere(&self, match_id: &str) -> Result<Option<StoredMatch>> {
+        let mut changes = self.tracker.subscribe(match_id);
+        loop {
+            if let Some(stored) = self.results.get(match_id).await? {
+                return Ok(Some(stored));
+            }
+            if self.tracker.job(&names::job_name(match_id)).is_none()
+                || changes.changed().await.is_err()
+            {
+                return self.results.get(match_id).await;
+            }
+        }
+    }
+
     /// Cancels a match waited for on another replica (or on none): deletes its Job and records it cancelled.
     pub async fn cancel_elsewhere(&self, match_id: &str) -> Result<Option<pb::MatchInfo>> {
         let name = names::job_name(match_id);
