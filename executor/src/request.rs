@@ -40,7 +40,7 @@ pub struct MatchPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentSource {
     pub agent_id: String,
-    /// What `agent-init --source` gets: an absolute local path (checked to exist) or a remote URL.
+    /// What `agent-init --source` gets: a `file://` URL of a local path (checked to exist) or a remote URL.
     pub source: String,
 }
 
@@ -248,7 +248,15 @@ fn agent_source(i: usize, agent: &pb::AgentData, earlier: &[pb::AgentData]) -> R
     })?;
     Ok(AgentSource {
         agent_id: id.clone(),
-        source: path.display().to_string(),
+        // As a `file://` URL: an argument that is a plain absolute path could be taken for a path inside the
+        // match pod's volumes by a node that maps them (the test cluster simulator rewrites such arguments).
+        source: url::Url::from_file_path(&path)
+            .map(String::from)
+            .map_err(|()| {
+                Error::InvalidArgument(format!(
+                    "agents[{i}].code_url {url:?} is not an absolute local path"
+                ))
+            })?,
     })
 }
 

@@ -45,7 +45,9 @@ fn valid_request_becomes_a_plan() {
     assert_ne!(first.seed, 0, "a seed is picked when none is given");
     assert_eq!(first.timeout, Duration::from_secs(300));
     assert_eq!(first.limits.match_ms, 300_000);
-    let canonical = dir.path().canonicalize().unwrap().display().to_string();
+    let canonical = url::Url::from_file_path(dir.path().canonicalize().unwrap())
+        .unwrap()
+        .to_string();
     assert_eq!(first.agents[0].source, canonical);
     assert_eq!(first.agents[1].source, canonical);
 
