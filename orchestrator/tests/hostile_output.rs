@@ -72,5 +72,18 @@ fn forged_results_and_early_exit_change_nothing() {
     assert!(!String::from_utf8_lossy(run.replay_bytes.as_deref().unwrap()).contains("forged"));
     let replay = run.replay();
     assert_eq!(replay.steps[0].statuses[0], MoveStatus::InvalidAction);
-    assert_eq!(replay.steps[1].statuses[0], MoveStatus::Crashed);
+    // The second line the forger wrote for step 1 either arrives before step 2 is sent (and is discarded as
+    // noise) or after (and is the invalid answer to step 2); the exit at step 2 is a crash either way.
+    assert!(
+        matches!(
+            replay.steps[1].statuses[0],
+            MoveStatus::Crashed | MoveStatus::InvalidAction
+        ),
+        "{:?}",
+        replay.steps[1].statuses
+    );
+    assert_eq!(
+        replay.steps.last().unwrap().statuses[0],
+        MoveStatus::Crashed
+    );
 }
