@@ -155,6 +155,8 @@ class Orchestrator:
     def __init__(self, tmp):
         self.tmp = Path(tmp)
         self.count = 0
+        # CPU seconds of each agent in the last run, as the orchestrator reports them.
+        self.last_agent_cpu = []
 
     def run(self, env, config, agents, prefix=(), extra=(), expect_steps=None, record_replay=True):
         self.count += 1
@@ -186,16 +188,25 @@ class Orchestrator:
             )
         if expect_steps is not None and outcome["total_steps"] != expect_steps:
             raise BenchError(f"{env}: expected {expect_steps} steps, played {outcome['total_steps']}")
+        self.last_agent_cpu = [a.get("cpu_time_sec", 0.0) for a in outcome["agents"]]
         return elapsed, outcome["total_steps"]
 
     def per_step(self, env, long_config, short_config, agents, reps, **kwargs):
-        """Per-step ns by the difference method; returns (list per repetition, steps of the long match)."""
-        shorts, longs = [], []
+        """Per-step ns by the difference method; returns (list per repetition, steps of the long match).
+        Also keeps, in `agent_cpu_per_step`, the CPU ns per step of the busier agent by the same method."""
+        shorts, longs, short_cpu, long_cpu = [], [], [], []
         for _ in range(reps):
             shorts.append(self.run(env, short_config, agents, **kwargs))
+            short_cpu.append(self.last_agent_cpu)
             longs.append(self.run(env, long_config, agents, **kwargs))
+            long_cpu.append(self.last_agent_cpu)
         short = statistics.median(t for t, _ in shorts)
         short_steps = shorts[0][1]
+        start_cpu = [statistics.median(c[i] for c in short_cpu) for i in range(len(agents))]
+        self.agent_cpu_per_step = [
+            max((c[i] - start_cpu[i]) * 1e9 / (n - short_steps) for i in range(len(agents)))
+            for c, (_, n) in zip(long_cpu, longs)
+        ]
         return [(t - short) / (n - short_steps) for t, n in longs], longs[0][1]
 
 
@@ -271,8 +282,15 @@ def section_python(args, orch):
         base = json_lines([str(VENV_PY), str(ROOT / "bench" / "baselines" / "pipe_runner.py"), "--adapter",
                            str(ADAPTER), "--python", str(VENV_PY), "--steps", str(steps), "--reps", str(args.reps),
                            *map(str, agents)])
-        figure(3, f"pong step, {name}", ours, "ns", "Python JSON-pipe runner, same agents",
-               [r["ns_per_step"] for r in base], "faster", 2)
+        runner = [r["ns_per_step"] for r in base]
+        figure(3, f"pong step, {name}", ours, "ns", "Python JSON-pipe runner, same agents", runner, "faster", 2)
+        # What bounds the ratio: the agents' own CPU per move (the busier agent, read by the orchestrator from
+        # /proc when each agent stops). No runner's step can be shorter than the slower agent's move.
+        cpu = orch.agent_cpu_per_step
+        bound = statistics.median(runner) / statistics.median(cpu) if statistics.median(cpu) > 0 else None
+        figure(3, f"busier agent's own CPU per step, {name}", cpu, "ns", "Python JSON-pipe runner step", runner,
+               "overhead", None, "share of the runner's step spent inside the agent, so no runner can be more than "
+               + ("n/a" if bound is None else f"{bound:.2f}") + "x faster than this one")
 
 
 def section_kaggle(args, orch):

@@ -95,6 +95,16 @@ pub trait Environment: Send {
     fn render(&self) -> Value;
     /// Canonical full state, hashed into the replay's state chain.
     fn state(&self) -> Value;
+    /// Appends the JSON of [`render`](Self::render) to `out`, exactly as `serde_json` encodes it. The match
+    /// loop calls this every step; a game may write it directly instead of building a [`Value`].
+    fn write_render(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(out, &self.render())
+    }
+    /// Appends the canonical JSON of [`state`](Self::state) to `out` (see [`crate::replay`]); a game may write
+    /// it directly instead of building a [`Value`].
+    fn write_state(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        crate::replay::write_canonical(&self.state(), out)
+    }
 }
 
 /// A constructor of one built-in environment.

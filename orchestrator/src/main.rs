@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use orchestrator::{Cli, Command};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     orchestrator::telemetry::init(cli.log_format)?;

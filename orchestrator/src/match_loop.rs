@@ -545,6 +545,9 @@ async fn step_loop(
 ) -> Stop {
     let limits = &spec.limits;
     let step_ms = Duration::from_millis(limits.step_ms);
+    let mut scratch_walked: Option<Instant> = None;
+    // The render's JSON, reused from step to step.
+    let mut render = Vec::new();
     loop {
         if !seats.iter().any(Seat::playing) {
             return Stop::NobodyPlays;
@@ -672,26 +675,40 @@ async fn step_loop(
 
         let result = env.step(&actions);
         *steps = step;
-        let render = (recorder.is_some() || reporter.enabled()).then(|| env.render());
-        if let Some(render) = &render {
-            reporter.frame(step, result.rewards.clone(), render.to_string());
+        if recorder.is_some() || reporter.enabled() {
+            render.clear();
+            if let Err(error) = env.write_render(&mut render) {
+                tracing::error!(%error, step, "the render could not be encoded");
+                render.clear();
+                render.extend_from_slice(b"null");
+            }
+            if reporter.enabled() {
+                let json = String::from_utf8_lossy(&render).into_owned();
+                reporter.frame(step, result.rewards.clone(), json);
+            }
         }
         if let Some(recorder) = recorder.as_deref_mut() {
-            recorder.push(StepRecord {
+            let actions: Vec<Value> = actions
+                .into_iter()
+                .map(|a| a.unwrap_or(Value::Null))
+                .collect();
+            let record = StepRecord {
                 step,
-                actions: actions
-                    .into_iter()
-                    .map(|a| a.unwrap_or(Value::Null))
-                    .collect(),
-                rewards: result.rewards.clone(),
-                statuses,
-                time_ms,
-                render: render.unwrap_or(Value::Null),
-                state: env.state(),
-            });
+                actions: &actions,
+                rewards: &result.rewards,
+                statuses: &statuses,
+                time_ms: &time_ms,
+                render: &render,
+            };
+            recorder.push(record, env);
         }
 
-        check_scratch(seats, limits.scratch_mb, step, reporter).await;
+        // A walk costs about ten system calls per agent, as much as the rest of a fast step: walk after the
+        // first and the last step and otherwise at most every `SCRATCH_WALK_EVERY`.
+        if result.done || scratch_walked.is_none_or(|at| at.elapsed() >= SCRATCH_WALK_EVERY) {
+            check_scratch(seats, limits.scratch_mb, step, reporter).await;
+            scratch_walked = Some(Instant::now());
+        }
         if disqualify(seats, limits.max_errors, step, reporter).await {
             return Stop::Disqualified;
         }
@@ -703,6 +720,9 @@ async fn step_loop(
 
 /// Entries a scratch directory may hold; walking more each step would cost the match too much.
 const SCRATCH_ENTRIES: usize = 10_000;
+/// The least time between two walks of the scratch directories. Between walks an agent can write only what
+/// it writes in that time, each file capped by the file-size rlimit.
+const SCRATCH_WALK_EVERY: Duration = Duration::from_millis(20);
 
 /// Disqualifies playing agents whose scratch directory grew past `scratch_mb` (or `SCRATCH_ENTRIES`):
 /// the file-size rlimit caps each file, this caps their sum.

@@ -193,7 +193,8 @@ pub fn verify(replay: &Replay) -> Result<VerifyReport, VerifyError> {
         if let Some(diff) = difference(&recorded.render, &env.render()) {
             return Err(fail(format!("render differs{diff}")));
         }
-        chain = chain_hash(&chain, &env.state());
+        chain = chain_hash(&chain, &env.state())
+            .map_err(|error| fail(format!("state cannot be encoded: {error}")))?;
         let hash = hex::encode(chain);
         if hash != recorded.state_hash {
             return Err(fail(format!(

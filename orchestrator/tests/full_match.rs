@@ -83,7 +83,7 @@ fn example_agents_play_a_full_match_with_a_verifiable_replay() {
         let result = env.step(&actions);
         assert_eq!(result.rewards, step.rewards, "step {}", step.step);
         assert_eq!(env.render(), step.render, "step {}", step.step);
-        chain = orchestrator::replay::chain_hash(&chain, &env.state());
+        chain = orchestrator::replay::chain_hash(&chain, &env.state()).unwrap();
         assert_eq!(hex::encode(chain), step.state_hash, "step {}", step.step);
     }
 

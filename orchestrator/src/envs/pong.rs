@@ -14,6 +14,7 @@
 
 use std::f64::consts::PI;
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::config::{Bound, ConfigReader, IntParam, NumParam, Param, as_integer};
@@ -338,6 +339,51 @@ fn numbers(values: &[f32]) -> Value {
     Value::Array(values.iter().map(|&v| json!(f64::from(v))).collect())
 }
 
+/// [`Environment::render`] as a struct, written without building a [`Value`]; fields in key order, as a
+/// `Value` map writes them.
+#[derive(Serialize)]
+struct RenderView<'a> {
+    ball: BallView,
+    height: f64,
+    paddle1: PaddleView,
+    paddle2: PaddleView,
+    paddle_height: f64,
+    paddle_width: f64,
+    score: &'a [u64; 2],
+    step: u64,
+    width: f64,
+}
+
+#[derive(Serialize)]
+struct BallView {
+    radius: f64,
+    x: f64,
+    y: f64,
+}
+
+#[derive(Serialize)]
+struct PaddleView {
+    y: f64,
+}
+
+/// [`Environment::state`] as a struct, fields in key order: its compact JSON is the canonical one.
+#[derive(Serialize)]
+struct StateView<'a> {
+    ball: [f64; 2],
+    done: bool,
+    paddles: &'a [f64; 2],
+    rng: RngView,
+    scores: &'a [u64; 2],
+    step: u64,
+    velocity: [f64; 2],
+}
+
+#[derive(Serialize)]
+struct RngView {
+    inc: String,
+    state: String,
+}
+
 impl Environment for Pong {
     fn info(&self) -> EnvInfo {
         INFO
@@ -394,6 +440,39 @@ impl Environment for Pong {
             "score": self.scores,
             "step": self.steps,
         })
+    }
+
+    fn write_render(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        let view = RenderView {
+            ball: BallView {
+                radius: self.config.ball_radius,
+                x: f64::from(self.ball[0]),
+                y: f64::from(self.ball[1]),
+            },
+            height: self.config.height,
+            paddle1: PaddleView { y: self.paddles[0] },
+            paddle2: PaddleView { y: self.paddles[1] },
+            paddle_height: self.config.paddle_height,
+            paddle_width: self.config.paddle_width,
+            score: &self.scores,
+            step: self.steps,
+            width: self.config.width,
+        };
+        serde_json::to_writer(out, &view)
+    }
+
+    fn write_state(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        let (state, inc) = self.rng.bits().state_hex();
+        let view = StateView {
+            ball: self.ball.map(f64::from),
+            done: self.done,
+            paddles: &self.paddles,
+            rng: RngView { inc, state },
+            scores: &self.scores,
+            step: self.steps,
+            velocity: self.velocity.map(f64::from),
+        };
+        serde_json::to_writer(out, &view)
     }
 
     fn state(&self) -> Value {

@@ -277,3 +277,24 @@ fn boundary_comparisons_follow_numpy_float32_promotion() {
         "cases must cover both outcomes"
     );
 }
+
+#[test]
+fn written_render_and_state_are_the_values_encodings() {
+    // A non-default field and random play, so that points, serves and odd floats all pass through.
+    let mut p = pong(json!({"width": 640.5, "paddle_speed": 0.13}), 11);
+    let mut draws = Generator::default_rng(3);
+    let mut action = || (draws.random() * 3.0) as i64;
+    for _ in 0..3000 {
+        let mut render = Vec::new();
+        p.write_render(&mut render).unwrap();
+        assert_eq!(render, serde_json::to_vec(&p.render()).unwrap());
+        let mut state = Vec::new();
+        p.write_state(&mut state).unwrap();
+        let canonical = crate::replay::canonical_json(&p.state()).unwrap();
+        assert_eq!(String::from_utf8(state).unwrap(), canonical);
+        if p.step_actions([action(), action()]).done {
+            break;
+        }
+    }
+    assert!(p.scores.iter().sum::<u64>() > 0, "points were played");
+}
