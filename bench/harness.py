@@ -555,7 +555,7 @@ def main():
     args.reps = 3 if args.quick else 5
     args.secs = 0.3 if args.quick else 1.0
     args.long_steps = 5000 if args.quick else 20000
-    args.python_steps = 500 if args.quick else 2000
+    args.python_steps = 1000 if args.quick else 5000
     args.rps_steps = 300
     args.latency_reps = 5 if args.quick else 15
     args.throughput_matches = 8 if args.quick else 24

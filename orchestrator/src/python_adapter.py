@@ -22,8 +22,9 @@ import traceback
 
 
 def _open_protocol():
-    """Moves the protocol to private descriptors and points the agent's stdio away from it."""
-    proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    """Moves the protocol to private descriptors and points the agent's stdio away from it. Input is buffered:
+    an unbuffered file reads a line one byte per system call."""
+    proto_in = os.fdopen(os.dup(0), "rb")
     proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
