@@ -4,9 +4,12 @@
 //! - [`protocol`]: the messages and the line reader.
 //! - [`stderr`]: the bounded head-and-tail capture of the agent's stderr.
 //!
-//! Writes go through a writer task so that an agent that stops reading never blocks the match: a write
-//! that does not finish before its deadline is the agent's timeout. Every read waits with a deadline. The
-//! process group is killed with SIGKILL when the agent is stopped and, as a guard, when it is dropped.
+//! The match loop reads and writes the agent's pipes itself, without helper tasks: a line is written at once
+//! with a non-blocking write and an answer already in the pipe is read at once, so a fast step costs no
+//! wake-ups. Only what does not fit waits, with a deadline: an agent that stops reading never blocks the
+//! match, because a write that does not finish before its deadline is the agent's timeout, and at most
+//! `WRITE_QUEUE` lines wait for it. The process group is killed with SIGKILL when the agent is stopped and,
+//! as a guard, when it is dropped.
 //!
 //! A sandboxed agent ([`AgentProcess::spawn_with`]) is forked by the sandbox's spawner thread with the
 //! layers of [`crate::sandbox`]; its group can be paused off turn ([`AgentProcess::pause`]) and its CPU time
@@ -16,27 +19,33 @@ pub mod launch;
 pub mod protocol;
 pub mod stderr;
 
+use std::collections::VecDeque;
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use proto::outcome::Isolation;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, ChildStdin};
-use tokio::sync::{mpsc, oneshot};
+use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 use tokio::time::timeout_at;
 
 pub use launch::Launch;
-use protocol::Incoming;
+use protocol::{Incoming, LineSplitter};
 use stderr::StderrBuffer;
 
 use crate::sandbox::{self, Prepared};
 
-/// Lines queued for an agent that does not read; one more means it is not reading at all.
+/// Lines waiting for an agent that does not read; one more means it is not reading at all.
 const WRITE_QUEUE: usize = 4;
+/// Bytes read from stdout at a time.
+const READ_CHUNK: usize = 64 * 1024;
+/// Reads of lines nobody asked for before a message is sent; a flooding agent cannot hold the match longer.
+const DISCARD_READS: usize = 16;
 /// How long to wait for an exited agent's status when describing a crash.
 const EXIT_STATUS_WAIT: Duration = Duration::from_millis(500);
 /// How long to wait for the stderr reader to collect the last output after the group was killed.
@@ -68,32 +77,36 @@ pub struct Sent(SentState);
 
 #[derive(Debug)]
 enum SentState {
-    /// Queued; the receiver learns when the line was fully written.
-    Queued(oneshot::Receiver<Result<Instant, String>>),
-    /// The write queue is full.
+    /// Fully written at this instant.
+    Written(Instant),
+    /// Part of it (or of earlier lines) waits for the pipe to drain.
+    Pending,
+    /// Writing failed (the agent closed its stdin or exited).
+    WriteFailed(String),
+    /// `WRITE_QUEUE` lines already wait: the agent is not reading.
     Stuck,
     /// The agent was already found gone, for this reason.
     Gone(String),
     /// Its stdout closed while nothing was asked.
     OutputClosed,
-    /// Its stdin is closed.
-    InputClosed,
-}
-
-/// A line to write and who wants to know when it was written.
-struct Outgoing {
-    line: Vec<u8>,
-    written: oneshot::Sender<Result<Instant, String>>,
 }
 
 /// A started agent process.
 pub struct AgentProcess {
     child: Child,
     pgid: Option<Pid>,
-    writer: Option<mpsc::Sender<Outgoing>>,
-    writer_task: JoinHandle<()>,
-    lines: mpsc::Receiver<Incoming>,
-    reader_task: JoinHandle<()>,
+    /// `None` once the agent was told the match ended (stdin closed).
+    stdin: Option<ChildStdin>,
+    /// Bytes not yet written to stdin, and how many lines they end.
+    unwritten: Vec<u8>,
+    unwritten_lines: usize,
+    stdout: ChildStdout,
+    splitter: LineSplitter,
+    /// What was read from stdout and not yet taken.
+    incoming: VecDeque<Incoming>,
+    /// Set once stdout ended or failed (the `Closed` event was queued).
+    stdout_closed: bool,
+    chunk: Vec<u8>,
     stderr: Arc<Mutex<StderrBuffer>>,
     stderr_task: Option<JoinHandle<()>>,
     /// Requests whose answers were given up on; that many unlabelled lines are discarded as late answers.
@@ -158,11 +171,10 @@ impl AgentProcess {
             return Err("agent process has no stdio pipes".into());
         };
 
-        let (writer, writer_rx) = mpsc::channel(WRITE_QUEUE);
-        let writer_task = tokio::spawn(write_lines(stdin, writer_rx));
-        let (line_tx, lines) = mpsc::channel(16);
-        let reader_task =
-            tokio::spawn(protocol::read_lines(stdout, limits.max_line_bytes, line_tx));
+        // Both pipes must be non-blocking for the direct reads and writes (tokio's are; this makes sure).
+        set_nonblocking(&stdin)
+            .and_then(|()| set_nonblocking(&stdout))
+            .map_err(|e| format!("cannot set up the agent's pipes: {e}"))?;
         let stderr = Arc::new(Mutex::new(StderrBuffer::new(limits.stderr_bytes)));
         let stderr_task = tokio::spawn(drain_stderr(stderr_pipe, Arc::clone(&stderr)));
 
@@ -170,10 +182,14 @@ impl AgentProcess {
             Self {
                 child,
                 pgid,
-                writer: Some(writer),
-                writer_task,
-                lines,
-                reader_task,
+                stdin: Some(stdin),
+                unwritten: Vec::new(),
+                unwritten_lines: 0,
+                stdout,
+                splitter: LineSplitter::new(limits.max_line_bytes),
+                incoming: VecDeque::new(),
+                stdout_closed: false,
+                chunk: vec![0; READ_CHUNK],
                 stderr,
                 stderr_task: Some(stderr_task),
                 stale: 0,
@@ -234,9 +250,9 @@ impl AgentProcess {
         self.child.id()
     }
 
-    /// Queues `message` for writing and returns at once; [`receive`](Self::receive) then waits for the
-    /// answer. Lines already received are discarded first: they are late answers or noise, never the answer
-    /// to this message.
+    /// Writes `message` as far as the pipe takes it without waiting and returns at once;
+    /// [`receive`](Self::receive) then finishes the write and waits for the answer. Lines already in stdout
+    /// are discarded first: they are late answers or noise, never the answer to this message.
     pub fn send(&mut self, message: &Value) -> Sent {
         if let Some(reason) = &self.gone {
             return Sent(SentState::Gone(reason.clone()));
@@ -244,17 +260,103 @@ impl AgentProcess {
         if self.discard_pending() {
             return Sent(SentState::OutputClosed);
         }
-        let Some(writer) = &self.writer else {
+        let Some(stdin) = &self.stdin else {
             return Sent(SentState::Gone("was told the match ended".into()));
         };
+        if self.unwritten_lines >= WRITE_QUEUE {
+            return Sent(SentState::Stuck);
+        }
         let mut line = serde_json::to_vec(message).unwrap_or_default();
         line.push(b'\n');
-        let (written, receipt) = oneshot::channel();
-        match writer.try_send(Outgoing { line, written }) {
-            Ok(()) => Sent(SentState::Queued(receipt)),
-            // Earlier lines are still stuck in the pipe: the agent is not reading.
-            Err(mpsc::error::TrySendError::Full(_)) => Sent(SentState::Stuck),
-            Err(mpsc::error::TrySendError::Closed(_)) => Sent(SentState::InputClosed),
+        let mut written = 0;
+        if self.unwritten.is_empty() {
+            loop {
+                match nix::unistd::write(stdin, &line[written..]) {
+                    Ok(n) => {
+                        written += n;
+                        if written == line.len() {
+                            return Sent(SentState::Written(Instant::now()));
+                        }
+                    }
+                    Err(Errno::EINTR) => {}
+                    Err(Errno::EAGAIN) => break,
+                    Err(error) => return Sent(SentState::WriteFailed(error.desc().to_string())),
+                }
+            }
+        }
+        self.unwritten.extend_from_slice(&line[written..]);
+        self.unwritten_lines += 1;
+        Sent(SentState::Pending)
+    }
+
+    /// Writes what waits for stdin; returns when the last byte went into the pipe. Cancel-safe: what was
+    /// written stays written.
+    async fn flush(&mut self) -> std::io::Result<Instant> {
+        let Some(stdin) = self.stdin.as_mut() else {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        };
+        while !self.unwritten.is_empty() {
+            let n = stdin.write(&self.unwritten).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.unwritten.drain(..n);
+        }
+        self.unwritten_lines = 0;
+        Ok(Instant::now())
+    }
+
+    /// Reads what stdout holds now, without waiting, into `incoming`; false when nothing was there.
+    fn read_now(&mut self) -> bool {
+        if self.stdout_closed {
+            return false;
+        }
+        loop {
+            match nix::unistd::read(&self.stdout, &mut self.chunk) {
+                Ok(0) => {
+                    self.close_stdout(None);
+                    return true;
+                }
+                Ok(n) => {
+                    self.splitter
+                        .push(&self.chunk[..n], Instant::now(), &mut self.incoming);
+                    return true;
+                }
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => return false,
+                Err(error) => {
+                    self.close_stdout(Some(error.desc().to_string()));
+                    return true;
+                }
+            }
+        }
+    }
+
+    fn close_stdout(&mut self, error: Option<String>) {
+        self.stdout_closed = true;
+        self.incoming.push_back(Incoming::Closed(error));
+    }
+
+    /// The next thing read from stdout, waiting for it when the pipe is empty. Cancel-safe.
+    async fn next_incoming(&mut self) -> Incoming {
+        loop {
+            if let Some(event) = self.incoming.pop_front() {
+                return event;
+            }
+            if self.stdout_closed {
+                return Incoming::Closed(None);
+            }
+            if self.read_now() {
+                continue;
+            }
+            match self.stdout.read(&mut self.chunk).await {
+                Ok(0) => self.close_stdout(None),
+                Ok(n) => self
+                    .splitter
+                    .push(&self.chunk[..n], Instant::now(), &mut self.incoming),
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => self.close_stdout(Some(error.to_string())),
+            }
         }
     }
 
@@ -262,29 +364,34 @@ impl AgentProcess {
     /// arrive within `budget` of the end of the write. Lines labelled with an earlier `step`, and unlabelled
     /// lines while earlier answers are owed, are discarded as late.
     pub async fn receive(&mut self, sent: Sent, budget: Duration, step: Option<u32>) -> Reply {
-        let receipt = match sent.0 {
-            SentState::Queued(receipt) => receipt,
+        let written_at = match sent.0 {
+            SentState::Written(at) => at,
+            SentState::Pending => {
+                let write_deadline = tokio::time::Instant::now() + budget;
+                match timeout_at(write_deadline, self.flush()).await {
+                    Ok(Ok(at)) => at,
+                    Ok(Err(error)) => {
+                        return self.gone(format!("writing to it failed: {error}")).await;
+                    }
+                    Err(_) => {
+                        self.stale += 1;
+                        return Reply::TimedOut;
+                    }
+                }
+            }
+            SentState::WriteFailed(error) => {
+                return self.gone(format!("writing to it failed: {error}")).await;
+            }
             SentState::Stuck => {
                 self.stale += 1;
                 return Reply::TimedOut;
             }
             SentState::Gone(reason) => return Reply::Gone(reason),
             SentState::OutputClosed => return self.gone(String::new()).await,
-            SentState::InputClosed => return self.gone("its stdin is closed".into()).await,
-        };
-        let write_deadline = tokio::time::Instant::now() + budget;
-        let written_at = match timeout_at(write_deadline, receipt).await {
-            Ok(Ok(Ok(at))) => at,
-            Ok(Ok(Err(error))) => return self.gone(format!("writing to it failed: {error}")).await,
-            Ok(Err(_)) => return self.gone("its stdin is closed".into()).await,
-            Err(_) => {
-                self.stale += 1;
-                return Reply::TimedOut;
-            }
         };
         let deadline = tokio::time::Instant::from_std(written_at + budget);
         loop {
-            let incoming = match timeout_at(deadline, self.lines.recv()).await {
+            let incoming = match timeout_at(deadline, self.next_incoming()).await {
                 Ok(incoming) => incoming,
                 Err(_) => {
                     self.stale += 1;
@@ -292,7 +399,7 @@ impl AgentProcess {
                 }
             };
             match incoming {
-                Some(Incoming::Line(line, at)) => {
+                Incoming::Line(line, at) => {
                     if self.is_late(&line, step) {
                         continue;
                     }
@@ -301,17 +408,17 @@ impl AgentProcess {
                         elapsed: at.saturating_duration_since(written_at),
                     };
                 }
-                Some(Incoming::TooLong(at)) => {
+                Incoming::TooLong(at) => {
                     return Reply::TooLong {
                         elapsed: at.saturating_duration_since(written_at),
                     };
                 }
-                Some(Incoming::Closed(Some(error))) => {
+                Incoming::Closed(Some(error)) => {
                     return self
                         .gone(format!("reading its stdout failed: {error}"))
                         .await;
                 }
-                Some(Incoming::Closed(None)) | None => return self.gone(String::new()).await,
+                Incoming::Closed(None) => return self.gone(String::new()).await,
             }
         }
     }
@@ -343,15 +450,21 @@ impl AgentProcess {
 
     /// Drops lines that arrived while nothing was asked; true when stdout turned out to be closed.
     fn discard_pending(&mut self) -> bool {
-        while let Ok(incoming) = self.lines.try_recv() {
-            match incoming {
-                Incoming::Line(..) | Incoming::TooLong(_) => {
-                    self.stale = self.stale.saturating_sub(1);
+        let mut reads = 0;
+        loop {
+            while let Some(incoming) = self.incoming.pop_front() {
+                match incoming {
+                    Incoming::Line(..) | Incoming::TooLong(_) => {
+                        self.stale = self.stale.saturating_sub(1);
+                    }
+                    Incoming::Closed(_) => return true,
                 }
-                Incoming::Closed(_) => return true,
             }
+            if reads == DISCARD_READS || !self.read_now() {
+                return false;
+            }
+            reads += 1;
         }
-        false
     }
 
     /// Records that the agent is gone and says why, with its exit status when it has one.
@@ -380,17 +493,21 @@ impl AgentProcess {
     /// the whole process group. Returns the kept stderr.
     pub async fn stop(&mut self, end: Option<&Value>, grace: Duration) -> String {
         self.sample_cpu();
+        let deadline = tokio::time::Instant::now() + grace;
         if let Some(message) = end {
-            if self.gone.is_none() {
-                // Fire and forget: nobody waits for an answer to `end`.
-                let _ = self.send(message);
+            if self.gone.is_none() && self.stdin.is_some() {
+                // Nobody waits for an answer to `end`.
+                let mut line = serde_json::to_vec(message).unwrap_or_default();
+                line.push(b'\n');
+                self.unwritten.extend_from_slice(&line);
             }
         }
         // A paused agent must run to read `end` and exit.
         self.resume();
-        // Dropping the sender lets the writer task finish its queue and close stdin.
-        self.writer = None;
-        let exited = tokio::time::timeout(grace, self.child.wait()).await.is_ok();
+        // What waits for stdin is written within the grace period, then stdin is closed.
+        let _ = timeout_at(deadline, self.flush()).await;
+        self.stdin = None;
+        let exited = timeout_at(deadline, self.child.wait()).await.is_ok();
         if !exited {
             self.sample_cpu();
         }
@@ -398,8 +515,6 @@ impl AgentProcess {
         if !exited {
             let _ = tokio::time::timeout(EXIT_STATUS_WAIT, self.child.wait()).await;
         }
-        self.writer_task.abort();
-        self.reader_task.abort();
         if let Some(task) = self.stderr_task.take() {
             let _ = tokio::time::timeout(STDERR_DRAIN_WAIT, task).await;
         }
@@ -435,30 +550,17 @@ impl AgentProcess {
 impl Drop for AgentProcess {
     fn drop(&mut self) {
         self.kill_group();
-        self.writer_task.abort();
-        self.reader_task.abort();
         if let Some(task) = self.stderr_task.take() {
             task.abort();
         }
     }
 }
 
-async fn write_lines(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Outgoing>) {
-    while let Some(out) = rx.recv().await {
-        let result = match stdin.write_all(&out.line).await {
-            Ok(()) => stdin.flush().await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => {
-                let _ = out.written.send(Ok(Instant::now()));
-            }
-            Err(error) => {
-                let _ = out.written.send(Err(error.to_string()));
-                return;
-            }
-        }
-    }
+/// Sets `O_NONBLOCK` on `fd`.
+fn set_nonblocking(fd: impl AsFd) -> nix::Result<()> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let flags = OFlag::from_bits_truncate(fcntl(&fd, FcntlArg::F_GETFL)?);
+    fcntl(&fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(drop)
 }
 
 async fn drain_stderr(mut pipe: tokio::process::ChildStderr, buffer: Arc<Mutex<StderrBuffer>>) {

@@ -5,11 +5,10 @@
 //! and `{"action": ...}` after each `step`. An answer may echo `"step"` so that a late answer to an earlier
 //! step is recognised; it may carry `"error"` instead of an action to say why it has none.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::sync::mpsc;
 
 use proto::spec::Limits;
 
@@ -127,55 +126,50 @@ pub enum Incoming {
     Closed(Option<String>),
 }
 
-/// Splits `stdout` into lines of at most `max_line` bytes and sends them on `tx` until the stream ends.
-pub async fn read_lines(
-    stdout: impl AsyncRead + Unpin,
+/// Splits an agent's stdout into lines of at most `max_line` bytes, chunk by chunk as it is read.
+#[derive(Debug)]
+pub struct LineSplitter {
+    /// The line being read, without its newline.
+    line: Vec<u8>,
+    /// Set when the line being read grew past the limit: the rest of it is dropped.
+    skipping: bool,
     max_line: usize,
-    tx: mpsc::Sender<Incoming>,
-) {
-    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-    let mut line = Vec::new();
-    let mut skipping = false;
-    loop {
-        let buf = match reader.fill_buf().await {
-            Ok(buf) => buf,
-            Err(e) => {
-                let _ = tx.send(Incoming::Closed(Some(e.to_string()))).await;
-                return;
-            }
-        };
-        if buf.is_empty() {
-            let _ = tx.send(Incoming::Closed(None)).await;
-            return;
+}
+
+impl LineSplitter {
+    pub fn new(max_line: usize) -> Self {
+        Self {
+            line: Vec::new(),
+            skipping: false,
+            max_line,
         }
-        let (chunk, complete) = match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => (&buf[..i], true),
-            None => (buf, false),
-        };
-        let mut event = None;
-        if !skipping {
-            if line.len() + chunk.len() > max_line {
-                skipping = true;
-                line.clear();
-                event = Some(Incoming::TooLong(Instant::now()));
-            } else {
-                line.extend_from_slice(chunk);
-            }
-        }
-        let used = chunk.len() + usize::from(complete);
-        reader.consume(used);
-        if complete {
-            if !skipping {
-                if line.last() == Some(&b'\r') {
-                    line.pop();
+    }
+
+    /// Splits `chunk`, read at `at`, and appends the lines it completes (and overlong lines) to `out`.
+    pub fn push(&mut self, mut chunk: &[u8], at: Instant, out: &mut VecDeque<Incoming>) {
+        while !chunk.is_empty() {
+            let (part, complete) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (&chunk[..i], true),
+                None => (chunk, false),
+            };
+            if !self.skipping {
+                if self.line.len() + part.len() > self.max_line {
+                    self.skipping = true;
+                    self.line.clear();
+                    out.push_back(Incoming::TooLong(at));
+                } else {
+                    self.line.extend_from_slice(part);
                 }
-                event = Some(Incoming::Line(std::mem::take(&mut line), Instant::now()));
             }
-            skipping = false;
-        }
-        if let Some(event) = event {
-            if tx.send(event).await.is_err() {
-                return;
+            chunk = &chunk[part.len() + usize::from(complete)..];
+            if complete {
+                if !self.skipping {
+                    if self.line.last() == Some(&b'\r') {
+                        self.line.pop();
+                    }
+                    out.push_back(Incoming::Line(std::mem::take(&mut self.line), at));
+                }
+                self.skipping = false;
             }
         }
     }
@@ -242,19 +236,25 @@ mod tests {
         assert!(got.len() < 100 && got.ends_with("...\""), "{got}");
     }
 
-    #[tokio::test]
-    async fn lines_are_split_and_long_lines_skipped() {
-        let input: &[u8] = b"{\"a\":1}\r\n0123456789abcdef\nok\npartial";
-        let (tx, mut rx) = mpsc::channel(16);
-        read_lines(input, 8, tx).await;
-        let mut got = Vec::new();
-        while let Some(event) = rx.recv().await {
-            got.push(match event {
-                Incoming::Line(line, _) => String::from_utf8(line).unwrap(),
-                Incoming::TooLong(_) => "<too long>".into(),
-                Incoming::Closed(err) => format!("<closed {err:?}>"),
-            });
+    #[test]
+    fn lines_are_split_and_long_lines_skipped_across_chunks() {
+        let input: &[u8] = b"{\"a\":1}\r\n0123456789abcdef\nok\n\npartial";
+        // The same bytes in one chunk, and cut at every possible place.
+        for cut in 0..=input.len() {
+            let mut splitter = LineSplitter::new(8);
+            let mut out = VecDeque::new();
+            let now = Instant::now();
+            splitter.push(&input[..cut], now, &mut out);
+            splitter.push(&input[cut..], now, &mut out);
+            let got: Vec<String> = out
+                .into_iter()
+                .map(|event| match event {
+                    Incoming::Line(line, _) => String::from_utf8(line).unwrap(),
+                    Incoming::TooLong(_) => "<too long>".into(),
+                    Incoming::Closed(err) => format!("<closed {err:?}>"),
+                })
+                .collect();
+            assert_eq!(got, ["{\"a\":1}", "<too long>", "ok", ""], "cut at {cut}");
         }
-        assert_eq!(got, ["{\"a\":1}", "<too long>", "ok", "<closed None>"]);
     }
 }
