@@ -21,14 +21,23 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// Plays one match; never fails (failures are the outcome).
-    pub async fn run(&self, plan: &MatchPlan, fingerprint: &str, live: &Arc<LiveMatch>) -> Played {
+    /// Plays one match; never fails (failures are the outcome). The match is answered only after the returned
+    /// cleanup has finished.
+    pub async fn run(
+        &self,
+        plan: &MatchPlan,
+        fingerprint: &str,
+        live: &Arc<LiveMatch>,
+    ) -> (Played, local::WorkCleanup) {
         match self {
-            Self::Local(local) => Played {
-                run: local.run(plan, live).await,
-                stored: None,
-            },
-            Self::Kubernetes(k8s) => k8s.run(plan, fingerprint, live).await,
+            Self::Local(local) => {
+                let (run, cleanup) = local.run(plan, live).await;
+                (Played { run, stored: None }, cleanup)
+            }
+            Self::Kubernetes(k8s) => (
+                k8s.run(plan, fingerprint, live).await,
+                local::WorkCleanup::default(),
+            ),
         }
     }
 

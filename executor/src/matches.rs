@@ -280,7 +280,7 @@ impl Matches {
             agents = plan.agents.len(),
             "match started"
         );
-        let played = self.backend.run(plan, &live.fingerprint, live).await;
+        let (played, cleanup) = self.backend.run(plan, &live.fingerprint, live).await;
         let run = &played.run;
         let outcome = &run.outcome;
         let mut response = played
@@ -288,8 +288,16 @@ impl Matches {
             .clone()
             .unwrap_or_else(|| outcome.to_response());
         let replay = run.replay.as_ref().filter(|_| played.stored.is_none());
-        if let Some(replay) = replay {
-            match self.replays.put(&plan.match_id, replay).await {
+        let store = async {
+            match replay {
+                Some(replay) => Some(self.replays.put(&plan.match_id, replay).await),
+                None => None,
+            }
+        };
+        // The work directory goes while the replay is written; both are done before the match is answered.
+        let (stored, ()) = tokio::join!(store, cleanup.finish());
+        if let Some(stored) = stored {
+            match stored {
                 Ok(stored) => {
                     self.metrics.replay_stored(stored.stored_bytes);
                     response.replay_url = stored.json_url;

@@ -59,10 +59,11 @@ impl ReplayStore {
         let html_file = format!("{match_id}.html");
         let html = viewer::render(&String::from_utf8_lossy(json));
         let stored_bytes = body.len();
-        self.blobs.put(&Self::object_name(&json_file), body).await?;
-        self.blobs
-            .put(&Self::object_name(&html_file), html.into_bytes())
-            .await?;
+        let (json_name, html_name) = (Self::object_name(&json_file), Self::object_name(&html_file));
+        tokio::try_join!(
+            self.blobs.put(&json_name, body),
+            self.blobs.put(&html_name, html.into_bytes()),
+        )?;
         Ok(StoredReplay {
             json_url: self.url(&json_file),
             html_url: self.url(&html_file),

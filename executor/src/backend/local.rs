@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proto::outcome::{MatchOutcome, MatchStatus};
+use tempfile::TempDir;
 use tokio::process::Command;
 
 use super::{MatchRun, failed_outcome};
@@ -83,11 +84,19 @@ impl LocalBackend {
         &self.python
     }
 
-    /// Plays one match. Never fails: whatever goes wrong becomes the outcome's status and message.
+    /// Plays one match. Never fails: whatever goes wrong becomes the outcome's status and message. The work
+    /// directory is being removed when this returns; the match is answered only after [`WorkCleanup::finish`].
     #[tracing::instrument(skip_all, fields(match_id = %plan.match_id))]
-    pub async fn run(&self, plan: &MatchPlan, live: &Arc<LiveMatch>) -> MatchRun {
+    pub async fn run(&self, plan: &MatchPlan, live: &Arc<LiveMatch>) -> (MatchRun, WorkCleanup) {
         let started = Instant::now();
-        let mut run = match self.try_run(plan, live).await {
+        let (ran, cleanup) = match self.work_dir(plan) {
+            Ok(work) => {
+                let ran = self.try_run(plan, live, work.path()).await;
+                (ran, WorkCleanup::start(work))
+            }
+            Err(e) => (Err(e), WorkCleanup::default()),
+        };
+        let mut run = match ran {
             Ok(run) => run,
             Err(e) => MatchRun {
                 outcome: failed_outcome(plan, MatchStatus::Error, format!("executor: {e}"), &[]),
@@ -97,16 +106,24 @@ impl LocalBackend {
         if run.outcome.execution_time_sec == 0.0 {
             run.outcome.execution_time_sec = started.elapsed().as_secs_f64();
         }
-        run
+        (run, cleanup)
     }
 
-    async fn try_run(&self, plan: &MatchPlan, live: &Arc<LiveMatch>) -> Result<MatchRun> {
-        let cancel = live.cancel_token();
-        let work = tempfile::Builder::new()
+    /// A private directory for one match under the work root.
+    fn work_dir(&self, plan: &MatchPlan) -> Result<TempDir> {
+        tempfile::Builder::new()
             .prefix(&format!("{}-", plan.match_id))
             .tempdir_in(&self.work_root)
-            .map_err(Error::io("creating the match work directory"))?;
-        let dir = work.path();
+            .map_err(Error::io("creating the match work directory"))
+    }
+
+    async fn try_run(
+        &self,
+        plan: &MatchPlan,
+        live: &Arc<LiveMatch>,
+        dir: &Path,
+    ) -> Result<MatchRun> {
+        let cancel = live.cancel_token();
 
         let mut installs = tokio::task::JoinSet::new();
         for (i, agent) in plan.agents.iter().enumerate() {
@@ -280,6 +297,32 @@ impl LocalBackend {
             std::fs::read(&replay_path).ok()
         };
         Ok(MatchRun { outcome, replay })
+    }
+}
+
+/// The removal of a finished match's work directory. It runs on a blocking thread, so that it overlaps storing
+/// the replay instead of holding up a runtime worker; the match is answered only after [`WorkCleanup::finish`],
+/// so no work directory outlives its match. Dropped unfinished, the removal still completes.
+#[derive(Debug, Default)]
+pub struct WorkCleanup(Option<tokio::task::JoinHandle<()>>);
+
+impl WorkCleanup {
+    fn start(work: TempDir) -> Self {
+        Self(Some(tokio::task::spawn_blocking(move || {
+            let path = work.path().to_path_buf();
+            if let Err(e) = work.close() {
+                tracing::warn!(path = %path.display(), error = %e, "removing the match work directory failed");
+            }
+        })))
+    }
+
+    /// Waits until the work directory is gone.
+    pub async fn finish(self) {
+        if let Some(task) = self.0 {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "the work directory removal task failed");
+            }
+        }
     }
 }
 
