@@ -293,28 +293,36 @@ def section_python(args, orch):
                + ("n/a" if bound is None else f"{bound:.2f}") + "x faster than this one")
 
 
+# A ConnectX board that no player can win with the bench strategy (first open column): games fill all 400
+# cells, long enough for a per-step figure by the difference method. The short game fills its single cell.
+CONNECTX_LONG = {"rows": 20, "columns": 20, "inarow": 21}
+CONNECTX_SHORT = {"rows": 1, "columns": 1, "inarow": 2}
+
+
+def kaggle_loop(args, env, *extra):
+    return json_lines([str(VENV_PY), str(ROOT / "bench" / "baselines" / "kaggle_loop.py"), "--env", env, "--reps",
+                       str(args.reps), "--secs", str(args.secs), *extra])
+
+
 def section_kaggle(args, orch):
     print("\n== 4. rps and connectx against kaggle-environments (in process) ==", flush=True)
     agent = fast_agent_dir("fast-unpinned")
-    short = {"episodeSteps": 2}
-    short_runs = [orch.run("rps", short, [agent, agent]) for _ in range(args.reps)]
-    start_ns = statistics.median(t for t, _ in short_runs)
-    start_steps = short_runs[0][1]
-    kaggle = {}
-    for env in ["rps", "connectx"]:
-        kaggle[env] = json_lines([str(VENV_PY), str(ROOT / "bench" / "baselines" / "kaggle_loop.py"), "--env", env,
-                                  "--reps", str(args.reps), "--secs", str(args.secs), *(
-                                      ["--episode-steps", str(args.rps_steps)] if env == "rps" else [])])
-    rps = [orch.run("rps", {"episodeSteps": args.rps_steps}, [agent, agent]) for _ in range(args.reps)]
-    figure(4, "rps step, native process agents", [(t - start_ns) / (n - start_steps) for t, n in rps], "ns",
-           "kaggle-environments rps, Python agents in process", [r["ns_per_step"] for r in kaggle["rps"]],
-           "faster", 10, "difference method against a 1-step rps match")
+    kaggle_rps = kaggle_loop(args, "rps", "--episode-steps", str(args.rps_steps))
+    ours, _ = orch.per_step("rps", {"episodeSteps": args.rps_long_steps}, {"episodeSteps": 2}, [agent, agent],
+                            args.reps)
+    figure(4, "rps step, native process agents", ours, "ns", "kaggle-environments rps, Python agents in process",
+           [r["ns_per_step"] for r in kaggle_rps], "faster", 10,
+           f"ours: {args.rps_long_steps}-step episodes less 2-step ones; kaggle: {args.rps_steps}-step episodes")
+    kaggle_cx = kaggle_loop(args, "connectx", "--config", json.dumps(CONNECTX_LONG))
+    ours, steps = orch.per_step("connectx", CONNECTX_LONG, CONNECTX_SHORT, [agent, agent], args.reps)
+    figure(4, "connectx step, native process agents", ours, "ns",
+           "kaggle-environments connectx, Python agents in process", [r["ns_per_step"] for r in kaggle_cx], "faster",
+           10, f"both sides play {json.dumps(CONNECTX_LONG)}: {steps}-step draws; ours less a 1-step game")
+    kaggle_default = kaggle_loop(args, "connectx")
     cx = [orch.run("connectx", {}, [agent, agent]) for _ in range(args.reps)]
-    figure(4, "connectx step, native process agents", [(t - start_ns) / (n - start_steps) for t, n in cx], "ns",
-           "kaggle-environments connectx, Python agents in process", [r["ns_per_step"] for r in kaggle["connectx"]],
-           "faster", 10, f"{cx[0][1]} steps a game; start-up measured as a 1-step rps match is subtracted")
-    figure(4, "connectx whole matches incl. process start-up", [1e9 / t for t, _ in cx], "matches/s",
-           "kaggle-environments connectx env.run", [r["matches_per_sec"] for r in kaggle["connectx"]], "higher")
+    figure(4, "connectx default-board matches incl. process start-up", [1e9 / t for t, _ in cx], "matches/s",
+           "kaggle-environments connectx env.run", [r["matches_per_sec"] for r in kaggle_default], "higher", None,
+           f"{cx[0][1]} steps a game: the start-up of 3 processes dominates")
 
 
 class Executor:
@@ -557,6 +565,7 @@ def main():
     args.long_steps = 5000 if args.quick else 20000
     args.python_steps = 1000 if args.quick else 5000
     args.rps_steps = 300
+    args.rps_long_steps = 5000 if args.quick else 20000
     args.latency_reps = 5 if args.quick else 15
     args.throughput_matches = 8 if args.quick else 24
     args.short_steps = 100

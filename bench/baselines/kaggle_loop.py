@@ -1,6 +1,6 @@
 """Baseline of the kaggle games benchmark: kaggle-environments playing rps and connectx in process.
 
-Usage: kaggle_loop.py --env rps|connectx --reps N --secs S [--episode-steps E]. The agents are Python functions in the same
+Usage: kaggle_loop.py --env rps|connectx --reps N --secs S [--episode-steps E] [--config JSON]. The agents are Python functions in the same
 process with the strategy of the native bench agent (rps: always 0; connectx: first open column), so both
 sides play the same games. Whole episodes (`env.run`) are played for at least S seconds per repetition;
 prints one JSON line per repetition with ns per step, matches per second and steps per match.
@@ -41,8 +41,11 @@ def main():
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--secs", type=float, default=1.0)
     parser.add_argument("--episode-steps", type=int, help="episodeSteps of the game (rps episodes are long)")
+    parser.add_argument("--config", default="{}", help="more configuration of the game, as a JSON object")
     args = parser.parse_args()
-    config = {"episodeSteps": args.episode_steps} if args.episode_steps else {}
+    config = json.loads(args.config)
+    if args.episode_steps:
+        config["episodeSteps"] = args.episode_steps
     for _ in range(args.reps):
         ns, rate, per_match = repetition(args.env, args.secs, config)
         print(
