@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,7 @@ BIN = WORK / "bin"
 ORCH = RELEASE / "orchestrator"
 EXECUTOR = RELEASE / "executor"
 AGENT_INIT = RELEASE / "agent-init"
+KUBE_SIM = RELEASE / "kube-sim"
 VENV_PY = Path(sys.executable)
 ADAPTER = ROOT / "orchestrator" / "src" / "python_adapter.py"
 EXAMPLES = ROOT / "examples" / "agents"
@@ -328,19 +330,20 @@ def section_kaggle(args, orch):
 class Executor:
     """`executor serve` on 127.0.0.1 and a gRPC client generated from the contract."""
 
-    def __init__(self, tmp, max_concurrent=4):
+    def __init__(self, tmp, max_concurrent=4, name="executor", env=None, extra=lambda port: []):
         self.tmp = Path(tmp)
-        self.data = self.tmp / "executor-data"
+        self.data = self.tmp / f"{name}-data"
         self.data.mkdir(exist_ok=True)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.log = open(self.tmp / "executor.log", "wb")
+        self.log_path = self.tmp / f"{name}.log"
+        self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [str(EXECUTOR), "serve", "--listen", f"127.0.0.1:{self.port}", "--http-listen", "off", "--data-dir",
              str(self.data), "--orchestrator-bin", str(ORCH), "--agent-init-bin", str(AGENT_INIT),
-             "--max-concurrent-matches", str(max_concurrent)],
-            stdout=self.log, stderr=self.log,
+             "--max-concurrent-matches", str(max_concurrent), *extra(self.port)],
+            stdout=self.log, stderr=self.log, env={**os.environ, **(env or {})},
         )
         out = self.tmp / "pb"
         out.mkdir(exist_ok=True)
@@ -357,16 +360,17 @@ class Executor:
         self.pb = executor_pb2
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
         self.stub = executor_pb2_grpc.ExecutorStub(self.channel)
-        for _ in range(200):
+        deadline = time.monotonic() + 60
+        while True:
             try:
                 self.stub.HealthCheck(self.pb.HealthCheckRequest(), timeout=1)
                 break
             except grpc.RpcError:
                 if self.proc.poll() is not None:
-                    raise BenchError(f"executor exited; see {self.tmp / 'executor.log'}")
+                    raise BenchError(f"executor exited; see {self.log_path}")
+                if time.monotonic() > deadline:
+                    raise BenchError(f"executor did not become healthy in 60 s; see {self.log_path}")
                 time.sleep(0.05)
-        else:
-            raise BenchError("executor did not become healthy")
         self.count = 0
         self.lock = threading.Lock()
 
@@ -501,35 +505,55 @@ def section_executor(args, tmp, sections):
         executor.close()
 
 
-def section_kube(args):
+def section_kube(args, tmp):
     print("\n== 7. Kubernetes backend: API requests per match ==", flush=True)
     name = "API requests per match vs the seed prototype (ConfigMap, Job, poll every 5 s, list pods, logs, 2 deletes)"
-    tracked = subprocess.run(["git", "ls-files", "testkit/kube-sim", "executor/src/backend/kubernetes.rs"],
-                             cwd=ROOT, capture_output=True, text=True).stdout.split()
-    missing = []
-    if not any(p.startswith("testkit/kube-sim/") for p in tracked):
-        missing.append("the API simulator (testkit/kube-sim)")
-    if "executor/src/backend/kubernetes.rs" not in tracked:
-        missing.append("the Kubernetes backend (executor/src/backend/kubernetes.rs)")
-    if missing:
-        pending(7, name, "not landed in this checkout: " + " and ".join(missing))
-        return
-    # The lifecycle test plays one pong match as a Job against the simulator and prints the simulator's count
-    # of API requests the executor made for it (besides the shared watches). The count is deterministic, so
-    # one run is the figure.
-    cmd = ["cargo", "test", "-q", "--release", "-p", "executor", "--test", "kubernetes_lifecycle",
-           "a_pong_match_runs_as_one_job", "--", "--nocapture"]
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    marker = "API requests for one match besides the shared watches: "
-    line = next((l for l in out.stdout.splitlines() if l.startswith(marker)), None)
-    if out.returncode != 0 or line is None:
-        pending(7, name, "the lifecycle test did not run: " + (out.stderr.strip().splitlines() or ["no output"])[-1])
-        return
-    ours = int(line[len(marker):].split()[0])
+    # The simulator runs the match's containers as local processes from the workspace's binaries. Its pod
+    # volumes live beside the other bench files: not under /tmp, which the match pod mounts as an emptyDir.
+    data = WORK / "kube-sim"
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    kubeconfig = data / "kubeconfig"
+    sim_log = open(data / "kube-sim.log", "wb")
+    sim = subprocess.Popen(
+        [str(KUBE_SIM), "--namespace", "rl-arena", "--data-dir", str(data / "pods"), "--kubeconfig-out",
+         str(kubeconfig), "--image", f"*/orchestrator={ORCH}", "--image", f"*/agent-init={AGENT_INIT}"],
+        stdout=subprocess.PIPE, stderr=sim_log, text=True,
+    )
+    executor = None
+    try:
+        url = sim.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise BenchError(f"kube-sim did not start; see {data / 'kube-sim.log'}")
+        (data / "report.key").write_text("bench-report-key-0123456789abcdef\n")
+        store = data / "store"
+        store.mkdir()
+        executor = Executor(Path(tmp), name="executor-k8s", env={"KUBECONFIG": str(kubeconfig)}, extra=lambda port: [
+            "--backend", "kubernetes", "--store-url", f"file://{store}", "--report-address",
+            f"http://127.0.0.1:{port}", "--report-token-key-file", str(data / "report.key"),
+            "--k8s-orchestrator-image", "sim/orchestrator:bench", "--k8s-agent-init-image", "sim/agent-init:bench"])
+        agent = fast_agent_dir("fast-unpinned")
+        executor.run_match(agent, 1)  # the watches are up and the namespace is known
+        counts = []
+        for _ in range(3):
+            urllib.request.urlopen(urllib.request.Request(f"{url}/_sim/requests", method="DELETE"), timeout=10)
+            executor.run_match(agent, 100)
+            with urllib.request.urlopen(f"{url}/_sim/requests", timeout=10) as answer:
+                rows = json.load(answer)
+            counts.append(sum(r["count"] for r in rows if r["verb"] not in ("watch", "list")))
+    finally:
+        if executor is not None:
+            executor.close()
+        sim.terminate()
+        try:
+            sim.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+        sim_log.close()
     # The seed prototype's pattern, counted from its code path, not measured here: create ConfigMap, create
     # Job, one poll per started 5 s (a short match: 1), list pods, read logs, delete Job, delete ConfigMap.
     prototype = 2 + 1 + 1 + 1 + 2
-    figure(7, "API requests per match (simulator count)", [ours], "requests",
+    figure(7, "API requests per match (kube-sim count, watches excluded)", counts, "requests",
            "seed prototype pattern for a match under 5 s (+1 per further 5 s)", [prototype], "overhead",
            note="lower is better; ours does not grow with the match's length")
 
@@ -575,18 +599,20 @@ def main():
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="rl-arena-bench-") as tmp:
         orch = Orchestrator(tmp)
-        if 1 in sections:
-            section_envs(args)
-        if 2 in sections:
-            section_overhead(args, orch)
-        if 3 in sections:
-            section_python(args, orch)
-        if 4 in sections:
-            section_kaggle(args, orch)
-        if sections & {5, 6}:
-            section_executor(args, tmp, sections)
-        if 7 in sections:
-            section_kube(args)
+        runs = [
+            ({1}, lambda: section_envs(args)),
+            ({2}, lambda: section_overhead(args, orch)),
+            ({3}, lambda: section_python(args, orch)),
+            ({4}, lambda: section_kaggle(args, orch)),
+            ({5, 6}, lambda: section_executor(args, tmp, sections)),
+            ({7}, lambda: section_kube(args, tmp)),
+        ]
+        for covers, run in runs:
+            if covers & sections:
+                section_started = time.perf_counter()
+                run()
+                print(f"   (section {','.join(map(str, sorted(covers & sections)))} took "
+                      f"{time.perf_counter() - section_started:.0f} s)", flush=True)
     elapsed = time.perf_counter() - started
     missed = [f["name"] for f in FIGURES if f.get("met") is False]
     print(f"\nmeasured in {elapsed:.0f} s; targets missed: {', '.join(missed) if missed else 'none'}")
