@@ -388,3 +388,41 @@ async fn a_watch_that_is_gone_lists_again() {
     .expect("the re-listed Job reached the store");
     assert!(tracker.job("m-1").is_some());
 }
+
+#[tokio::test]
+async fn every_task_waiting_for_the_first_lists_is_woken() {
+    let (client, mut handle) = mock();
+    let tracker = Tracker::start(client, NS);
+    // Several tasks wait before anything is listed (the server's start-up and the reconciler do).
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let tracker = std::sync::Arc::clone(&tracker);
+            tokio::spawn(async move { tracker.ready().await })
+        })
+        .collect();
+    let mut watches = Vec::new();
+    let mut lists = 0;
+    while lists < 2 {
+        let seen = next(&mut handle).await;
+        let watching = seen.query.get("watch").map(String::as_str) == Some("true");
+        match (seen.path.as_str(), watching) {
+            (JOBS, false) => {
+                lists += 1;
+                reply(seen, 200, list("JobList", "1", Vec::new()));
+            }
+            ("/api/v1/namespaces/rl-arena/pods", false) => {
+                lists += 1;
+                reply(seen, 200, list("PodList", "1", Vec::new()));
+            }
+            // Watches stay open: nothing else happens after the lists.
+            (_, true) => watches.push(seen),
+            (path, _) => panic!("unexpected request to {path}"),
+        }
+    }
+    // Without a wake-up for each waiter, some of them would wait forever; this bound only stops the test.
+    let all = futures_util::future::join_all(waiters);
+    let done = tokio::time::timeout(Duration::from_secs(60), all)
+        .await
+        .expect("every waiter saw the tracker ready");
+    assert!(done.iter().all(Result::is_ok));
+}

@@ -24,6 +24,8 @@ pub struct Tracker {
     jobs: Store<Job>,
     pods: Store<Pod>,
     wakers: Arc<Wakers>,
+    /// Becomes true once both stores hold their first full list.
+    ready: watch::Receiver<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -61,24 +63,36 @@ impl Tracker {
                 watcher::watcher(Api::<Pod>::namespaced(client, namespace), config)
                     .default_backoff(),
             );
+            // A store's readiness wakes only the task that polled it last, so exactly one task waits for it
+            // and tells every other waiter through a watch channel.
+            let (ready_tx, ready) = watch::channel(false);
+            let (jobs_ready, pods_ready) = (jobs.clone(), pods.clone());
             let tasks = vec![
                 tokio::spawn(feed(job_stream, Arc::clone(&wakers), "jobs")),
                 tokio::spawn(feed(pod_stream, Arc::clone(&wakers), "pods")),
+                tokio::spawn(async move {
+                    if jobs_ready.wait_until_ready().await.is_ok()
+                        && pods_ready.wait_until_ready().await.is_ok()
+                    {
+                        let _ = ready_tx.send(true);
+                    }
+                }),
             ];
             Arc::new(Self {
                 namespace: namespace.to_string(),
                 jobs,
                 pods,
                 wakers,
+                ready,
                 tasks,
             })
         }
     }
 
-    /// Waits until both stores hold their first full list.
+    /// Waits until both stores hold their first full list. Any number of tasks may wait at once.
     pub async fn ready(&self) {
-        let _ = self.jobs.wait_until_ready().await;
-        let _ = self.pods.wait_until_ready().await;
+        let mut ready = self.ready.clone();
+        let _ = ready.wait_for(|listed| *listed).await;
     }
 
     /// A channel that changes whenever the match's Job or pod does.
