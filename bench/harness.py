@@ -279,8 +279,10 @@ def section_python(args, orch):
         "trivial vs trivial": [trivial_python_dir(), trivial_python_dir()],
         "pong-python vs random-python": [EXAMPLES / "pong-python", EXAMPLES / "random-python"],
     }
+    unpinned = {}
     for name, agents in pairs.items():
         ours, _ = orch.per_step("pong", pong_config(steps), pong_config(1), agents, args.reps, extra=extra)
+        unpinned[name] = ours
         base = json_lines([str(VENV_PY), str(ROOT / "bench" / "baselines" / "pipe_runner.py"), "--adapter",
                            str(ADAPTER), "--python", str(VENV_PY), "--steps", str(steps), "--reps", str(args.reps),
                            *map(str, agents)])
@@ -293,6 +295,12 @@ def section_python(args, orch):
         figure(3, f"busier agent's own CPU per step, {name}", cpu, "ns", "Python JSON-pipe runner step", runner,
                "overhead", None, "share of the runner's step spent inside the agent, so no runner can be more than "
                + ("n/a" if bound is None else f"{bound:.2f}") + "x faster than this one")
+    # Placement with agents that compute: the whole match on one core against the scheduler's choice.
+    name = "pong-python vs random-python"
+    pinned, _ = orch.per_step("pong", pong_config(steps), pong_config(1), pairs[name], args.reps, extra=extra,
+                              prefix=["taskset", "-c", "0"])
+    figure(3, f"pong step, {name}, whole match on one core", pinned, "ns", "the same match unpinned",
+           unpinned[name], "overhead", None, "below 1 means one core is faster for these agents")
 
 
 # A ConnectX board that no player can win with the bench strategy (first open column): games fill all 400
