@@ -266,8 +266,7 @@ impl AgentProcess {
         if self.unwritten_lines >= WRITE_QUEUE {
             return Sent(SentState::Stuck);
         }
-        let mut line = serde_json::to_vec(message).unwrap_or_default();
-        line.push(b'\n');
+        let line = encode_line(message);
         let mut written = 0;
         if self.unwritten.is_empty() {
             loop {
@@ -313,13 +312,8 @@ impl AgentProcess {
         }
         loop {
             match nix::unistd::read(&self.stdout, &mut self.chunk) {
-                Ok(0) => {
-                    self.close_stdout(None);
-                    return true;
-                }
                 Ok(n) => {
-                    self.splitter
-                        .push(&self.chunk[..n], Instant::now(), &mut self.incoming);
+                    self.absorb(n);
                     return true;
                 }
                 Err(Errno::EINTR) => {}
@@ -329,6 +323,16 @@ impl AgentProcess {
                     return true;
                 }
             }
+        }
+    }
+
+    /// Takes in one read of `n` bytes into `chunk`; 0 is the end of stdout.
+    fn absorb(&mut self, n: usize) {
+        if n == 0 {
+            self.close_stdout(None);
+        } else {
+            self.splitter
+                .push(&self.chunk[..n], Instant::now(), &mut self.incoming);
         }
     }
 
@@ -350,10 +354,7 @@ impl AgentProcess {
                 continue;
             }
             match self.stdout.read(&mut self.chunk).await {
-                Ok(0) => self.close_stdout(None),
-                Ok(n) => self
-                    .splitter
-                    .push(&self.chunk[..n], Instant::now(), &mut self.incoming),
+                Ok(n) => self.absorb(n),
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(error) => self.close_stdout(Some(error.to_string())),
             }
@@ -497,9 +498,7 @@ impl AgentProcess {
         if let Some(message) = end {
             if self.gone.is_none() && self.stdin.is_some() {
                 // Nobody waits for an answer to `end`.
-                let mut line = serde_json::to_vec(message).unwrap_or_default();
-                line.push(b'\n');
-                self.unwritten.extend_from_slice(&line);
+                self.unwritten.extend_from_slice(&encode_line(message));
             }
         }
         // A paused agent must run to read `end` and exit.
@@ -554,6 +553,13 @@ impl Drop for AgentProcess {
             task.abort();
         }
     }
+}
+
+/// A protocol message as one line of JSON.
+fn encode_line(message: &Value) -> Vec<u8> {
+    let mut line = serde_json::to_vec(message).unwrap_or_default();
+    line.push(b'\n');
+    line
 }
 
 /// Sets `O_NONBLOCK` on `fd`.

@@ -106,9 +106,7 @@ impl Recorder {
         record: StepRecord<'_>,
         env: &dyn Environment,
     ) -> Result<(), serde_json::Error> {
-        self.state.clear();
-        env.write_state(&mut self.state)?;
-        self.chain = chain_step(&self.chain, &self.state);
+        self.chain = chain_state(&self.chain, env, &mut self.state)?;
         let head = StepHead {
             step: record.step,
             actions: record.actions,
@@ -169,6 +167,18 @@ impl Recorder {
 /// `SHA-256(prev || canonical_json(state))`.
 pub fn chain_hash(prev: &[u8; 32], state: &Value) -> Result<[u8; 32], serde_json::Error> {
     Ok(chain_step(prev, canonical_json(state)?.as_bytes()))
+}
+
+/// `SHA-256(prev || canonical JSON of env.state())`, written with [`Environment::write_state`] into `buf`
+/// (reused from step to step): the one way both the recorder and `verify` extend the chain.
+pub fn chain_state(
+    prev: &[u8; 32],
+    env: &dyn Environment,
+    buf: &mut Vec<u8>,
+) -> Result<[u8; 32], serde_json::Error> {
+    buf.clear();
+    env.write_state(buf)?;
+    Ok(chain_step(prev, buf))
 }
 
 fn chain_step(prev: &[u8; 32], canonical_state: &[u8]) -> [u8; 32] {

@@ -2,7 +2,7 @@
 //! every recorded action is applied again, and each step's rewards, render state and chained state hash
 //! must come out exactly as recorded, as must the final scores and step count of the outcome.
 //!
-//! The hash chain is the recorder's own ([`crate::replay::chain_hash`], starting from 32 zero bytes as the
+//! The hash chain is the recorder's own ([`crate::replay::chain_state`], starting from 32 zero bytes as the
 //! module docs of [`crate::replay`] define), so a replay verifies only if every state along the way matches.
 
 use std::fmt;
@@ -13,7 +13,7 @@ use proto::replay::{MoveStatus, Replay, SCHEMA_VERSION};
 use serde_json::Value;
 
 use crate::envs::{self, EnvError};
-use crate::replay::chain_hash;
+use crate::replay::chain_state;
 
 /// Largest replay file [`read_replay`] accepts (after decompression), so a hostile file cannot exhaust memory.
 pub const MAX_REPLAY_BYTES: u64 = 1 << 30;
@@ -116,6 +116,7 @@ pub fn verify(replay: &Replay) -> Result<VerifyReport, VerifyError> {
     }
 
     let mut chain = [0u8; 32];
+    let mut state = Vec::new();
     let mut done = false;
     for (index, recorded) in replay.steps.iter().enumerate() {
         let step = u32::try_from(index + 1).unwrap_or(u32::MAX);
@@ -193,7 +194,7 @@ pub fn verify(replay: &Replay) -> Result<VerifyReport, VerifyError> {
         if let Some(diff) = difference(&recorded.render, &env.render()) {
             return Err(fail(format!("render differs{diff}")));
         }
-        chain = chain_hash(&chain, &env.state())
+        chain = chain_state(&chain, env.as_ref(), &mut state)
             .map_err(|error| fail(format!("state cannot be encoded: {error}")))?;
         let hash = hex::encode(chain);
         if hash != recorded.state_hash {
