@@ -144,7 +144,6 @@ fn read_token(path: &Path) -> Result<String> {
     Ok(token)
 }
 
-/// Writes a file through a temporary sibling and a rename, so that readers never see half of it.
 /// The outcome shortened to at most `max` bytes of JSON (stderr tails first, then long messages), or `None`
 /// when it already fits or there is no limit.
 fn compact_outcome(outcome: &MatchOutcome, max: usize) -> Result<Option<Vec<u8>>> {
@@ -196,6 +195,8 @@ fn tail_of(text: &str, max: usize) -> String {
     format!("[...]{}", &text[start..])
 }
 
+/// Writes a file through a temporary sibling and a rename, so that readers never see half of it; where no
+/// sibling can be created, in place.
 async fn write_file(path: &Path, what: &'static str, bytes: &[u8]) -> Result<()> {
     let write_error = |source| Error::Write {
         what,
