@@ -6,7 +6,8 @@
 //!
 //! - [`pong`]: Pong of the `rl-arena` Python package, bit-exact with it ([`numpy_rng`] is its generator).
 //! - [`rps`], [`connectx`], [`tictactoe`]: games of `kaggle-environments`, with the rules they share in
-//!   `kaggle` (episode length, turns, rewards as changes of kaggle's running outcome).
+//!   `kaggle` (configuration, episode length, rewards as changes of kaggle's running outcome); the two board
+//!   games share `board` (turns, observation, state: everything but what a move does to the board).
 //! - `config`: each game's configuration keys, described once: reading and checking a JSON configuration,
 //!   the defaults and [`config_schema`] all come from those descriptions.
 
@@ -14,6 +15,7 @@ use serde_json::{Map, Value};
 
 use config::Param;
 
+mod board;
 mod config;
 pub mod connectx;
 mod kaggle;

@@ -7,9 +7,10 @@
 
 use serde_json::{Map, Value, json};
 
+use super::board::{Board, BoardGame, Outcome, Turns};
 use super::config::{IntParam, Param, as_integer};
-use super::kaggle::{self, Outcome, Turns};
-use super::{EnvError, EnvInfo, Environment, MoveStyle, StepResult, shown};
+use super::kaggle;
+use super::{EnvError, EnvInfo, MoveStyle, shown};
 
 /// Catalog entry.
 pub const INFO: EnvInfo = EnvInfo {
@@ -57,14 +58,7 @@ pub(crate) const PARAMS: [Param; 4] = [
 ];
 
 /// One game of ConnectX.
-#[derive(Debug, Clone)]
-pub struct ConnectX {
-    rows: usize,
-    columns: usize,
-    inarow: usize,
-    board: Vec<u8>,
-    turns: Turns,
-}
+pub type ConnectX = BoardGame<Grid>;
 
 impl ConnectX {
     /// A fresh game; ConnectX uses no randomness, so the seed is ignored.
@@ -73,17 +67,29 @@ impl ConnectX {
         let rows = reader.integer(&ROWS)?.unsigned_abs() as usize;
         let columns = reader.integer(&COLUMNS)?.unsigned_abs() as usize;
         let inarow = reader.integer(&INAROW)?.unsigned_abs() as usize;
-        Ok(ConnectX {
+        let board = Grid {
             rows,
             columns,
             inarow,
-            board: vec![EMPTY; rows * columns],
-            turns: Turns::new(reader.integer(&EPISODE_STEPS)?.unsigned_abs()),
-        })
+            cells: vec![EMPTY; rows * columns],
+        };
+        let turns = Turns::new(reader.integer(&EPISODE_STEPS)?.unsigned_abs());
+        Ok(BoardGame { board, turns })
     }
+}
 
+/// The board of ConnectX: `rows x columns` cells, row by row from the top.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    rows: usize,
+    columns: usize,
+    inarow: usize,
+    cells: Vec<u8>,
+}
+
+impl Grid {
     fn at(&self, row: usize, column: usize) -> u8 {
-        self.board[column + row * self.columns]
+        self.cells[column + row * self.columns]
     }
 
     fn column(&self, action: &Value) -> Result<usize, String> {
@@ -132,88 +138,52 @@ impl ConnectX {
     }
 }
 
-impl Environment for ConnectX {
-    fn info(&self) -> EnvInfo {
-        INFO
+impl Board for Grid {
+    const INFO: EnvInfo = INFO;
+
+    fn cells(&self) -> &[u8] {
+        &self.cells
     }
 
-    fn config(&self) -> Map<String, Value> {
-        let mut map = Map::new();
-        map.insert("rows".into(), json!(self.rows));
-        map.insert("columns".into(), json!(self.columns));
-        map.insert("inarow".into(), json!(self.inarow));
-        map.insert("episodeSteps".into(), json!(self.turns.episode_steps));
-        map
+    fn own_config(&self, config: &mut Map<String, Value>) {
+        config.insert("rows".into(), json!(self.rows));
+        config.insert("columns".into(), json!(self.columns));
+        config.insert("inarow".into(), json!(self.inarow));
     }
 
-    fn to_move(&self) -> Vec<usize> {
-        self.turns.to_move()
-    }
-
-    fn observation(&self, player: usize) -> Value {
-        kaggle::board_observation(&self.board, player, self.turns.step)
+    fn legal_move(&self, action: &Value) -> Result<usize, String> {
+        self.column(action)
     }
 
     /// The leftmost open column, so that a substituted move is always legal.
-    fn default_action(&self, _player: usize) -> Value {
-        json!(self.first_open_column())
+    fn default_move(&self) -> usize {
+        self.first_open_column()
     }
 
-    fn parse_action(&self, _player: usize, action: &Value) -> Result<Value, String> {
-        self.column(action).map(|c| json!(c))
-    }
-
-    fn step(&mut self, actions: &[Option<Value>]) -> StepResult {
-        if self.turns.done {
-            return StepResult {
-                rewards: vec![0.0, 0.0],
-                done: true,
-            };
-        }
-        let mark = self.turns.active as u8 + 1;
-        let column = actions
-            .get(self.turns.active)
-            .and_then(|a| a.as_ref())
-            .and_then(|a| self.column(a).ok())
-            .unwrap_or_else(|| self.first_open_column());
+    fn play(&mut self, column: usize, mark: u8) -> Outcome {
         // The lowest empty cell of the column; a full board has no open column and ends the game instead.
         let Some(row) = (0..self.rows).rev().find(|&r| self.at(r, column) == EMPTY) else {
-            return self.turns.finish(Outcome::Draw);
+            return Outcome::Draw;
         };
-        self.board[column + row * self.columns] = mark;
-        let outcome = if self.wins(row, column, mark) {
+        self.cells[column + row * self.columns] = mark;
+        if self.wins(row, column, mark) {
             Outcome::Won
-        } else if self.board.iter().all(|&c| c != EMPTY) {
+        } else if self.cells.iter().all(|&c| c != EMPTY) {
             Outcome::Draw
         } else {
             Outcome::Continue
-        };
-        self.turns.finish(outcome)
+        }
     }
 
-    fn scores(&self) -> Vec<f64> {
-        self.turns.rewards.to_vec()
-    }
-
-    fn render(&self) -> Value {
+    fn view(&self, turns: &Turns) -> Value {
         json!({
             "rows": self.rows,
             "columns": self.columns,
             "inarow": self.inarow,
-            "board": self.board,
-            "to_move": self.turns.to_move(),
-            "winner": self.turns.winner(),
-            "step": self.turns.step,
-        })
-    }
-
-    fn state(&self) -> Value {
-        json!({
-            "board": self.board,
-            "active": self.turns.active,
-            "step": self.turns.step,
-            "rewards": self.turns.rewards,
-            "done": self.turns.done,
+            "board": self.cells,
+            "to_move": turns.to_move(),
+            "winner": turns.winner(),
+            "step": turns.step,
         })
     }
 }
@@ -221,6 +191,7 @@ impl Environment for ConnectX {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envs::{Environment, StepResult};
 
     fn game(config: &str) -> ConnectX {
         let map: Map<String, Value> = serde_json::from_str(config).unwrap_or_default();

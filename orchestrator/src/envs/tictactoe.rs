@@ -6,9 +6,10 @@
 
 use serde_json::{Map, Value, json};
 
+use super::board::{Board, BoardGame, Outcome, Turns};
 use super::config::{IntParam, Param, as_integer};
-use super::kaggle::{self, Outcome, Turns};
-use super::{EnvError, EnvInfo, Environment, MoveStyle, StepResult, shown};
+use super::kaggle;
+use super::{EnvError, EnvInfo, MoveStyle, shown};
 
 /// Catalog entry.
 pub const INFO: EnvInfo = EnvInfo {
@@ -42,25 +43,27 @@ const LINES: [[usize; 3]; 8] = [
 ];
 
 /// One game of tic-tac-toe.
-#[derive(Debug, Clone)]
-pub struct TicTacToe {
-    board: [u8; CELLS],
-    turns: Turns,
-}
+pub type TicTacToe = BoardGame<Cells>;
 
 impl TicTacToe {
     /// A fresh game; tic-tac-toe uses no randomness, so the seed is ignored.
     pub fn new(config: &Map<String, Value>, _seed: u64) -> Result<TicTacToe, EnvError> {
         let reader = kaggle::reader(INFO.name, config, &PARAMS)?;
-        Ok(TicTacToe {
-            board: [EMPTY; CELLS],
+        Ok(BoardGame {
+            board: Cells([EMPTY; CELLS]),
             turns: Turns::new(reader.integer(&EPISODE_STEPS)?.unsigned_abs()),
         })
     }
+}
 
+/// The board of tic-tac-toe: nine cells, row by row.
+#[derive(Debug, Clone)]
+pub struct Cells([u8; CELLS]);
+
+impl Cells {
     fn cell(&self, action: &Value) -> Result<usize, String> {
         match as_integer(action).and_then(|n| usize::try_from(n).ok()) {
-            Some(cell) if cell < CELLS && self.board[cell] == EMPTY => Ok(cell),
+            Some(cell) if cell < CELLS && self.0[cell] == EMPTY => Ok(cell),
             Some(cell) if cell < CELLS => Err(format!("tictactoe cell {cell} is already taken")),
             _ => Err(format!(
                 "tictactoe action must be a cell number from 0 to 8, got {}",
@@ -70,86 +73,49 @@ impl TicTacToe {
     }
 
     fn first_empty(&self) -> usize {
-        self.board.iter().position(|&c| c == EMPTY).unwrap_or(0)
+        self.0.iter().position(|&c| c == EMPTY).unwrap_or(0)
     }
 }
 
-impl Environment for TicTacToe {
-    fn info(&self) -> EnvInfo {
-        INFO
+impl Board for Cells {
+    const INFO: EnvInfo = INFO;
+
+    fn cells(&self) -> &[u8] {
+        &self.0
     }
 
-    fn config(&self) -> Map<String, Value> {
-        let mut map = Map::new();
-        map.insert("episodeSteps".into(), json!(self.turns.episode_steps));
-        map
-    }
+    fn own_config(&self, _config: &mut Map<String, Value>) {}
 
-    fn to_move(&self) -> Vec<usize> {
-        self.turns.to_move()
-    }
-
-    fn observation(&self, player: usize) -> Value {
-        kaggle::board_observation(&self.board, player, self.turns.step)
+    fn legal_move(&self, action: &Value) -> Result<usize, String> {
+        self.cell(action)
     }
 
     /// The first empty cell, so that a substituted move is always legal.
-    fn default_action(&self, _player: usize) -> Value {
-        json!(self.first_empty())
+    fn default_move(&self) -> usize {
+        self.first_empty()
     }
 
-    fn parse_action(&self, _player: usize, action: &Value) -> Result<Value, String> {
-        self.cell(action).map(|c| json!(c))
-    }
-
-    fn step(&mut self, actions: &[Option<Value>]) -> StepResult {
-        if self.turns.done {
-            return StepResult {
-                rewards: vec![0.0, 0.0],
-                done: true,
-            };
-        }
-        let mark = self.turns.active as u8 + 1;
-        let cell = actions
-            .get(self.turns.active)
-            .and_then(|a| a.as_ref())
-            .and_then(|a| self.cell(a).ok())
-            .unwrap_or_else(|| self.first_empty());
-        self.board[cell] = mark;
-        let outcome = if LINES
+    fn play(&mut self, cell: usize, mark: u8) -> Outcome {
+        self.0[cell] = mark;
+        if LINES
             .iter()
-            .any(|line| line.iter().all(|&c| self.board[c] == mark))
+            .any(|line| line.iter().all(|&c| self.0[c] == mark))
         {
             Outcome::Won
-        } else if self.board.iter().all(|&c| c != EMPTY) {
+        } else if self.0.iter().all(|&c| c != EMPTY) {
             Outcome::Draw
         } else {
             Outcome::Continue
-        };
-        self.turns.finish(outcome)
+        }
     }
 
-    fn scores(&self) -> Vec<f64> {
-        self.turns.rewards.to_vec()
-    }
-
-    fn render(&self) -> Value {
+    fn view(&self, turns: &Turns) -> Value {
         json!({
-            "board": self.board,
+            "board": self.0,
             "marks": ["", "X", "O"],
-            "to_move": self.turns.to_move(),
-            "winner": self.turns.winner(),
-            "step": self.turns.step,
-        })
-    }
-
-    fn state(&self) -> Value {
-        json!({
-            "board": self.board,
-            "active": self.turns.active,
-            "step": self.turns.step,
-            "rewards": self.turns.rewards,
-            "done": self.turns.done,
+            "to_move": turns.to_move(),
+            "winner": turns.winner(),
+            "step": turns.step,
         })
     }
 }
@@ -157,6 +123,7 @@ impl Environment for TicTacToe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envs::{Environment, StepResult};
 
     fn game() -> TicTacToe {
         match TicTacToe::new(&Map::new(), 0) {
