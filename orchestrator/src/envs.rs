@@ -119,52 +119,48 @@ struct Entry {
     construct: Constructor,
 }
 
+/// The registry entry of the game `$game` of module `$module` (its `INFO`, `PARAMS` and `$game::new`).
+macro_rules! entry {
+    ($module:ident::$game:ident) => {
+        Entry {
+            info: $module::INFO,
+            params: &$module::PARAMS,
+            construct: |c, s| Ok(Box::new($module::$game::new(c, s)?)),
+        }
+    };
+}
+
 /// The built-in environments, in catalog order.
-const REGISTRY: &[Entry] = &[
-    Entry {
-        info: pong::INFO,
-        params: &pong::PARAMS,
-        construct: |c, s| Ok(Box::new(pong::Pong::new(c, s)?)),
-    },
-    Entry {
-        info: rps::INFO,
-        params: &rps::PARAMS,
-        construct: |c, s| Ok(Box::new(rps::Rps::new(c, s)?)),
-    },
-    Entry {
-        info: connectx::INFO,
-        params: &connectx::PARAMS,
-        construct: |c, s| Ok(Box::new(connectx::ConnectX::new(c, s)?)),
-    },
-    Entry {
-        info: tictactoe::INFO,
-        params: &tictactoe::PARAMS,
-        construct: |c, s| Ok(Box::new(tictactoe::TicTacToe::new(c, s)?)),
-    },
+const REGISTRY: [Entry; 4] = [
+    entry!(pong::Pong),
+    entry!(rps::Rps),
+    entry!(connectx::ConnectX),
+    entry!(tictactoe::TicTacToe),
 ];
 
-/// Catalog entries, in the same order as [`REGISTRY`].
-const CATALOG: &[EnvInfo] = &[pong::INFO, rps::INFO, connectx::INFO, tictactoe::INFO];
+/// Catalog entries: those of [`REGISTRY`], in its order.
+const CATALOG: [EnvInfo; REGISTRY.len()] = {
+    let mut infos = [REGISTRY[0].info; REGISTRY.len()];
+    let mut i = 1;
+    while i < REGISTRY.len() {
+        infos[i] = REGISTRY[i].info;
+        i += 1;
+    }
+    infos
+};
 
 /// The built-in environments.
 pub fn catalog() -> &'static [EnvInfo] {
-    CATALOG
+    &CATALOG
 }
 
 /// Finds an environment in the catalog.
 pub fn info(name: &str) -> Result<EnvInfo, EnvError> {
-    catalog()
+    CATALOG
         .iter()
         .find(|e| e.name == name)
         .copied()
-        .ok_or_else(|| EnvError::Unknown {
-            name: name.to_string(),
-            known: catalog()
-                .iter()
-                .map(|e| e.name)
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+        .ok_or_else(|| unknown(name))
 }
 
 /// Creates a fresh game from its name, configuration (unknown keys are an error) and seed.
@@ -173,17 +169,19 @@ pub fn make(
     config: &Map<String, Value>,
     seed: u64,
 ) -> Result<Box<dyn Environment>, EnvError> {
-    let info = info(name)?;
-    match REGISTRY.iter().find(|e| e.info.name == info.name) {
-        Some(entry) => (entry.construct)(config, seed),
-        None => Err(EnvError::Unknown {
-            name: name.to_string(),
-            known: catalog()
-                .iter()
-                .map(|e| e.name)
-                .collect::<Vec<_>>()
-                .join(", "),
-        }),
+    let entry = REGISTRY
+        .iter()
+        .find(|e| e.info.name == name)
+        .ok_or_else(|| unknown(name))?;
+    (entry.construct)(config, seed)
+}
+
+/// The error for a name that is not in the catalog; it lists the names that are.
+fn unknown(name: &str) -> EnvError {
+    let known: Vec<&str> = CATALOG.iter().map(|e| e.name).collect();
+    EnvError::Unknown {
+        name: name.to_string(),
+        known: known.join(", "),
     }
 }
 
@@ -240,7 +238,7 @@ mod tests {
         let names: Vec<&str> = REGISTRY.iter().map(|e| e.info.name).collect();
         let catalog_names: Vec<&str> = catalog().iter().map(|i| i.name).collect();
         assert_eq!(names, catalog_names);
-        for entry in REGISTRY {
+        for entry in &REGISTRY {
             let env = (entry.construct)(&Map::new(), 1).map(|e| e.info());
             assert_eq!(env, Ok(entry.info));
             assert!(!entry.info.action.is_empty() && !entry.info.observation.is_empty());
