@@ -1,0 +1,54 @@
+//! The agents' scratch directories: the directory of the match that holds them, and the size check that
+//! disqualifies an agent whose directory grows past `limits.scratch_mb`. The file-size rlimit caps each file;
+//! this check caps their sum.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::sandbox;
+
+/// Entries a scratch directory may hold; walking more each step would cost the match too much.
+const SCRATCH_ENTRIES: usize = 10_000;
+/// The least time between two walks of the scratch directories. A walk costs about ten system calls per
+/// agent, as much as the rest of a fast step; between walks an agent can write only what it writes in that
+/// time, each file capped by the file-size rlimit.
+pub(super) const SCRATCH_WALK_EVERY: Duration = Duration::from_millis(20);
+
+/// The directory holding the agents' scratch directories: a given one (kept), or a temporary one removed
+/// when the match ends. Agents' scratch directories live here, never beside the read-only agent directories.
+pub(super) enum ScratchRoot {
+    Kept(PathBuf),
+    Temporary(tempfile::TempDir),
+}
+
+impl ScratchRoot {
+    pub(super) fn new(kept: Option<&Path>) -> std::io::Result<Self> {
+        match kept {
+            Some(dir) => std::fs::create_dir_all(dir).map(|()| Self::Kept(dir.to_path_buf())),
+            None => tempfile::Builder::new()
+                .prefix("rl-arena-scratch-")
+                .tempdir()
+                .map(Self::Temporary),
+        }
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        match self {
+            Self::Kept(dir) => dir,
+            Self::Temporary(dir) => dir.path(),
+        }
+    }
+}
+
+/// Why the scratch directory `dir` is over `scratch_mb` MiB or `SCRATCH_ENTRIES` entries; `None` while it
+/// is within both.
+pub(super) fn excess(dir: &Path, scratch_mb: u64) -> Option<String> {
+    let limit = scratch_mb.saturating_mul(1024 * 1024);
+    let (bytes, entries) = sandbox::scratch_usage(dir, SCRATCH_ENTRIES);
+    (bytes > limit || entries > SCRATCH_ENTRIES).then(|| {
+        format!(
+            "disqualified: the scratch directory holds {bytes} bytes in {entries} entries, over the limit of \
+             {scratch_mb} MiB and {SCRATCH_ENTRIES} entries"
+        )
+    })
+}

@@ -1,0 +1,282 @@
+//! One player's seat: its agent process and its account (errors, time bank, time and CPU used, status).
+//!
+//! A seat charges faults, spends the time bank, takes its agent out of the match and stops it; what a reply
+//! counts as is decided by [`super::judge`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use proto::outcome::{AgentOutcome, AgentStatus, Isolation};
+use proto::replay::MoveStatus;
+use proto::spec::MatchSpec;
+use serde_json::Value;
+
+use crate::agent::protocol;
+use crate::agent::{AgentProcess, Launch, ProcessLimits, Reply, Sent};
+use crate::envs::Environment;
+use crate::report::Reporter;
+use crate::sandbox::Prepared;
+
+/// One player's agent and its account.
+pub(super) struct Seat {
+    pub(super) player: usize,
+    pub(super) agent_id: String,
+    process: Option<AgentProcess>,
+    /// Why the agent no longer plays its own moves; `None` while it does.
+    out: Option<MoveStatus>,
+    status: AgentStatus,
+    errors: u32,
+    first_error: String,
+    stderr: String,
+    bank: Duration,
+    time_used: Duration,
+    /// CPU seconds the agent's processes used, sampled until they were stopped.
+    cpu_seconds: f64,
+    /// The isolation layers in force for the agent.
+    isolation: Isolation,
+    /// The agent's private writable directory, checked against `limits.scratch_mb`.
+    scratch: Option<PathBuf>,
+}
+
+/// A `step` message sent to a seat's agent, waiting for its answer.
+pub(super) struct Asked {
+    sent: Sent,
+    /// The agent's CPU nanoseconds before the move, when per-move CPU is logged.
+    cpu_before: Option<u64>,
+}
+
+/// The seats of the agents of `spec`, in seat order, each with a full time bank.
+pub(super) fn seats_of(spec: &MatchSpec) -> Vec<Seat> {
+    let bank = Duration::from_millis(spec.limits.bank_ms);
+    spec.agents
+        .iter()
+        .enumerate()
+        .map(|(player, agent)| Seat {
+            player,
+            agent_id: agent.agent_id.clone(),
+            process: None,
+            out: None,
+            status: AgentStatus::Ok,
+            errors: 0,
+            first_error: String::new(),
+            stderr: String::new(),
+            bank,
+            time_used: Duration::ZERO,
+            cpu_seconds: 0.0,
+            isolation: Isolation::default(),
+            scratch: None,
+        })
+        .collect()
+}
+
+impl Seat {
+    pub(super) fn playing(&self) -> bool {
+        self.out.is_none()
+    }
+
+    /// How the move of an agent on move that is not asked goes: it is out for this reason.
+    pub(super) fn absent_move(&self) -> MoveStatus {
+        self.out.unwrap_or(MoveStatus::Crashed)
+    }
+
+    pub(super) fn scratch(&self) -> Option<&Path> {
+        self.scratch.as_deref()
+    }
+
+    /// Charges one error to the agent and tells the executor; `step` is `None` during init.
+    pub(super) fn charge(
+        &mut self,
+        status: AgentStatus,
+        step: Option<u32>,
+        message: &str,
+        reporter: &Reporter,
+    ) {
+        self.errors += 1;
+        self.status = self.status.max(status);
+        let full = match step {
+            Some(step) => format!("step {step}: {message}"),
+            None => format!("init: {message}"),
+        };
+        tracing::warn!(player = self.player, agent_id = %self.agent_id, step, kind = ?status, message,
+            errors = self.errors, "agent fault");
+        reporter.agent_error(
+            self.player,
+            &self.agent_id,
+            step.unwrap_or(0),
+            status,
+            &full,
+        );
+        if self.first_error.is_empty() {
+            self.first_error = full;
+        }
+    }
+
+    /// Charges an agent that cannot run (not runnable, or its process could not start); it is out.
+    pub(super) fn cannot_run(&mut self, message: &str, reporter: &Reporter) {
+        self.charge(AgentStatus::Error, None, message, reporter);
+        self.out = Some(MoveStatus::Crashed);
+    }
+
+    /// Disqualifies a playing agent with more than `max_errors` errors (the disqualification itself is no
+    /// further error); true when it did.
+    pub(super) async fn disqualify_over(
+        &mut self,
+        max_errors: u32,
+        step: u32,
+        reporter: &Reporter,
+    ) -> bool {
+        if !self.playing() || self.errors <= max_errors {
+            return false;
+        }
+        let message = format!(
+            "step {step}: disqualified after {} errors (the limit is {max_errors})",
+            self.errors
+        );
+        tracing::warn!(player = self.player, agent_id = %self.agent_id, step, errors = self.errors,
+            "agent disqualified");
+        reporter.agent_error(
+            self.player,
+            &self.agent_id,
+            step,
+            AgentStatus::Disqualified,
+            &message,
+        );
+        self.status = AgentStatus::Disqualified;
+        self.retire(MoveStatus::Disqualified).await;
+        true
+    }
+
+    /// Takes the agent out of the match and stops its process at once.
+    pub(super) async fn retire(&mut self, why: MoveStatus) {
+        self.out = Some(why);
+        if let Some(mut process) = self.process.take() {
+            self.stderr = process.stop(None, Duration::ZERO).await;
+            self.cpu_seconds = process.cpu_seconds();
+        }
+    }
+
+    /// Records the sandbox prepared for the agent: the isolation it plans and the scratch directory.
+    pub(super) fn sandboxed(&mut self, sandbox: &Prepared) {
+        self.isolation = sandbox.isolation.clone();
+        self.scratch = Some(sandbox.scratch.clone());
+    }
+
+    /// Starts the agent inside its prepared sandbox; `None` when it could not start (charged and out).
+    pub(super) fn spawn(
+        &mut self,
+        launch: &Launch,
+        sandbox: Prepared,
+        limits: ProcessLimits,
+        reporter: &Reporter,
+    ) -> Option<&mut AgentProcess> {
+        let (process, isolation) = match AgentProcess::spawn_with(launch, limits, Some(sandbox)) {
+            Ok(spawned) => spawned,
+            Err(message) => {
+                self.cannot_run(&message, reporter);
+                return None;
+            }
+        };
+        self.isolation = isolation;
+        tracing::info!(player = self.player, agent_id = %self.agent_id, command = %launch.display(),
+            pid = process.pid(), applied = ?self.isolation.applied, unavailable = ?self.isolation.unavailable,
+            "agent started");
+        Some(self.process.insert(process))
+    }
+
+    /// Waits for the answer to a sent message.
+    pub(super) async fn wait(&mut self, sent: Sent, budget: Duration, step: Option<u32>) -> Reply {
+        match self.process.as_mut() {
+            Some(process) => process.receive(sent, budget, step).await,
+            None => Reply::Gone("was stopped".into()),
+        }
+    }
+
+    /// Lets the agent run on its turn and stops it (SIGSTOP) off turn, so that it cannot compute on its
+    /// opponent's time.
+    pub(super) fn take_turn(&mut self, on_move: bool) {
+        if let Some(process) = self.process.as_mut() {
+            if on_move {
+                process.resume();
+            } else {
+                process.pause();
+            }
+        }
+    }
+
+    /// Sends the agent its `step` message when it still plays; `per_move_cpu` samples its CPU time first.
+    pub(super) fn ask(
+        &mut self,
+        step: u32,
+        env: &dyn Environment,
+        per_move_cpu: bool,
+    ) -> Option<Asked> {
+        let process = self.process.as_mut().filter(|_| self.out.is_none())?;
+        let bank_ms = u64::try_from(self.bank.as_millis()).unwrap_or(u64::MAX);
+        let message = protocol::step_message(step, env.observation(self.player), bank_ms);
+        // Reading /proc around every move costs dozens of system calls per step; per-move CPU is a debug
+        // figure, and each agent's total is read when it stops.
+        let cpu_before = per_move_cpu
+            .then(|| process.sample_cpu().map(|(_, ns)| ns))
+            .flatten();
+        Some(Asked {
+            sent: process.send(&message),
+            cpu_before,
+        })
+    }
+
+    /// Waits for the answer to `asked` within `step_ms` plus the bank; returns the seat's player, that budget
+    /// and the reply.
+    pub(super) async fn answer(
+        &mut self,
+        asked: Asked,
+        step: u32,
+        step_ms: Duration,
+    ) -> (usize, Duration, Reply) {
+        let budget = step_ms + self.bank;
+        let reply = self.wait(asked.sent, budget, Some(step)).await;
+        if let Some(before) = asked.cpu_before {
+            let after = self
+                .process
+                .as_mut()
+                .and_then(AgentProcess::sample_cpu)
+                .map_or(before, |(_, ns)| ns);
+            let cpu_ms = after.saturating_sub(before) as f64 / 1e6;
+            tracing::debug!(player = self.player, step, cpu_ms, "agent move");
+        }
+        (self.player, budget, reply)
+    }
+
+    /// Counts `elapsed` as the agent's time: what goes over `step_ms` is drawn from the bank.
+    pub(super) fn spend(&mut self, elapsed: Duration, step_ms: Duration) {
+        self.bank = self.bank.saturating_sub(elapsed.saturating_sub(step_ms));
+        self.time_used += elapsed;
+    }
+
+    /// The agent's part of the outcome, with its `score`.
+    pub(super) fn outcome(&self, score: f64) -> AgentOutcome {
+        AgentOutcome {
+            agent_id: self.agent_id.clone(),
+            score,
+            errors: self.errors,
+            status: self.status,
+            error_message: self.first_error.clone(),
+            stderr_tail: self.stderr.clone(),
+            time_used_sec: self.time_used.as_secs_f64(),
+            cpu_time_sec: self.cpu_seconds,
+            isolation: self.isolation.clone(),
+        }
+    }
+}
+
+/// Sends `end` to every agent still running, then stops them all (concurrently), each within `grace`.
+pub(super) async fn stop_all(seats: &mut [Seat], end: &Value, grace: Duration) {
+    let stops = seats.iter_mut().filter_map(|seat| {
+        let mut process = seat.process.take()?;
+        Some(async move {
+            seat.stderr = process.stop(Some(end), grace).await;
+            seat.cpu_seconds = process.cpu_seconds();
+        })
+    });
+    join_all(stops).await;
+}
