@@ -1,8 +1,8 @@
 //! One running agent: a child process in its own process group, spoken to over the wire protocol.
 //!
 //! - [`launch`]: how an agent directory is started.
-//! - [`protocol`]: the messages and the line reader.
-//! - [`stderr`]: the bounded head-and-tail capture of the agent's stderr.
+//! - `protocol`: the messages and the line reader.
+//! - `stderr`: the bounded head-and-tail capture of the agent's stderr.
 //!
 //! The match loop reads and writes the agent's pipes itself, without helper tasks: a line is written at once
 //! with a non-blocking write and an answer already in the pipe is read at once, so a fast step costs no
@@ -11,13 +11,13 @@
 //! `WRITE_QUEUE` lines wait for it. The process group is killed with SIGKILL when the agent is stopped and,
 //! as a guard, when it is dropped.
 //!
-//! A sandboxed agent ([`AgentProcess::spawn_with`]) is forked by the sandbox's spawner thread with the
-//! layers of [`crate::sandbox`]; its group can be paused off turn ([`AgentProcess::pause`]) and its CPU time
+//! A sandboxed agent (`AgentProcess::spawn_with`) is forked by the sandbox's spawner thread with the
+//! layers of the `sandbox` module; its group can be paused off turn (`AgentProcess::pause`) and its CPU time
 //! is sampled from `/proc`.
 
 pub mod launch;
-pub mod protocol;
-pub mod stderr;
+pub(crate) mod protocol;
+pub(crate) mod stderr;
 
 use std::collections::VecDeque;
 use std::os::fd::AsFd;
@@ -34,7 +34,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 use tokio::time::timeout_at;
 
-pub use launch::Launch;
+pub(crate) use launch::Launch;
 use protocol::{Incoming, LineSplitter};
 use stderr::StderrBuffer;
 
@@ -73,7 +73,7 @@ pub enum Reply {
 
 /// A message handed to [`AgentProcess::send`], to be passed to [`AgentProcess::receive`].
 #[derive(Debug)]
-pub struct Sent(SentState);
+pub(crate) struct Sent(SentState);
 
 #[derive(Debug)]
 enum SentState {
@@ -139,7 +139,7 @@ impl AgentProcess {
 
     /// Starts the agent, inside `sandbox` when given, and returns it with the isolation found in force.
     /// `Err` is a message for the agent's author (the agent cannot run).
-    pub fn spawn_with(
+    pub(crate) fn spawn_with(
         launch: &Launch,
         limits: ProcessLimits,
         sandbox: Option<Prepared>,
@@ -203,14 +203,14 @@ impl AgentProcess {
     }
 
     /// Stops the whole process group (SIGSTOP) so that it uses no CPU while another agent is on move.
-    pub fn pause(&mut self) {
+    pub(crate) fn pause(&mut self) {
         if !self.paused && self.signal_group(Signal::SIGSTOP) {
             self.paused = true;
         }
     }
 
     /// Resumes a paused process group (SIGCONT).
-    pub fn resume(&mut self) {
+    pub(crate) fn resume(&mut self) {
         if self.paused {
             self.signal_group(Signal::SIGCONT);
             self.paused = false;
@@ -233,7 +233,7 @@ impl AgentProcess {
 
     /// Reads the agent's CPU time: `(seconds over the whole run, nanoseconds of the live threads)`. The
     /// second number is the precise one to take differences of around a move.
-    pub fn sample_cpu(&mut self) -> Option<(f64, u64)> {
+    pub(crate) fn sample_cpu(&mut self) -> Option<(f64, u64)> {
         let pid = self.child.id().filter(|_| !self.stopped)?;
         let sample = sandbox::cpu_time(pid)?;
         self.cpu_seconds = self.cpu_seconds.max(sample.0);
@@ -241,7 +241,7 @@ impl AgentProcess {
     }
 
     /// The CPU time the agent used, as last sampled.
-    pub fn cpu_seconds(&self) -> f64 {
+    pub(crate) fn cpu_seconds(&self) -> f64 {
         self.cpu_seconds
     }
 
@@ -253,7 +253,7 @@ impl AgentProcess {
     /// Writes `message` as far as the pipe takes it without waiting and returns at once;
     /// [`receive`](Self::receive) then finishes the write and waits for the answer. Lines already in stdout
     /// are discarded first: they are late answers or noise, never the answer to this message.
-    pub fn send(&mut self, message: &Value) -> Sent {
+    pub(crate) fn send(&mut self, message: &Value) -> Sent {
         if let Some(reason) = &self.gone {
             return Sent(SentState::Gone(reason.clone()));
         }
@@ -364,7 +364,12 @@ impl AgentProcess {
     /// Waits for the answer to a sent message: the write must finish within `budget`, and the answer must
     /// arrive within `budget` of the end of the write. Lines labelled with an earlier `step`, and unlabelled
     /// lines while earlier answers are owed, are discarded as late.
-    pub async fn receive(&mut self, sent: Sent, budget: Duration, step: Option<u32>) -> Reply {
+    pub(crate) async fn receive(
+        &mut self,
+        sent: Sent,
+        budget: Duration,
+        step: Option<u32>,
+    ) -> Reply {
         let written_at = match sent.0 {
             SentState::Written(at) => at,
             SentState::Pending => {
@@ -424,7 +429,7 @@ impl AgentProcess {
         }
     }
 
-    /// Sends `message` and waits for the answer: [`send`](Self::send) then [`receive`](Self::receive).
+    /// Sends `message` and waits for the answer: `send`, then `receive` of what was sent.
     pub async fn request(&mut self, message: &Value, budget: Duration, step: Option<u32>) -> Reply {
         let sent = self.send(message);
         self.receive(sent, budget, step).await
@@ -521,7 +526,7 @@ impl AgentProcess {
     }
 
     /// The kept stderr so far.
-    pub fn stderr_text(&self) -> String {
+    pub(crate) fn stderr_text(&self) -> String {
         match self.stderr.lock() {
             Ok(buf) => buf.render(),
             Err(poisoned) => poisoned.into_inner().render(),

@@ -52,67 +52,67 @@ pub enum LogFormat {
 pub struct RunConfig {
     /// The match spec (JSON) to play.
     #[arg(long, env = "ORCHESTRATOR_SPEC")]
-    pub spec: PathBuf,
+    pub(crate) spec: PathBuf,
 
     /// The executor's MatchReporter address (for example http://127.0.0.1:50052); events are streamed there.
     #[arg(long, env = "ORCHESTRATOR_REPORT_TO", requires = "token_file")]
-    pub report_to: Option<String>,
+    pub(crate) report_to: Option<String>,
 
     /// File holding the match's report token, sent as `authorization: Bearer <token>`.
     #[arg(long, env = "ORCHESTRATOR_TOKEN_FILE")]
-    pub token_file: Option<PathBuf>,
+    pub(crate) token_file: Option<PathBuf>,
 
     /// Where to write the outcome (JSON); written whenever the match produced a result.
     #[arg(long, env = "ORCHESTRATOR_RESULT_FILE")]
-    pub result_file: Option<PathBuf>,
+    pub(crate) result_file: Option<PathBuf>,
 
     /// Largest result file in bytes (0: no limit). A Kubernetes termination message holds at most 4096 bytes:
     /// longer outcomes are shortened, stderr tails first, then long messages.
     #[arg(long, default_value_t = 0, env = "ORCHESTRATOR_RESULT_MAX_BYTES")]
-    pub result_max_bytes: usize,
+    pub(crate) result_max_bytes: usize,
 
     /// Where to write the replay (JSON) when the spec asks to record one.
     #[arg(long, env = "ORCHESTRATOR_REPLAY_OUT")]
-    pub replay_out: Option<PathBuf>,
+    pub(crate) replay_out: Option<PathBuf>,
 
     /// Python interpreter that runs `agent.py` / `main.py` agents through the built-in adapter.
     #[arg(long, default_value = "python3", env = "ORCHESTRATOR_PYTHON")]
-    pub python: PathBuf,
+    pub(crate) python: PathBuf,
 
     /// How long to keep retrying the report stream after it fails, in milliseconds, before giving up on it.
     #[arg(long, default_value_t = 30_000, env = "ORCHESTRATOR_REPORT_RETRY_MS")]
-    pub report_retry_ms: u64,
+    pub(crate) report_retry_ms: u64,
 
     #[command(flatten)]
-    pub sandbox: SandboxConfig,
+    pub(crate) sandbox: SandboxConfig,
 }
 
 /// How agents are isolated.
 #[derive(Debug, Clone, Default, Args)]
-pub struct SandboxConfig {
+pub(crate) struct SandboxConfig {
     /// Isolation layers every match needs (comma-separated, such as `seccomp,landlock_fs`); when one is
     /// unavailable, no agent is started and the match ends with an error.
     #[arg(long, value_delimiter = ',', env = "ORCHESTRATOR_REQUIRE_ISOLATION")]
-    pub require_isolation: Vec<String>,
+    pub(crate) require_isolation: Vec<String>,
 
     /// Isolation layers to switch off (comma-separated), for agent runtimes that cannot live with them.
     #[arg(long, value_delimiter = ',', env = "ORCHESTRATOR_DISABLE_ISOLATION")]
-    pub disable_isolation: Vec<String>,
+    pub(crate) disable_isolation: Vec<String>,
 
     /// Extra directories agents may read and execute (comma-separated), for runtimes outside /usr.
     #[arg(long, value_delimiter = ',', env = "ORCHESTRATOR_AGENT_READ_PATHS")]
-    pub agent_read_paths: Vec<PathBuf>,
+    pub(crate) agent_read_paths: Vec<PathBuf>,
 
     /// Directory in which the agents' private writable directories (`agent-1`, `agent-2`, ...) are made and
     /// kept after the match, for inspection. By default they live in a temporary directory that is removed
     /// when the match ends.
     #[arg(long, env = "ORCHESTRATOR_SCRATCH_DIR")]
-    pub scratch_dir: Option<PathBuf>,
+    pub(crate) scratch_dir: Option<PathBuf>,
 }
 
 impl SandboxConfig {
     /// The options the match loop takes.
-    pub fn options(&self) -> crate::sandbox::SandboxOptions {
+    pub(crate) fn options(&self) -> crate::sandbox::SandboxOptions {
         crate::sandbox::SandboxOptions {
             required: self.require_isolation.clone(),
             disabled: self.disable_isolation.clone(),
@@ -123,23 +123,8 @@ impl SandboxConfig {
 }
 
 impl RunConfig {
-    /// A run of `spec` that writes nothing and reports nowhere; callers fill in what they need.
-    pub fn new(spec: impl Into<PathBuf>) -> Self {
-        Self {
-            spec: spec.into(),
-            report_to: None,
-            token_file: None,
-            result_file: None,
-            result_max_bytes: 0,
-            replay_out: None,
-            python: PathBuf::from("python3"),
-            report_retry_ms: 30_000,
-            sandbox: SandboxConfig::default(),
-        }
-    }
-
     /// The report stream's retry budget.
-    pub fn report_retry(&self) -> Duration {
+    pub(crate) fn report_retry(&self) -> Duration {
         Duration::from_millis(self.report_retry_ms)
     }
 }

@@ -4,8 +4,8 @@
 //! It serves N players that move simultaneously (every player acts every step) or in turns (only the players
 //! returned by [`Environment::to_move`] act; the others are idle that step).
 //!
-//! - [`pong`]: Pong of the `rl-arena` Python package, bit-exact with it ([`numpy_rng`] is its generator).
-//! - [`rps`], [`connectx`], [`tictactoe`]: games of `kaggle-environments`, with the rules they share in
+//! - `pong`: Pong of the `rl-arena` Python package, bit-exact with it (`numpy_rng` is its generator).
+//! - `rps`, `connectx`, `tictactoe`: games of `kaggle-environments`, with the rules they share in
 //!   `kaggle` (configuration, episode length, rewards as changes of kaggle's running outcome); the two board
 //!   games share `board` (turns, observation, state: everything but what a move does to the board).
 //! - `config`: each game's configuration keys, described once: reading and checking a JSON configuration,
@@ -17,12 +17,12 @@ use config::Param;
 
 mod board;
 mod config;
-pub mod connectx;
+pub(crate) mod connectx;
 mod kaggle;
-pub mod numpy_rng;
-pub mod pong;
-pub mod rps;
-pub mod tictactoe;
+pub(crate) mod numpy_rng;
+pub(crate) mod pong;
+pub(crate) mod rps;
+pub(crate) mod tictactoe;
 
 /// Why an environment could not be created.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

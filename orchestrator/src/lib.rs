@@ -1,16 +1,16 @@
 //! The match orchestrator: plays one match inside its pod or as a local child process of the executor.
 //!
-//! - [`config`]: the command line (`orchestrator run ...`) and the options of a run.
+//! - `config`: the command line (`orchestrator run ...`) and the options of a run.
 //! - [`envs`]: the games and their catalog.
 //! - [`agent`]: finding out how to start an agent, running it as a child process and speaking the wire protocol.
-//! - [`match_loop`]: the match itself: init, steps, fault accounting, winner.
-//! - [`sandbox`]: the isolation layers applied to every agent process, and the orchestrator's own hardening.
+//! - `match_loop`: the match itself ([`play`]): init, steps, fault accounting, winner.
+//! - `sandbox`: the isolation layers applied to every agent process, and the orchestrator's own hardening.
 //! - [`replay`]: the replay recorder, its state-hash chain and digest.
 //! - [`report`]: the `MatchReporter` client stream back to the executor.
 //! - [`verify`]: re-simulating a replay file to check every step, hash and score it records.
 //! - [`telemetry`]: logging setup.
 //!
-//! [`run`] is what the binary calls; [`match_loop::play`] plays a match without touching files or the network.
+//! [`run`] is what the binary calls; [`play`] plays a match without touching files or the network.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -19,12 +19,12 @@ use proto::outcome::MatchOutcome;
 use proto::spec::MatchSpec;
 
 pub mod agent;
-pub mod config;
+mod config;
 pub mod envs;
-pub mod match_loop;
+mod match_loop;
 pub mod replay;
 pub mod report;
-pub mod sandbox;
+mod sandbox;
 pub mod telemetry;
 pub mod verify;
 

@@ -55,11 +55,11 @@ use seat::Seat;
 #[derive(Debug, Clone)]
 pub struct PlayOptions {
     /// Interpreter for Python module agents.
-    pub python: PathBuf,
+    pub(crate) python: PathBuf,
     /// Time an agent has to exit after `end` before its process group is killed.
-    pub exit_grace: Duration,
+    pub(crate) exit_grace: Duration,
     /// Isolation settings on top of the spec's.
-    pub sandbox: SandboxOptions,
+    pub(crate) sandbox: SandboxOptions,
 }
 
 impl Default for PlayOptions {

@@ -25,7 +25,7 @@ use proto::replay::ReplayStep;
 
 /// Builds a replay step by step.
 #[derive(Debug)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     /// Everything but the steps, which are kept encoded in `steps`.
     replay: Replay,
     /// The JSON of the steps recorded so far, comma-separated, without the enclosing brackets.
@@ -40,14 +40,14 @@ pub struct Recorder {
 
 /// One played step, as recorded.
 #[derive(Debug, Clone, Copy)]
-pub struct StepRecord<'a> {
-    pub step: u32,
-    pub actions: &'a [Value],
-    pub rewards: &'a [f64],
-    pub statuses: &'a [MoveStatus],
-    pub time_ms: &'a [f64],
+pub(crate) struct StepRecord<'a> {
+    pub(crate) step: u32,
+    pub(crate) actions: &'a [Value],
+    pub(crate) rewards: &'a [f64],
+    pub(crate) statuses: &'a [MoveStatus],
+    pub(crate) time_ms: &'a [f64],
     /// The JSON of the environment's render after the step ([`Environment::write_render`]).
-    pub render: &'a [u8],
+    pub(crate) render: &'a [u8],
 }
 
 /// The fields of [`ReplayStep`] before `render`, in its order, to encode a step around a render that is
@@ -63,7 +63,7 @@ struct StepHead<'a> {
 
 impl Recorder {
     /// Starts a replay of a match.
-    pub fn new(
+    pub(crate) fn new(
         match_id: &str,
         environment: &str,
         config: Map<String, Value>,
@@ -93,7 +93,7 @@ impl Recorder {
 
     /// Appends a step and extends the hash chain with `env`'s state after it. A step that cannot be encoded
     /// fails the replay, at `finish`.
-    pub fn push(&mut self, record: StepRecord<'_>, env: &dyn Environment) {
+    pub(crate) fn push(&mut self, record: StepRecord<'_>, env: &dyn Environment) {
         if self.failed.is_none() {
             if let Err(error) = self.encode(record, env) {
                 self.failed = Some(error);
@@ -138,7 +138,10 @@ impl Recorder {
 
     /// Closes the replay with the outcome and returns its JSON bytes and their SHA-256 (hex). The outcome's
     /// own `replay_sha256` is left out of the document (see the module docs).
-    pub fn finish(self, outcome: &MatchOutcome) -> Result<(Vec<u8>, String), serde_json::Error> {
+    pub(crate) fn finish(
+        self,
+        outcome: &MatchOutcome,
+    ) -> Result<(Vec<u8>, String), serde_json::Error> {
         if let Some(error) = self.failed {
             return Err(error);
         }
@@ -171,7 +174,7 @@ pub fn chain_hash(prev: &[u8; 32], state: &Value) -> Result<[u8; 32], serde_json
 
 /// `SHA-256(prev || canonical JSON of env.state())`, written with [`Environment::write_state`] into `buf`
 /// (reused from step to step): the one way both the recorder and `verify` extend the chain.
-pub fn chain_state(
+pub(crate) fn chain_state(
     prev: &[u8; 32],
     env: &dyn Environment,
     buf: &mut Vec<u8>,
@@ -189,14 +192,14 @@ fn chain_step(prev: &[u8; 32], canonical_state: &[u8]) -> [u8; 32] {
 }
 
 /// JSON with object keys sorted and no whitespace, independent of how maps are ordered in memory.
-pub fn canonical_json(value: &Value) -> Result<String, serde_json::Error> {
+pub(crate) fn canonical_json(value: &Value) -> Result<String, serde_json::Error> {
     let mut out = Vec::new();
     write_canonical(value, &mut out)?;
     String::from_utf8(out).map_err(serde::ser::Error::custom)
 }
 
 /// Appends the canonical JSON of `value` to `out`.
-pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+pub(crate) fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
     match value {
         Value::Object(map) => {
             out.push(b'{');

@@ -23,7 +23,7 @@ use tonic::transport::Endpoint;
 use crate::{Error, Result};
 
 /// Largest replay piece in one event.
-pub const REPLAY_CHUNK_BYTES: usize = 1024 * 1024;
+pub(crate) const REPLAY_CHUNK_BYTES: usize = 1024 * 1024;
 /// Frames that may wait in the queue; newer frames are dropped beyond this.
 const MAX_QUEUED_FRAMES: usize = 256;
 /// Longest wait for the stream to take one event, or for the server's ack after the last one.
@@ -54,7 +54,12 @@ impl Reporter {
     }
 
     /// Starts the background task that streams to `url`, sending `token` as `authorization: Bearer <token>`.
-    pub fn start(url: &str, token: Option<&str>, match_id: &str, retry: Duration) -> Result<Self> {
+    pub(crate) fn start(
+        url: &str,
+        token: Option<&str>,
+        match_id: &str,
+        retry: Duration,
+    ) -> Result<Self> {
         let url = if url.contains("://") {
             url.to_string()
         } else {
@@ -112,12 +117,12 @@ impl Reporter {
     }
 
     /// Whether events go anywhere (callers skip building frames otherwise).
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.inner.is_some()
     }
 
     /// The match started.
-    pub fn started(&self, environment: &str, agent_ids: Vec<String>, seed: u64) {
+    pub(crate) fn started(&self, environment: &str, agent_ids: Vec<String>, seed: u64) {
         self.send(Event::Started(pb::MatchStarted {
             environment: environment.to_string(),
             agent_ids,
@@ -126,7 +131,7 @@ impl Reporter {
     }
 
     /// One step was played; dropped when the stream is behind.
-    pub fn frame(&self, step: u32, rewards: Vec<f64>, render_json: String) {
+    pub(crate) fn frame(&self, step: u32, rewards: Vec<f64>, render_json: String) {
         let Some(inner) = &self.inner else { return };
         if inner.queued_frames.load(Ordering::Relaxed) >= MAX_QUEUED_FRAMES {
             tracing::debug!(step, "report stream is behind; frame dropped");
@@ -141,7 +146,7 @@ impl Reporter {
     }
 
     /// An error was charged to an agent.
-    pub fn agent_error(
+    pub(crate) fn agent_error(
         &self,
         player: usize,
         agent_id: &str,
@@ -159,7 +164,7 @@ impl Reporter {
     }
 
     /// The replay document, in pieces of at most [`REPLAY_CHUNK_BYTES`].
-    pub fn replay(&self, bytes: &[u8]) {
+    pub(crate) fn replay(&self, bytes: &[u8]) {
         for chunk in bytes.chunks(REPLAY_CHUNK_BYTES) {
             self.send(Event::ReplayChunk(pb::ReplayChunk {
                 data: chunk.to_vec(),
@@ -169,7 +174,7 @@ impl Reporter {
 
     /// Sends `finished`, closes the stream and waits (bounded) until the server acknowledged it or the
     /// reporter gave up. Returns whether the server acknowledged the whole stream.
-    pub async fn finish(self, outcome_json: String) -> bool {
+    pub(crate) async fn finish(self, outcome_json: String) -> bool {
         self.send(Event::Finished(pb::MatchFinished { outcome_json }));
         let Some(inner) = self.inner else {
             return false;

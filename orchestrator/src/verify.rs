@@ -2,7 +2,7 @@
 //! every recorded action is applied again, and each step's rewards, render state and chained state hash
 //! must come out exactly as recorded, as must the final scores and step count of the outcome.
 //!
-//! The hash chain is the recorder's own ([`crate::replay::chain_state`], starting from 32 zero bytes as the
+//! The hash chain is the recorder's own (`replay::chain_state`, starting from 32 zero bytes as the
 //! module docs of [`crate::replay`] define), so a replay verifies only if every state along the way matches.
 
 use std::fmt;
@@ -16,7 +16,7 @@ use crate::envs::{self, EnvError};
 use crate::replay::chain_state;
 
 /// Largest replay file [`read_replay`] accepts (after decompression), so a hostile file cannot exhaust memory.
-pub const MAX_REPLAY_BYTES: u64 = 1 << 30;
+pub(crate) const MAX_REPLAY_BYTES: u64 = 1 << 30;
 
 /// Longest rendering of a JSON value kept in an error message.
 const SHOWN_CHARS: usize = 80;

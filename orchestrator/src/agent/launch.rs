@@ -12,7 +12,7 @@ use serde::Deserialize;
 use tokio::process::Command;
 
 /// The Python adapter, run as `python3 -u -c <this source> <module file>`.
-pub const PYTHON_ADAPTER: &str = include_str!("../python_adapter.py");
+pub(crate) const PYTHON_ADAPTER: &str = include_str!("../python_adapter.py");
 
 /// Module files the adapter runs, in order of preference.
 const PYTHON_MODULES: [&str; 2] = ["agent.py", "main.py"];
@@ -28,9 +28,9 @@ struct Manifest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
     /// The agent directory, absolute: the child's cwd and `HOME`.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     pub program: OsString,
-    pub args: Vec<OsString>,
+    pub(crate) args: Vec<OsString>,
     /// How the launch was found, for logs and messages (`agent.toml`, `agent.py`).
     pub kind: String,
 }
@@ -130,7 +130,7 @@ fn from_manifest(dir: &Path, path: &Path) -> Result<Launch, String> {
 impl Launch {
     /// The child process command: cleared environment plus an allow-list, own process group, piped stdio.
     /// `home` is the agent's writable directory (`HOME` and `TMPDIR`); without one it is the agent directory.
-    pub fn command(&self, home: Option<&Path>) -> Command {
+    pub(crate) fn command(&self, home: Option<&Path>) -> Command {
         let home = home.unwrap_or(&self.dir);
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
@@ -151,7 +151,7 @@ impl Launch {
     }
 
     /// The command as a person would type it, for logs (the adapter source is abbreviated).
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         let mut parts = vec![self.program.to_string_lossy().into_owned()];
         for arg in &self.args {
             if arg == PYTHON_ADAPTER {

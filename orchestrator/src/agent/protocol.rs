@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use proto::spec::Limits;
 
 /// The `init` message.
-pub fn init_message(
+pub(crate) fn init_message(
     player: usize,
     num_players: usize,
     env: &str,
@@ -35,25 +35,25 @@ pub fn init_message(
 }
 
 /// The `step` message.
-pub fn step_message(step: u32, observation: Value, bank_ms: u64) -> Value {
+pub(crate) fn step_message(step: u32, observation: Value, bank_ms: u64) -> Value {
     json!({ "type": "step", "step": step, "observation": observation, "bank_ms": bank_ms })
 }
 
 /// The `end` message.
-pub fn end_message(result: Value) -> Value {
+pub(crate) fn end_message(result: Value) -> Value {
     json!({ "type": "end", "result": result })
 }
 
 /// What an agent answered to `init`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Ready {
+pub(crate) enum Ready {
     Ready,
     /// The agent says it cannot play, and why.
     Failed(String),
 }
 
 /// Reads the answer to `init`; `Err` says what was wrong with the line.
-pub fn parse_ready(line: &[u8]) -> Result<Ready, String> {
+pub(crate) fn parse_ready(line: &[u8]) -> Result<Ready, String> {
     let object = parse_object(line)?;
     match object.get("type").and_then(Value::as_str) {
         Some("ready") => Ok(Ready::Ready),
@@ -72,13 +72,13 @@ pub fn parse_ready(line: &[u8]) -> Result<Ready, String> {
 }
 
 /// The step an answer says it belongs to, when it says so.
-pub fn answer_step(line: &[u8]) -> Option<u64> {
+pub(crate) fn answer_step(line: &[u8]) -> Option<u64> {
     let value: Value = serde_json::from_slice(line).ok()?;
     value.get("step")?.as_u64()
 }
 
 /// Reads the action out of an answer; `Err` says why there is none.
-pub fn parse_answer(line: &[u8]) -> Result<Value, String> {
+pub(crate) fn parse_answer(line: &[u8]) -> Result<Value, String> {
     let mut object = parse_object(line)?;
     if let Some(action) = object.remove("action") {
         return Ok(action);
@@ -105,7 +105,7 @@ fn parse_object(line: &[u8]) -> Result<Map<String, Value>, String> {
 }
 
 /// The start of a line, quoted, for error messages.
-pub fn excerpt(line: &[u8]) -> String {
+pub(crate) fn excerpt(line: &[u8]) -> String {
     const MAX: usize = 80;
     let text = String::from_utf8_lossy(line);
     let mut cut: String = text.chars().take(MAX).collect();
@@ -117,7 +117,7 @@ pub fn excerpt(line: &[u8]) -> String {
 
 /// Something read from an agent's stdout.
 #[derive(Debug)]
-pub enum Incoming {
+pub(crate) enum Incoming {
     /// A complete line (without its newline) and when its newline arrived.
     Line(Vec<u8>, Instant),
     /// A line grew past the limit; the rest of it is skipped.
@@ -128,7 +128,7 @@ pub enum Incoming {
 
 /// Splits an agent's stdout into lines of at most `max_line` bytes, chunk by chunk as it is read.
 #[derive(Debug)]
-pub struct LineSplitter {
+pub(crate) struct LineSplitter {
     /// The line being read, without its newline.
     line: Vec<u8>,
     /// Set when the line being read grew past the limit: the rest of it is dropped.
@@ -137,7 +137,7 @@ pub struct LineSplitter {
 }
 
 impl LineSplitter {
-    pub fn new(max_line: usize) -> Self {
+    pub(crate) fn new(max_line: usize) -> Self {
         Self {
             line: Vec::new(),
             skipping: false,
@@ -146,7 +146,7 @@ impl LineSplitter {
     }
 
     /// Splits `chunk`, read at `at`, and appends the lines it completes (and overlong lines) to `out`.
-    pub fn push(&mut self, mut chunk: &[u8], at: Instant, out: &mut VecDeque<Incoming>) {
+    pub(crate) fn push(&mut self, mut chunk: &[u8], at: Instant, out: &mut VecDeque<Incoming>) {
         while !chunk.is_empty() {
             let (part, complete) = match chunk.iter().position(|&b| b == b'\n') {
                 Some(i) => (&chunk[..i], true),

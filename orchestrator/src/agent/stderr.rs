@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 /// The kept part of a stream of bytes.
 #[derive(Debug)]
-pub struct StderrBuffer {
+pub(crate) struct StderrBuffer {
     head: Vec<u8>,
     tail: VecDeque<u8>,
     head_limit: usize,
@@ -16,7 +16,7 @@ pub struct StderrBuffer {
 
 impl StderrBuffer {
     /// A buffer that keeps at most `limit` bytes in total.
-    pub fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         let head_limit = limit / 2;
         Self {
             head: Vec::new(),
@@ -28,7 +28,7 @@ impl StderrBuffer {
     }
 
     /// Appends bytes; what does not fit pushes the oldest tail bytes out.
-    pub fn push(&mut self, mut bytes: &[u8]) {
+    pub(crate) fn push(&mut self, mut bytes: &[u8]) {
         if self.head.len() < self.head_limit {
             let take = bytes.len().min(self.head_limit - self.head.len());
             self.head.extend_from_slice(&bytes[..take]);
@@ -51,7 +51,7 @@ impl StderrBuffer {
     }
 
     /// The kept text (invalid UTF-8 replaced), with a marker where bytes were dropped.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::from_utf8_lossy(&self.head).into_owned();
         if self.dropped > 0 {
             out.push_str(&format!(

@@ -97,7 +97,7 @@ pub(crate) trait Board: Send {
 
 /// One game on a [`Board`]: the board and whose turn it is.
 #[derive(Debug, Clone)]
-pub struct BoardGame<B> {
+pub(crate) struct BoardGame<B> {
     pub(crate) board: B,
     pub(crate) turns: Turns,
 }

@@ -13,7 +13,7 @@ use super::kaggle;
 use super::{EnvError, EnvInfo, MoveStyle, shown};
 
 /// Catalog entry.
-pub const INFO: EnvInfo = EnvInfo {
+pub(crate) const INFO: EnvInfo = EnvInfo {
     name: "connectx",
     players: 2,
     move_style: MoveStyle::TurnBased,
@@ -58,11 +58,11 @@ pub(crate) const PARAMS: [Param; 4] = [
 ];
 
 /// One game of ConnectX.
-pub type ConnectX = BoardGame<Grid>;
+pub(crate) type ConnectX = BoardGame<Grid>;
 
 impl ConnectX {
     /// A fresh game; ConnectX uses no randomness, so the seed is ignored.
-    pub fn new(config: &Map<String, Value>, _seed: u64) -> Result<ConnectX, EnvError> {
+    pub(crate) fn new(config: &Map<String, Value>, _seed: u64) -> Result<ConnectX, EnvError> {
         let reader = kaggle::reader(INFO.name, config, &PARAMS)?;
         let rows = reader.integer(&ROWS)?.unsigned_abs() as usize;
         let columns = reader.integer(&COLUMNS)?.unsigned_abs() as usize;
@@ -80,7 +80,7 @@ impl ConnectX {
 
 /// The board of ConnectX: `rows x columns` cells, row by row from the top.
 #[derive(Debug, Clone)]
-pub struct Grid {
+pub(crate) struct Grid {
     rows: usize,
     columns: usize,
     inarow: usize,

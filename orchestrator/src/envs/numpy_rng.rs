@@ -20,13 +20,13 @@ const XSHIFT: u32 = 16;
 
 /// The entropy pool of `np.random.SeedSequence(seed)` for an integer seed without spawn key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeedSequence {
+pub(crate) struct SeedSequence {
     pool: [u32; POOL_SIZE],
 }
 
 impl SeedSequence {
     /// Mixes the seed's little-endian 32-bit words into the pool, as `SeedSequence.mix_entropy` does.
-    pub fn new(seed: u64) -> SeedSequence {
+    pub(crate) fn new(seed: u64) -> SeedSequence {
         // `_coerce_to_uint32_array`: least significant word first, zero is the single word `[0]`.
         let entropy: Vec<u32> = if seed >> 32 == 0 {
             vec![seed as u32]
@@ -67,7 +67,7 @@ impl SeedSequence {
     }
 
     /// `generate_state(n_words, np.uint64)`: 64-bit words built from pairs of 32-bit words, low word first.
-    pub fn generate_state_u64(&self, n_words: usize) -> Vec<u64> {
+    pub(crate) fn generate_state_u64(&self, n_words: usize) -> Vec<u64> {
         let mut hash_const = INIT_B;
         let words32: Vec<u32> = (0..n_words * 2)
             .map(|i| {
@@ -86,14 +86,14 @@ impl SeedSequence {
 
 /// NumPy's `PCG64` bit generator.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pcg64 {
+pub(crate) struct Pcg64 {
     state: u128,
     increment: u128,
 }
 
 impl Pcg64 {
     /// `PCG64(seed_sequence)`: four generated words give the initial state and the stream.
-    pub fn from_seed_sequence(seq: &SeedSequence) -> Pcg64 {
+    pub(crate) fn from_seed_sequence(seq: &SeedSequence) -> Pcg64 {
         let words = seq.generate_state_u64(4);
         let init_state = (u128::from(words[0]) << 64) | u128::from(words[1]);
         let init_seq = (u128::from(words[2]) << 64) | u128::from(words[3]);
@@ -116,7 +116,7 @@ impl Pcg64 {
     }
 
     /// Next 64-bit output: step the LCG, then XSL-RR of the new state.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.advance();
         let rotation = (self.state >> 122) as u32;
         let folded = ((self.state >> 64) as u64) ^ (self.state as u64);
@@ -124,7 +124,7 @@ impl Pcg64 {
     }
 
     /// The 128-bit state and increment as hex, for canonical state dumps.
-    pub fn state_hex(&self) -> (String, String) {
+    pub(crate) fn state_hex(&self) -> (String, String) {
         (
             format!("{:032x}", self.state),
             format!("{:032x}", self.increment),
@@ -134,31 +134,31 @@ impl Pcg64 {
 
 /// `np.random.Generator` over [`Pcg64`], with the draws the games use.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Generator {
+pub(crate) struct Generator {
     bits: Pcg64,
 }
 
 impl Generator {
     /// `np.random.default_rng(seed)`.
-    pub fn default_rng(seed: u64) -> Generator {
+    pub(crate) fn default_rng(seed: u64) -> Generator {
         Generator {
             bits: Pcg64::from_seed_sequence(&SeedSequence::new(seed)),
         }
     }
 
     /// `Generator.random()`: a double in `[0, 1)` from the top 53 bits of one output.
-    pub fn random(&mut self) -> f64 {
+    pub(crate) fn random(&mut self) -> f64 {
         (self.bits.next_u64() >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0)
     }
 
     /// `Generator.uniform(low, high)`: `low + (high - low) * random()`.
-    pub fn uniform(&mut self, low: f64, high: f64) -> f64 {
+    pub(crate) fn uniform(&mut self, low: f64, high: f64) -> f64 {
         let range = high - low;
         low + range * self.random()
     }
 
     /// The underlying bit generator, for state dumps.
-    pub fn bits(&self) -> &Pcg64 {
+    pub(crate) fn bits(&self) -> &Pcg64 {
         &self.bits
     }
 }

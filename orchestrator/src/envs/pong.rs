@@ -22,7 +22,7 @@ use super::numpy_rng::Generator;
 use super::{EnvError, EnvInfo, Environment, MoveStyle, StepResult, parse_discrete_action};
 
 /// Catalog entry.
-pub const INFO: EnvInfo = EnvInfo {
+pub(crate) const INFO: EnvInfo = EnvInfo {
     name: "pong",
     players: 2,
     move_style: MoveStyle::Simultaneous,
@@ -127,21 +127,21 @@ pub(crate) const PARAMS: [Param; 10] = [
 
 /// Pong's settings, defaults from the package's `config.yaml`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PongConfig {
+pub(crate) struct PongConfig {
     /// Field size reported to viewers; the package's physics always uses the unit square.
-    pub width: f64,
-    pub height: f64,
+    pub(crate) width: f64,
+    pub(crate) height: f64,
     /// Full paddle length; the ball is returned within half of it from the paddle's centre.
-    pub paddle_height: f64,
+    pub(crate) paddle_height: f64,
     /// Drawn only: the paddles' faces are fixed at x = 0.05 and x = 0.95.
-    pub paddle_width: f64,
-    pub paddle_speed: f64,
-    pub ball_radius: f64,
-    pub ball_speed: f64,
-    pub winning_score: u64,
-    pub max_steps: u64,
+    pub(crate) paddle_width: f64,
+    pub(crate) paddle_speed: f64,
+    pub(crate) ball_radius: f64,
+    pub(crate) ball_speed: f64,
+    pub(crate) winning_score: u64,
+    pub(crate) max_steps: u64,
     /// Playback speed suggested to viewers.
-    pub render_fps: u64,
+    pub(crate) render_fps: u64,
 }
 
 impl Default for PongConfig {
@@ -163,7 +163,7 @@ impl Default for PongConfig {
 
 impl PongConfig {
     /// Reads a JSON configuration; absent keys keep their defaults.
-    pub fn from_map(map: &Map<String, Value>) -> Result<PongConfig, EnvError> {
+    pub(crate) fn from_map(map: &Map<String, Value>) -> Result<PongConfig, EnvError> {
         let r = ConfigReader::new(INFO.name, map, &PARAMS)?;
         Ok(PongConfig {
             width: r.number(&WIDTH)?,
@@ -180,7 +180,7 @@ impl PongConfig {
     }
 
     /// The effective configuration as JSON, every key present.
-    pub fn to_map(&self) -> Map<String, Value> {
+    pub(crate) fn to_map(&self) -> Map<String, Value> {
         let value = json!({
             "width": self.width,
             "height": self.height,
@@ -202,7 +202,7 @@ impl PongConfig {
 
 /// One game of Pong.
 #[derive(Debug, Clone)]
-pub struct Pong {
+pub(crate) struct Pong {
     config: PongConfig,
     rng: Generator,
     /// Ball position and velocity are `float32` in the package, so they are `f32` here.
@@ -217,12 +217,12 @@ pub struct Pong {
 
 impl Pong {
     /// A game as the package's `PongEnvironment(config)` after `reset(seed=seed)`.
-    pub fn new(config: &Map<String, Value>, seed: u64) -> Result<Pong, EnvError> {
+    pub(crate) fn new(config: &Map<String, Value>, seed: u64) -> Result<Pong, EnvError> {
         Ok(Pong::with_config(PongConfig::from_map(config)?, seed))
     }
 
     /// Same as [`Pong::new`] from an already checked configuration.
-    pub fn with_config(config: PongConfig, seed: u64) -> Pong {
+    pub(crate) fn with_config(config: PongConfig, seed: u64) -> Pong {
         let mut pong = Pong {
             config,
             rng: Generator::default_rng(seed),
@@ -237,13 +237,8 @@ impl Pong {
         pong
     }
 
-    /// The effective configuration.
-    pub fn settings(&self) -> &PongConfig {
-        &self.config
-    }
-
     /// The observation every player gets, as the package's `float32` array.
-    pub fn observation_f32(&self) -> [f32; 8] {
+    pub(crate) fn observation_f32(&self) -> [f32; 8] {
         [
             self.ball[0],
             self.ball[1],
@@ -256,13 +251,8 @@ impl Pong {
         ]
     }
 
-    /// Steps taken so far.
-    pub fn steps(&self) -> u64 {
-        self.steps
-    }
-
     /// Plays one step with raw actions (`0` up, `1` stay, `2` down; anything else stays).
-    pub fn step_actions(&mut self, actions: [i64; 2]) -> StepResult {
+    pub(crate) fn step_actions(&mut self, actions: [i64; 2]) -> StepResult {
         if self.done {
             return StepResult {
                 rewards: vec![0.0, 0.0],

@@ -13,7 +13,7 @@ use super::kaggle;
 use super::{EnvError, EnvInfo, Environment, MoveStyle, StepResult, parse_discrete_action};
 
 /// Catalog entry.
-pub const INFO: EnvInfo = EnvInfo {
+pub(crate) const INFO: EnvInfo = EnvInfo {
     name: "rps",
     players: 2,
     move_style: MoveStyle::Simultaneous,
@@ -50,7 +50,7 @@ pub(crate) const PARAMS: [Param; 3] = [
 ];
 
 /// Kaggle's `get_score`: `1` when `left` beats `right`, `-1` when it loses, `0` for the same sign.
-pub fn round_score(left: i64, right: i64) -> i64 {
+pub(crate) fn round_score(left: i64, right: i64) -> i64 {
     let delta = if (left + right) % 2 == 0 {
         right - left
     } else {
@@ -61,7 +61,7 @@ pub fn round_score(left: i64, right: i64) -> i64 {
 
 /// One game of repeated rock-paper-scissors.
 #[derive(Debug, Clone)]
-pub struct Rps {
+pub(crate) struct Rps {
     signs: usize,
     episode_steps: u64,
     tie_threshold: i64,
@@ -77,7 +77,7 @@ pub struct Rps {
 
 impl Rps {
     /// A fresh game; rock-paper-scissors uses no randomness, so the seed is ignored.
-    pub fn new(config: &Map<String, Value>, _seed: u64) -> Result<Rps, EnvError> {
+    pub(crate) fn new(config: &Map<String, Value>, _seed: u64) -> Result<Rps, EnvError> {
         let reader = kaggle::reader(INFO.name, config, &PARAMS)?;
         Ok(Rps {
             signs: reader.integer(&SIGNS)?.unsigned_abs() as usize,

@@ -12,7 +12,7 @@ use super::kaggle;
 use super::{EnvError, EnvInfo, MoveStyle, shown};
 
 /// Catalog entry.
-pub const INFO: EnvInfo = EnvInfo {
+pub(crate) const INFO: EnvInfo = EnvInfo {
     name: "tictactoe",
     players: 2,
     move_style: MoveStyle::TurnBased,
@@ -43,11 +43,11 @@ const LINES: [[usize; 3]; 8] = [
 ];
 
 /// One game of tic-tac-toe.
-pub type TicTacToe = BoardGame<Cells>;
+pub(crate) type TicTacToe = BoardGame<Cells>;
 
 impl TicTacToe {
     /// A fresh game; tic-tac-toe uses no randomness, so the seed is ignored.
-    pub fn new(config: &Map<String, Value>, _seed: u64) -> Result<TicTacToe, EnvError> {
+    pub(crate) fn new(config: &Map<String, Value>, _seed: u64) -> Result<TicTacToe, EnvError> {
         let reader = kaggle::reader(INFO.name, config, &PARAMS)?;
         Ok(BoardGame {
             board: Cells([EMPTY; CELLS]),
@@ -58,7 +58,7 @@ impl TicTacToe {
 
 /// The board of tic-tac-toe: nine cells, row by row.
 #[derive(Debug, Clone)]
-pub struct Cells([u8; CELLS]);
+pub(crate) struct Cells([u8; CELLS]);
 
 impl Cells {
     fn cell(&self, action: &Value) -> Result<usize, String> {

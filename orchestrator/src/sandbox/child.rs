@@ -314,12 +314,6 @@ pub fn landlock_abi() -> Result<i32, String> {
     }
 }
 
-/// Paths must not contain NUL bytes to be passed to the kernel.
-pub fn c_path(path: &std::path::Path) -> Option<CString> {
-    use std::os::unix::ffi::OsStrExt;
-    CString::new(path.as_os_str().as_bytes()).ok()
-}
-
 /// Clock ticks per second, the unit of CPU times in `/proc/<pid>/stat`.
 pub fn clock_ticks() -> Option<u64> {
     // SAFETY: sysconf with a constant name has no preconditions.
