@@ -1,10 +1,11 @@
 //! The only code of the workspace that uses `unsafe`: what an agent's child process does between `fork` and
-//! `exec`, and two read-only kernel probes.
+//! `exec`, two read-only kernel probes, and the short-lived child that kills the processes of a dedicated
+//! agent user.
 //!
 //! Everything the child needs is prepared in the parent ([`ChildSetup`]): rlimit values, C strings, the
 //! Landlock ruleset descriptor and the seccomp programs. Between `fork` and `exec` only async-signal-safe
-//! system calls run (`prctl`, `getpid`, `getppid`, `open`, `write`, `close`, `setrlimit`, `close_range`,
-//! `fcntl`, `syscall`); nothing allocates, locks or logs.
+//! system calls run (`prctl`, `getpid`, `getppid`, `open`, `write`, `close`, `setrlimit`, `setgroups`,
+//! `setresgid`, `setresuid`, `close_range`, `fcntl`, `syscall`); nothing allocates, locks or logs.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -32,10 +33,13 @@ const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
 /// `LANDLOCK_CREATE_RULESET_VERSION`.
 const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
 
-/// What the child applies to itself, in this order: parent-death signal, OOM score, rlimits, capabilities,
+/// What the child applies to itself, in this order: OOM score, rlimits, the capability bounding and ambient
+/// sets, the dedicated user, parent-death signal (a change of user clears it), the other capability sets,
 /// inherited descriptors, no-new-privileges, Landlock, seccomp.
 #[derive(Debug, Default)]
 pub struct ChildSetup {
+    /// The dedicated `(uid, gid)` the agent runs as, without supplementary groups.
+    pub identity: Option<(libc::uid_t, libc::gid_t)>,
     /// The orchestrator's pid; a child whose parent already died exits instead of running unsupervised.
     pub parent_pid: Option<libc::pid_t>,
     /// `/proc/self/oom_score_adj`, when the agent should be the first victim of the OOM killer.
@@ -69,13 +73,6 @@ impl ChildSetup {
 
     /// Applies every prepared layer to the calling (child) process.
     fn apply(&mut self) -> io::Result<()> {
-        if let Some(parent) = self.parent_pid {
-            check(set_parent_death_signal())?;
-            // SAFETY: getppid has no preconditions.
-            if unsafe { libc::getppid() } != parent {
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
-        }
         if let Some(path) = &self.oom_score_path {
             write_oom_score(path);
         }
@@ -89,7 +86,21 @@ impl ChildSetup {
             check(unsafe { libc::setrlimit(resource as _, &limit) })?;
         }
         if self.drop_capabilities {
-            drop_capabilities()?;
+            // Dropping from the bounding set needs CAP_SETPCAP, which a change of user takes away.
+            drop_bounding_and_ambient();
+        }
+        if let Some((uid, gid)) = self.identity {
+            become_user(uid, gid)?;
+        }
+        if let Some(parent) = self.parent_pid {
+            check(set_parent_death_signal())?;
+            // SAFETY: getppid has no preconditions.
+            if unsafe { libc::getppid() } != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+        }
+        if self.drop_capabilities {
+            clear_capabilities()?;
         }
         if self.close_fds {
             mark_fds_close_on_exec();
@@ -147,8 +158,8 @@ fn write_oom_score(path: &CString) {
     }
 }
 
-/// Empties every capability set so that not even a root agent keeps privileges, across `exec` too.
-fn drop_capabilities() -> io::Result<()> {
+/// Empties the bounding and ambient capability sets, so that no `exec` can gain a capability back.
+fn drop_bounding_and_ambient() {
     for cap in 0..64 {
         // SAFETY: prctl with integer arguments only. EINVAL (no such capability) is expected and ignored.
         unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
@@ -163,6 +174,21 @@ fn drop_capabilities() -> io::Result<()> {
             0,
         )
     };
+}
+
+/// Switches to `uid` and `gid` for good (real, effective and saved), with no supplementary groups.
+fn become_user(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
+    // SAFETY: setgroups with an empty list, setresgid and setresuid take integers only.
+    unsafe {
+        check(libc::setgroups(0, std::ptr::null()))?;
+        check(libc::setresgid(gid, gid, gid))?;
+        check(libc::setresuid(uid, uid, uid))
+    }
+}
+
+/// Empties the effective, permitted and inheritable capability sets, so that not even a root agent keeps
+/// privileges.
+fn clear_capabilities() -> io::Result<()> {
     #[repr(C)]
     struct CapHeader {
         version: u32,
@@ -311,6 +337,38 @@ pub fn landlock_abi() -> Result<i32, String> {
             }
             _ => format!("Landlock probe failed: {error}"),
         })
+    }
+}
+
+/// Kills every process of the dedicated user `uid` (group `gid`): a short-lived child becomes that user and
+/// sends SIGKILL to every process it may signal, which are exactly that user's (`kill(-1)` spares the
+/// sender), then exits without running anything.
+pub fn kill_user(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new("kill-agent-user");
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let closure = move || -> io::Result<()> {
+        become_user(uid, gid)?;
+        // SAFETY: kill and _exit with integer arguments; the child ends here, before `exec`.
+        unsafe {
+            libc::kill(-1, libc::SIGKILL);
+            libc::_exit(0)
+        }
+    };
+    // SAFETY: the closure runs in the forked child and makes async-signal-safe system calls only.
+    unsafe {
+        command.pre_exec(closure);
+    }
+    let status = command.status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "the killing child ended with {status}"
+        )))
     }
 }
 
