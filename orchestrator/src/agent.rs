@@ -160,6 +160,8 @@ pub struct AgentProcess {
     paused: bool,
     /// The last CPU time read from `/proc` (seconds, all threads); kept for when the process is gone.
     cpu_seconds: f64,
+    /// The agent's hold on its dedicated user, given back (after the group is killed) when this is dropped.
+    tenancy: Option<sandbox::Tenancy>,
 }
 
 impl std::fmt::Debug for AgentProcess {
@@ -187,20 +189,26 @@ impl AgentProcess {
     ) -> Result<(Self, Isolation), String> {
         let cannot =
             |e: std::io::Error| format!("cannot start {} ({}): {e}", launch.display(), launch.kind);
-        let (mut child, mut isolation) = match sandbox {
+        let (mut child, mut isolation, tenancy, uid) = match sandbox {
             Some(prepared) => {
-                let mut command = launch.command(Some(&prepared.scratch));
+                let uid = prepared.uid();
+                // A dedicated user may be unable to search the directories above the agent's own: it runs its
+                // program from its working directory, which it enters before it changes user.
+                let mut command = launch.command(Some(&prepared.scratch), uid.is_some());
                 let isolation = prepared.isolation.clone();
-                prepared.install(&mut command);
-                (sandbox::spawn(command).map_err(cannot)?, isolation)
+                let tenancy = prepared.install(&mut command);
+                let child = sandbox::spawn(command).map_err(cannot)?;
+                (child, isolation, tenancy, uid)
             }
             None => (
-                launch.command(None).spawn().map_err(cannot)?,
+                launch.command(None, false).spawn().map_err(cannot)?,
                 Isolation::default(),
+                None,
+                None,
             ),
         };
         if let Some(pid) = child.id() {
-            sandbox::verify_started(pid, &mut isolation);
+            sandbox::verify_started(pid, uid, &mut isolation);
         }
         let pgid = child
             .id()
@@ -238,6 +246,7 @@ impl AgentProcess {
                 stopped: false,
                 paused: false,
                 cpu_seconds: 0.0,
+                tenancy,
             },
             isolation,
         ))
@@ -284,6 +293,17 @@ impl AgentProcess {
         let sample = sandbox::cpu_time(pid)?;
         self.cpu_seconds = self.cpu_seconds.max(sample.0);
         Some(sample)
+    }
+
+    /// Bytes of the files the agent deleted but keeps open (read as the agent's own user when it has one).
+    pub(crate) fn unlinked_bytes(&self) -> u64 {
+        let Some(pid) = self.child.id().filter(|_| !self.stopped) else {
+            return 0;
+        };
+        match &self.tenancy {
+            Some(tenancy) => tenancy.identity().as_agent(|| sandbox::unlinked_bytes(pid)),
+            None => sandbox::unlinked_bytes(pid),
+        }
     }
 
     /// The CPU time the agent used, as last sampled.

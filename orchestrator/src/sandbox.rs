@@ -13,6 +13,7 @@
 
 pub mod child;
 mod fs_rules;
+mod identity;
 mod seccomp;
 mod spawner;
 
@@ -24,6 +25,7 @@ use proto::outcome::Isolation;
 use proto::spec::Limits;
 
 use child::ChildSetup;
+pub use identity::{Tenancy, UidRange};
 pub use spawner::spawn;
 
 /// Lines are bounded, stdin writes cannot block the match, stderr is drained into a bounded buffer.
@@ -40,6 +42,8 @@ pub const PARENT_DEATH: &str = "parent_death_signal";
 pub const OOM_SCORE: &str = "oom_score";
 /// Limits on address space, file size, open files, core dumps, CPU seconds and processes.
 pub const RLIMITS: &str = "rlimits";
+/// The agent runs under a uid and gid of its own, used by nothing else (when the orchestrator may set one).
+pub const DEDICATED_UID: &str = "dedicated_uid";
 /// No privileges can be gained through `exec`.
 pub const NO_NEW_PRIVS: &str = "no_new_privs";
 /// Every capability set is empty (matters when the orchestrator runs as root).
@@ -54,6 +58,8 @@ pub const LANDLOCK_NET: &str = "landlock_net";
 pub const LANDLOCK_SCOPES: &str = "landlock_scopes";
 /// The agent not on move in a turn-based game is stopped until its turn.
 pub const PAUSE_OFF_TURN: &str = "pause_off_turn";
+/// In a simultaneous game the agents think one after the other, each alone, the others stopped.
+pub const SERIAL_THINKING: &str = "serial_thinking";
 
 /// Every layer, in the order they are reported.
 pub const LAYERS: &[&str] = &[
@@ -63,6 +69,7 @@ pub const LAYERS: &[&str] = &[
     CLOSED_FDS,
     PARENT_DEATH,
     OOM_SCORE,
+    DEDICATED_UID,
     RLIMITS,
     NO_NEW_PRIVS,
     CAPABILITIES,
@@ -71,6 +78,7 @@ pub const LAYERS: &[&str] = &[
     LANDLOCK_NET,
     LANDLOCK_SCOPES,
     PAUSE_OFF_TURN,
+    SERIAL_THINKING,
 ];
 
 /// Layers that are part of how agents are run and cannot be switched off.
@@ -78,7 +86,11 @@ const ALWAYS_ON: &[&str] = &[BOUNDED_IO, PROCESS_GROUP, CLEAN_ENV];
 
 /// Open files an agent may hold.
 const OPEN_FILES: u64 = 256;
-/// Processes (and threads) of the agent's user: the kernel counts them per user, so this is a backstop.
+/// Threads an agent may have. With a dedicated user the kernel enforces it (the process-count rlimit of that
+/// user); otherwise the orchestrator checks it between steps.
+pub const THREADS: u64 = 256;
+/// Processes (and threads) of the agent's user when the user is shared with the orchestrator: the kernel
+/// counts every process of the user, so this is only a backstop.
 const PROCESSES: u64 = 4096;
 /// CPU seconds on top of the match budget before the kernel kills an agent (a backstop: the match budget
 /// ends matches long before).
@@ -96,6 +108,9 @@ pub struct SandboxOptions {
     /// Where the agents' scratch directories are made and kept; `None`: a temporary directory removed when
     /// the match ends.
     pub scratch_root: Option<PathBuf>,
+    /// The dedicated users agents run as when the orchestrator may change user ids; `None`: agents run as
+    /// the orchestrator's user.
+    pub uids: Option<UidRange>,
 }
 
 impl SandboxOptions {
@@ -109,6 +124,17 @@ impl SandboxOptions {
             .find(|n| ALWAYS_ON.contains(&n.as_str()))
         {
             return Err(format!("isolation layer {name} cannot be disabled"));
+        }
+        if let Some(root) = self
+            .read_paths
+            .iter()
+            .find(|p| p.canonicalize().is_ok_and(|c| c.parent().is_none()))
+        {
+            return Err(format!(
+                "agent read path {} is the root directory: agents would read everything; name the runtime's \
+                 own directories",
+                root.display()
+            ));
         }
         Ok(())
     }
@@ -137,12 +163,21 @@ pub struct Prepared {
     /// The private writable directory: the agent's `HOME` and `TMPDIR`.
     pub scratch: PathBuf,
     setup: ChildSetup,
+    /// The agent's dedicated user, when it has one.
+    tenancy: Option<Tenancy>,
 }
 
 impl Prepared {
-    /// Registers the child-side setup on `command`.
-    pub fn install(self, command: &mut tokio::process::Command) {
+    /// Registers the child-side setup on `command`; returns the seat's hold on its dedicated user, to be
+    /// kept as long as the agent lives.
+    pub fn install(self, command: &mut tokio::process::Command) -> Option<Tenancy> {
         self.setup.install(command);
+        self.tenancy
+    }
+
+    /// The uid the agent will run as, when it has a dedicated one.
+    pub fn uid(&self) -> Option<u32> {
+        self.tenancy.as_ref().map(|t| t.identity().uid)
     }
 }
 
@@ -153,8 +188,13 @@ pub struct AgentBox<'a> {
     pub dir: &'a Path,
     /// Where its private writable directory is made (inside the match's temporary directory).
     pub scratch: PathBuf,
-    /// The program that will be executed (resolved or bare), whose installation must stay readable.
-    pub program: &'a Path,
+    /// The installation of the interpreter the operator configured, for Python module agents.
+    pub runtime: &'a [PathBuf],
+    /// The interpreter the operator configured, for Python module agents: a dedicated user must be able to
+    /// run it.
+    pub interpreter: Option<&'a Path>,
+    /// Whether no other seat of the match runs from `dir` (it is then opened to this seat's user only).
+    pub own_dir: bool,
     pub limits: &'a Limits,
     /// Whether the game is turn-based (the agent is paused off turn).
     pub turn_based: bool,
@@ -211,7 +251,6 @@ pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepare
 
     let scratch = agent.scratch.clone();
     make_scratch(&scratch)?;
-
     layer(BOUNDED_IO, Ok(()));
     layer(PROCESS_GROUP, Ok(()));
     layer(CLEAN_ENV, Ok(()));
@@ -222,8 +261,27 @@ pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepare
     if layer(OOM_SCORE, Ok(())) {
         setup.oom_score_path = CString::new("/proc/self/oom_score_adj").ok();
     }
+    let uids = match (&options.uids, agent.interpreter) {
+        (None, _) => Err("no agent uid range is configured".to_string()),
+        (Some(range), interpreter) => range.check().and_then(|()| match interpreter {
+            Some(python) if !range.can_run(python) => Err(format!(
+                "the Python interpreter {} cannot be run by the dedicated agent users (a directory on its \
+                 path is not searchable by others); install one every user can run and point --python at it",
+                python.display()
+            )),
+            _ => Ok(()),
+        }),
+    };
+    let tenancy = match (layer(DEDICATED_UID, uids), &options.uids) {
+        (true, Some(range)) => {
+            let identity = range.acquire()?;
+            setup.identity = Some((identity.uid, identity.gid));
+            Some(Tenancy::new(identity, &scratch, agent.dir, agent.own_dir)?)
+        }
+        _ => None,
+    };
     if layer(RLIMITS, Ok(())) {
-        setup.rlimits = rlimits(agent.limits);
+        setup.rlimits = rlimits(agent.limits, tenancy.is_some());
     }
     setup.no_new_privs = layer(NO_NEW_PRIVS, Ok(()));
     setup.drop_capabilities = layer(CAPABILITIES, Ok(()));
@@ -281,18 +339,26 @@ pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepare
             }
         }
     }
-    if agent.turn_based {
-        layer(PAUSE_OFF_TURN, Ok(()));
-    }
+    layer(
+        if agent.turn_based {
+            PAUSE_OFF_TURN
+        } else {
+            SERIAL_THINKING
+        },
+        Ok(()),
+    );
     Ok(Prepared {
         isolation,
         scratch,
         setup,
+        tenancy,
     })
 }
 
-/// The rlimits of an agent: `(resource, soft, hard)`.
-fn rlimits(limits: &Limits) -> Vec<(libc::c_int, u64, u64)> {
+/// The rlimits of an agent: `(resource, soft, hard)`. With a dedicated user the process count is the
+/// agent's own threads; otherwise the kernel counts every process of the orchestrator's user.
+fn rlimits(limits: &Limits, dedicated: bool) -> Vec<(libc::c_int, u64, u64)> {
+    let processes = if dedicated { THREADS } else { PROCESSES };
     let mib = 1024 * 1024;
     let cpu = (limits.match_ms + limits.init_ms) / 1000 + CPU_SLACK_SEC;
     let mut out = vec![
@@ -304,7 +370,7 @@ fn rlimits(limits: &Limits) -> Vec<(libc::c_int, u64, u64)> {
         (libc::RLIMIT_NOFILE as libc::c_int, OPEN_FILES, OPEN_FILES),
         (libc::RLIMIT_CORE as libc::c_int, 0, 0),
         (libc::RLIMIT_CPU as libc::c_int, cpu, cpu + 1),
-        (libc::RLIMIT_NPROC as libc::c_int, PROCESSES, PROCESSES),
+        (libc::RLIMIT_NPROC as libc::c_int, processes, processes),
     ];
     if limits.memory_mb > 0 {
         let bytes = limits.memory_mb.saturating_mul(mib);
@@ -313,29 +379,70 @@ fn rlimits(limits: &Limits) -> Vec<(libc::c_int, u64, u64)> {
     out
 }
 
-/// What the agent may read: the runtime, its own directory, the interpreter's installation, extra paths.
+/// What the agent may read and run: the system runtime, its own directory, the installation of the
+/// interpreter the operator configured, and the operator's extra paths; all canonical, never `/`. Nothing
+/// here comes from what the agent says (an `agent.toml` command only runs when it lies inside this set).
 fn read_paths(options: &SandboxOptions, agent: &AgentBox<'_>) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = fs_rules::RUNTIME_PATHS.iter().map(PathBuf::from).collect();
     paths.push(agent.dir.to_path_buf());
-    // An interpreter given by path (a virtual environment, a runtime under /opt): its installation prefix,
-    // and that of the file it links to.
-    if agent.program.is_absolute() && !agent.program.starts_with(agent.dir) {
-        for program in [
-            Some(agent.program.to_path_buf()),
-            agent.program.canonicalize().ok(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if let Some(prefix) = program.parent().and_then(Path::parent) {
-                if prefix != Path::new("/") {
-                    paths.push(prefix.to_path_buf());
-                }
-            }
-        }
-    }
+    paths.extend(agent.runtime.iter().cloned());
     paths.extend(options.read_paths.iter().cloned());
-    paths
+    let mut canonical: Vec<PathBuf> = paths
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .filter(|p| p.parent().is_some())
+        .collect();
+    canonical.sort();
+    canonical.dedup();
+    canonical
+}
+
+/// Resolves `program`, the command an `agent.toml` names (a path, or a name looked up on the agents'
+/// `PATH`), to a file inside what the agent may read and run, without widening that set: a name is looked
+/// up in the `PATH` directories in order and the first match inside the set wins. `Err` is a message for the
+/// agent's author when the program exists only outside the set; a program that does not exist is returned
+/// as it is, to fail at start with the system's own message.
+pub fn resolve_program(
+    options: &SandboxOptions,
+    agent: &AgentBox<'_>,
+    program: &std::ffi::OsStr,
+) -> Result<PathBuf, String> {
+    let given = PathBuf::from(program);
+    let candidates: Vec<PathBuf> = if given.to_string_lossy().contains('/') {
+        vec![given.clone()]
+    } else {
+        std::env::var_os("PATH")
+            .map(|path| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join(program))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let allowed = read_paths(options, agent);
+    let mut outside = None;
+    for candidate in candidates {
+        let Ok(real) = candidate.canonicalize() else {
+            continue;
+        };
+        if !real.is_file() {
+            continue;
+        }
+        if allowed.iter().any(|dir| real.starts_with(dir)) {
+            return Ok(candidate);
+        }
+        outside.get_or_insert(real);
+    }
+    match outside {
+        None => Ok(given),
+        Some(real) => Err(format!(
+            "agent.toml: command {} is {}, outside what agents may run (their own directory, the system's \
+             /usr, /bin and /lib, and the directories the operator added); ship the program in the agent's \
+             directory and name it as ./program",
+            given.display(),
+            real.display()
+        )),
+    }
 }
 
 /// Creates an empty scratch directory (removing what an earlier run left), private to the agent's user.
@@ -353,7 +460,8 @@ fn make_scratch(path: &Path) -> Result<(), String> {
 
 /// Checks, from the outside, the layers that the kernel shows in `/proc/<pid>/status` of the started
 /// agent; a layer that is not in force moves from `applied` to `unavailable`.
-pub fn verify_started(pid: u32, isolation: &mut Isolation) {
+/// `uid` is the dedicated user the agent should run as, when it has one.
+pub fn verify_started(pid: u32, uid: Option<u32>, isolation: &mut Isolation) {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         // The agent already exited; nothing to check.
         return;
@@ -366,7 +474,13 @@ pub fn verify_started(pid: u32, isolation: &mut Isolation) {
             .unwrap_or("")
             .to_string()
     };
-    let checks: [(&str, bool); 3] = [
+    let uids_are = |uid: u32| {
+        field("Uid")
+            .split_whitespace()
+            .all(|u| u == uid.to_string())
+    };
+    let checks: [(&str, bool); 4] = [
+        (DEDICATED_UID, uid.is_none_or(uids_are)),
         (SECCOMP, field("Seccomp") == "2"),
         (NO_NEW_PRIVS, field("NoNewPrivs") == "1"),
         (
@@ -398,8 +512,10 @@ pub fn missing_required(
     required
         .iter()
         .filter(|r| !isolation.applied.contains(r))
-        // Nobody is ever off turn in a simultaneous game: there is nothing to pause.
+        // Nobody is ever off turn in a simultaneous game, and nobody thinks at the same time as another in a
+        // turn-based one: each layer concerns one kind of game.
         .filter(|r| r.as_str() != PAUSE_OFF_TURN || turn_based)
+        .filter(|r| r.as_str() != SERIAL_THINKING || !turn_based)
         .map(|r| {
             let prefix = format!("{r}: ");
             isolation
@@ -412,8 +528,11 @@ pub fn missing_required(
         .collect()
 }
 
-/// Bytes and entries in a scratch directory, counting at most `max_entries` entries.
+/// Bytes and entries in a scratch directory, counting at most `max_entries` entries. Bytes are the blocks
+/// the entries hold on the file system, directories included: a sparse file counts what it holds, space
+/// preallocated past a file's end (`fallocate` with `KEEP_SIZE`) counts too.
 pub fn scratch_usage(path: &Path, max_entries: usize) -> (u64, usize) {
+    use std::os::unix::fs::MetadataExt;
     let mut bytes = 0u64;
     let mut entries = 0usize;
     let mut pending = vec![path.to_path_buf()];
@@ -429,14 +548,36 @@ pub fn scratch_usage(path: &Path, max_entries: usize) -> (u64, usize) {
             let Ok(meta) = entry.metadata() else {
                 continue;
             };
+            bytes = bytes.saturating_add(meta.blocks().saturating_mul(512));
             if meta.is_dir() {
                 pending.push(entry.path());
-            } else {
-                bytes = bytes.saturating_add(meta.len());
             }
         }
     }
     (bytes, entries)
+}
+
+/// Bytes held by the regular files that process `pid` keeps open and no directory names any more (deleted
+/// while open, or created with `O_TMPFILE`): space a walk of the scratch directory cannot see.
+pub fn unlinked_bytes(pid: u32) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    fds.flatten()
+        // The descriptor's link leads to the open file itself, named or not.
+        .filter_map(|fd| std::fs::metadata(fd.path()).ok())
+        .filter(|meta| meta.is_file() && meta.nlink() == 0)
+        .map(|meta| meta.blocks().saturating_mul(512))
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Threads of process `pid` (its `num_threads`), `None` when it is gone.
+pub fn threads(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    // After the command: state is field 3 of the line, num_threads field 20.
+    after.split_whitespace().nth(17)?.parse().ok()
 }
 
 /// CPU time of a process: `(all threads, dead ones included, in seconds; live threads in nanoseconds)`.

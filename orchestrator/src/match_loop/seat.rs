@@ -3,7 +3,7 @@
 //! A seat charges faults, spends the time bank, takes its agent out of the match and stops it; what a reply
 //! counts as is decided by [`super::judge`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -12,12 +12,13 @@ use proto::replay::MoveStatus;
 use proto::spec::MatchSpec;
 use serde_json::Value;
 
+use super::scratch;
 use super::think::Turn;
 use crate::agent::protocol;
 use crate::agent::{AgentProcess, Launch, ProcessLimits};
 use crate::envs::Environment;
 use crate::report::Reporter;
-use crate::sandbox::Prepared;
+use crate::sandbox::{self, Prepared};
 
 /// One player's agent and its account.
 pub(super) struct Seat {
@@ -76,10 +77,6 @@ impl Seat {
     /// How the move of an agent on move that is not asked goes: it is out for this reason.
     pub(super) fn absent_move(&self) -> MoveStatus {
         self.out.unwrap_or(MoveStatus::Crashed)
-    }
-
-    pub(super) fn scratch(&self) -> Option<&Path> {
-        self.scratch.as_deref()
     }
 
     /// Charges one error to the agent and tells the executor; `step` is `None` during init.
@@ -180,6 +177,18 @@ impl Seat {
             pid = process.pid(), applied = ?self.isolation.applied, unavailable = ?self.isolation.unavailable,
             "agent started");
         Some(self.process.insert(process))
+    }
+
+    /// Why the agent is over its scratch or thread limits ([`scratch::excess`]), `None` while it is within
+    /// them.
+    pub(super) fn excess(&self, scratch_mb: u64) -> Option<String> {
+        let dir = self.scratch.as_deref()?;
+        let process = self.process.as_ref();
+        let unlinked = process.map_or(0, AgentProcess::unlinked_bytes);
+        let threads = process
+            .and_then(AgentProcess::pid)
+            .and_then(sandbox::threads);
+        scratch::excess(dir, unlinked, threads, scratch_mb)
     }
 
     pub(super) fn process_mut(&mut self) -> Option<&mut AgentProcess> {

@@ -12,7 +12,7 @@ use proto::outcome::AgentStatus;
 use proto::replay::MoveStatus;
 use serde_json::Value;
 
-use super::scratch::{self, SCRATCH_WALK_EVERY};
+use super::scratch::SCRATCH_WALK_EVERY;
 use super::seat::Seat;
 use super::think::{self, Answered, Turn};
 use super::{Match, Stop, judge};
@@ -157,10 +157,7 @@ impl Match<'_> {
                 .is_none_or(|at| at.elapsed() >= SCRATCH_WALK_EVERY)
         {
             for seat in self.seats.iter_mut().filter(|s| s.playing()) {
-                let Some(message) = seat
-                    .scratch()
-                    .and_then(|dir| scratch::excess(dir, limits.scratch_mb))
-                else {
+                let Some(message) = seat.excess(limits.scratch_mb) else {
                     continue;
                 };
                 seat.charge(
