@@ -3,12 +3,17 @@
 
 #![allow(dead_code)]
 
+pub mod python;
+
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use proto::outcome::{AgentOutcome, AgentStatus, MatchOutcome, MatchStatus};
 use proto::replay::Replay;
 use serde_json::{Value, json};
+
+pub use python::agent_python;
 
 /// The orchestrator binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_orchestrator");
@@ -43,6 +48,30 @@ pub struct Arena {
     pub config: Value,
     pub limits: Value,
     pub seed: u64,
+    /// The unprivileged uid the orchestrator runs as (through `setpriv`), `None` for the test's own user.
+    user: Option<u32>,
+}
+
+/// How the orchestrator of a test runs: as the test's user (root on CI: agents then get dedicated users), or
+/// under an unprivileged uid of its own, where the filters alone must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    AsIs,
+    Unprivileged,
+}
+
+/// The unprivileged uid (and gid) tests run the orchestrator as; outside the orchestrator's agent range.
+pub const UNPRIVILEGED_UID: u32 = 2_999_001;
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
 }
 
 /// What one run of the binary left behind.
@@ -67,14 +96,31 @@ impl Arena {
     /// A match of `environment` with its default config and small limits.
     #[track_caller]
     pub fn game(environment: &str) -> Self {
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        // Agents with dedicated users must reach their directories: searchable, not listable.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))
+            .expect("opening the temp dir");
         Self {
-            dir: tempfile::tempdir().expect("creating a temp dir"),
+            dir,
             environment: environment.to_string(),
             agents: Vec::new(),
             config: json!({}),
             limits: json!({ "init_ms": 10_000, "step_ms": 500, "bank_ms": 0, "max_errors": 3 }),
             seed: 42,
+            user: None,
         }
+    }
+
+    /// Runs the orchestrator in `mode`. `Unprivileged` needs root to switch users; a test that is not root
+    /// already runs unprivileged.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.user = (mode == Mode::Unprivileged && is_root()).then_some(UNPRIVILEGED_UID);
+        if mode == Mode::Unprivileged && !is_root() {
+            println!(
+                "the tests do not run as root: the orchestrator runs unprivileged as the test's user"
+            );
+        }
+        self
     }
 
     /// Seats an agent: a copy of `source` (so that agents may write into their directory).
@@ -145,9 +191,27 @@ impl Arena {
     #[track_caller]
     pub fn command(&self, extra: &[&str]) -> std::process::Command {
         let spec = self.write_spec();
-        let mut command = std::process::Command::new(BIN);
+        let mut command = match self.user {
+            Some(uid) => {
+                // The orchestrator's user owns the match's files, as in a pod.
+                chown_tree(self.dir.path(), uid);
+                let mut command = std::process::Command::new("setpriv");
+                command
+                    .arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={uid}"))
+                    .arg("--clear-groups")
+                    .arg("--")
+                    .arg(BIN);
+                command
+            }
+            None => std::process::Command::new(BIN),
+        };
+        if !extra.contains(&"--python") {
+            command.arg("run").arg("--python").arg(agent_python());
+        } else {
+            command.arg("run");
+        }
         command
-            .arg("run")
             .arg("--spec")
             .arg(&spec)
             .arg("--result-file")
@@ -396,6 +460,20 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
 
 fn process_state(stat: &str) -> Option<char> {
     stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Hands a directory tree to `uid` (and the group of the same number).
+#[track_caller]
+pub fn chown_tree(path: &Path, uid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).expect("handing over a test file");
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        for entry in std::fs::read_dir(path)
+            .expect("listing a test dir")
+            .flatten()
+        {
+            chown_tree(&entry.path(), uid);
+        }
+    }
 }
 
 /// Copies a directory tree (files and subdirectories), keeping file modes.
