@@ -11,7 +11,8 @@
 //! - `prctl`, `fcntl` and `ioctl`: the listed options only (no parent-death signal change, no ptracer, no
 //!   seccomp, no file locks or leases, no signal-driven I/O owners, no terminal injection).
 //! - `fallocate`: plain allocation only (mode 0).
-//! - Not at all: sockets of any family, `chmod`/`chown`/`utime*` families, extended attributes (`ENOTSUP`),
+//! - Changes of modes and times (`chmod`, `fchmod*`, `utime*`) succeed and change nothing; `chown*` fails.
+//! - Not at all: sockets of any family, `chown*`, extended attributes (`ENOTSUP`),
 //!   `memfd_create`, System V IPC, POSIX message queues, `inotify`, `flock`, `mknod`, `ptrace`,
 //!   `process_vm_*`, `pidfd_*`, `kcmp`, `tkill`, `setsid`, `setpgid`, `set*id`, namespaces, mounts, `bpf`,
 //!   `perf_event_open`, `io_uring`, Linux AIO, `userfaultfd`, the key store, module and kexec loading, clocks,
@@ -36,9 +37,10 @@ type Rules = BTreeMap<i64, Vec<SeccompRule>>;
 /// Builds the programs to install, in order; `Err` says why this machine cannot have the filter.
 ///
 /// One program: the allow-list compiled by `seccompiler`, preceded by a few instructions that answer some
-/// calls of the list's refusals with a more useful error (`clone3`: `ENOSYS`, so that the C library falls
-/// back to `clone`; extended attributes: `ENOTSUP`, as on a file system without them). A second program
-/// could not be installed once the first one is in force: `seccomp` itself is not on the list.
+/// calls of the list's refusals differently: `clone3` with `ENOSYS`, so that the C library falls back to
+/// `clone`; extended attributes with `ENOTSUP`, as on a file system without them; changes of modes and times
+/// with a success that changes nothing. A second program could not be installed once the first one is in
+/// force: `seccomp` itself is not on the list.
 pub fn programs() -> Result<Vec<BpfProgram>, String> {
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|_| {
         format!(
@@ -57,6 +59,7 @@ pub fn programs() -> Result<Vec<BpfProgram>, String> {
         BpfProgram::try_from(filter).map_err(|e| format!("compiling the seccomp filter: {e}"))?;
     let mut errors = vec![(libc::SYS_clone3, libc::ENOSYS)];
     errors.extend(XATTR.iter().map(|&nr| (nr, libc::ENOTSUP)));
+    errors.extend(MODES_AND_TIMES.iter().map(|&nr| (nr, 0)));
     Ok(vec![with_errors(allowed, &errors)?])
 }
 
@@ -72,8 +75,8 @@ const SECCOMP_DATA_NR: u32 = 0;
 /// architecture, compare, kill the process on a mismatch).
 const ARCH_CHECK: usize = 3;
 
-/// Prepends to `program` a check that answers each call of `errors` with its errno; the calls must not be
-/// allowed by `program` itself. The architecture check is repeated first, since call numbers mean
+/// Prepends to `program` a check that answers each call of `errors` with its errno (0: success) without
+/// running it; the calls must not be allowed by `program` itself. The architecture check is repeated first, since call numbers mean
 /// something only on the program's own architecture.
 fn with_errors(program: BpfProgram, errors: &[(i64, i32)]) -> Result<BpfProgram, String> {
     let instruction = |code, jt, jf, k| seccompiler::sock_filter { code, jt, jf, k };
@@ -301,6 +304,24 @@ const XATTR: &[i64] = &[
     libc::SYS_removexattr,
     libc::SYS_lremovexattr,
     libc::SYS_fremovexattr,
+];
+
+/// Changes of a file's mode or times: they report success and change nothing, so that library code that
+/// copies modes and times along with contents (Python's `shutil.copy`, `tarfile`) runs unchanged.
+const MODES_AND_TIMES: &[i64] = &[
+    libc::SYS_fchmod,
+    libc::SYS_fchmodat,
+    libc::SYS_utimensat,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_chmod,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_fchmodat2,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_utime,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_utimes,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_futimesat,
 ];
 
 /// `prctl` options an agent may use: names, reads of its own state, timer slack, transparent huge pages,
