@@ -474,6 +474,7 @@ pub fn verify_started(pid: u32, uid: Option<u32>, isolation: &mut Isolation) {
             .unwrap_or("")
             .to_string()
     };
+    let empty = |name: &str| field(name).trim_start_matches('0').is_empty();
     let uids_are = |uid: u32| {
         field("Uid")
             .split_whitespace()
@@ -483,11 +484,12 @@ pub fn verify_started(pid: u32, uid: Option<u32>, isolation: &mut Isolation) {
         (DEDICATED_UID, uid.is_none_or(uids_are)),
         (SECCOMP, field("Seccomp") == "2"),
         (NO_NEW_PRIVS, field("NoNewPrivs") == "1"),
+        // No capability now, and none to gain: an empty bounding set, or no new privileges through `exec`
+        // (an unprivileged orchestrator cannot empty the bounding set).
         (
             CAPABILITIES,
-            ["CapEff", "CapPrm", "CapBnd"]
-                .iter()
-                .all(|f| field(f).trim_start_matches('0').is_empty()),
+            ["CapEff", "CapPrm", "CapAmb"].iter().all(|f| empty(f))
+                && (empty("CapBnd") || field("NoNewPrivs") == "1"),
         ),
     ];
     for (layer, in_force) in checks {
