@@ -1,13 +1,15 @@
-//! Thinking windows: while an agent thinks, no other agent of the match runs, and its clock runs only while
-//! it does.
+//! Thinking windows: agents compute only on their turn, and past the first millisecond of a step no agent
+//! runs while another thinks. Each agent's clock runs only while it thinks.
 //!
 //! Every message an agent must answer (`init`, `step`) opens a turn for it. Agents without a turn are
 //! stopped (SIGSTOP of their whole process group, every thread). When several agents have a turn at once (the
-//! start, every step of a simultaneous game) they think one after the other, in the order given: each is
-//! resumed (SIGCONT) for its window and stopped when it answered, so a seat's threads never run while another
-//! seat thinks. The order of a simultaneous game's step reverses every step, so the seat that thinks last in
-//! one step thinks first in the next and runs on without a signal: a step of two agents costs one stop and one
-//! resume.
+//! start, every step of a simultaneous game) they first think together, for at most [`TOGETHER`]; agents that
+//! answer at once, as most do on most steps, never wait for each other and cost no signal. Past that, every
+//! agent of the match is stopped and those still thinking go on one after the other in the turns' order, each
+//! alone (SIGCONT for its window, SIGSTOP after its answer). So an opponent's threads, spinning or not, can
+//! take at most [`TOGETHER`] of an agent's thinking per step, and never more than that of any move. The order
+//! of a simultaneous game's step reverses every step, so the agent that thinks last in one step, which keeps
+//! running, thinks first in the next.
 //!
 //! A turn's clock starts when the agent runs with its message sent and stops while it is stopped; what it
 //! shows when the answer arrives is the time charged for the move. A turn ends at its budget (`step_ms` plus
@@ -16,9 +18,16 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
+
 use super::Match;
 use super::seat::Seat;
 use crate::agent::{Reply, Sent};
+
+/// How long agents with a turn at the same time think together before they think one after the other. Agents
+/// that answer at once (most steps of most agents) never wait for each other and are never stopped; past this,
+/// no agent's CPU can be taken by another of the match.
+pub(super) const TOGETHER: Duration = Duration::from_millis(1);
 
 /// One agent's turn: the message it must answer and its clock.
 pub(super) struct Turn {
@@ -117,51 +126,129 @@ impl Seat {
 }
 
 impl Match<'_> {
-    /// Lets the agents of `turns` think one after the other in their order, every other agent stopped, and
-    /// returns how each turn ended; `None` when the match deadline came first (the time of the turns under
-    /// way is added to their seats' clocks).
-    pub(super) async fn think(&mut self, mut turns: Vec<Turn>) -> Option<Vec<Answered>> {
+    /// Lets the agents of `turns` think, every agent without a turn stopped: together for at most
+    /// [`TOGETHER`], then one after the other in their order, each alone. Returns how each turn ended; `None`
+    /// when the match deadline came first (the time of the turns under way is added to their seats' clocks).
+    pub(super) async fn think(&mut self, turns: Vec<Turn>) -> Option<Vec<Answered>> {
+        let mut answered = Vec::with_capacity(turns.len());
+        let turns = if turns.len() > 1 {
+            self.think_together(turns, &mut answered).await?
+        } else {
+            turns
+        };
+        self.think_alone(turns, &mut answered).await?;
+        Some(answered)
+    }
+
+    /// Lets every agent of `turns` think at once until all answered or [`TOGETHER`] passed; returns the turns
+    /// still under way, with every agent stopped but the first of them.
+    async fn think_together(
+        &mut self,
+        turns: Vec<Turn>,
+        answered: &mut Vec<Answered>,
+    ) -> Option<Vec<Turn>> {
+        let now = Instant::now();
+        let order: Vec<usize> = turns.iter().map(|t| t.player).collect();
+        let mut slots: Vec<Option<Turn>> = (0..self.seats.len()).map(|_| None).collect();
+        for mut turn in turns {
+            self.seats[turn.player].resume();
+            turn.start(now);
+            let player = turn.player;
+            slots[player] = Some(turn);
+        }
+        for seat in &mut self.seats {
+            if slots[seat.player].is_none() {
+                seat.pause();
+            }
+        }
+        let until = self
+            .deadline
+            .min(tokio::time::Instant::from_std(now + TOGETHER));
+        let thoughts = self
+            .seats
+            .iter_mut()
+            .zip(slots.iter_mut())
+            .filter_map(|(seat, slot)| {
+                let turn = slot.as_mut()?;
+                Some(async move { (seat.player, seat.think(turn, until).await) })
+            });
+        for (player, reply) in join_all(thoughts).await {
+            let Some(reply) = reply else {
+                continue;
+            };
+            if let Some(turn) = slots[player].take() {
+                answered.push(self.seats[player].answered(turn, reply));
+            }
+        }
+        let mut pending: Vec<Turn> = order.iter().filter_map(|&p| slots[p].take()).collect();
+        if pending.is_empty() {
+            return Some(pending);
+        }
+        let now = Instant::now();
+        if tokio::time::Instant::now() >= self.deadline {
+            for turn in pending {
+                self.seats[turn.player].add_clock(turn.clock(now));
+            }
+            return None;
+        }
+        // The first agent still thinking goes on; every other stops.
+        let first = pending[0].player;
+        for seat in &mut self.seats {
+            if seat.player != first {
+                seat.pause();
+            }
+        }
+        for turn in pending.iter_mut().skip(1) {
+            turn.stop(now);
+        }
+        Some(pending)
+    }
+
+    /// Lets the agents of `turns` think one after the other in their order, each alone.
+    async fn think_alone(&mut self, turns: Vec<Turn>, answered: &mut Vec<Answered>) -> Option<()> {
         let first = turns.first().map(|t| t.player);
         for seat in &mut self.seats {
             if Some(seat.player) != first {
                 seat.pause();
             }
         }
-        // The clocks of the turns that wait stop with their agents.
-        let now = Instant::now();
-        for turn in turns.iter_mut().skip(1) {
-            turn.stop(now);
-        }
         let count = turns.len();
-        let mut answered = Vec::with_capacity(count);
-        let mut turns = turns.into_iter();
-        while let Some(mut turn) = turns.next() {
+        let mut turns = turns.into_iter().enumerate();
+        while let Some((i, mut turn)) = turns.next() {
             let seat = &mut self.seats[turn.player];
             seat.resume();
             turn.start(Instant::now());
             let Some(reply) = seat.think(&mut turn, self.deadline).await else {
-                seat.add_clock(turn.clock(Instant::now()));
-                for rest in turns {
-                    self.seats[rest.player].add_clock(rest.clock(Instant::now()));
+                let now = Instant::now();
+                seat.add_clock(turn.clock(now));
+                for (_, rest) in turns {
+                    self.seats[rest.player].add_clock(rest.clock(now));
                 }
                 return None;
             };
-            if answered.len() + 1 < count {
-                // The last one runs on: it thinks first in the next step.
+            if i + 1 < count {
+                // The last one runs on: it may think first in the next step.
                 seat.pause();
             }
-            seat.add_clock(match reply {
-                Reply::TimedOut => turn.budget,
-                _ => turn.clock(Instant::now()).min(turn.budget),
-            });
-            answered.push(Answered {
-                player: turn.player,
-                budget: turn.budget,
-                reply,
-                cpu_before: turn.cpu_before,
-            });
+            answered.push(seat.answered(turn, reply));
         }
-        Some(answered)
+        Some(())
+    }
+}
+
+impl Seat {
+    /// Ends `turn` with `reply`: its time goes on the seat's clock.
+    fn answered(&mut self, turn: Turn, reply: Reply) -> Answered {
+        self.add_clock(match reply {
+            Reply::TimedOut => turn.budget,
+            _ => turn.clock(Instant::now()).min(turn.budget),
+        });
+        Answered {
+            player: turn.player,
+            budget: turn.budget,
+            reply,
+            cpu_before: turn.cpu_before,
+        }
     }
 }
 
