@@ -431,6 +431,15 @@ impl Run {
     }
 }
 
+/// The pids listed in a `pids` file an agent wrote.
+pub fn read_pids(path: &Path) -> Vec<i32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
 /// Whether a process exists and is not a zombie.
 pub fn is_alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -491,4 +500,151 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).expect("copying an agent file");
         }
     }
+}
+
+/// Declares, inside a module named `$name`, a test running `$body(Mode::AsIs)` and one running
+/// `$body(Mode::Unprivileged)`: every hostile case holds whichever user the orchestrator runs as.
+#[macro_export]
+macro_rules! in_both_modes {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[test]
+            fn as_is() {
+                super::$body(super::support::Mode::AsIs)
+            }
+
+            #[test]
+            fn unprivileged() {
+                super::$body(super::support::Mode::Unprivileged)
+            }
+        }
+    };
+}
+
+impl Arena {
+    /// Writes the plan of the `attacker` agent seated as `id` (see `tests/agents/hostile/attacker`).
+    #[track_caller]
+    pub fn plan(self, id: &str, plan: Value) -> Self {
+        let path = self.agent_dir(id).join("plan.json");
+        std::fs::write(path, serde_json::to_vec(&plan).unwrap()).expect("writing the plan");
+        self
+    }
+}
+
+impl Run {
+    /// The attacks the agent `id` reported as denied, and those it reported as anything else.
+    #[track_caller]
+    pub fn attacks(&self, id: &str) -> (Vec<String>, Vec<String>) {
+        let mut denied = Vec::new();
+        let mut other = Vec::new();
+        for line in self.agent(id).stderr_tail.lines() {
+            let Some((name, result)) = line
+                .strip_prefix("attack ")
+                .and_then(|l| l.split_once(": "))
+            else {
+                continue;
+            };
+            if result.starts_with("denied") {
+                denied.push(name.to_string());
+            } else {
+                other.push(line.to_string());
+            }
+        }
+        (denied, other)
+    }
+
+    /// Checks that the agent `id` reported every attack of `names` as denied.
+    #[track_caller]
+    pub fn assert_denied(&self, id: &str, names: &[&str]) {
+        let (denied, other) = self.attacks(id);
+        for name in names {
+            assert!(
+                denied.iter().any(|d| d == name),
+                "attack {name} was not denied: {other:?}\n{}",
+                self.agent(id).stderr_tail
+            );
+        }
+    }
+
+    /// Checks that the agent `id` played the whole match unaffected: no error, not out.
+    #[track_caller]
+    pub fn assert_unaffected(&self, id: &str) {
+        let agent = self.agent(id);
+        assert_eq!(agent.status, AgentStatus::Ok, "{agent:?}");
+        assert_eq!(agent.errors, 0, "{agent:?}");
+    }
+}
+
+/// Files of the host an agent must not change: a root-owned 0600 canary and a copy of a system binary,
+/// in a directory of their own.
+pub struct Canaries {
+    pub dir: tempfile::TempDir,
+    pub canary: PathBuf,
+    pub binary: PathBuf,
+    before: Vec<String>,
+}
+
+impl Canaries {
+    #[track_caller]
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("creating the canaries' dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let canary = dir.path().join("canary");
+        std::fs::write(&canary, "canary: nobody may read or change this\n").unwrap();
+        std::fs::set_permissions(&canary, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let binary = dir.path().join("true");
+        std::fs::copy("/bin/true", &binary).expect("copying a system binary");
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut canaries = Self {
+            dir,
+            canary,
+            binary,
+            before: Vec::new(),
+        };
+        canaries.before = canaries.state();
+        canaries
+    }
+
+    /// Mode, owner, times, content and extended attributes of every file.
+    fn state(&self) -> Vec<String> {
+        use std::os::unix::fs::MetadataExt;
+        [&self.canary, &self.binary]
+            .iter()
+            .map(|path| {
+                let meta = std::fs::metadata(path).expect("a canary file");
+                let content = std::fs::read(path).expect("reading a canary");
+                format!(
+                    "{}: mode {:o} owner {}:{} mtime {}.{} size {} sum {} xattrs {:?}",
+                    path.display(),
+                    meta.mode(),
+                    meta.uid(),
+                    meta.gid(),
+                    meta.mtime(),
+                    meta.mtime_nsec(),
+                    meta.len(),
+                    content.iter().map(|&b| u64::from(b)).sum::<u64>(),
+                    xattrs(path)
+                )
+            })
+            .collect()
+    }
+
+    /// Checks that no canary changed.
+    #[track_caller]
+    pub fn assert_untouched(&self) {
+        assert_eq!(self.state(), self.before, "a host file changed");
+    }
+}
+
+/// The extended attribute names of `path` (read through Python, which wraps the system calls).
+pub fn xattrs(path: &Path) -> String {
+    let out = std::process::Command::new(agent_python())
+        .args([
+            "-c",
+            "import os, sys; print(sorted(os.listxattr(sys.argv[1], follow_symlinks=False)))",
+        ])
+        .arg(path)
+        .output()
+        .expect("listing extended attributes");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
