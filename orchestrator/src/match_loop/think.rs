@@ -206,9 +206,11 @@ impl Match<'_> {
 
     /// Lets the agents of `turns` think one after the other in their order, each alone.
     async fn think_alone(&mut self, turns: Vec<Turn>, answered: &mut Vec<Answered>) -> Option<()> {
-        let first = turns.first().map(|t| t.player);
+        let Some(first) = turns.first().map(|t| t.player) else {
+            return Some(());
+        };
         for seat in &mut self.seats {
-            if Some(seat.player) != first {
+            if seat.player != first {
                 seat.pause();
             }
         }
