@@ -5,13 +5,11 @@
 
 mod support;
 
-use proto::outcome::{AgentStatus, MatchStatus};
+use proto::outcome::MatchStatus;
 use serde_json::json;
-use support::{Arena, Canaries, Mode, hostile, test_agent};
+use support::{Arena, Mode, hostile};
 
 in_both_modes!(priorities_of_others_cannot_change, priorities);
-#[cfg(target_arch = "x86_64")]
-in_both_modes!(other_abis_are_refused, other_abis);
 
 const OTHERS: &[&str] = &[
     "setpriority-user",
@@ -58,52 +56,58 @@ fn priorities(mode: Mode) {
     run.assert_no_agent_process_left();
 }
 
+/// The x32 and i386 system-call ABIs of x86_64: the probe is an x86_64 program.
 #[cfg(target_arch = "x86_64")]
-fn other_abis(mode: Mode) {
-    let canaries = Canaries::new();
-    let arena = Arena::pong()
-        .mode(mode)
-        .agent("abi", &hostile("abi"))
-        .agent("steady", &test_agent("steady"));
-    let dir = arena.agent_dir("abi");
-    let built = std::process::Command::new("gcc")
-        .args(["-O1", "-no-pie", "-o"])
-        .arg(dir.join("probe"))
-        .arg(dir.join("probe.c"))
-        .status()
-        .expect("gcc runs");
-    assert!(built.success(), "compiling the probe");
-    std::fs::write(dir.join("canary"), canaries.canary.to_str().unwrap()).unwrap();
-    let run = arena.run(&[]);
+mod abi {
+    use proto::outcome::{AgentStatus, MatchStatus};
 
-    canaries.assert_untouched();
-    assert_eq!(run.outcome.status, MatchStatus::Success, "{}", run.stderr());
-    let abi = run.agent("abi");
-    println!("{}", abi.stderr_tail);
-    assert!(
-        abi.stderr_tail.contains("abi i386-chmod: calling"),
-        "{abi:?}"
-    );
-    assert!(!abi.stderr_tail.contains("RETURNED"), "{abi:?}");
-    if run.has_layer("abi", "seccomp") {
-        let eperm = format!("errno {}", libc_eperm());
-        for call in ["x32-chmod", "x32-getpid"] {
-            assert!(
-                abi.stderr_tail
-                    .contains(&format!("abi {call}: result -1 {eperm}")),
-                "{call} is refused by the filter: {abi:?}"
-            );
+    use super::support::{Arena, Canaries, Mode, hostile, test_agent};
+    use crate::support;
+
+    crate::in_both_modes!(other_abis_are_refused, other_abis);
+
+    /// An x32 call fails with `EPERM` (the filter's answer, not the kernel's `ENOSYS`), an i386 call kills
+    /// the caller; the canary keeps its mode.
+    fn other_abis(mode: Mode) {
+        let canaries = Canaries::new();
+        let arena = Arena::pong()
+            .mode(mode)
+            .agent("abi", &hostile("abi"))
+            .agent("steady", &test_agent("steady"));
+        let dir = arena.agent_dir("abi");
+        let built = std::process::Command::new("gcc")
+            .args(["-O1", "-no-pie", "-o"])
+            .arg(dir.join("probe"))
+            .arg(dir.join("probe.c"))
+            .status()
+            .expect("gcc runs");
+        assert!(built.success(), "compiling the probe");
+        std::fs::write(dir.join("canary"), canaries.canary.to_str().unwrap()).unwrap();
+        let run = arena.run(&[]);
+
+        canaries.assert_untouched();
+        assert_eq!(run.outcome.status, MatchStatus::Success, "{}", run.stderr());
+        let abi = run.agent("abi");
+        println!("{}", abi.stderr_tail);
+        assert!(
+            abi.stderr_tail.contains("abi i386-chmod: calling"),
+            "{abi:?}"
+        );
+        assert!(!abi.stderr_tail.contains("RETURNED"), "{abi:?}");
+        if run.has_layer("abi", "seccomp") {
+            for call in ["x32-chmod", "x32-getpid"] {
+                assert!(
+                    abi.stderr_tail
+                        .contains(&format!("abi {call}: result -1 errno 1")),
+                    "{call} is refused by the filter: {abi:?}"
+                );
+            }
+            // The filter kills a process that calls through another architecture: signal 31 (SIGSYS).
+            assert_eq!(abi.status, AgentStatus::Crashed, "{abi:?}");
+            assert!(abi.error_message.contains("signal 31"), "{abi:?}");
+            assert_eq!(run.outcome.winner.as_deref(), Some("steady"));
         }
-        // The filter kills a process that calls through another architecture: signal 31 (SIGSYS).
-        assert_eq!(abi.status, AgentStatus::Crashed, "{abi:?}");
-        assert!(abi.error_message.contains("signal 31"), "{abi:?}");
-        assert_eq!(run.outcome.winner.as_deref(), Some("steady"));
+        run.assert_unaffected("steady");
+        run.assert_no_agent_process_left();
     }
-    run.assert_unaffected("steady");
-    run.assert_no_agent_process_left();
-}
-
-/// `EPERM`.
-fn libc_eperm() -> i32 {
-    1
 }
