@@ -261,14 +261,22 @@ pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepare
     if layer(OOM_SCORE, Ok(())) {
         setup.oom_score_path = CString::new("/proc/self/oom_score_adj").ok();
     }
+    let mut passage = None;
     let uids = match (&options.uids, agent.interpreter) {
         (None, _) => Err("no agent uid range is configured".to_string()),
         (Some(range), interpreter) => range.check().and_then(|()| match interpreter {
-            Some(python) if !range.can_run(python) => Err(format!(
-                "the Python interpreter {} cannot be run by the dedicated agent users (a directory on its \
-                 path is not searchable by others); install one every user can run and point --python at it",
-                python.display()
-            )),
+            Some(python) if !range.can_run(python) => {
+                identity::passage(agent.runtime, agent.dir, &scratch)
+                    .map(|made| passage = Some(made))
+                    .map_err(|why| {
+                        format!(
+                            "the Python interpreter {} cannot be run by the dedicated agent users (a \
+                             directory on its path is not searchable by others) and {why}; install one every \
+                             user can run and point --python at it",
+                            python.display()
+                        )
+                    })
+            }
             _ => Ok(()),
         }),
     };
@@ -276,6 +284,7 @@ pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepare
         (true, Some(range)) => {
             let identity = range.acquire()?;
             setup.identity = Some((identity.uid, identity.gid));
+            setup.passage = passage;
             Some(Tenancy::new(identity, &scratch, agent.dir, agent.own_dir)?)
         }
         _ => None,

@@ -227,3 +227,53 @@ fn processes_of(uid: u32) -> Vec<i32> {
         })
         .collect()
 }
+
+/// A Python installed behind a directory only root may search (a virtual environment in a private directory
+/// here, an interpreter under `/root` elsewhere) still runs under a dedicated user: the agent passes the
+/// private directory in a mount namespace of its own, which shows it the installation and nothing else.
+#[test]
+fn a_python_behind_a_private_directory_runs_under_a_dedicated_user() {
+    if !is_root() {
+        println!("the tests do not run as root: no user ids to hand out");
+        return;
+    }
+    let private = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        private.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let venv = private.path().join("venv");
+    let made = std::process::Command::new(support::agent_python())
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(made.success(), "creating a private virtual environment");
+    std::fs::write(private.path().join("secret"), "behind the cover").unwrap();
+    let python = venv.join("bin/python");
+    let arena = Arena::pong()
+        .agent("a", &hostile("attacker"))
+        .agent("b", &hostile("attacker"));
+    let plan = json!({"attacks": ["whoami", "read-secret"], "paths": {"secret": private.path().join("secret")}});
+    let arena = arena.plan("a", plan.clone()).plan("b", plan);
+    let run = arena.run(&["--python", python.to_str().unwrap()]);
+
+    assert_eq!(run.outcome.status, MatchStatus::Success, "{}", run.stderr());
+    let a = run.agent("a");
+    if !run.has_layer("a", "dedicated_uid") {
+        assert!(
+            a.isolation
+                .unavailable
+                .iter()
+                .any(|u| u.contains("CAP_SYS_ADMIN")),
+            "only a missing CAP_SYS_ADMIN keeps the dedicated user away: {a:?}"
+        );
+        return;
+    }
+    let (uid, _, _) = identity(&run, "a");
+    assert!(uid >= 3_000_000, "{uid}");
+    run.assert_denied("a", &["read-secret"]);
+    run.assert_unaffected("b");
+    run.assert_no_agent_process_left();
+}

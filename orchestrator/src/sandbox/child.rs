@@ -4,8 +4,9 @@
 //!
 //! Everything the child needs is prepared in the parent ([`ChildSetup`]): rlimit values, C strings, the
 //! Landlock ruleset descriptor and the seccomp programs. Between `fork` and `exec` only async-signal-safe
-//! system calls run (`prctl`, `getpid`, `getppid`, `open`, `write`, `close`, `setrlimit`, `setgroups`,
-//! `setresgid`, `setresuid`, `close_range`, `fcntl`, `syscall`); nothing allocates, locks or logs.
+//! system calls run (`prctl`, `getpid`, `getppid`, `open`, `write`, `close`, `setrlimit`, `unshare`, `mount`,
+//! `mkdir`, `setgroups`, `setresgid`, `setresuid`, `close_range`, `fcntl`, `syscall`); nothing allocates,
+//! locks or logs.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -34,7 +35,7 @@ const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
 const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
 
 /// What the child applies to itself, in this order: OOM score, rlimits, the capability bounding and ambient
-/// sets, the dedicated user, parent-death signal (a change of user clears it), the other capability sets,
+/// sets, the passage to a private installation, the dedicated user, parent-death signal (a change of user clears it), the other capability sets,
 /// inherited descriptors, no-new-privileges, Landlock, seccomp.
 #[derive(Debug, Default)]
 pub struct ChildSetup {
@@ -57,7 +58,26 @@ pub struct ChildSetup {
     pub landlock_proc_self: Option<(CString, u64)>,
     /// seccomp programs, installed in order; [`PID_PLACEHOLDER`] is replaced with the child's pid.
     pub seccomp: Vec<BpfProgram>,
+    /// Private directories the dedicated user must pass, made passable in the agent's own mount namespace.
+    pub passage: Option<Passage>,
 }
+
+/// Directories on the way to an installation that a dedicated user cannot search (such as a Python under
+/// `/root`), made passable for one agent only: in a mount namespace of its own, each is covered with an empty
+/// tmpfs that everyone may search, and the installations are bound back at their own paths. The rest of what
+/// the covered directory held is out of the agent's sight.
+#[derive(Debug, Default)]
+pub struct Passage {
+    /// Directories to cover.
+    pub covers: Vec<CString>,
+    /// Directories to create on the covers, parents first.
+    pub dirs: Vec<CString>,
+    /// Installations to bind back at their own paths (the mount points are among `dirs`).
+    pub binds: Vec<CString>,
+}
+
+/// Installations a passage binds back at most.
+pub const PASSAGE_BINDS: usize = 4;
 
 impl ChildSetup {
     /// Registers the setup to run in the child between `fork` and `exec`.
@@ -88,6 +108,9 @@ impl ChildSetup {
         if self.drop_capabilities {
             // Dropping from the bounding set needs CAP_SETPCAP, which a change of user takes away.
             drop_bounding_and_ambient();
+        }
+        if let Some(passage) = &self.passage {
+            open_passage(passage)?;
         }
         if let Some((uid, gid)) = self.identity {
             become_user(uid, gid)?;
@@ -174,6 +197,84 @@ fn drop_bounding_and_ambient() {
             0,
         )
     };
+}
+
+/// Enters a mount namespace of its own and makes the directories of `passage` passable there. The
+/// installations are opened before they are covered (a bind mount's source must be of this namespace) and
+/// bound back through `/proc/self/fd`.
+fn open_passage(passage: &Passage) -> io::Result<()> {
+    let none = std::ptr::null::<libc::c_char>();
+    let mut held = [-1; PASSAGE_BINDS];
+    if passage.binds.len() > PASSAGE_BINDS {
+        return Err(io::Error::from_raw_os_error(libc::E2BIG));
+    }
+    // SAFETY: unshare, mount, open, mkdir and close with valid NUL-terminated strings (or null where the
+    // kernel allows it) and integer flags; every string outlives the call that uses it.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        // Nothing mounted here reaches the machine's namespace.
+        check(libc::mount(
+            none,
+            c"/".as_ptr(),
+            none,
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ))?;
+        for (fd, bind) in held.iter_mut().zip(&passage.binds) {
+            *fd = libc::open(bind.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+            check(*fd)?;
+        }
+        for cover in &passage.covers {
+            check(libc::mount(
+                c"tmpfs".as_ptr(),
+                cover.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                c"mode=0755,size=64k".as_ptr().cast(),
+            ))?;
+        }
+        for dir in &passage.dirs {
+            if libc::mkdir(dir.as_ptr(), 0o755) == -1
+                && io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST)
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        for (&fd, target) in held.iter().zip(&passage.binds) {
+            let mut source = [0u8; 32];
+            proc_fd_path(fd, &mut source);
+            check(libc::mount(
+                source.as_ptr().cast(),
+                target.as_ptr(),
+                none,
+                libc::MS_BIND | libc::MS_REC,
+                std::ptr::null(),
+            ))?;
+            libc::close(fd);
+        }
+    }
+    Ok(())
+}
+
+/// Writes `/proc/self/fd/<fd>` and a NUL into `out`, without allocating.
+fn proc_fd_path(fd: libc::c_int, out: &mut [u8; 32]) {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
+    out[..PREFIX.len()].copy_from_slice(PREFIX);
+    let mut digits = [0u8; 10];
+    let mut n = fd.unsigned_abs();
+    let mut count = 0;
+    loop {
+        digits[count] = b'0' + (n % 10) as u8;
+        count += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in 0..count {
+        out[PREFIX.len() + i] = digits[count - 1 - i];
+    }
+    out[PREFIX.len() + count] = 0;
 }
 
 /// Switches to `uid` and `gid` for good (real, effective and saved), with no supplementary groups.
@@ -377,4 +478,23 @@ pub fn clock_ticks() -> Option<u64> {
     // SAFETY: sysconf with a constant name has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     u64::try_from(ticks).ok().filter(|&t| t > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_fd_paths_are_written_without_allocating() {
+        for (fd, want) in [
+            (0, "/proc/self/fd/0"),
+            (9, "/proc/self/fd/9"),
+            (1234, "/proc/self/fd/1234"),
+        ] {
+            let mut out = [0u8; 32];
+            proc_fd_path(fd, &mut out);
+            let end = out.iter().position(|&b| b == 0).unwrap();
+            assert_eq!(&out[..end], want.as_bytes());
+        }
+    }
 }

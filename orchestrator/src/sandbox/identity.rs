@@ -42,14 +42,7 @@ pub struct UidRange {
 impl UidRange {
     /// Checks that this process may hand out the range; `Err` says why not (the layer is then unavailable).
     pub fn check(&self) -> Result<(), String> {
-        let status = std::fs::read_to_string("/proc/self/status")
-            .map_err(|e| format!("cannot read /proc/self/status: {e}"))?;
-        let effective = status
-            .lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0);
-        if effective & NEEDED_CAPABILITIES != NEEDED_CAPABILITIES {
+        if effective_capabilities() & NEEDED_CAPABILITIES != NEEDED_CAPABILITIES {
             return Err(
                 "the orchestrator cannot change user ids (it is not root and lacks CAP_SETUID, CAP_SETGID, \
                  CAP_CHOWN and CAP_KILL); agents share its user"
@@ -179,6 +172,95 @@ fn as_user<T>(uid: u32, gid: u32, f: impl FnOnce() -> T) -> T {
     nix::unistd::setfsgid(old_gid);
     nix::unistd::setfsuid(old_uid);
     result
+}
+
+/// `CAP_SYS_ADMIN` (bit 21): mount namespaces, for a passage to a private installation.
+const CAP_SYS_ADMIN: u64 = 1 << 21;
+
+/// A passage (see [`child::Passage`]) through the private directories on the way to `installations`, for
+/// agents whose own directory is `agent_dir` and scratch directory is `scratch`; `Err` says why there can be
+/// none (no `CAP_SYS_ADMIN`, an installation others cannot read itself, or the agent's own directories behind
+/// the cover).
+pub fn passage(
+    installations: &[PathBuf],
+    agent_dir: &Path,
+    scratch: &Path,
+) -> Result<child::Passage, String> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    if effective_capabilities() & CAP_SYS_ADMIN == 0 {
+        return Err("the orchestrator lacks CAP_SYS_ADMIN to make a passage to it".into());
+    }
+    let c = |path: &Path| CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string());
+    let searchable =
+        |path: &Path| std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o001 != 0);
+    let mut passage = child::Passage::default();
+    let mut shown: Vec<PathBuf> = Vec::new();
+    for installation in installations {
+        let installation = installation
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", installation.display()))?;
+        if shown.iter().any(|s| installation.starts_with(s)) {
+            continue;
+        }
+        let mut ancestors: Vec<&Path> = installation.ancestors().skip(1).collect();
+        ancestors.reverse();
+        let Some(cover) = ancestors.iter().find(|dir| !searchable(dir)).copied() else {
+            continue;
+        };
+        if !searchable(&installation) {
+            return Err(format!("{} itself is private", installation.display()));
+        }
+        if [agent_dir, scratch]
+            .iter()
+            .any(|own| own.starts_with(cover))
+        {
+            return Err(format!(
+                "covering {} would hide the agent's own directories",
+                cover.display()
+            ));
+        }
+        let cover_c = c(cover)?;
+        if !passage.covers.contains(&cover_c) {
+            passage.covers.push(cover_c);
+        }
+        // The directories between the cover and the installation, the installation's own mount point included.
+        for dir in installation
+            .ancestors()
+            .filter(|d| d.starts_with(cover) && *d != cover)
+        {
+            let dir = c(dir)?;
+            if !passage.dirs.contains(&dir) {
+                passage.dirs.push(dir);
+            }
+        }
+        passage.binds.push(c(&installation)?);
+        shown.push(installation);
+    }
+    if passage.binds.is_empty() {
+        return Err("no private directory lies on the way to it".into());
+    }
+    if passage.binds.len() > child::PASSAGE_BINDS {
+        return Err("it has too many installations".into());
+    }
+    // Parents before their children.
+    passage
+        .dirs
+        .sort_by_key(|d| d.as_bytes().iter().filter(|&&b| b == b'/').count());
+    Ok(passage)
+}
+
+/// The calling thread's effective capabilities.
+fn effective_capabilities() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(0)
 }
 
 impl UidRange {

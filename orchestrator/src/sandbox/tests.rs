@@ -54,6 +54,13 @@ fn missing_required_layers_carry_their_reason() {
             "pause_off_turn: not available"
         ]
     );
+    // Thinking one after the other concerns simultaneous games only.
+    let serial = vec![SERIAL_THINKING.to_string()];
+    assert_eq!(
+        missing_required(&serial, &found, false),
+        ["serial_thinking: not available"]
+    );
+    assert!(missing_required(&serial, &found, true).is_empty());
 }
 
 #[test]
@@ -139,4 +146,62 @@ fn deleted_files_kept_open_are_counted_and_threads_are_read() {
     drop(held);
     assert!(threads(me).is_some_and(|n| n >= 1));
     assert_eq!(threads(u32::MAX), None);
+}
+
+#[test]
+fn the_root_directory_is_no_read_path() {
+    let options = SandboxOptions {
+        read_paths: vec![PathBuf::from("/usr/../")],
+        ..SandboxOptions::default()
+    };
+    assert!(
+        options
+            .check()
+            .unwrap_err()
+            .contains("is the root directory")
+    );
+}
+
+#[test]
+fn agent_commands_resolve_inside_what_agents_may_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent_dir = dir.path().join("agent");
+    std::fs::create_dir(&agent_dir).unwrap();
+    std::fs::write(agent_dir.join("bot"), "#!/bin/sh\n").unwrap();
+    let outside = dir.path().join("elsewhere");
+    std::fs::write(&outside, "#!/bin/sh\n").unwrap();
+    std::os::unix::fs::symlink(&outside, agent_dir.join("link")).unwrap();
+    let limits = Limits::default();
+    let agent = AgentBox {
+        dir: &agent_dir,
+        scratch: dir.path().join("scratch"),
+        runtime: &[],
+        interpreter: None,
+        own_dir: true,
+        limits: &limits,
+        turn_based: false,
+    };
+    let options = SandboxOptions::default();
+    let resolve = |program: &Path| resolve_program(&options, &agent, program.as_os_str());
+    assert_eq!(
+        resolve(&agent_dir.join("./bot")),
+        Ok(agent_dir.join("./bot"))
+    );
+    assert_eq!(
+        resolve(Path::new("/proc/self/root/bin/../bin/sh")),
+        Ok(PathBuf::from("/proc/self/root/bin/../bin/sh")),
+        "a devious path to the runtime still names the runtime"
+    );
+    for refused in [outside.clone(), agent_dir.join("link")] {
+        let err = resolve(&refused).unwrap_err();
+        assert!(err.contains("outside what agents may run"), "{err}");
+    }
+    let missing = agent_dir.join("missing");
+    assert_eq!(resolve(&missing), Ok(missing.clone()), "fails at start");
+    // The operator may add a directory.
+    let widened = SandboxOptions {
+        read_paths: vec![dir.path().to_path_buf()],
+        ..SandboxOptions::default()
+    };
+    assert!(resolve_program(&widened, &agent, outside.as_os_str()).is_ok());
 }

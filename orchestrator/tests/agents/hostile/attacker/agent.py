@@ -88,6 +88,7 @@ ATTACKS = {
     "read-spec": lambda: read("spec"),
     "read-shadow": lambda: read("shadow"),
     "read-replay": lambda: read("replay"),
+    "read-secret": lambda: read("secret"),
     "list-opponent": lambda: os.listdir(paths["opponent"]),
     # Channels to another agent.
     "unix-socket": lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).bind(os.path.join(home, "sock")),
