@@ -1,21 +1,27 @@
-//! The agent sandbox: unprivileged isolation layers, each applied in the agent's child process before the
-//! agent program starts, each reported in the outcome as applied or unavailable (with the reason).
+//! The agent sandbox: isolation layers, each applied in the agent's child process before the agent program
+//! starts, each reported in the outcome as applied or unavailable (with the reason).
 //!
-//! - [`child`]: the only module with `unsafe`: what runs between `fork` and `exec`, and kernel probes.
-//! - `seccomp`: the system-call filter (no new processes, no sockets but Unix ones, no ptrace, no signals or
-//!   limits aimed at other processes).
-//! - `fs_rules`: the Landlock ruleset (read-only runtime and agent directory, writable scratch, no TCP).
+//! - [`child`]: the only module with `unsafe`: what runs between `fork` and `exec`, kernel probes, and the
+//!   child that kills a dedicated user's processes.
+//! - `seccomp`: the system-call allow-list (threads only, no sockets, no metadata changes, no shared memory or
+//!   IPC objects, signals, priorities and limits of the agent itself only, every other ABI refused).
+//! - `fs_rules`: the Landlock ruleset (read-only runtime, agent directory and configured paths, writable
+//!   scratch, no TCP) and the resolution of an `agent.toml` command inside it.
+//! - `identity`: dedicated agent users, when the orchestrator may change user ids.
+//! - `usage`: what an agent uses (scratch blocks, deleted files kept open, threads, CPU time).
 //! - `spawner`: the long-lived thread that forks agents, so that their parent-death signal means "the
 //!   orchestrator died".
 //!
-//! No layer needs root, user namespaces or a container runtime. Layers the kernel lacks are skipped and
-//! reported; [`missing_required`] lets a match refuse to start without them.
+//! No layer needs root, user namespaces or a container runtime; with the privilege to change user ids, each
+//! agent also gets a user of its own. Layers the machine lacks are skipped and reported; [`missing_required`]
+//! lets a match refuse to start without them.
 
 pub mod child;
 mod fs_rules;
 mod identity;
 mod seccomp;
 mod spawner;
+mod usage;
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -25,8 +31,10 @@ use proto::outcome::Isolation;
 use proto::spec::Limits;
 
 use child::ChildSetup;
+pub use fs_rules::resolve_program;
 pub use identity::{Tenancy, UidRange};
 pub use spawner::spawn;
+pub use usage::{cpu_time, scratch_usage, threads, unlinked_bytes};
 
 /// Lines are bounded, stdin writes cannot block the match, stderr is drained into a bounded buffer.
 pub const BOUNDED_IO: &str = "bounded_io";
@@ -224,14 +232,18 @@ fn probes() -> &'static Probes {
     })
 }
 
-/// Builds one agent's sandbox: probes the kernel, creates the scratch directory, prepares every layer's
-/// data for the child. `Err` is an infrastructure failure (the scratch directory cannot be created).
-pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepared, String> {
-    let probes = probes();
-    let mut isolation = Isolation::default();
-    let mut setup = ChildSetup::default();
-    let mut layer = |name: &str, available: Result<(), String>| -> bool {
-        if options.disabled(name) {
+/// The isolation report being built for one agent: each layer is applied, unavailable with a reason, or
+/// disabled by configuration.
+struct Report<'a> {
+    options: &'a SandboxOptions,
+    isolation: Isolation,
+}
+
+impl Report<'_> {
+    /// Records `name` as `available` says, or as disabled; true when the layer is to be applied.
+    fn layer(&mut self, name: &str, available: Result<(), String>) -> bool {
+        let isolation = &mut self.isolation;
+        if self.options.disabled(name) {
             isolation
                 .unavailable
                 .push(format!("{name}: disabled by configuration"));
@@ -247,26 +259,72 @@ pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepare
                 false
             }
         }
-    };
+    }
+}
 
+/// Builds one agent's sandbox: probes the kernel, creates the scratch directory, prepares every layer's
+/// data for the child. `Err` is an infrastructure failure (the scratch directory cannot be created, no
+/// dedicated user is free).
+pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepared, String> {
+    let probes = probes();
+    let mut report = Report {
+        options,
+        isolation: Isolation::default(),
+    };
+    let mut setup = ChildSetup::default();
     let scratch = agent.scratch.clone();
     make_scratch(&scratch)?;
-    layer(BOUNDED_IO, Ok(()));
-    layer(PROCESS_GROUP, Ok(()));
-    layer(CLEAN_ENV, Ok(()));
-    setup.close_fds = layer(CLOSED_FDS, Ok(()));
-    if layer(PARENT_DEATH, Ok(())) {
+    report.layer(BOUNDED_IO, Ok(()));
+    report.layer(PROCESS_GROUP, Ok(()));
+    report.layer(CLEAN_ENV, Ok(()));
+    setup.close_fds = report.layer(CLOSED_FDS, Ok(()));
+    if report.layer(PARENT_DEATH, Ok(())) {
         setup.parent_pid = i32::try_from(std::process::id()).ok();
     }
-    if layer(OOM_SCORE, Ok(())) {
+    if report.layer(OOM_SCORE, Ok(())) {
         setup.oom_score_path = CString::new("/proc/self/oom_score_adj").ok();
     }
+    let tenancy = dedicated_user(options, agent, &mut report, &mut setup)?;
+    if report.layer(RLIMITS, Ok(())) {
+        setup.rlimits = rlimits(agent.limits, tenancy.is_some());
+    }
+    setup.no_new_privs = report.layer(NO_NEW_PRIVS, Ok(()));
+    setup.drop_capabilities = report.layer(CAPABILITIES, Ok(()));
+    let seccomp_ready = probes.seccomp.as_ref().map(|_| ()).map_err(Clone::clone);
+    if report.layer(SECCOMP, seccomp_ready) {
+        if let Ok(programs) = &probes.seccomp {
+            setup.seccomp = programs.clone();
+        }
+    }
+    landlock(options, agent, &probes.landlock, &mut report, &mut setup);
+    let thinking = if agent.turn_based {
+        PAUSE_OFF_TURN
+    } else {
+        SERIAL_THINKING
+    };
+    report.layer(thinking, Ok(()));
+    Ok(Prepared {
+        isolation: report.isolation,
+        scratch,
+        setup,
+        tenancy,
+    })
+}
+
+/// The agent's dedicated user, when the orchestrator may give it one: a free uid of the range, the files it
+/// changes hands on, and a passage to an interpreter behind a private directory.
+fn dedicated_user(
+    options: &SandboxOptions,
+    agent: &AgentBox<'_>,
+    report: &mut Report<'_>,
+    setup: &mut ChildSetup,
+) -> Result<Option<Tenancy>, String> {
     let mut passage = None;
-    let uids = match (&options.uids, agent.interpreter) {
+    let available = match (&options.uids, agent.interpreter) {
         (None, _) => Err("no agent uid range is configured".to_string()),
         (Some(range), interpreter) => range.check().and_then(|()| match interpreter {
             Some(python) if !range.can_run(python) => {
-                identity::passage(agent.runtime, agent.dir, &scratch)
+                identity::passage(agent.runtime, agent.dir, &agent.scratch)
                     .map(|made| passage = Some(made))
                     .map_err(|why| {
                         format!(
@@ -280,88 +338,70 @@ pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepare
             _ => Ok(()),
         }),
     };
-    let tenancy = match (layer(DEDICATED_UID, uids), &options.uids) {
-        (true, Some(range)) => {
-            let identity = range.acquire()?;
-            setup.identity = Some((identity.uid, identity.gid));
-            setup.passage = passage;
-            Some(Tenancy::new(identity, &scratch, agent.dir, agent.own_dir)?)
-        }
-        _ => None,
+    let (true, Some(range)) = (report.layer(DEDICATED_UID, available), &options.uids) else {
+        return Ok(None);
     };
-    if layer(RLIMITS, Ok(())) {
-        setup.rlimits = rlimits(agent.limits, tenancy.is_some());
-    }
-    setup.no_new_privs = layer(NO_NEW_PRIVS, Ok(()));
-    setup.drop_capabilities = layer(CAPABILITIES, Ok(()));
+    let identity = range.acquire()?;
+    setup.identity = Some((identity.uid, identity.gid));
+    setup.passage = passage;
+    Tenancy::new(identity, &agent.scratch, agent.dir, agent.own_dir).map(Some)
+}
 
-    let seccomp_ready = probes.seccomp.as_ref().map(|_| ()).map_err(Clone::clone);
-    if layer(SECCOMP, seccomp_ready) {
-        if let Ok(programs) = &probes.seccomp {
-            setup.seccomp = programs.clone();
-        }
-    }
-
-    let landlock_wanted = [LANDLOCK_FS, LANDLOCK_NET, LANDLOCK_SCOPES]
+/// The Landlock layers: the ruleset of what the agent may read and write, TCP and scopes where the kernel
+/// has them.
+fn landlock(
+    options: &SandboxOptions,
+    agent: &AgentBox<'_>,
+    abi: &Result<i32, String>,
+    report: &mut Report<'_>,
+    setup: &mut ChildSetup,
+) {
+    let wanted = [LANDLOCK_FS, LANDLOCK_NET, LANDLOCK_SCOPES]
         .iter()
         .any(|l| !options.disabled(l));
-    let built = match (&probes.landlock, landlock_wanted) {
+    let built = match (abi, wanted) {
         (Ok(abi), true) => {
             let paths = fs_rules::Paths {
-                read: read_paths(options, agent),
-                read_write: vec![scratch.clone()],
+                read: fs_rules::read_paths(options, agent),
+                read_write: vec![agent.scratch.clone()],
             };
             fs_rules::build(*abi, &paths)
         }
         (Ok(_), false) => Err("disabled by configuration".to_string()),
         (Err(reason), _) => Err(reason.clone()),
     };
-    match built {
-        Ok(built) => {
-            let need = |ok: bool, what: &str| {
-                if ok {
-                    Ok(())
-                } else {
-                    Err(format!("the kernel's Landlock ABI {what}"))
-                }
-            };
-            let fs = layer(LANDLOCK_FS, Ok(()));
-            layer(
-                LANDLOCK_NET,
-                need(built.net, "has no TCP rules (needs ABI 4)"),
-            );
-            layer(
-                LANDLOCK_SCOPES,
-                need(built.scopes, "has no scopes (needs ABI 6)"),
-            );
-            // The ruleset is one object: a partly disabled Landlock still restricts everything it handles.
-            if fs {
-                setup.landlock_proc_self = CString::new("/proc/self")
-                    .ok()
-                    .map(|p| (p, built.proc_self_access));
-            }
-            setup.landlock = Some(built.fd);
-        }
+    let built = match built {
+        Ok(built) => built,
         Err(reason) => {
             for name in [LANDLOCK_FS, LANDLOCK_NET, LANDLOCK_SCOPES] {
-                layer(name, Err(reason.clone()));
+                report.layer(name, Err(reason.clone()));
             }
+            return;
         }
-    }
-    layer(
-        if agent.turn_based {
-            PAUSE_OFF_TURN
+    };
+    let need = |ok: bool, what: &str| {
+        if ok {
+            Ok(())
         } else {
-            SERIAL_THINKING
-        },
-        Ok(()),
+            Err(format!("the kernel's Landlock ABI {what}"))
+        }
+    };
+    let fs = report.layer(LANDLOCK_FS, Ok(()));
+    report.layer(
+        LANDLOCK_NET,
+        need(built.net, "has no TCP rules (needs ABI 4)"),
     );
-    Ok(Prepared {
-        isolation,
-        scratch,
-        setup,
-        tenancy,
-    })
+    report.layer(
+        LANDLOCK_SCOPES,
+        need(built.scopes, "has no scopes (needs ABI 6)"),
+    );
+    // The ruleset is one object: a partly disabled Landlock still restricts everything it handles.
+    if fs {
+        setup.landlock_proc_self = CString::new("/proc/self")
+            .ok()
+            .map(|p| (p, built.proc_self_access));
+    }
+    setup.landlock = Some(built.fd);
 }
 
 /// The rlimits of an agent: `(resource, soft, hard)`. With a dedicated user the process count is the
@@ -386,72 +426,6 @@ fn rlimits(limits: &Limits, dedicated: bool) -> Vec<(libc::c_int, u64, u64)> {
         out.push((libc::RLIMIT_AS as libc::c_int, bytes, bytes));
     }
     out
-}
-
-/// What the agent may read and run: the system runtime, its own directory, the installation of the
-/// interpreter the operator configured, and the operator's extra paths; all canonical, never `/`. Nothing
-/// here comes from what the agent says (an `agent.toml` command only runs when it lies inside this set).
-fn read_paths(options: &SandboxOptions, agent: &AgentBox<'_>) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = fs_rules::RUNTIME_PATHS.iter().map(PathBuf::from).collect();
-    paths.push(agent.dir.to_path_buf());
-    paths.extend(agent.runtime.iter().cloned());
-    paths.extend(options.read_paths.iter().cloned());
-    let mut canonical: Vec<PathBuf> = paths
-        .iter()
-        .filter_map(|p| p.canonicalize().ok())
-        .filter(|p| p.parent().is_some())
-        .collect();
-    canonical.sort();
-    canonical.dedup();
-    canonical
-}
-
-/// Resolves `program`, the command an `agent.toml` names (a path, or a name looked up on the agents'
-/// `PATH`), to a file inside what the agent may read and run, without widening that set: a name is looked
-/// up in the `PATH` directories in order and the first match inside the set wins. `Err` is a message for the
-/// agent's author when the program exists only outside the set; a program that does not exist is returned
-/// as it is, to fail at start with the system's own message.
-pub fn resolve_program(
-    options: &SandboxOptions,
-    agent: &AgentBox<'_>,
-    program: &std::ffi::OsStr,
-) -> Result<PathBuf, String> {
-    let given = PathBuf::from(program);
-    let candidates: Vec<PathBuf> = if given.to_string_lossy().contains('/') {
-        vec![given.clone()]
-    } else {
-        std::env::var_os("PATH")
-            .map(|path| {
-                std::env::split_paths(&path)
-                    .map(|dir| dir.join(program))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let allowed = read_paths(options, agent);
-    let mut outside = None;
-    for candidate in candidates {
-        let Ok(real) = candidate.canonicalize() else {
-            continue;
-        };
-        if !real.is_file() {
-            continue;
-        }
-        if allowed.iter().any(|dir| real.starts_with(dir)) {
-            return Ok(candidate);
-        }
-        outside.get_or_insert(real);
-    }
-    match outside {
-        None => Ok(given),
-        Some(real) => Err(format!(
-            "agent.toml: command {} is {}, outside what agents may run (their own directory, the system's \
-             /usr, /bin and /lib, and the directories the operator added); ship the program in the agent's \
-             directory and name it as ./program",
-            given.display(),
-            real.display()
-        )),
-    }
 }
 
 /// Creates an empty scratch directory (removing what an earlier run left), private to the agent's user.
@@ -537,90 +511,6 @@ pub fn missing_required(
                 .unwrap_or_else(|| format!("{r}: not available"))
         })
         .collect()
-}
-
-/// Bytes and entries in a scratch directory, counting at most `max_entries` entries. Bytes are the blocks
-/// the entries hold on the file system, directories included: a sparse file counts what it holds, space
-/// preallocated past a file's end (`fallocate` with `KEEP_SIZE`) counts too.
-pub fn scratch_usage(path: &Path, max_entries: usize) -> (u64, usize) {
-    use std::os::unix::fs::MetadataExt;
-    let mut bytes = 0u64;
-    let mut entries = 0usize;
-    let mut pending = vec![path.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(listing) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in listing.flatten() {
-            entries += 1;
-            if entries > max_entries {
-                return (bytes, entries);
-            }
-            let Ok(meta) = entry.metadata() else {
-                continue;
-            };
-            bytes = bytes.saturating_add(meta.blocks().saturating_mul(512));
-            if meta.is_dir() {
-                pending.push(entry.path());
-            }
-        }
-    }
-    (bytes, entries)
-}
-
-/// Bytes held by the regular files that process `pid` keeps open and no directory names any more (deleted
-/// while open, or created with `O_TMPFILE`): space a walk of the scratch directory cannot see.
-pub fn unlinked_bytes(pid: u32) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return 0;
-    };
-    fds.flatten()
-        // The descriptor's link leads to the open file itself, named or not.
-        .filter_map(|fd| std::fs::metadata(fd.path()).ok())
-        .filter(|meta| meta.is_file() && meta.nlink() == 0)
-        .map(|meta| meta.blocks().saturating_mul(512))
-        .fold(0u64, u64::saturating_add)
-}
-
-/// Threads of process `pid` (its `num_threads`), `None` when it is gone.
-pub fn threads(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    // After the command: state is field 3 of the line, num_threads field 20.
-    after.split_whitespace().nth(17)?.parse().ok()
-}
-
-/// CPU time of a process: `(all threads, dead ones included, in seconds; live threads in nanoseconds)`.
-/// The first comes from `/proc/<pid>/stat` in clock ticks, the second from each task's `schedstat`, which
-/// is precise enough for one move.
-pub fn cpu_time(pid: u32) -> Option<(f64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // After the command: state is field 3 of the line, utime 14 and stime 15.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    let ticks = clock_ticks();
-    let total = (utime + stime) as f64 / ticks;
-    let mut live = 0u64;
-    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for task in tasks.flatten() {
-            let path = task.path().join("schedstat");
-            if let Some(ns) = std::fs::read_to_string(path)
-                .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-            {
-                live += ns;
-            }
-        }
-    }
-    Some((total, live))
-}
-
-fn clock_ticks() -> f64 {
-    static TICKS: OnceLock<f64> = OnceLock::new();
-    *TICKS.get_or_init(|| child::clock_ticks().map_or(100.0, |t| t as f64))
 }
 
 /// Hardening of the orchestrator process itself, done once at start: it gets SIGTERM when the process that

@@ -14,12 +14,14 @@ fn run_out_the_clock(mode: Mode) {
     let run = Arena::pong()
         .mode(mode)
         .config(json!({"max_steps": 1000, "winning_score": 1000}))
-        .limit("step_ms", json!(200))
-        .limit("match_ms", json!(3_000))
+        // Generous per-move limits, so that a loaded machine does not turn the honest agent's moves into
+        // timeouts; the staller uses most of each of its own.
+        .limit("step_ms", json!(1_000))
+        .limit("match_ms", json!(4_000))
         .limit("max_errors", json!(1000))
         .agent("staller", &hostile("attacker"))
         .agent("steady", &test_agent("steady"))
-        .plan("staller", json!({"sleep_ms": 170}))
+        .plan("staller", json!({"sleep_ms": 900}))
         .run(&[]);
 
     assert_eq!(
