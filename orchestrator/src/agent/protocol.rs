@@ -80,8 +80,112 @@ pub(crate) fn parse_ready(line: &[u8]) -> Result<Ready, String> {
 
 /// The step an answer says it belongs to, when it says so.
 pub(crate) fn answer_step(line: &[u8]) -> Option<u64> {
+    if let Some(plain) = PlainAnswer::read(line) {
+        return plain.step;
+    }
     let value: Value = serde_json::from_slice(line).ok()?;
     value.get("step")?.as_u64()
+}
+
+/// The answer nearly every agent gives, `{"action": <integer>}` or `{"action": <integer>, "step": <integer>}`
+/// (either order, any JSON whitespace), read without building a JSON value: the step loop reads two answers
+/// a step. Anything else is left to the full reading, which gives the same result for these lines.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PlainAnswer {
+    action: i64,
+    step: Option<u64>,
+}
+
+impl PlainAnswer {
+    fn read(line: &[u8]) -> Option<Self> {
+        let mut cursor = Cursor { line, at: 0 };
+        cursor.byte(b'{')?;
+        let mut action = None;
+        let mut step = None;
+        loop {
+            match cursor.key()? {
+                b"action" if action.is_none() => action = Some(cursor.integer()?),
+                b"step" if step.is_none() => step = Some(u64::try_from(cursor.integer()?).ok()?),
+                _ => return None,
+            }
+            match cursor.next()? {
+                b',' => {}
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        cursor.end()?;
+        Some(Self {
+            action: action?,
+            step,
+        })
+    }
+}
+
+/// A position in a line being read by [`PlainAnswer::read`].
+struct Cursor<'a> {
+    line: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// The next byte after JSON whitespace.
+    fn next(&mut self) -> Option<u8> {
+        while let Some(&b) = self.line.get(self.at) {
+            self.at += 1;
+            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                return Some(b);
+            }
+        }
+        None
+    }
+
+    fn byte(&mut self, want: u8) -> Option<()> {
+        (self.next()? == want).then_some(())
+    }
+
+    /// A key without escapes and the colon after it.
+    fn key(&mut self) -> Option<&'a [u8]> {
+        self.byte(b'"')?;
+        let start = self.at;
+        let len = self.line[start..].iter().position(|&b| b == b'"')?;
+        let key = &self.line[start..start + len];
+        if key.contains(&b'\\') {
+            return None;
+        }
+        self.at = start + len + 1;
+        self.byte(b':')?;
+        Some(key)
+    }
+
+    /// An integer literal of at most 18 digits (no fraction or exponent: those take the full reading).
+    fn integer(&mut self) -> Option<i64> {
+        let first = self.next()?;
+        let start = self.at - 1;
+        let digits = self.line[self.at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        self.at += digits;
+        let text = &self.line[start..self.at];
+        let body = text.strip_prefix(b"-").unwrap_or(text);
+        let plain = (first == b'-' || first.is_ascii_digit())
+            && !body.is_empty()
+            && body.len() <= 18
+            && (body == b"0" || body[0] != b'0')
+            // `-0` reads as a float: the full reading keeps it so.
+            && text != b"-0"
+            && !matches!(self.line.get(self.at), Some(b'.' | b'e' | b'E'));
+        if !plain {
+            return None;
+        }
+        std::str::from_utf8(text).ok()?.parse().ok()
+    }
+
+    /// Nothing but whitespace is left.
+    fn end(&mut self) -> Option<()> {
+        self.next().is_none().then_some(())
+    }
 }
 
 /// The fields of a JSON object in their order, duplicates kept, values as their text.
@@ -112,6 +216,15 @@ impl<'de> Deserialize<'de> for Fields<'de> {
 
 /// Reads the action out of an answer to step `step`; `Err` says why the answer is not exactly an action.
 pub(crate) fn parse_answer(line: &[u8], step: u32) -> Result<Value, String> {
+    if let Some(plain) = PlainAnswer::read(line) {
+        return match plain.step {
+            Some(label) if label != u64::from(step) => Err(format!(
+                "answer is labelled \"step\": {label}, the step is {step}: {}",
+                excerpt(line)
+            )),
+            _ => Ok(Value::from(plain.action)),
+        };
+    }
     let text =
         std::str::from_utf8(line).map_err(|_| format!("answer is not UTF-8: {}", excerpt(line)))?;
     let Fields(fields) = serde_json::from_str(text).map_err(|e| {
@@ -435,6 +548,49 @@ mod tests {
                 .unwrap_err()
                 .contains("not UTF-8")
         );
+    }
+
+    /// The quick reading of plain answers gives what the full reading gives, and leaves everything else to it.
+    #[test]
+    fn plain_answers_read_quickly_and_the_same() {
+        let plain = |action, step| Some(PlainAnswer { action, step });
+        let cases: &[(&str, Option<PlainAnswer>)] = &[
+            (r#"{"action":1}"#, plain(1, None)),
+            (r#"{"action":2,"step":12}"#, plain(2, Some(12))),
+            (r#" { "step" : 3 , "action" : -4 } "#, plain(-4, Some(3))),
+            (r#"{"action":0}"#, plain(0, None)),
+            (r#"{"action":-0}"#, None),
+            (r#"{"action":01}"#, None),
+            (r#"{"action":2.0}"#, None),
+            (r#"{"action":2e0}"#, None),
+            (r#"{"action":1234567890123456789}"#, None),
+            (r#"{"action":1,"action":2}"#, None),
+            (r#"{"action":1,"error":"x"}"#, None),
+            (r#"{"action":1,"step":-1}"#, None),
+            (r#"{"act\u0069on":1}"#, None),
+            (r#"{"action":1}x"#, None),
+            (r#"{"action":"1"}"#, None),
+            (r#"{"action":1,}"#, None),
+            (r#"{}"#, None),
+            ("", None),
+        ];
+        for (line, want) in cases {
+            let got = PlainAnswer::read(line.as_bytes());
+            assert_eq!(&got, want, "{line}");
+            if let Some(plain) = got {
+                let step = u32::try_from(plain.step.unwrap_or(5)).unwrap();
+                let full = serde_json::from_str::<Value>(line).unwrap();
+                assert_eq!(
+                    parse_answer(line.as_bytes(), step),
+                    Ok(full["action"].clone()),
+                    "{line}"
+                );
+                assert_eq!(
+                    answer_step(line.as_bytes()),
+                    full.get("step").and_then(Value::as_u64)
+                );
+            }
+        }
     }
 
     #[test]

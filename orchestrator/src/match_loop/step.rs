@@ -52,8 +52,7 @@ impl Match<'_> {
         let step_ms = Duration::from_millis(self.spec.limits.step_ms);
         let env = self.env.as_ref();
         let seats = &mut self.seats;
-        let turns: Vec<Turn> = think::order(movers.to_vec(), step)
-            .into_iter()
+        let turns: Vec<Turn> = think::order(movers, step)
             .filter_map(|player| seats.get_mut(player)?.ask(step, env, step_ms, per_move_cpu))
             .collect();
         let answered = self.think(turns).await?;

@@ -254,14 +254,12 @@ impl Seat {
     }
 }
 
-/// The order in which the players of step `step` think: ascending in odd steps, descending in even ones, so
-/// that the last of one step is the first of the next.
-pub(super) fn order(mut players: Vec<usize>, step: u32) -> Vec<usize> {
-    players.sort_unstable();
-    if step % 2 == 0 {
-        players.reverse();
-    }
-    players
+/// The order in which `players` (ascending, as [`crate::envs::Environment::to_move`] gives them) think in
+/// step `step`: as given in odd steps, reversed in even ones, so that the last of one step is the first of the
+/// next.
+pub(super) fn order(players: &[usize], step: u32) -> impl Iterator<Item = usize> + '_ {
+    let n = players.len();
+    (0..n).map(move |i| players[if step % 2 == 0 { n - 1 - i } else { i }])
 }
 
 #[cfg(test)]
@@ -270,10 +268,12 @@ mod tests {
 
     #[test]
     fn the_order_alternates_so_that_the_last_thinker_goes_on_first() {
-        assert_eq!(order(vec![1, 0], 1), [0, 1]);
-        assert_eq!(order(vec![0, 1], 2), [1, 0]);
-        assert_eq!(order(vec![2, 0, 1], 3), [0, 1, 2]);
-        assert_eq!(order(vec![0, 1, 2], 4), [2, 1, 0]);
-        assert_eq!(order(vec![1], 7), [1]);
+        let order = |players: &[usize], step| order(players, step).collect::<Vec<_>>();
+        assert_eq!(order(&[0, 1], 1), [0, 1]);
+        assert_eq!(order(&[0, 1], 2), [1, 0]);
+        assert_eq!(order(&[0, 1, 2], 3), [0, 1, 2]);
+        assert_eq!(order(&[0, 1, 2], 4), [2, 1, 0]);
+        assert_eq!(order(&[1], 7), [1]);
+        assert_eq!(order(&[], 2), Vec::<usize>::new());
     }
 }
