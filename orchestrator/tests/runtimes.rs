@@ -1,6 +1,6 @@
 //! The allow-list lets agent runtimes run unchanged: a Python agent using NumPy (its BLAS thread pool
-//! included), a thread pool, temporary files, copies and timers, and every starter kit (Python and shell) in
-//! its environment, with the orchestrator as root (agents under dedicated users) and unprivileged. A call
+//! included), a thread pool, temporary files, copies and timers, a native C program with threads, and every
+//! starter kit (Python and shell) in its environment, with the orchestrator as root (agents under dedicated users) and unprivileged. A call
 //! the runtime needs that the filter refused would charge the agent.
 
 #[path = "fixtures/matches.rs"]
@@ -13,6 +13,7 @@ use support::{Arena, Mode, example, test_agent};
 
 in_both_modes!(numpy_and_common_library_calls_run, common_calls);
 in_both_modes!(every_starter_kit_runs, starter_kits);
+in_both_modes!(native_programs_run, native);
 
 fn common_calls(mode: Mode) {
     let run = Arena::pong()
@@ -64,4 +65,28 @@ fn starter_kits(mode: Mode) {
         run.assert_unaffected(shell);
         run.assert_no_agent_process_left();
     }
+}
+
+fn native(mode: Mode) {
+    let arena = Arena::pong()
+        .mode(mode)
+        .config(json!({"max_steps": 20, "winning_score": 1000}))
+        .limit("step_ms", json!(5_000))
+        .agent("native", &test_agent("native"))
+        .agent("steady", &test_agent("steady"));
+    let dir = arena.agent_dir("native");
+    let built = std::process::Command::new("gcc")
+        .args(["-O1", "-pthread", "-o"])
+        .arg(dir.join("agent"))
+        .arg(dir.join("agent.c"))
+        .status()
+        .expect("gcc runs");
+    assert!(built.success(), "compiling the native agent");
+    let run = arena.run(&[]);
+
+    assert_eq!(run.outcome.status, MatchStatus::Success, "{}", run.stderr());
+    run.assert_unaffected("native");
+    let native = run.agent("native");
+    assert!(native.stderr_tail.contains("native: started"), "{native:?}");
+    run.assert_no_agent_process_left();
 }
