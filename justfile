@@ -12,7 +12,7 @@ build:
 release:
     cargo build --workspace --release
 
-# Run the whole test suite.
+# Run the whole test suite (the README's test command; the first run installs what its tests need).
 test:
     cargo test --workspace
 

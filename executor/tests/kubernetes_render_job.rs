@@ -2,8 +2,6 @@
 //! validate against the official Kubernetes OpenAPI schemas (PyPI `kubernetes-validate`, strict: unknown
 //! fields fail).
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
@@ -44,7 +42,7 @@ fn validate(python: &Path, file: &Path, version: &str) -> (bool, String) {
 
 #[test]
 fn rendered_job_and_secret_validate_against_the_kubernetes_schemas() {
-    let python = support::python_with(&["kubernetes_validate"], &["kubernetes-validate==1.37.0"]);
+    let python = testkit::python_with(&["kubernetes_validate"], &["kubernetes-validate==1.37.0"]);
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&str, &[&str])] = &[
         ("defaults", &[]),

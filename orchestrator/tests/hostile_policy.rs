@@ -3,8 +3,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use proto::outcome::{AgentStatus, MatchStatus};
 use serde_json::json;
@@ -108,46 +107,9 @@ fn every_outcome_and_replay_names_the_layers_in_force() {
     }
 }
 
-/// A Python with NumPy: the system one when it has NumPy, else a virtual environment under `target/`.
-fn python_with_numpy() -> PathBuf {
-    let has_numpy = |python: &Path| {
-        Command::new(python)
-            .args(["-c", "import numpy"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if has_numpy(Path::new("python3")) {
-        return PathBuf::from("python3");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let venv = std::path::absolute(target.join("numpy-venv")).unwrap();
-    let python = venv.join("bin/python");
-    if !has_numpy(&python) {
-        println!(
-            "the system python3 has no NumPy: installing it into {}",
-            venv.display()
-        );
-        let made = Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg(&venv)
-            .status()
-            .unwrap();
-        assert!(made.success(), "python3 -m venv failed");
-        let pip = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "numpy"])
-            .status()
-            .unwrap();
-        assert!(pip.success(), "pip install numpy failed");
-    }
-    python
-}
-
 #[test]
 fn numpy_agent_runs_unchanged_in_the_sandbox() {
-    let python = python_with_numpy();
+    let python = testkit::python_with(&["numpy"], &["numpy"]);
     let run = Arena::pong()
         .limit("step_ms", json!(2_000))
         .agent("numpy", &hostile("numpy"))
