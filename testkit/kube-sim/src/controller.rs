@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::events::record_event;
 use crate::kinds::Kind;
-use crate::sim::Shared;
+use crate::shared::Shared;
 use crate::store::{DeleteOptions, FOREGROUND, Key, Store, is_deleting, meta_str, owner_uids, uid};
 use crate::time::{now_rfc3339, scaled};
 
@@ -27,7 +28,7 @@ pub async fn run(shared: Arc<Shared>) {
         tokio::select! {
             _ = changed.changed() => {}
             _ = tokio::time::sleep(TICK) => {}
-            _ = crate::sim::stopped(&mut shutdown) => return,
+            _ = crate::shared::stopped(&mut shutdown) => return,
         }
     }
 }
@@ -58,44 +59,6 @@ fn controller_uid(object: &Value) -> Option<&str> {
         .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
         .and_then(|r| r.get("uid"))
         .and_then(Value::as_str)
-}
-
-/// Records a core/v1 Event about `object`.
-pub fn record_event(
-    store: &mut Store,
-    object: &Value,
-    kind: Kind,
-    warning: bool,
-    reason: &str,
-    message: &str,
-    component: &str,
-) {
-    let name = meta_str(object, "name");
-    let ns = meta_str(object, "namespace").to_owned();
-    let now = now_rfc3339();
-    let event = json!({
-        "metadata": {"generateName": format!("{name}.")},
-        "involvedObject": {
-            "apiVersion": kind.api_version(),
-            "kind": kind.name(),
-            "name": name,
-            "namespace": ns,
-            "uid": uid(object),
-            "resourceVersion": meta_str(object, "resourceVersion"),
-        },
-        "reason": reason,
-        "message": message,
-        "type": if warning { "Warning" } else { "Normal" },
-        "count": 1,
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-        "source": {"component": component},
-        "reportingComponent": component,
-        "reportingInstance": "kube-sim",
-    });
-    if let Err(error) = store.create(Kind::Event, &ns, event) {
-        tracing::warn!(%error, reason, "kube-sim: cannot record event");
-    }
 }
 
 /// What a pod failure means for its Job.

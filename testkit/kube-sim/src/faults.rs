@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::kubelet::image_matches;
+use crate::images::image_matches;
 
 /// Error responses to inject into the next `count` requests that match `verb` and `resource`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::faults::ErrorInjection;
 use crate::kinds::Kind;
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::sim::Shared;
+use crate::shared::Shared;
 use crate::store::{DeleteOptions, Part, PatchKind, PatchOptions, WatchItem, meta_str};
 
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -700,7 +700,7 @@ async fn watch(shared: Arc<Shared>, route: Route, query: &HashMap<String, String
                 }
                 _ = &mut deadline => return,
                 _ = epoch.changed() => return,
-                _ = crate::sim::stopped(&mut shutdown) => return,
+                _ = crate::shared::stopped(&mut shutdown) => return,
                 _ = tx.closed() => return,
             }
         }

@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use base64::Engine;
 use nix::sys::signal::Signal;
-use nix::unistd::Pid;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::controller::record_event;
+use crate::events::record_event;
+use crate::images::binary_for;
 use crate::kinds::Kind;
-use crate::sim::{Shared, lock};
+use crate::processes::kill_group;
+use crate::shared::Shared;
 use crate::store::{Key, is_deleting, meta_str, uid};
 use crate::time::{now_rfc3339, scaled};
 
@@ -27,48 +28,6 @@ const MESSAGE_LIMIT: usize = 4096;
 const PULL_BACKOFF_SECONDS: f64 = 2.0;
 /// How often a waiting pod re-checks its world when nothing pokes it.
 const RECHECK: Duration = Duration::from_millis(200);
-
-/// Sends `signal` to a whole process group; a group that is already gone is fine.
-pub fn kill_group(pgid: i32, signal: Signal) {
-    let _ = nix::sys::signal::killpg(Pid::from_raw(pgid), signal);
-}
-
-/// Glob match with `*` matching any run of characters.
-fn glob(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((head, rest)) => {
-            let Some(mut remaining) = text.strip_prefix(head) else {
-                return false;
-            };
-            loop {
-                if glob(rest, remaining) {
-                    return true;
-                }
-                let mut chars = remaining.chars();
-                if chars.next().is_none() {
-                    return false;
-                }
-                remaining = chars.as_str();
-            }
-        }
-    }
-}
-
-/// The image reference without `@digest` and without `:tag`.
-pub fn image_repository(image: &str) -> &str {
-    let image = image.split('@').next().unwrap_or(image);
-    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
-    match image[last_slash..].find(':') {
-        Some(colon) => &image[..last_slash + colon],
-        None => image,
-    }
-}
-
-/// Whether an image-map pattern names `image` (its repository, or the full reference).
-pub fn image_matches(pattern: &str, image: &str) -> bool {
-    glob(pattern, image_repository(image)) || glob(pattern, image)
-}
 
 /// Container paths mapped to host paths, longest first.
 #[derive(Debug, Default, Clone)]
@@ -194,7 +153,7 @@ struct PodCtx {
 }
 
 /// Starts a task for every pod that has none; removes deleted pods that never ran.
-pub async fn run(shared: Arc<Shared>) {
+pub(crate) async fn run(shared: Arc<Shared>) {
     let mut changed = shared.changed.subscribe();
     let mut shutdown = shared.shutdown.subscribe();
     loop {
@@ -204,7 +163,7 @@ pub async fn run(shared: Arc<Shared>) {
         let mut to_start = Vec::new();
         let mut to_finish = Vec::new();
         {
-            let mut runtimes = lock(&shared.runtimes);
+            let mut processes = shared.processes.lock();
             let store = shared.store();
             for key in store.keys(Some(Kind::Pod)) {
                 let Some(pod) = store.by_key(&key) else {
@@ -215,13 +174,13 @@ pub async fn run(shared: Arc<Shared>) {
                     Some("Succeeded" | "Failed")
                 );
                 let pod_uid = uid(pod).to_owned();
-                if terminal || runtimes.contains_key(&pod_uid) {
+                if terminal || processes.has_pod(&pod_uid) {
                     continue;
                 }
                 if is_deleting(pod) {
                     to_finish.push(key);
                 } else {
-                    runtimes.insert(pod_uid.clone(), Vec::new());
+                    processes.add_pod(&pod_uid);
                     to_start.push((key, pod_uid));
                 }
             }
@@ -246,13 +205,13 @@ pub async fn run(shared: Arc<Shared>) {
         }
         tokio::select! {
             _ = changed.changed() => {}
-            _ = crate::sim::stopped(&mut shutdown) => return,
+            _ = crate::shared::stopped(&mut shutdown) => return,
         }
     }
 }
 
 /// The host directory of a pod's container logs.
-pub fn log_file(data_dir: &Path, pod: &Value, container: &str) -> PathBuf {
+pub(crate) fn log_file(data_dir: &Path, pod: &Value, container: &str) -> PathBuf {
     data_dir
         .join("pods")
         .join(format!(
@@ -267,10 +226,7 @@ pub fn log_file(data_dir: &Path, pod: &Value, container: &str) -> PathBuf {
 
 async fn run_pod(ctx: PodCtx) {
     let outcome = ctx.lifecycle().await;
-    let pgids = lock(&ctx.shared.runtimes)
-        .get(&ctx.uid)
-        .cloned()
-        .unwrap_or_default();
+    let pgids = ctx.shared.processes.lock().groups(&ctx.uid);
     for pgid in pgids {
         kill_group(pgid, Signal::SIGKILL);
     }
@@ -290,7 +246,7 @@ async fn run_pod(ctx: PodCtx) {
             store.finish_deletion(&ctx.key, None);
         }
     }
-    lock(&ctx.shared.runtimes).remove(&ctx.uid);
+    ctx.shared.processes.lock().remove_pod(&ctx.uid);
 }
 
 impl PodCtx {
@@ -712,13 +668,7 @@ impl PodCtx {
             if let Some(i) = self.check() {
                 return Err(i);
             }
-            let mapped = self
-                .shared
-                .config
-                .images
-                .iter()
-                .find(|m| image_matches(&m.pattern, &image))
-                .map(|m| m.binary.clone());
+            let mapped = binary_for(&self.shared.config.images, &image).map(PathBuf::from);
             let failing = self.shared.faults().image_pull_fails(&image);
             match mapped {
                 Some(b) if !failing => break b,
@@ -867,9 +817,7 @@ impl PodCtx {
             }
         };
         let pgid = child.id().map(|p| p as i32).unwrap_or(0);
-        if let Some(list) = lock(&self.shared.runtimes).get_mut(&self.uid) {
-            list.push(pgid);
-        }
+        self.shared.processes.lock().add_group(&self.uid, pgid);
         tracing::info!(pod = %self.key.2, container = %name, binary = %binary.display(), pgid, "kube-sim: container started");
         self.event(false, "Started", &format!("Started container {name}"));
         self.set_container(which, &name, |st| {
@@ -930,9 +878,7 @@ impl PodCtx {
         };
         // Anything the container left behind in its group goes with it.
         kill_group(pgid, Signal::SIGKILL);
-        if let Some(list) = lock(&self.shared.runtimes).get_mut(&self.uid) {
-            list.retain(|p| *p != pgid);
-        }
+        self.shared.processes.lock().remove_group(&self.uid, pgid);
         use std::os::unix::process::ExitStatusExt;
         let code = match &status {
             Ok(s) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(9)),
@@ -1173,39 +1119,6 @@ fn tail_lines(text: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn image_patterns() {
-        let cases = [
-            (
-                "ghcr.io/rl-arena/orchestrator",
-                "ghcr.io/rl-arena/orchestrator:0.1.0",
-                true,
-            ),
-            (
-                "ghcr.io/rl-arena/orchestrator",
-                "ghcr.io/rl-arena/orchestrator@sha256:abc",
-                true,
-            ),
-            (
-                "ghcr.io/rl-arena/orchestrator",
-                "ghcr.io/rl-arena/agent-init:0.1.0",
-                false,
-            ),
-            ("*/agent-init", "localhost:5000/rl/agent-init:dev", true),
-            (
-                "localhost:5000/rl/agent-init",
-                "localhost:5000/rl/agent-init",
-                true,
-            ),
-            ("sim/*", "sim/shell:latest", true),
-            ("sim/shell:v2", "sim/shell:v2", true),
-            ("sim/shell:v2", "sim/shell:v1", false),
-        ];
-        for (pattern, image, want) in cases {
-            assert_eq!(image_matches(pattern, image), want, "{pattern} vs {image}");
-        }
-    }
 
     #[test]
     fn rewrites_paths_at_boundaries() {
