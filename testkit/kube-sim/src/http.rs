@@ -18,6 +18,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::error::ApiError;
 use crate::faults::ErrorInjection;
 use crate::kinds::Kind;
+use crate::kubelet::PodDir;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::shared::Shared;
 use crate::store::{DeleteOptions, Part, PatchKind, PatchOptions, WatchItem, meta_str};
@@ -543,7 +544,7 @@ fn pod_log(
             }
         }
     };
-    let path = crate::kubelet::log_file(&shared.data_dir, &pod, &container);
+    let path = PodDir::of(&shared.data_dir, &pod).log(&container);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let text = match query.get("tailLines").and_then(|t| t.parse::<usize>().ok()) {
         Some(n) => {
