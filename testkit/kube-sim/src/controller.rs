@@ -16,7 +16,7 @@ use crate::time::{now_rfc3339, scaled};
 /// How often timers (deadlines, TTLs) are checked when nothing else changes.
 const TICK: Duration = Duration::from_millis(20);
 
-pub async fn run(shared: Arc<Shared>) {
+pub(crate) async fn run(shared: Arc<Shared>) {
     let mut changed = shared.changed.subscribe();
     let mut shutdown = shared.shutdown.subscribe();
     loop {

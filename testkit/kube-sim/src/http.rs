@@ -23,7 +23,7 @@ use crate::selector::{FieldSelector, LabelSelector};
 use crate::shared::Shared;
 use crate::store::{DeleteOptions, Part, PatchKind, PatchOptions, WatchItem, meta_str};
 
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
 

@@ -17,28 +17,28 @@ use crate::time::now_rfc3339;
 use crate::validate;
 
 /// Where an object lives.
-pub type Key = (Kind, String, String);
+pub(crate) type Key = (Kind, String, String);
 
 /// Finalizer that holds an owner until its dependents are gone (foreground deletion).
-pub const FOREGROUND: &str = "foregroundDeletion";
+pub(crate) const FOREGROUND: &str = "foregroundDeletion";
 
 /// One change, as watches see it.
 #[derive(Debug)]
-pub struct WatchItem {
-    pub rv: u64,
-    pub kind: Kind,
-    pub namespace: String,
+pub(crate) struct WatchItem {
+    pub(crate) rv: u64,
+    pub(crate) kind: Kind,
+    pub(crate) namespace: String,
     /// `ADDED`, `MODIFIED` or `DELETED`.
-    pub event: &'static str,
-    pub object: Value,
+    pub(crate) event: &'static str,
+    pub(crate) object: Value,
     /// The object before a modification, so selector watches can turn a change that leaves the
     /// selection into `DELETED` and one that enters it into `ADDED`.
-    pub old: Option<Value>,
+    pub(crate) old: Option<Value>,
 }
 
 /// Which part of an object a write may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
+pub(crate) enum Part {
     /// Everything but `status` (for kinds that have a status subresource).
     Main,
     /// Only `status`.
@@ -47,7 +47,7 @@ pub enum Part {
 
 /// How a PATCH body is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatchKind {
+pub(crate) enum PatchKind {
     /// `application/merge-patch+json` and `application/strategic-merge-patch+json`.
     Merge,
     /// `application/apply-patch+yaml` (server-side apply; creates a missing object).
@@ -56,32 +56,32 @@ pub enum PatchKind {
 
 /// How a PATCH applies and who sends it.
 #[derive(Debug, Clone, Copy)]
-pub struct PatchOptions<'a> {
-    pub how: PatchKind,
-    pub part: Part,
+pub(crate) struct PatchOptions<'a> {
+    pub(crate) how: PatchKind,
+    pub(crate) part: Part,
     /// `fieldManager`, required for apply.
-    pub manager: Option<&'a str>,
+    pub(crate) manager: Option<&'a str>,
 }
 
 /// What a DELETE asks for.
 #[derive(Debug, Clone, Default)]
-pub struct DeleteOptions {
-    pub propagation: Option<String>,
-    pub grace_seconds: Option<i64>,
-    pub precondition_uid: Option<String>,
-    pub precondition_rv: Option<String>,
+pub(crate) struct DeleteOptions {
+    pub(crate) propagation: Option<String>,
+    pub(crate) grace_seconds: Option<i64>,
+    pub(crate) precondition_uid: Option<String>,
+    pub(crate) precondition_rv: Option<String>,
 }
 
 /// Controller bookkeeping that the real cluster keeps in finalizers and timestamps with
 /// sub-second precision lost: which pods a Job has counted, when Jobs started and finished.
 #[derive(Debug, Default)]
-pub struct JobBook {
-    pub counted: HashSet<String>,
-    pub started: HashMap<String, Instant>,
-    pub finished: HashMap<String, Instant>,
+pub(crate) struct JobBook {
+    pub(crate) counted: HashSet<String>,
+    pub(crate) started: HashMap<String, Instant>,
+    pub(crate) finished: HashMap<String, Instant>,
 }
 
-pub struct Store {
+pub(crate) struct Store {
     rv: u64,
     objects: BTreeMap<Key, Value>,
     history: VecDeque<Arc<WatchItem>>,
@@ -90,10 +90,10 @@ pub struct Store {
     history_limit: usize,
     tx: broadcast::Sender<Arc<WatchItem>>,
     changed: watch::Sender<u64>,
-    pub jobs: JobBook,
+    pub(crate) jobs: JobBook,
 }
 
-pub fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
+pub(crate) fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
     object
         .get("metadata")
         .and_then(|m| m.get(field))
@@ -101,11 +101,11 @@ pub fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
         .unwrap_or("")
 }
 
-pub fn uid(object: &Value) -> &str {
+pub(crate) fn uid(object: &Value) -> &str {
     meta_str(object, "uid")
 }
 
-pub fn is_deleting(object: &Value) -> bool {
+pub(crate) fn is_deleting(object: &Value) -> bool {
     object
         .pointer("/metadata/deletionTimestamp")
         .is_some_and(|v| !v.is_null())
@@ -125,7 +125,7 @@ fn finalizers(object: &Value) -> Vec<String> {
 }
 
 /// UIDs of an object's owners.
-pub fn owner_uids(object: &Value) -> Vec<String> {
+pub(crate) fn owner_uids(object: &Value) -> Vec<String> {
     object
         .pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
@@ -153,7 +153,7 @@ fn random_suffix() -> String {
 }
 
 impl Store {
-    pub fn new(history_limit: usize, changed: watch::Sender<u64>) -> Self {
+    pub(crate) fn new(history_limit: usize, changed: watch::Sender<u64>) -> Self {
         let (tx, _) = broadcast::channel(4096);
         Store {
             rv: 1,
@@ -167,22 +167,22 @@ impl Store {
         }
     }
 
-    pub fn rv(&self) -> u64 {
+    pub(crate) fn rv(&self) -> u64 {
         self.rv
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<WatchItem>> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<WatchItem>> {
         self.tx.subscribe()
     }
 
     /// Drops the whole watch history: every version up to now becomes "too old" (410).
-    pub fn compact(&mut self) {
+    pub(crate) fn compact(&mut self) {
         self.history.clear();
         self.compacted = self.rv;
     }
 
     /// The changes after `rv`, or 410 when they were compacted away.
-    pub fn history_since(&self, rv: u64) -> Result<Vec<Arc<WatchItem>>, ApiError> {
+    pub(crate) fn history_since(&self, rv: u64) -> Result<Vec<Arc<WatchItem>>, ApiError> {
         if rv < self.compacted {
             return Err(ApiError::gone(format!(
                 "too old resource version: {rv} ({})",
@@ -193,7 +193,7 @@ impl Store {
     }
 
     /// Whether a list at exactly `rv` can be served (only the current version can).
-    pub fn check_exact(&self, rv: u64) -> Result<(), ApiError> {
+    pub(crate) fn check_exact(&self, rv: u64) -> Result<(), ApiError> {
         if rv == self.rv {
             Ok(())
         } else if rv < self.rv {
@@ -210,19 +210,19 @@ impl Store {
         }
     }
 
-    pub fn get(&self, kind: Kind, ns: &str, name: &str) -> Result<Value, ApiError> {
+    pub(crate) fn get(&self, kind: Kind, ns: &str, name: &str) -> Result<Value, ApiError> {
         self.objects
             .get(&(kind, ns.to_owned(), name.to_owned()))
             .cloned()
             .ok_or_else(|| ApiError::not_found(kind, name))
     }
 
-    pub fn try_get(&self, kind: Kind, ns: &str, name: &str) -> Option<&Value> {
+    pub(crate) fn try_get(&self, kind: Kind, ns: &str, name: &str) -> Option<&Value> {
         self.objects.get(&(kind, ns.to_owned(), name.to_owned()))
     }
 
     /// Objects of a kind, in one namespace or all, sorted by namespace and name.
-    pub fn list(&self, kind: Kind, ns: Option<&str>) -> Vec<&Value> {
+    pub(crate) fn list(&self, kind: Kind, ns: Option<&str>) -> Vec<&Value> {
         self.objects
             .iter()
             .filter(|((k, n, _), _)| *k == kind && ns.is_none_or(|ns| ns == n))
@@ -231,7 +231,7 @@ impl Store {
     }
 
     /// Keys of every object, for controllers that walk the store.
-    pub fn keys(&self, kind: Option<Kind>) -> Vec<Key> {
+    pub(crate) fn keys(&self, kind: Option<Kind>) -> Vec<Key> {
         self.objects
             .keys()
             .filter(|(k, _, _)| kind.is_none_or(|kind| *k == kind))
@@ -239,11 +239,11 @@ impl Store {
             .collect()
     }
 
-    pub fn by_key(&self, key: &Key) -> Option<&Value> {
+    pub(crate) fn by_key(&self, key: &Key) -> Option<&Value> {
         self.objects.get(key)
     }
 
-    pub fn find_uid(&self, uid: &str) -> Option<Key> {
+    pub(crate) fn find_uid(&self, uid: &str) -> Option<Key> {
         self.objects
             .iter()
             .find(|(_, v)| self::uid(v) == uid)
@@ -251,7 +251,7 @@ impl Store {
     }
 
     /// Objects whose ownerReferences name `owner_uid`.
-    pub fn dependents(&self, owner_uid: &str) -> Vec<Key> {
+    pub(crate) fn dependents(&self, owner_uid: &str) -> Vec<Key> {
         self.objects
             .iter()
             .filter(|(_, v)| owner_uids(v).iter().any(|u| u == owner_uid))
@@ -292,7 +292,12 @@ impl Store {
     }
 
     /// Stores a new object (POST).
-    pub fn create(&mut self, kind: Kind, ns: &str, mut object: Value) -> Result<Value, ApiError> {
+    pub(crate) fn create(
+        &mut self,
+        kind: Kind,
+        ns: &str,
+        mut object: Value,
+    ) -> Result<Value, ApiError> {
         if !object.is_object() {
             return Err(ApiError::bad_request("the body must be a JSON object"));
         }
@@ -340,7 +345,7 @@ impl Store {
     }
 
     /// Replaces an object (PUT), its main part or its status.
-    pub fn update(
+    pub(crate) fn update(
         &mut self,
         kind: Kind,
         ns: &str,
@@ -448,7 +453,7 @@ impl Store {
     }
 
     /// Applies a PATCH; returns the object and whether it was created (server-side apply).
-    pub fn patch(
+    pub(crate) fn patch(
         &mut self,
         kind: Kind,
         ns: &str,
@@ -518,7 +523,7 @@ impl Store {
 
     /// Handles a DELETE: preconditions, propagation policy, graceful pod termination and
     /// finalizers. Returns the object as it is after the call.
-    pub fn delete(
+    pub(crate) fn delete(
         &mut self,
         kind: Kind,
         ns: &str,
@@ -614,7 +619,7 @@ impl Store {
     /// Finishes a deletion that was waiting (a pod whose containers are gone, an owner whose
     /// dependents are gone): drops `finalizer` if given and removes the object when no
     /// finalizers remain.
-    pub fn finish_deletion(&mut self, key: &Key, finalizer: Option<&str>) {
+    pub(crate) fn finish_deletion(&mut self, key: &Key, finalizer: Option<&str>) {
         let Some(old) = self.objects.get(key).cloned() else {
             return;
         };
@@ -633,7 +638,7 @@ impl Store {
 
     /// Lets a controller change an object in place (status included); no-op changes are not
     /// written.
-    pub fn mutate(
+    pub(crate) fn mutate(
         &mut self,
         key: &Key,
         change: impl FnOnce(&mut Value),

@@ -15,7 +15,7 @@ fn alnum(c: char) -> bool {
 }
 
 /// DNS-1123 label: at most 63 of `[a-z0-9-]`, alphanumeric at both ends.
-pub fn is_dns1123_label(s: &str) -> bool {
+pub(crate) fn is_dns1123_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && s.chars().all(|c| alnum(c) || c == '-')
@@ -24,7 +24,7 @@ pub fn is_dns1123_label(s: &str) -> bool {
 }
 
 /// DNS-1123 subdomain: at most 253 characters, dot-separated labels.
-pub fn is_dns1123_subdomain(s: &str) -> bool {
+pub(crate) fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && s.chars().all(|c| alnum(c) || c == '-' || c == '.')
@@ -49,7 +49,7 @@ fn cause(causes: &mut Causes, field: &str, msg: impl Into<String>) {
 }
 
 /// Checks an object about to be stored; 422 Invalid naming every bad field.
-pub fn validate(kind: Kind, object: &Value) -> Result<(), ApiError> {
+pub(crate) fn validate(kind: Kind, object: &Value) -> Result<(), ApiError> {
     let name = object
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -255,7 +255,7 @@ fn default_field(map: &mut Map<String, Value>, key: &str, value: Value) {
 }
 
 /// Fills in the API defaults of a pod spec.
-pub fn default_pod_spec(spec: &mut Value) {
+pub(crate) fn default_pod_spec(spec: &mut Value) {
     if !spec.is_object() {
         return;
     }
@@ -278,7 +278,7 @@ pub fn default_pod_spec(spec: &mut Value) {
 }
 
 /// Fills in what the API server sets on create for each kind.
-pub fn default_on_create(kind: Kind, object: &mut Value, uid: &str) {
+pub(crate) fn default_on_create(kind: Kind, object: &mut Value, uid: &str) {
     match kind {
         Kind::Pod => {
             if let Some(spec) = object.get_mut("spec") {
@@ -333,7 +333,7 @@ pub fn default_on_create(kind: Kind, object: &mut Value, uid: &str) {
 }
 
 /// Folds a Secret's `stringData` into `data` (base64), as the API server does on every write.
-pub fn fold_string_data(object: &mut Value) {
+pub(crate) fn fold_string_data(object: &mut Value) {
     let Some(Value::Object(string_data)) =
         object.as_object_mut().and_then(|o| o.remove("stringData"))
     else {
