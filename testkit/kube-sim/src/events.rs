@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 
 use crate::kinds::Kind;
-use crate::store::{Store, meta_str, uid};
+use crate::object::{meta_str, uid};
+use crate::store::Store;
 use crate::time::now_rfc3339;
 
 /// Records a core/v1 Event about `object`; `component` is the reporting controller.

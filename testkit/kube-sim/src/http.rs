@@ -19,9 +19,10 @@ use crate::error::ApiError;
 use crate::faults::ErrorInjection;
 use crate::kinds::Kind;
 use crate::kubelet::PodDir;
+use crate::object::meta_str;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::shared::Shared;
-use crate::store::{DeleteOptions, Part, PatchKind, PatchOptions, WatchItem, meta_str};
+use crate::store::{DeleteOptions, Part, PatchKind, PatchOptions, WatchItem};
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)

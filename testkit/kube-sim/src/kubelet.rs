@@ -28,13 +28,12 @@ mod volumes;
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 pub(crate) use paths::PodDir;
 
 use crate::kinds::Kind;
+use crate::object::{is_deleting, pod_finished, uid};
 use crate::shared::Shared;
-use crate::store::{Key, is_deleting, uid};
+use crate::store::Key;
 use task::PodTask;
 
 /// Starts a task for every pod that has none; removes deleted pods that never ran.
@@ -69,12 +68,8 @@ fn take_up(shared: &Shared) -> (Vec<(Key, String)>, Vec<Key>) {
         let Some(pod) = store.by_key(&key) else {
             continue;
         };
-        let terminal = matches!(
-            pod.pointer("/status/phase").and_then(Value::as_str),
-            Some("Succeeded" | "Failed")
-        );
         let pod_uid = uid(pod).to_owned();
-        if terminal || processes.has_pod(&pod_uid) {
+        if pod_finished(pod) || processes.has_pod(&pod_uid) {
             continue;
         }
         if is_deleting(pod) {

@@ -6,8 +6,8 @@
 //! and a kubelet that runs containers as local processes from an image-to-binary map.
 //!
 //! Parts, each using only parts listed before it:
-//! - `kinds`, `time`, `error` ([`Error`], [`ApiError`]), `patch`, `selector`, `validate`,
-//!   `kubeconfig`: the resource kinds and small helpers;
+//! - `kinds`, `time`, `error` ([`Error`], [`ApiError`]), `object`, `patch`, `selector`,
+//!   `validate`, `kubeconfig`: the resource kinds, accessors of stored objects and helpers;
 //! - `images`: the image map ([`ImageMapping`]) and how its patterns name images;
 //! - `config`: [`Config`];
 //! - `store`: objects, the global resource version, watch history and write semantics;
@@ -32,6 +32,7 @@ mod images;
 mod kinds;
 mod kubeconfig;
 mod kubelet;
+mod object;
 mod patch;
 mod processes;
 mod selector;

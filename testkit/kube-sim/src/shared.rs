@@ -10,8 +10,9 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::faults::{ErrorInjection, Faults};
 use crate::kinds::Kind;
+use crate::object::uid;
 use crate::processes::ProcessGroups;
-use crate::store::{Store, uid};
+use crate::store::Store;
 
 /// State shared by the API, the controllers and the kubelet.
 pub(crate) struct Shared {

@@ -12,6 +12,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::error::ApiError;
 use crate::kinds::Kind;
+use crate::object::{finalizers, is_deleting, meta_str, owner_uids, pod_finished, uid};
 use crate::patch;
 use crate::time::now_rfc3339;
 use crate::validate;
@@ -91,58 +92,6 @@ pub(crate) struct Store {
     tx: broadcast::Sender<Arc<WatchItem>>,
     changed: watch::Sender<u64>,
     pub(crate) jobs: JobBook,
-}
-
-pub(crate) fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
-    object
-        .get("metadata")
-        .and_then(|m| m.get(field))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-}
-
-pub(crate) fn uid(object: &Value) -> &str {
-    meta_str(object, "uid")
-}
-
-pub(crate) fn is_deleting(object: &Value) -> bool {
-    object
-        .pointer("/metadata/deletionTimestamp")
-        .is_some_and(|v| !v.is_null())
-}
-
-fn finalizers(object: &Value) -> Vec<String> {
-    object
-        .pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|f| {
-            f.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// UIDs of an object's owners.
-pub(crate) fn owner_uids(object: &Value) -> Vec<String> {
-    object
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .map(|refs| {
-            refs.iter()
-                .filter_map(|r| r.get("uid").and_then(Value::as_str))
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn pod_is_terminal(object: &Value) -> bool {
-    matches!(
-        object.pointer("/status/phase").and_then(Value::as_str),
-        Some("Succeeded" | "Failed")
-    )
 }
 
 fn random_suffix() -> String {
@@ -246,7 +195,7 @@ impl Store {
     pub(crate) fn find_uid(&self, uid: &str) -> Option<Key> {
         self.objects
             .iter()
-            .find(|(_, v)| self::uid(v) == uid)
+            .find(|(_, v)| crate::object::uid(v) == uid)
             .map(|(k, _)| k.clone())
     }
 
@@ -597,7 +546,7 @@ impl Store {
             new["metadata"]["finalizers"] = json!(f);
             keep = true;
         }
-        if kind == Kind::Pod && !pod_is_terminal(&old) && !force {
+        if kind == Kind::Pod && !pod_finished(&old) && !force {
             let grace = opts.grace_seconds.unwrap_or_else(|| {
                 old.pointer("/spec/terminationGracePeriodSeconds")
                     .and_then(Value::as_i64)

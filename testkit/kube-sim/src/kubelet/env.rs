@@ -6,7 +6,8 @@ use serde_json::Value;
 use super::sources;
 use super::spec::{Container, EnvFromSource, EnvVarSource, KeyRef};
 use crate::kinds::Kind;
-use crate::store::{Store, meta_str, uid};
+use crate::object::{meta_str, uid};
+use crate::store::Store;
 
 /// Name and value pairs in order; a later pair overrides an earlier one of the same name.
 pub(crate) type Vars = Vec<(String, String)>;

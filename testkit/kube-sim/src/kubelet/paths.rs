@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::spec::VolumeMount;
-use crate::store::{meta_str, uid};
+use crate::object::{meta_str, uid};
 
 /// A pod's host directory, `<data dir>/pods/<namespace>_<name>_<uid>`.
 #[derive(Debug, Clone)]

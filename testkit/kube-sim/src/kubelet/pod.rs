@@ -15,8 +15,8 @@ use super::spec::PodSpec;
 use super::status::{self, Which};
 use super::task::{Interrupt, PodTask, RECHECK};
 use super::volumes;
+use crate::object::{is_deleting, uid};
 use crate::processes::kill_group;
-use crate::store::{is_deleting, uid};
 use crate::time::now_rfc3339;
 
 /// Volumes and environments resolved before any container starts.

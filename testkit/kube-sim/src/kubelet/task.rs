@@ -11,8 +11,9 @@ use super::paths::PodDir;
 use super::status::Which;
 use crate::events::record_event;
 use crate::kinds::Kind;
+use crate::object::{is_deleting, uid};
 use crate::shared::Shared;
-use crate::store::{Key, is_deleting, uid};
+use crate::store::Key;
 
 /// How often a waiting pod re-checks its world when nothing pokes it.
 pub(crate) const RECHECK: Duration = Duration::from_millis(200);
