@@ -2,6 +2,12 @@
 //! `resourceVersion` counter, a bounded history of watch events for resuming watches (older
 //! versions are "compacted" and answer 410), and the write semantics of the API server
 //! (uid, generateName, conflicts on stale versions, finalizers, propagation policies).
+//!
+//! This file holds the store, its reads and the primitive writes that bump the version and
+//! emit watch events; `write` adds create, update and patch, `delete` adds deletion.
+
+mod delete;
+mod write;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -12,10 +18,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::error::ApiError;
 use crate::kinds::Kind;
-use crate::object::{finalizers, is_deleting, meta_str, owner_uids, pod_finished, uid};
-use crate::patch;
-use crate::time::now_rfc3339;
-use crate::validate;
+use crate::object::{owner_uids, uid};
 
 /// Where an object lives.
 pub(crate) type Key = (Kind, String, String);
@@ -92,13 +95,6 @@ pub(crate) struct Store {
     tx: broadcast::Sender<Arc<WatchItem>>,
     changed: watch::Sender<u64>,
     pub(crate) jobs: JobBook,
-}
-
-fn random_suffix() -> String {
-    const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    (0..5)
-        .map(|_| CHARS[rand::random_range(0..CHARS.len())] as char)
-        .collect()
 }
 
 impl Store {
@@ -192,10 +188,11 @@ impl Store {
         self.objects.get(key)
     }
 
-    pub(crate) fn find_uid(&self, uid: &str) -> Option<Key> {
+    /// The key of the object with this uid.
+    pub(crate) fn find_uid(&self, wanted: &str) -> Option<Key> {
         self.objects
             .iter()
-            .find(|(_, v)| crate::object::uid(v) == uid)
+            .find(|(_, v)| uid(v) == wanted)
             .map(|(k, _)| k.clone())
     }
 
@@ -240,148 +237,7 @@ impl Store {
         object["metadata"]["resourceVersion"] = json!(self.rv.to_string());
     }
 
-    /// Stores a new object (POST).
-    pub(crate) fn create(
-        &mut self,
-        kind: Kind,
-        ns: &str,
-        mut object: Value,
-    ) -> Result<Value, ApiError> {
-        if !object.is_object() {
-            return Err(ApiError::bad_request("the body must be a JSON object"));
-        }
-        if !object.get("metadata").is_some_and(Value::is_object) {
-            object["metadata"] = json!({});
-        }
-        let body_ns = meta_str(&object, "namespace");
-        if !body_ns.is_empty() && body_ns != ns {
-            return Err(ApiError::bad_request(format!(
-                "the namespace of the provided object ({body_ns}) does not match the namespace sent on the request ({ns})"
-            )));
-        }
-        if meta_str(&object, "name").is_empty() {
-            let prefix = meta_str(&object, "generateName").to_owned();
-            if !prefix.is_empty() {
-                object["metadata"]["name"] = json!(format!("{prefix}{}", random_suffix()));
-            }
-        }
-        let uid = uuid::Uuid::new_v4().to_string();
-        let meta = &mut object["metadata"];
-        meta["namespace"] = json!(ns);
-        meta["uid"] = json!(uid);
-        meta["creationTimestamp"] = json!(now_rfc3339());
-        meta["generation"] = json!(1);
-        if let Some(m) = meta.as_object_mut() {
-            m.remove("deletionTimestamp");
-            m.remove("deletionGracePeriodSeconds");
-        }
-        object["apiVersion"] = json!(kind.api_version());
-        object["kind"] = json!(kind.name());
-        if kind == Kind::Secret {
-            validate::fold_string_data(&mut object);
-        }
-        validate::validate(kind, &object)?;
-        validate::default_on_create(kind, &mut object, &uid);
-        let name = meta_str(&object, "name").to_owned();
-        let key = (kind, ns.to_owned(), name.clone());
-        if self.objects.contains_key(&key) {
-            return Err(ApiError::already_exists(kind, &name));
-        }
-        self.next_rv(&mut object);
-        self.objects.insert(key, object.clone());
-        self.emit(kind, ns, "ADDED", object.clone(), None);
-        Ok(object)
-    }
-
-    /// Replaces an object (PUT), its main part or its status.
-    pub(crate) fn update(
-        &mut self,
-        kind: Kind,
-        ns: &str,
-        name: &str,
-        mut object: Value,
-        part: Part,
-    ) -> Result<Value, ApiError> {
-        let old = self.get(kind, ns, name)?;
-        if !object.is_object() {
-            return Err(ApiError::bad_request("the body must be a JSON object"));
-        }
-        let body_name = meta_str(&object, "name");
-        if !body_name.is_empty() && body_name != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({body_name}) does not match the name on the URL ({name})"
-            )));
-        }
-        let wanted_rv = meta_str(&object, "resourceVersion");
-        if !wanted_rv.is_empty() && wanted_rv != meta_str(&old, "resourceVersion") {
-            return Err(ApiError::conflict(
-                kind,
-                name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            ));
-        }
-        if kind == Kind::Secret {
-            validate::fold_string_data(&mut object);
-        }
-        let new = match part {
-            Part::Status => {
-                let mut new = old.clone();
-                new["status"] = object.get("status").cloned().unwrap_or(json!({}));
-                new
-            }
-            Part::Main => {
-                if !object.get("metadata").is_some_and(Value::is_object) {
-                    object["metadata"] = json!({});
-                }
-                for field in [
-                    "name",
-                    "namespace",
-                    "uid",
-                    "creationTimestamp",
-                    "deletionTimestamp",
-                    "deletionGracePeriodSeconds",
-                    "generation",
-                ] {
-                    match old["metadata"].get(field) {
-                        Some(v) => object["metadata"][field] = v.clone(),
-                        None => {
-                            if let Some(m) = object["metadata"].as_object_mut() {
-                                m.remove(field);
-                            }
-                        }
-                    }
-                }
-                object["apiVersion"] = json!(kind.api_version());
-                object["kind"] = json!(kind.name());
-                if kind.has_status() {
-                    object["status"] = old.get("status").cloned().unwrap_or(json!({}));
-                }
-                if kind == Kind::Pod || kind == Kind::Job {
-                    if let Some(spec) = object.get_mut("spec") {
-                        if kind == Kind::Pod {
-                            validate::default_pod_spec(spec);
-                        } else if let Some(t) = spec.pointer_mut("/template/spec") {
-                            validate::default_pod_spec(t);
-                        }
-                    }
-                }
-                if object.get("spec") != old.get("spec") {
-                    let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
-                    object["metadata"]["generation"] = json!(generation + 1);
-                }
-                validate::validate(kind, &object)?;
-                object
-            }
-        };
-        // The last finalizer removed from an object being deleted lets it go.
-        if is_deleting(&new) && finalizers(&new).is_empty() && !finalizers(&old).is_empty() {
-            return Ok(self.remove(kind, ns, name, Some(new)));
-        }
-        self.replace_stored(kind, ns, name, new, old)
-    }
-
-    /// Writes `new` over `old` if they differ; removes the object when it is being deleted and
-    /// has no finalizers left.
+    /// Writes `new` over `old` if they differ.
     fn replace_stored(
         &mut self,
         kind: Kind,
@@ -401,62 +257,6 @@ impl Store {
         Ok(new)
     }
 
-    /// Applies a PATCH; returns the object and whether it was created (server-side apply).
-    pub(crate) fn patch(
-        &mut self,
-        kind: Kind,
-        ns: &str,
-        name: &str,
-        body: &Value,
-        opts: PatchOptions<'_>,
-    ) -> Result<(Value, bool), ApiError> {
-        let PatchOptions { how, part, manager } = opts;
-        if !body.is_object() {
-            return Err(ApiError::bad_request("the patch must be a JSON object"));
-        }
-        let old = match self.get(kind, ns, name) {
-            Ok(old) => old,
-            Err(e) if how == PatchKind::Apply && part == Part::Main => {
-                let mut object = body.clone();
-                let body_name = meta_str(&object, "name");
-                if !body_name.is_empty() && body_name != name {
-                    return Err(ApiError::bad_request(
-                        "the name in the body does not match the URL",
-                    ));
-                }
-                object["metadata"]["name"] = json!(name);
-                record_manager(&mut object, manager.unwrap_or("unknown"), "Apply", kind);
-                let _ = e;
-                return self.create(kind, ns, object).map(|o| (o, true));
-            }
-            Err(e) => return Err(e),
-        };
-        if how == PatchKind::Apply && manager.is_none_or(str::is_empty) {
-            return Err(ApiError::bad_request(
-                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
-            ));
-        }
-        let mut new = old.clone();
-        match how {
-            PatchKind::Merge => patch::merge(&mut new, body),
-            PatchKind::Apply => patch::apply(&mut new, body),
-        }
-        if let Some(m) = manager {
-            let op = if how == PatchKind::Apply {
-                "Apply"
-            } else {
-                "Update"
-            };
-            record_manager(&mut new, m, op, kind);
-        }
-        // A resourceVersion in the patch is a precondition; otherwise the patch applies to the
-        // latest version.
-        if meta_str(body, "resourceVersion").is_empty() {
-            new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
-        }
-        self.update(kind, ns, name, new, part).map(|o| (o, false))
-    }
-
     /// Removes an object now and emits DELETED.
     fn remove(&mut self, kind: Kind, ns: &str, name: &str, last: Option<Value>) -> Value {
         let key = (kind, ns.to_owned(), name.to_owned());
@@ -468,121 +268,6 @@ impl Store {
         self.jobs.finished.remove(&id);
         self.emit(kind, ns, "DELETED", object.clone(), None);
         object
-    }
-
-    /// Handles a DELETE: preconditions, propagation policy, graceful pod termination and
-    /// finalizers. Returns the object as it is after the call.
-    pub(crate) fn delete(
-        &mut self,
-        kind: Kind,
-        ns: &str,
-        name: &str,
-        opts: &DeleteOptions,
-    ) -> Result<Value, ApiError> {
-        let old = self.get(kind, ns, name)?;
-        if opts
-            .precondition_uid
-            .as_deref()
-            .is_some_and(|u| u != uid(&old))
-        {
-            return Err(ApiError::conflict(
-                kind,
-                name,
-                "Precondition failed: UID in precondition does not match the UID in record",
-            ));
-        }
-        if opts
-            .precondition_rv
-            .as_deref()
-            .is_some_and(|rv| rv != meta_str(&old, "resourceVersion"))
-        {
-            return Err(ApiError::conflict(
-                kind,
-                name,
-                "Precondition failed: ResourceVersion in precondition does not match the ResourceVersion in record",
-            ));
-        }
-        let policy = opts
-            .propagation
-            .clone()
-            .unwrap_or_else(|| kind.default_propagation().to_owned());
-        if !matches!(policy.as_str(), "Orphan" | "Background" | "Foreground") {
-            return Err(ApiError::bad_request(format!(
-                "unknown propagationPolicy {policy:?}"
-            )));
-        }
-        let force = opts.grace_seconds == Some(0);
-        if is_deleting(&old) {
-            if force && kind == Kind::Pod {
-                return Ok(self.remove(kind, ns, name, None));
-            }
-            return Ok(old);
-        }
-        if policy == "Orphan" {
-            let owner = uid(&old).to_owned();
-            for key in self.dependents(&owner) {
-                if let Some(dep) = self.objects.get(&key).cloned() {
-                    let mut new = dep.clone();
-                    if let Some(refs) = new
-                        .pointer_mut("/metadata/ownerReferences")
-                        .and_then(Value::as_array_mut)
-                    {
-                        refs.retain(|r| {
-                            r.get("uid").and_then(Value::as_str) != Some(owner.as_str())
-                        });
-                    }
-                    self.replace_stored(key.0, &key.1, &key.2, new, dep)?;
-                }
-            }
-        }
-        let mut new = old.clone();
-        let mut keep = !finalizers(&old).is_empty();
-        // Pods have no dependents here; their graceful termination is the wait.
-        if policy == "Foreground" && kind != Kind::Pod {
-            let mut f = finalizers(&old);
-            if !f.iter().any(|f| f == FOREGROUND) {
-                f.push(FOREGROUND.to_owned());
-            }
-            new["metadata"]["finalizers"] = json!(f);
-            keep = true;
-        }
-        if kind == Kind::Pod && !pod_finished(&old) && !force {
-            let grace = opts.grace_seconds.unwrap_or_else(|| {
-                old.pointer("/spec/terminationGracePeriodSeconds")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(30)
-            });
-            new["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
-            keep = true;
-        }
-        if keep {
-            new["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
-            if new["metadata"].get("deletionGracePeriodSeconds").is_none() {
-                new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-            }
-            return self.replace_stored(kind, ns, name, new, old);
-        }
-        Ok(self.remove(kind, ns, name, None))
-    }
-
-    /// Finishes a deletion that was waiting (a pod whose containers are gone, an owner whose
-    /// dependents are gone): drops `finalizer` if given and removes the object when no
-    /// finalizers remain.
-    pub(crate) fn finish_deletion(&mut self, key: &Key, finalizer: Option<&str>) {
-        let Some(old) = self.objects.get(key).cloned() else {
-            return;
-        };
-        let mut new = old.clone();
-        if let Some(fin) = finalizer {
-            let rest: Vec<String> = finalizers(&old).into_iter().filter(|f| f != fin).collect();
-            new["metadata"]["finalizers"] = json!(rest);
-        }
-        if finalizers(&new).is_empty() {
-            self.remove(key.0, &key.1, &key.2, Some(new));
-        } else if new != old {
-            // Only our own finalizer changed; the object stays for the others.
-            let _ = self.replace_stored(key.0, &key.1, &key.2, new, old);
-        }
     }
 
     /// Lets a controller change an object in place (status included); no-op changes are not
@@ -600,32 +285,5 @@ impl Store {
         let mut new = old.clone();
         change(&mut new);
         self.replace_stored(key.0, &key.1, &key.2, new, old)
-    }
-}
-
-/// Records a `managedFields` entry for `manager` (one per manager and operation).
-fn record_manager(object: &mut Value, manager: &str, operation: &str, kind: Kind) {
-    if !object.get("metadata").is_some_and(Value::is_object) {
-        object["metadata"] = json!({});
-    }
-    let entry = json!({
-        "manager": manager,
-        "operation": operation,
-        "apiVersion": kind.api_version(),
-        "time": now_rfc3339(),
-        "fieldsType": "FieldsV1",
-        "fieldsV1": {},
-    });
-    let fields = object["metadata"]
-        .as_object_mut()
-        .expect("metadata is an object")
-        .entry("managedFields")
-        .or_insert(json!([]));
-    if let Some(list) = fields.as_array_mut() {
-        list.retain(|e| {
-            e.get("manager").and_then(Value::as_str) != Some(manager)
-                || e.get("operation").and_then(Value::as_str) != Some(operation)
-        });
-        list.push(entry);
     }
 }
