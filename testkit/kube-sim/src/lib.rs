@@ -7,7 +7,8 @@
 //!
 //! Parts, each using only parts listed before it:
 //! - `kinds`, `time`, `error` ([`Error`], [`ApiError`]), `object`, `patch`, `selector`,
-//!   `validate`, `kubeconfig`: the resource kinds, accessors of stored objects and helpers;
+//!   `validate`, `defaults`, `kubeconfig`: the resource kinds, accessors of stored objects,
+//!   checks and defaults of writes, and helpers;
 //! - `images`: the image map ([`ImageMapping`]) and how its patterns name images;
 //! - `config`: [`Config`];
 //! - `store`: objects, the global resource version, watch history and write semantics;
@@ -24,6 +25,7 @@
 mod child;
 mod config;
 mod controller;
+mod defaults;
 mod error;
 mod events;
 mod faults;

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use super::{Part, PatchKind, PatchOptions, Store};
+use crate::defaults;
 use crate::error::ApiError;
 use crate::kinds::Kind;
 use crate::object::{finalizers, is_deleting, meta_str};
@@ -46,10 +47,10 @@ impl Store {
         let uid = uuid::Uuid::new_v4().to_string();
         set_create_metadata(&mut object, kind, ns, &uid);
         if kind == Kind::Secret {
-            validate::fold_string_data(&mut object);
+            defaults::fold_string_data(&mut object);
         }
         validate::validate(kind, &object)?;
-        validate::default_on_create(kind, &mut object, &uid);
+        defaults::default_on_create(kind, &mut object, &uid);
         let name = meta_str(&object, "name").to_owned();
         let key = (kind, ns.to_owned(), name.clone());
         if self.objects.contains_key(&key) {
@@ -73,7 +74,7 @@ impl Store {
         let old = self.get(kind, ns, name)?;
         check_replacement(kind, name, &old, &object)?;
         if kind == Kind::Secret {
-            validate::fold_string_data(&mut object);
+            defaults::fold_string_data(&mut object);
         }
         let new = match part {
             Part::Status => {
@@ -216,7 +217,7 @@ fn replaced_main(kind: Kind, old: &Value, mut object: Value) -> Result<Value, Ap
         _ => None,
     };
     if let Some(spec) = pod_spec {
-        validate::default_pod_spec(spec);
+        defaults::default_pod_spec(spec);
     }
     if object.get("spec") != old.get("spec") {
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
