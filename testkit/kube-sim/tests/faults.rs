@@ -71,15 +71,7 @@ async fn a_missing_secret_is_a_create_container_config_error() {
     let (_sim, client) = start(0.05).await;
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let mut job = shell_job("cfg", "test \"$(cat \"$1\")\" = hello");
-    let spec = job
-        .spec
-        .as_mut()
-        .expect("spec")
-        .template
-        .spec
-        .as_mut()
-        .expect("pod spec");
-    *spec = serde_json::from_value(json!({
+    *pod_spec_mut(&mut job) = serde_json::from_value(json!({
         "restartPolicy": "Never",
         "volumes": [{"name": "spec", "secret": {"secretName": "late"}}],
         "containers": [{"name": "main", "image": "sim/shell", "args": ["-c", "test \"$(cat \"$1\")\" = hello", "sh", "/etc/spec/greeting"],
