@@ -31,24 +31,7 @@ impl std::fmt::Debug for Sim {
 impl Sim {
     /// Starts the API server, the controllers and the kubelet on the current tokio runtime.
     pub async fn start(config: Config) -> Result<Sim> {
-        let (tmp, data_dir) = match &config.data_dir {
-            Some(dir) => (None, dir.clone()),
-            None => {
-                let tmp = tempfile::Builder::new()
-                    .prefix("kube-sim-")
-                    .tempdir()
-                    .map_err(|source| Error::Io {
-                        path: std::env::temp_dir(),
-                        source,
-                    })?;
-                let dir = tmp.path().to_path_buf();
-                (Some(tmp), dir)
-            }
-        };
-        std::fs::create_dir_all(&data_dir).map_err(|source| Error::Io {
-            path: data_dir.clone(),
-            source,
-        })?;
+        let (tmp, data_dir) = data_dir(&config)?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| Error::Bind {
@@ -70,16 +53,7 @@ impl Sim {
             path: kubeconfig.clone(),
             source,
         })?;
-        let mut stop = shared.shutdown.subscribe();
-        let app = crate::http::router(shared.clone());
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                stopped(&mut stop).await;
-            });
-            if let Err(error) = serve.await {
-                tracing::error!(%error, "kube-sim api server failed");
-            }
-        });
+        let server = tokio::spawn(serve(listener, shared.clone()));
         let controller = tokio::spawn(crate::controller::run(shared.clone()));
         let kubelet = tokio::spawn(crate::kubelet::run(shared.clone()));
         tracing::info!(%url, data_dir = %data_dir.display(), "kube-sim started");
@@ -196,5 +170,40 @@ impl Drop for Sim {
         for task in &self.tasks {
             task.abort();
         }
+    }
+}
+
+/// The configured data directory, or a temporary one (returned to be kept alive), created.
+fn data_dir(config: &Config) -> Result<(Option<tempfile::TempDir>, PathBuf)> {
+    let (tmp, dir) = match &config.data_dir {
+        Some(dir) => (None, dir.clone()),
+        None => {
+            let tmp = tempfile::Builder::new()
+                .prefix("kube-sim-")
+                .tempdir()
+                .map_err(|source| Error::Io {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
+            let dir = tmp.path().to_path_buf();
+            (Some(tmp), dir)
+        }
+    };
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok((tmp, dir))
+}
+
+/// Serves the API until shutdown.
+async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let mut stop = shared.shutdown.subscribe();
+    let app = crate::http::router(shared);
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        stopped(&mut stop).await;
+    });
+    if let Err(error) = serve.await {
+        tracing::error!(%error, "kube-sim api server failed");
     }
 }
