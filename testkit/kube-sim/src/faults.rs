@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::kubelet::image_matches;
+use crate::images::image_matches;
 
 /// Error responses to inject into the next `count` requests that match `verb` and `resource`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,26 +34,26 @@ pub struct RequestCount {
 
 /// The switches the kubelet, scheduler and API consult.
 #[derive(Debug, Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// Image patterns (same syntax as the image map) whose pulls fail.
-    pub image_pull: Vec<String>,
+    pub(crate) image_pull: Vec<String>,
     /// While set, new pods are not scheduled.
-    pub unschedulable: bool,
+    pub(crate) unschedulable: bool,
     /// `(pod uid, container)` pairs to kill as out-of-memory.
-    pub oom: HashSet<(String, String)>,
+    pub(crate) oom: HashSet<(String, String)>,
     /// Bumped on every node loss; pods started under an older value are lost.
-    pub node_epoch: u64,
-    pub errors: Vec<ErrorInjection>,
-    pub counts: BTreeMap<(String, String), u64>,
+    pub(crate) node_epoch: u64,
+    pub(crate) errors: Vec<ErrorInjection>,
+    pub(crate) counts: BTreeMap<(String, String), u64>,
 }
 
 impl Faults {
-    pub fn image_pull_fails(&self, image: &str) -> bool {
+    pub(crate) fn image_pull_fails(&self, image: &str) -> bool {
         self.image_pull.iter().any(|p| image_matches(p, image))
     }
 
     /// Counts a request and returns the injected error code for it, if any.
-    pub fn on_request(&mut self, verb: &str, resource: &str) -> Option<u16> {
+    pub(crate) fn on_request(&mut self, verb: &str, resource: &str) -> Option<u16> {
         *self
             .counts
             .entry((verb.to_owned(), resource.to_owned()))
@@ -69,7 +69,7 @@ impl Faults {
         Some(code)
     }
 
-    pub fn counts(&self) -> Vec<RequestCount> {
+    pub(crate) fn counts(&self) -> Vec<RequestCount> {
         self.counts
             .iter()
             .map(|((verb, resource), count)| RequestCount {

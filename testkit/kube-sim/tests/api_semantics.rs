@@ -12,6 +12,11 @@ use kube::core::ErrorResponse;
 use serde_json::json;
 use support::*;
 
+/// A label of a Job.
+fn label<'a>(job: &'a Job, key: &str) -> Option<&'a str> {
+    job.metadata.labels.as_ref()?.get(key).map(String::as_str)
+}
+
 fn configmap(name: &str, labels: serde_json::Value) -> ConfigMap {
     serde_json::from_value(
         json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}),
@@ -62,14 +67,7 @@ async fn errors_are_status_bodies_with_reason_and_code() {
     }
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let mut job = shell_job("no-restart-policy", "true");
-    job.spec
-        .as_mut()
-        .expect("spec")
-        .template
-        .spec
-        .as_mut()
-        .expect("pod spec")
-        .restart_policy = Some("Always".into());
+    pod_spec_mut(&mut job).restart_policy = Some("Always".into());
     let e = api_error(jobs.create(&pp, &job).await);
     assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
     assert!(e.message.contains("restartPolicy"), "{}", e.message);
@@ -246,15 +244,7 @@ async fn merge_patch_server_side_apply_and_status_subresource() {
         .await
         .expect("patch main");
     assert_eq!(patched.status.as_ref().and_then(|s| s.failed), None);
-    assert_eq!(
-        patched
-            .metadata
-            .labels
-            .unwrap_or_default()
-            .get("x")
-            .map(String::as_str),
-        Some("y")
-    );
+    assert_eq!(label(&patched, "x"), Some("y"));
     let patched = jobs
         .patch_status(
             "status-split",
@@ -264,15 +254,7 @@ async fn merge_patch_server_side_apply_and_status_subresource() {
         .await
         .expect("patch status");
     assert_eq!(patched.status.as_ref().and_then(|s| s.failed), Some(5));
-    assert_eq!(
-        patched
-            .metadata
-            .labels
-            .unwrap_or_default()
-            .get("x")
-            .map(String::as_str),
-        Some("y")
-    );
+    assert_eq!(label(&patched, "x"), Some("y"));
     // Suspended Jobs get no pods.
     assert!(job_pods(&client, "status-split").await.is_empty());
 }

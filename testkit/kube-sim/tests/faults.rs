@@ -6,7 +6,7 @@ mod support;
 use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod, Secret};
-use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube_sim::ErrorInjection;
 use serde_json::json;
@@ -71,15 +71,7 @@ async fn a_missing_secret_is_a_create_container_config_error() {
     let (_sim, client) = start(0.05).await;
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let mut job = shell_job("cfg", "test \"$(cat \"$1\")\" = hello");
-    let spec = job
-        .spec
-        .as_mut()
-        .expect("spec")
-        .template
-        .spec
-        .as_mut()
-        .expect("pod spec");
-    *spec = serde_json::from_value(json!({
+    *pod_spec_mut(&mut job) = serde_json::from_value(json!({
         "restartPolicy": "Never",
         "volumes": [{"name": "spec", "secret": {"secretName": "late"}}],
         "containers": [{"name": "main", "image": "sim/shell", "args": ["-c", "test \"$(cat \"$1\")\" = hello", "sh", "/etc/spec/greeting"],
@@ -115,6 +107,39 @@ async fn a_missing_secret_is_a_create_container_config_error() {
         .await
         .expect("create secret");
     assert_eq!(finished(&jobs, "cfg").await.0, "Complete");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_spec_the_kubelet_cannot_decode_fails_the_pod() {
+    let (_sim, client) = start(0.05).await;
+    // A number among the args: the API stores it, the kubelet cannot run it. The pod is sent
+    // and read untyped, since k8s-openapi types cannot hold it either.
+    let pods: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), NS, &ApiResource::erase::<Pod>(&()));
+    let pod: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "odd-args"},
+        "spec": {"restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "sim/shell", "args": ["-c", 1]}]},
+    }))
+    .expect("pod json");
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .expect("create");
+    let status = eventually("the pod to fail", || async {
+        let status = pods.get("odd-args").await.ok()?.data["status"].clone();
+        (status["phase"] == "Failed").then_some(status)
+    })
+    .await;
+    let message = status["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("kube-sim cannot read the pod spec: "),
+        "{message}"
+    );
+    let events = events_with_reason(&client, "Failed").await;
+    assert!(
+        events.iter().any(|e| e.message.as_deref() == Some(message)),
+        "{events:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
