@@ -6,8 +6,9 @@
 //! matches go, and the helper programs `ValidateAgent` runs (`Tools`).
 //!
 //! Recording results is no backend's business: `crate::recorder::Recorder` does it for both. Each backend
-//! builds the two command lines it starts (`agent-init` and `orchestrator run`) in one function each
-//! (`crate::agent_init`, `local::orchestrator_args`, `kubernetes::job`), from the same plan.
+//! builds the two command lines it starts (`agent-init` and `orchestrator run`) in one function each, with the
+//! same flags from the same plan: `agent_init::args` and `LocalBackend::orchestrator_args` on this machine,
+//! `job::agent_init_args` and `JobSettings::orchestrator_args` in a Job; one typed builder can replace them.
 
 use std::path::PathBuf;
 use std::sync::Arc;

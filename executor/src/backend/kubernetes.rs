@@ -15,8 +15,8 @@
 //! A match's result comes from the orchestrator's report stream, recorded by whichever replica received it
 //! ([`crate::reporter`]), else from the `match-orchestrator` termination message. Any replica can wait for
 //! any match: the Job is found by name, the result in the shared result store, and the reconciler records
-//! matches that finished while nobody waited. Results are written through the shared
-//! `Recorder` only.
+//! matches that finished while nobody waited. Results are written through the shared `Recorder` only; a
+//! waiter's `Claim` keeps the reconciler from recording a match the waiter will record.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
