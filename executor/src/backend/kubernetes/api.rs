@@ -11,9 +11,8 @@ use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
-use super::job::{
-    FIELD_MANAGER, FINGERPRINT_ANNOTATION, MATCH_ID_LABEL, MatchObjects, owner_reference,
-};
+use super::job::{FIELD_MANAGER, MatchObjects, owner_reference};
+use super::meta::{FINGERPRINT_ANNOTATION, MATCH_ID_LABEL};
 use crate::error::{Error, Result};
 
 /// Attempts per call, the first included.
@@ -120,7 +119,7 @@ impl JobApi {
     }
 
     /// Deletes a Job without waiting for its dependents (the janitor).
-    pub async fn delete_background(&self, name: &str) -> Result<()> {
+    pub(super) async fn delete_background(&self, name: &str) -> Result<()> {
         self.delete_with(name, &DeleteParams::background()).await
     }
 
@@ -134,7 +133,7 @@ impl JobApi {
 }
 
 /// Attaches to an existing Job when it was made for the same request.
-pub fn attach(job: &Job, match_id: &str, fingerprint: &str) -> Result<Attached> {
+pub(super) fn attach(job: &Job, match_id: &str, fingerprint: &str) -> Result<Attached> {
     let same_match = job.labels().get(MATCH_ID_LABEL).map(String::as_str) == Some(match_id);
     let same_request = job
         .annotations()
@@ -153,7 +152,7 @@ pub fn attach(job: &Job, match_id: &str, fingerprint: &str) -> Result<Attached> 
 }
 
 /// Runs an API call, retrying 429, 5xx and transport failures with exponential backoff.
-pub async fn retry<T, F, Fut>(what: &'static str, mut call: F) -> Result<T, kube::Error>
+async fn retry<T, F, Fut>(what: &'static str, mut call: F) -> Result<T, kube::Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, kube::Error>>,
@@ -174,7 +173,7 @@ where
 }
 
 /// Whether a failed call may succeed when repeated.
-pub fn retryable(e: &kube::Error) -> bool {
+fn retryable(e: &kube::Error) -> bool {
     match e {
         kube::Error::Api(r) => r.code == 429 || r.code >= 500,
         kube::Error::HyperError(_) | kube::Error::Service(_) => true,

@@ -28,7 +28,7 @@ const MESSAGE_BYTES: usize = 1024;
 
 /// Where a match stands.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
+pub(super) enum Verdict {
     /// Still going; when `recheck_in` is set, the verdict may change by itself after that long (a startup
     /// budget running out) even if no object changes.
     Pending { recheck_in: Option<Duration> },
@@ -54,16 +54,16 @@ impl Verdict {
 
 /// What the diagnosis needs besides the objects.
 #[derive(Debug, Clone)]
-pub struct Context<'a> {
+pub(super) struct Context<'a> {
     /// Agent ids in seat order, to name agents in messages.
-    pub agent_ids: &'a [String],
+    pub(super) agent_ids: &'a [String],
     /// How long a pod may stay unschedulable.
-    pub startup_budget: Duration,
-    pub now: DateTime<Utc>,
+    pub(super) startup_budget: Duration,
+    pub(super) now: DateTime<Utc>,
 }
 
 /// The verdict on a match from its Job and its pods (any order).
-pub fn diagnose(job: &Job, pods: &[&Pod], cx: &Context<'_>) -> Verdict {
+pub(super) fn diagnose(job: &Job, pods: &[&Pod], cx: &Context<'_>) -> Verdict {
     let conditions = job
         .status
         .as_ref()
@@ -135,6 +135,34 @@ pub fn diagnose(job: &Job, pods: &[&Pod], cx: &Context<'_>) -> Verdict {
             cx.startup_budget.saturating_sub(waited)
         });
     Verdict::Pending { recheck_in }
+}
+
+/// Whether a Job has finished, either way.
+pub(super) fn is_finished(job: &Job) -> bool {
+    job.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+        })
+}
+
+/// How long before `now` a Job finished (zero when it has not).
+pub(super) fn finished_for(job: &Job, now: DateTime<Utc>) -> Duration {
+    let finished = job.status.as_ref().and_then(|s| {
+        s.completion_time.as_ref().map(|t| t.0).or_else(|| {
+            s.conditions
+                .as_ref()?
+                .iter()
+                .filter(|c| c.status == "True")
+                .filter_map(|c| c.last_transition_time.as_ref().map(|t| t.0))
+                .max()
+        })
+    });
+    finished
+        .and_then(|t| (now - t).to_std().ok())
+        .unwrap_or_default()
 }
 
 fn diagnose_pod(pod: &Pod, cx: &Context<'_>) -> Option<Verdict> {

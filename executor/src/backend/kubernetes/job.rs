@@ -17,42 +17,30 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
+use super::meta;
 use super::names::job_name;
 use crate::config::KubernetesArgs;
 use crate::error::{Error, Result};
 use crate::request::MatchPlan;
 
-/// Label that marks every object the executor manages (the watches select on it).
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-pub const MANAGED_BY: &str = "rl-arena-executor";
-/// Label holding the match id (match ids are valid label values).
-pub const MATCH_ID_LABEL: &str = "match-id";
-pub const COMPONENT_LABEL: &str = "component";
-pub const COMPONENT: &str = "match-executor";
-/// Annotation with the request fingerprint: a repeated request attaches only when it matches.
-pub const FINGERPRINT_ANNOTATION: &str = "rl-arena.dev/fingerprint";
-/// Annotation with the environment, so any replica can record the result of a Job it did not create.
-pub const ENVIRONMENT_ANNOTATION: &str = "rl-arena.dev/environment";
-/// Annotation with the agent ids in seat order (a JSON array).
-pub const AGENT_IDS_ANNOTATION: &str = "rl-arena.dev/agent-ids";
 /// Field manager of every write.
-pub const FIELD_MANAGER: &str = "rl-arena-executor";
+pub(super) const FIELD_MANAGER: &str = "rl-arena-executor";
 /// Name of the orchestrator container, whose termination message is the fallback result.
-pub const ORCHESTRATOR_CONTAINER: &str = "match-orchestrator";
+pub(super) const ORCHESTRATOR_CONTAINER: &str = "match-orchestrator";
 /// Where the match pod mounts the Secret.
-pub const SPEC_DIR: &str = "/etc/rl-arena";
+pub(super) const SPEC_DIR: &str = "/etc/rl-arena";
 /// Where the agents are installed (an emptyDir shared by the init containers and the orchestrator).
-pub const AGENTS_DIR: &str = "/agents";
+pub(super) const AGENTS_DIR: &str = "/agents";
 /// The Kubernetes termination message file; agent-init and the orchestrator write their results there.
-pub const TERMINATION_LOG: &str = "/dev/termination-log";
+pub(super) const TERMINATION_LOG: &str = "/dev/termination-log";
 /// Largest termination message Kubernetes keeps.
-pub const TERMINATION_MESSAGE_MAX: usize = 4096;
+pub(super) const TERMINATION_MESSAGE_MAX: usize = 4096;
 /// Non-root user and group of every match container.
-pub const MATCH_UID: i64 = 65532;
+pub(super) const MATCH_UID: i64 = 65532;
 /// `agent-init` exit code: the artifact is bad (the agent's fault).
-pub const AGENT_INIT_BAD_ARTIFACT: i32 = 10;
+pub(super) const AGENT_INIT_BAD_ARTIFACT: i32 = 10;
 /// `agent-init` exit code: the source could not be reached (the infrastructure's fault).
-pub const AGENT_INIT_UNREACHABLE: i32 = 11;
+pub(super) const AGENT_INIT_UNREACHABLE: i32 = 11;
 
 /// A match's Job and Secret, as created (the Secret gets its owner reference once the Job exists).
 #[derive(Debug, Clone)]
@@ -64,7 +52,7 @@ pub struct MatchObjects {
 /// Everything from the configuration that shapes a match's objects, checked once at start-up.
 #[derive(Debug, Clone)]
 pub struct JobSettings {
-    pub namespace: String,
+    pub(super) namespace: String,
     orchestrator_image: String,
     agent_init_image: String,
     pull_policy: String,
@@ -145,24 +133,15 @@ impl JobSettings {
     }
 
     /// The Job's `activeDeadlineSeconds` for a match: its budget, agent start-up and the slack.
-    pub fn deadline_sec(&self, plan: &MatchPlan) -> u64 {
+    pub(super) fn deadline_sec(&self, plan: &MatchPlan) -> u64 {
         plan.timeout.as_secs() + plan.limits.init_ms.div_ceil(1000) + self.deadline_slack_sec
     }
 
     /// Builds a match's Job and Secret.
     pub fn build(&self, plan: &MatchPlan, fingerprint: &str, token: &str) -> Result<MatchObjects> {
         let name = job_name(&plan.match_id);
-        let labels = labels(&plan.match_id);
-        let agent_ids: Vec<&str> = plan.agents.iter().map(|a| a.agent_id.as_str()).collect();
-        let annotations = BTreeMap::from([
-            (FINGERPRINT_ANNOTATION.to_string(), fingerprint.to_string()),
-            (ENVIRONMENT_ANNOTATION.to_string(), plan.environment.clone()),
-            (
-                AGENT_IDS_ANNOTATION.to_string(),
-                serde_json::to_string(&agent_ids)
-                    .map_err(|e| Error::Internal(format!("encoding agent ids: {e}")))?,
-            ),
-        ]);
+        let labels = meta::labels(&plan.match_id);
+        let annotations = meta::annotations(fingerprint, plan)?;
         let meta = ObjectMeta {
             name: Some(name.clone()),
             namespace: Some(self.namespace.clone()),
@@ -197,14 +176,10 @@ impl JobSettings {
                 name: format!("agent-{}-init", i + 1),
                 image: Some(self.agent_init_image.clone()),
                 image_pull_policy: Some(self.pull_policy.clone()),
-                args: Some(vec![
-                    "--source".into(),
-                    agent.source.clone(),
-                    "--dest".into(),
-                    format!("{AGENTS_DIR}/agent-{}", i + 1),
-                    "--result-file".into(),
-                    TERMINATION_LOG.into(),
-                ]),
+                args: Some(agent_init_args(
+                    &agent.source,
+                    &format!("{AGENTS_DIR}/agent-{}", i + 1),
+                )),
                 resources: Some(self.init_resources.clone()),
                 security_context: Some(container_security()),
                 termination_message_path: Some(TERMINATION_LOG.into()),
@@ -217,22 +192,7 @@ impl JobSettings {
             name: ORCHESTRATOR_CONTAINER.into(),
             image: Some(self.orchestrator_image.clone()),
             image_pull_policy: Some(self.pull_policy.clone()),
-            args: Some(vec![
-                "run".into(),
-                "--spec".into(),
-                format!("{SPEC_DIR}/spec.json"),
-                "--token-file".into(),
-                format!("{SPEC_DIR}/token"),
-                "--report-to".into(),
-                self.report_address.clone(),
-                "--result-file".into(),
-                TERMINATION_LOG.into(),
-                // The termination message holds at most 4096 bytes: the orchestrator shortens its outcome.
-                "--result-max-bytes".into(),
-                TERMINATION_MESSAGE_MAX.to_string(),
-                "--log-format".into(),
-                "json".into(),
-            ]),
+            args: Some(self.orchestrator_args()),
             working_dir: Some(AGENTS_DIR.into()),
             resources: Some(self.orchestrator_resources.clone()),
             security_context: Some(container_security()),
@@ -317,17 +277,43 @@ impl JobSettings {
     }
 }
 
-/// The labels of a match's Job, pod and Secret.
-pub fn labels(match_id: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string()),
-        (MATCH_ID_LABEL.to_string(), match_id.to_string()),
-        (COMPONENT_LABEL.to_string(), COMPONENT.to_string()),
-    ])
+impl JobSettings {
+    /// The `match-orchestrator` container's command line (a local orchestrator gets the same flags with its
+    /// work directory's paths).
+    fn orchestrator_args(&self) -> Vec<String> {
+        vec![
+            "run".into(),
+            "--spec".into(),
+            format!("{SPEC_DIR}/spec.json"),
+            "--token-file".into(),
+            format!("{SPEC_DIR}/token"),
+            "--report-to".into(),
+            self.report_address.clone(),
+            "--result-file".into(),
+            TERMINATION_LOG.into(),
+            // The termination message holds at most 4096 bytes: the orchestrator shortens its outcome.
+            "--result-max-bytes".into(),
+            TERMINATION_MESSAGE_MAX.to_string(),
+            "--log-format".into(),
+            "json".into(),
+        ]
+    }
+}
+
+/// An `agent-N-init` container's command line (`agent-init` on the executor's machine gets the same flags).
+fn agent_init_args(source: &str, dest: &str) -> Vec<String> {
+    vec![
+        "--source".into(),
+        source.into(),
+        "--dest".into(),
+        dest.into(),
+        "--result-file".into(),
+        TERMINATION_LOG.into(),
+    ]
 }
 
 /// The owner reference that makes deleting the Job delete the Secret.
-pub fn owner_reference(job: &Job) -> Option<OwnerReference> {
+pub(super) fn owner_reference(job: &Job) -> Option<OwnerReference> {
     Some(OwnerReference {
         api_version: "batch/v1".into(),
         kind: "Job".into(),
@@ -336,19 +322,6 @@ pub fn owner_reference(job: &Job) -> Option<OwnerReference> {
         controller: None,
         block_owner_deletion: None,
     })
-}
-
-/// The Job and Secret as a YAML stream (Job first), for `executor render-job`; k8s-openapi writes each
-/// object's `apiVersion` and `kind`.
-pub fn render_yaml(objects: &MatchObjects) -> Result<String> {
-    let encode = |v: serde_json::Result<serde_json::Value>| -> Result<String> {
-        let value = v.map_err(|e| Error::Internal(format!("encoding a manifest: {e}")))?;
-        serde_yaml::to_string(&value)
-            .map_err(|e| Error::Internal(format!("writing a manifest as YAML: {e}")))
-    };
-    let job = encode(serde_json::to_value(&objects.job))?;
-    let secret = encode(serde_json::to_value(&objects.secret))?;
-    Ok(format!("---\n{job}---\n{secret}"))
 }
 
 /// Ends the Job at the first failed pod with a reason per cause (backoffLimit 0 would fail it anyway; the

@@ -13,7 +13,7 @@ const MAX_LEN: usize = 63;
 const HASH_LEN: usize = 8;
 
 /// The Job (and Secret) name of a match.
-pub fn job_name(match_id: &str) -> String {
+pub(super) fn job_name(match_id: &str) -> String {
     if is_dns_label(match_id) {
         return match_id.to_string();
     }
@@ -41,7 +41,7 @@ pub fn job_name(match_id: &str) -> String {
 }
 
 /// Whether `s` is a DNS-1123 label.
-pub fn is_dns_label(s: &str) -> bool {
+pub(super) fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
     let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     match (b.first(), b.last()) {

@@ -1,5 +1,5 @@
 //! Unit tests of the Kubernetes backend's pure parts: Job names, the Job and Secret builder, the verdicts of
-//! the diagnosis and the termination-message fallback.
+//! the diagnosis and the termination-message fallback. Long because the diagnosis is a table of every cause.
 
 use std::time::Duration;
 
@@ -14,7 +14,9 @@ use proto::outcome::MatchStatus;
 
 use super::diagnose::{Context, Verdict, diagnose};
 use super::job::{self, JobSettings};
+use super::meta;
 use super::names::{is_dns_label, job_name};
+use super::termination::from_termination_message;
 use crate::request::{AgentSource, MatchPlan};
 
 #[test]
@@ -115,11 +117,11 @@ fn the_job_is_labelled_hardened_and_carries_the_request() {
     let objects = settings.build(&plan(), "fp", "tok").unwrap();
     let job = &objects.job;
     let labels = job.metadata.labels.as_ref().unwrap();
-    assert_eq!(labels[job::MANAGED_BY_LABEL], "rl-arena-executor");
+    assert_eq!(labels[meta::MANAGED_BY_LABEL], "rl-arena-executor");
     assert_eq!(labels["match-id"], "m-1");
     assert_eq!(labels["component"], "match-executor");
     assert_eq!(
-        job.metadata.annotations.as_ref().unwrap()[job::FINGERPRINT_ANNOTATION],
+        job.metadata.annotations.as_ref().unwrap()[meta::FINGERPRINT_ANNOTATION],
         "fp"
     );
     let spec = job.spec.as_ref().unwrap();
@@ -511,12 +513,13 @@ fn diagnosis_table() {
 #[test]
 fn termination_messages_that_are_not_outcomes_become_errors_that_say_so() {
     let plan = plan();
-    let outcome = crate::backend::failed_outcome(&plan, MatchStatus::Success, String::new(), &[]);
+    let plan = plan.entrants();
+    let outcome = plan.failed(MatchStatus::Success, "");
     let json = serde_json::to_string(&outcome).unwrap();
-    assert_eq!(super::from_termination_message(&plan, Some(&json)), outcome);
+    assert_eq!(from_termination_message(&plan, Some(&json)), outcome);
 
     let cut = &json[..json.len() / 2];
-    let lost = super::from_termination_message(&plan, Some(cut));
+    let lost = from_termination_message(&plan, Some(cut));
     assert_eq!(lost.status, MatchStatus::Error);
     assert!(
         lost.error_message.contains("not a valid outcome"),
@@ -524,13 +527,13 @@ fn termination_messages_that_are_not_outcomes_become_errors_that_say_so() {
         lost.error_message
     );
     let long = format!("{{\"match_id\":\"m-1\",\"x\":\"{}", "a".repeat(4100));
-    let lost = super::from_termination_message(&plan, Some(&long[..4096]));
+    let lost = from_termination_message(&plan, Some(&long[..4096]));
     assert!(
         lost.error_message.contains("4096-byte limit"),
         "{}",
         lost.error_message
     );
-    let none = super::from_termination_message(&plan, None);
+    let none = from_termination_message(&plan, None);
     assert!(
         none.error_message.contains("no termination"),
         "{}",

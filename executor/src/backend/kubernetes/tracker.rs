@@ -15,7 +15,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::job::{MANAGED_BY, MANAGED_BY_LABEL, MATCH_ID_LABEL};
+use super::meta::{MANAGED_BY, MANAGED_BY_LABEL, MATCH_ID_LABEL};
 
 /// Jobs and pods of the executor's matches, kept current by two watches.
 #[derive(Debug)]
@@ -96,7 +96,7 @@ impl Tracker {
     }
 
     /// A channel that changes whenever the match's Job or pod does.
-    pub fn subscribe(&self, match_id: &str) -> watch::Receiver<u64> {
+    pub(super) fn subscribe(&self, match_id: &str) -> watch::Receiver<u64> {
         self.wakers
             .lock()
             .entry(match_id.to_string())
@@ -105,7 +105,7 @@ impl Tracker {
     }
 
     /// A channel that changes on every event.
-    pub fn subscribe_all(&self) -> watch::Receiver<u64> {
+    pub(super) fn subscribe_all(&self) -> watch::Receiver<u64> {
         self.wakers.any.subscribe()
     }
 
@@ -115,12 +115,12 @@ impl Tracker {
     }
 
     /// Every managed Job, as last seen.
-    pub fn jobs(&self) -> Vec<Arc<Job>> {
+    pub(super) fn jobs(&self) -> Vec<Arc<Job>> {
         self.jobs.state()
     }
 
     /// The pods of a match, as last seen.
-    pub fn pods(&self, match_id: &str) -> Vec<Arc<Pod>> {
+    pub(super) fn pods(&self, match_id: &str) -> Vec<Arc<Pod>> {
         self.pods
             .state()
             .into_iter()

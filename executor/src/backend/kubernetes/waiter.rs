@@ -1,0 +1,212 @@
+//! Waiting for a match played on this replica: its Job's verdict from the watches (never polling the API),
+//! then settling the verdict into the outcome to record, or finding the result someone recorded already.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::chrono::Utc;
+use proto::outcome::{MatchOutcome, MatchStatus};
+
+use super::KubernetesBackend;
+use super::diagnose::{self, Verdict, is_finished};
+use super::names::job_name;
+use super::termination::from_termination_message;
+use crate::backend::{Ending, Held, Played};
+use crate::error::{Error, Result};
+use crate::info::Entrants;
+use crate::live::LiveMatch;
+use crate::request::MatchPlan;
+use crate::result_store::StoredMatch;
+
+/// Time the executor keeps waiting past a Job's own deadline before it gives up on the watch.
+const WATCH_MARGIN: Duration = Duration::from_secs(60);
+/// How long a waiter waits for the watch to show its Job before it asks the API whether it still exists.
+const UNSEEN_JOB_WAIT: Duration = Duration::from_secs(3);
+/// Longest wait without a change when no recheck is due.
+pub(super) const IDLE_WAIT: Duration = Duration::from_secs(86_400);
+
+/// A final verdict, settled.
+pub(super) enum Settled {
+    /// Someone (the report stream's receiver, a canceller) recorded the result already.
+    Stored(StoredMatch),
+    /// The outcome to record.
+    Outcome(MatchOutcome),
+}
+
+impl KubernetesBackend {
+    /// Waits for a match whose Job [`Self::create_or_attach`] made or found. Never fails: whatever goes wrong
+    /// becomes the outcome. The match stays claimed until it is recorded.
+    #[tracing::instrument(skip_all, fields(match_id = %plan.match_id))]
+    pub(crate) async fn play(&self, plan: &MatchPlan, live: &Arc<LiveMatch>) -> Played {
+        let claim = self.claim(&plan.match_id);
+        let _registration = self
+            .hub
+            .register_with_token(live, self.key.token(&plan.match_id));
+        let ending = match self.wait_and_settle(plan, live).await {
+            Ok(ending) => ending,
+            Err(e) => Ending::Outcome {
+                outcome: plan
+                    .entrants()
+                    .failed(MatchStatus::Error, format!("executor: {e}")),
+                replay: None,
+            },
+        };
+        Played {
+            ending,
+            held: Held {
+                removal: None,
+                _claim: Some(claim),
+            },
+        }
+    }
+
+    async fn wait_and_settle(&self, plan: &MatchPlan, live: &Arc<LiveMatch>) -> Result<Ending> {
+        let name = job_name(&plan.match_id);
+        let entrants = plan.entrants();
+        let agent_ids = plan.agent_ids();
+        let deadline = Duration::from_secs(self.settings.deadline_sec(plan)) + WATCH_MARGIN;
+        let outcome = |outcome| Ending::Outcome {
+            outcome,
+            replay: None,
+        };
+        let waited = tokio::select! {
+            waited = tokio::time::timeout(deadline, self.wait(&plan.match_id, &name, &agent_ids)) => waited.ok(),
+            () = live.cancel_token().cancelled() => {
+                tracing::info!("match cancelled; deleting its job");
+                self.api.delete(&name).await?;
+                return Ok(outcome(entrants.failed(MatchStatus::Cancelled, "cancelled")));
+            }
+        };
+        let verdict = match waited {
+            Some(Some(verdict)) => verdict,
+            Some(None) => {
+                // The Job is gone: cancelled elsewhere, or recorded and collected.
+                if let Some(stored) = self.recorder.get(&plan.match_id).await? {
+                    return Ok(Ending::Recorded(stored));
+                }
+                return Ok(outcome(entrants.failed(
+                    MatchStatus::Error,
+                    format!("the match Job {name} was deleted before the match recorded a result"),
+                )));
+            }
+            None => {
+                let _ = self.api.delete(&name).await;
+                return Ok(outcome(entrants.failed(
+                    MatchStatus::Timeout,
+                    format!(
+                        "the match Job {name} did not end within {} s; it was deleted",
+                        deadline.as_secs()
+                    ),
+                )));
+            }
+        };
+        let job = self.tracker.job(&name);
+        Ok(
+            match self
+                .settle(&entrants, &name, job.as_deref(), verdict)
+                .await?
+            {
+                Settled::Stored(stored) => Ending::Recorded(stored),
+                Settled::Outcome(settled) => outcome(settled),
+            },
+        )
+    }
+
+    /// Waits until the match's verdict is final; `None` when its Job disappeared.
+    async fn wait(&self, match_id: &str, name: &str, agent_ids: &[String]) -> Option<Verdict> {
+        let mut changes = self.tracker.subscribe(match_id);
+        let mut seen = false;
+        let mut asked = false;
+        loop {
+            changes.borrow_and_update();
+            let mut recheck = None;
+            match self.tracker.job(name) {
+                None if seen => return None,
+                // Not seen yet: the watch may lag behind the create, or the Job may be gone already (a
+                // queued match whose Job finished and was collected). Ask once after a moment.
+                None if asked => {}
+                None => match tokio::time::timeout(UNSEEN_JOB_WAIT, changes.changed()).await {
+                    Ok(_) => continue,
+                    Err(_) => {
+                        asked = true;
+                        if let Ok(None) = self.api.get(name).await {
+                            return None;
+                        }
+                    }
+                },
+                Some(job) => {
+                    seen = true;
+                    match self.verdict(match_id, &job, agent_ids) {
+                        Verdict::Pending { recheck_in } => recheck = recheck_in,
+                        verdict => return Some(verdict),
+                    }
+                }
+            }
+            let recheck = recheck.unwrap_or(IDLE_WAIT).min(IDLE_WAIT);
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return None },
+                () = tokio::time::sleep(recheck) => {}
+            }
+        }
+    }
+
+    /// The verdict on a match from what the watches show now.
+    pub(super) fn verdict(&self, match_id: &str, job: &Job, agent_ids: &[String]) -> Verdict {
+        let pods = self.tracker.pods(match_id);
+        let pods: Vec<_> = pods.iter().map(AsRef::as_ref).collect();
+        diagnose::diagnose(
+            job,
+            &pods,
+            &diagnose::Context {
+                agent_ids,
+                startup_budget: self.timing.startup_budget,
+                now: Utc::now(),
+            },
+        )
+    }
+
+    /// Turns a final verdict into the recorded result or an outcome to record; stops pods of a failed match.
+    pub(super) async fn settle(
+        &self,
+        entrants: &Entrants<'_>,
+        name: &str,
+        job: Option<&Job>,
+        verdict: Verdict,
+    ) -> Result<Settled> {
+        let stored = self.recorder.get(entrants.match_id).await?;
+        match verdict {
+            Verdict::Pending { .. } => Err(Error::Internal("settling a pending match".into())),
+            Verdict::Succeeded {
+                termination_message,
+            } => {
+                if let Some(stored) = stored {
+                    return Ok(Settled::Stored(stored));
+                }
+                tracing::info!("no report arrived; reading the orchestrator's termination message");
+                Ok(Settled::Outcome(from_termination_message(
+                    entrants,
+                    termination_message.as_deref(),
+                )))
+            }
+            Verdict::Failed {
+                status,
+                message,
+                faults,
+            } => {
+                if !job.is_some_and(is_finished) {
+                    self.api.delete(name).await?;
+                }
+                tracing::info!(status = ?status, message = %message, "match failed");
+                // A timed-out orchestrator still reports what was played before it was stopped.
+                if let (MatchStatus::Timeout, Some(stored)) = (status, stored) {
+                    let stored = self.recorder.amend(stored, status, message).await?;
+                    return Ok(Settled::Stored(stored));
+                }
+                Ok(Settled::Outcome(
+                    entrants.failed_by(status, message, &faults),
+                ))
+            }
+        }
+    }
+}
