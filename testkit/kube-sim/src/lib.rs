@@ -47,6 +47,6 @@ mod validate;
 pub use child::SimProcess;
 pub use config::Config;
 pub use error::{ApiError, Error, Result};
-pub use faults::{ErrorInjection, RequestCount};
+pub use faults::{ErrorInjection, RequestCount, TransientError};
 pub use images::ImageMapping;
 pub use sim::Sim;
