@@ -7,7 +7,8 @@ Subcommands:
                          separated; fails when an entry has no reason
   select KIND FILE       prints the objects of KIND in FILE as YAML documents
   dashboard              every metric the Grafana dashboard queries is registered in executor/src/metrics.rs
-  docs                   every `just RECIPE` in docs/deploy.md is a recipe, every deploy/ and docker/ path exists
+  docs                   every `just RECIPE` in docs/deploy.md is a recipe, every deploy/ and docker/ path exists,
+                         and the image tags the guide builds and pushes are the ones the gke overlay runs
 """
 
 import fnmatch
@@ -207,8 +208,40 @@ def cmd_docs():
         if not (ROOT / path).exists():
             print(f"FAIL docs/deploy.md names {path}, which does not exist")
             failed = True
+    failed |= check_image_tags(text)
     print(f"docs: {len(used)} recipes and the deploy/docker paths of docs/deploy.md exist")
     return 1 if failed else 0
+
+
+def overlay_image_tags(overlay):
+    """The tags of the images an overlay runs: its kustomization's `newTag`s and its executor.toml's images."""
+    tags = set()
+    base = ROOT / "deploy" / "overlays" / overlay
+    for _, doc in docs([base / "kustomization.yaml"]):
+        for image in doc.get("images") or []:
+            if "newTag" in image:
+                tags.add(str(image["newTag"]))
+    toml = (base / "executor.toml").read_text()
+    tags.update(re.findall(r'^k8s-[a-z-]+-image\s*=\s*"[^"]*:([^":@/]+)"', toml, re.M))
+    return tags
+
+
+def check_image_tags(text):
+    """The guide's `just images TAG` and `just push REGISTRY TAG` use the tag the gke overlay runs."""
+    tags = overlay_image_tags("gke")
+    if len(tags) != 1:
+        print(f"FAIL deploy/overlays/gke runs images of several tags: {sorted(tags)}")
+        return True
+    (tag,) = tags
+    used = re.findall(r"just images (\S+)", text) + re.findall(r"just push \S+ (\S+)", text)
+    wrong = sorted({t for t in used if t != tag})
+    for t in wrong:
+        print(f"FAIL docs/deploy.md builds or pushes images tagged {t}; deploy/overlays/gke runs {tag}")
+    if not used:
+        print("FAIL docs/deploy.md names no image tag to build and push")
+        return True
+    print(f"docs: the guide's image tag {tag} is the gke overlay's ({len(used)} commands)")
+    return bool(wrong)
 
 
 def main(argv):
