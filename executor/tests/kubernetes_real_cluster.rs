@@ -43,7 +43,7 @@ async fn get_result(replica: &Replica, match_id: &str) -> pb::MatchResponse {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_job_of_a_uuid_match_is_match_dash_id_and_the_name_is_logged() {
+async fn the_job_of_a_uuid_match_is_match_dash_id_named_in_the_log_and_by_get_match() {
     let cluster = Cluster::start(0.2).await;
     let executor = cluster.replica(&[]);
     let id = "0b6f4d1e-6c1a-4f57-9d33-2f8e61a0c0de";
@@ -91,6 +91,16 @@ async fn the_job_of_a_uuid_match_is_match_dash_id_and_the_name_is_logged() {
             .unwrap()
             .contains_key("rl-arena.dev/fingerprint")
     );
+    let info = executor
+        .client()
+        .await
+        .get_match(pb::GetMatchRequest {
+            match_id: id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.job_name, name, "GetMatch names the Job");
     let log = executor.logged();
     assert!(
         log.lines()

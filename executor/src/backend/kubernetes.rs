@@ -50,6 +50,7 @@ mod tests;
 
 pub use api::{Attached, JobApi};
 pub use job::{JobSettings, MatchObjects};
+pub(crate) use names::job_name;
 pub use sample::render_sample;
 pub use tracker::Tracker;
 

@@ -16,7 +16,7 @@ const PREFIX: &str = "match-";
 const HASH_LEN: usize = 8;
 
 /// The Job (and Secret) name of a match.
-pub(super) fn job_name(match_id: &str) -> String {
+pub(crate) fn job_name(match_id: &str) -> String {
     let plain = format!("{PREFIX}{match_id}");
     if is_dns_label(&plain) {
         return plain;
