@@ -6,6 +6,7 @@ Subcommands:
   accepted TARGET        prints the checkov checks accepted for TARGET (deploy/checkov-accepted.txt), comma
                          separated; fails when an entry has no reason
   select KIND FILE       prints the objects of KIND in FILE as YAML documents
+  same FILE RENDER       FILE holds the same objects as RENDER, in the same order (comments and formatting aside)
   dashboard              every metric the Grafana dashboard queries is registered in executor/src/metrics.rs
   docs                   every `just RECIPE` in docs/deploy.md is a recipe, every deploy/ and docker/ path exists,
                          and the image tags the guide builds and pushes are the ones the gke overlay runs
@@ -172,6 +173,21 @@ def cmd_select(kind, path):
     return 0
 
 
+def cmd_same(path, render):
+    mine = [doc for _, doc in docs([path])]
+    theirs = [doc for _, doc in docs([render])]
+    name = lambda d: f"{d.get('kind')}/{dig(d, ['metadata', 'name'])}"
+    for i, (a, b) in enumerate(zip(mine, theirs)):
+        if a != b:
+            print(f"FAIL {path}: object {i + 1} ({name(a)}) differs from the render's ({name(b)})")
+            return 1
+    if len(mine) != len(theirs):
+        print(f"FAIL {path} holds {len(mine)} objects, the render {len(theirs)}")
+        return 1
+    print(f"{path}: the same {len(mine)} objects as the render")
+    return 0
+
+
 def cmd_dashboard():
     dashboard = ROOT / "deploy" / "components" / "monitoring" / "dashboard.json"
     text = json.dumps(json.loads(dashboard.read_text()))
@@ -257,6 +273,8 @@ def main(argv):
         return cmd_accepted(rest[0])
     if command == "select":
         return cmd_select(rest[0], rest[1])
+    if command == "same":
+        return cmd_same(rest[0], rest[1])
     if command == "dashboard":
         return cmd_dashboard()
     if command == "docs":
