@@ -168,7 +168,7 @@ pub(super) fn deadline_exceeded(job: &Job) -> Option<String> {
         .unwrap_or_default();
     Some(format!(
         "match did not finish within its budget of {deadline} s (pod start-up and agent installs included) \
-         and was stopped; the result is what was played until then"
+         and was stopped"
     ))
 }
 

@@ -58,7 +58,7 @@ fn stopped_by_deadline(job: &Job, mut outcome: MatchOutcome) -> MatchOutcome {
     if outcome.status == MatchStatus::Cancelled {
         if let Some(message) = deadline_exceeded(job) {
             outcome.status = MatchStatus::Timeout;
-            outcome.error_message = message;
+            outcome.error_message = format!("{message}; the result is what was played until then");
         }
     }
     outcome
