@@ -5,7 +5,8 @@
 #   2. each executor.toml is accepted by `executor config print` (keys are real flags);
 #   3. the renders and the Job and Secret of `executor render-job` validate against the official Kubernetes
 #      schemas (kubernetes-validate, strict: unknown fields fail);
-#   4. every pod template meets the Pod Security "restricted" profile (deploy/check_manifests.py pss);
+#   4. every pod template meets the Pod Security "restricted" profile (deploy/check_manifests.py pss), and the
+#      executor's termination grace period exceeds its preStop pause plus its drain grace;
 #   5. checkov passes on the renders, the render-job output and the Dockerfiles, except the checks listed with
 #      a reason in deploy/checkov-accepted.txt;
 #   6. the Grafana dashboard queries exactly the executor's metrics, and docs/deploy.md names only recipes and
@@ -144,6 +145,9 @@ done
 step "pod security: restricted"
 for t in "${targets[@]}" "${render_job[@]}"; do
   if "$py" deploy/check_manifests.py pss "$out/$t.yaml"; then ok; else fail "$t: pod templates are not restricted"; fi
+done
+for t in "${targets[@]}"; do
+  if "$py" deploy/check_manifests.py grace "$out/$t.yaml"; then ok; else fail "$t: termination grace period"; fi
 done
 
 # 5. checkov -----------------------------------------------------------------------------------------------

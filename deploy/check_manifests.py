@@ -7,6 +7,8 @@ Subcommands:
                          separated; fails when an entry has no reason
   select KIND FILE       prints the objects of KIND in FILE as YAML documents
   same FILE RENDER       FILE holds the same objects as RENDER, in the same order (comments and formatting aside)
+  grace FILE             the executor's terminationGracePeriodSeconds exceeds its preStop pause plus the
+                         drain-grace-sec of its executor.toml, so a drain ends before SIGKILL
   dashboard              every metric the Grafana dashboard queries is registered in executor/src/metrics.rs
   docs                   every `just RECIPE` in docs/deploy.md is a recipe, every deploy/ and docker/ path exists,
                          and the image tags the guide builds and pushes are the ones the gke overlay runs
@@ -188,6 +190,35 @@ def cmd_same(path, render):
     return 0
 
 
+def cmd_grace(path):
+    objects = [doc for _, doc in docs([path])]
+    deployment = next(
+        (d for d in objects if d.get("kind") == "Deployment" and dig(d, ["metadata", "name"]) == "rl-arena-executor"),
+        None,
+    )
+    config = next(
+        (d for d in objects if d.get("kind") == "ConfigMap" and dig(d, ["metadata", "name"]) == "executor-config"),
+        None,
+    )
+    if deployment is None or config is None:
+        print(f"FAIL {path}: no executor Deployment or executor-config ConfigMap")
+        return 1
+    pod = dig(deployment, ["spec", "template", "spec"])
+    container = next(c for c in pod["containers"] if c["name"] == "executor")
+    pause = dig(container, ["lifecycle", "preStop", "sleep", "seconds"])
+    drain = re.search(r"^drain-grace-sec\s*=\s*(\d+)", config["data"]["executor.toml"], re.M)
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    if pause is None or drain is None:
+        print(f"FAIL {path}: the executor has no preStop sleep, or executor.toml no drain-grace-sec")
+        return 1
+    if grace <= pause + int(drain.group(1)):
+        print(f"FAIL {path}: terminationGracePeriodSeconds {grace} is not above the preStop pause {pause} s plus "
+              f"drain-grace-sec {drain.group(1)}")
+        return 1
+    print(f"{path}: termination grace {grace} s > preStop {pause} s + drain {drain.group(1)} s")
+    return 0
+
+
 def cmd_dashboard():
     dashboard = ROOT / "deploy" / "components" / "monitoring" / "dashboard.json"
     text = json.dumps(json.loads(dashboard.read_text()))
@@ -273,6 +304,8 @@ def main(argv):
         return cmd_accepted(rest[0])
     if command == "select":
         return cmd_select(rest[0], rest[1])
+    if command == "grace":
+        return cmd_grace(rest[0])
     if command == "same":
         return cmd_same(rest[0], rest[1])
     if command == "dashboard":
