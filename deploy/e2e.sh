@@ -67,11 +67,15 @@ done
 reachable=1
 echo "e2e: cluster $(kubectl config current-context 2>/dev/null || echo '?'), overlay $overlay, namespace $ns"
 
-# The JSON field at a dotted path of stdin (`agent_results.1.status`), or empty.
+# The JSON field at a dotted path of stdin (`agentResults.1.status`), or empty (also when stdin is no JSON:
+# a failed call's answer is then reported, not a crash of this script).
 field() {
   python3 -c '
 import json, sys
-value = json.load(sys.stdin)
+try:
+    value = json.load(sys.stdin)
+except ValueError:
+    value = None
 for key in sys.argv[1].split("."):
     if isinstance(value, list):
         value = value[int(key)] if int(key) < len(value) else None
@@ -198,7 +202,7 @@ match_request() { # id, agent A archive, agent B archive, extra JSON fields
 # 4. A pong match: result, replay, isolation ---------------------------------------------------------------------
 step "a pong match"
 id=$(new_id)
-match_request "$id" pong-python.tar.gz random-python.tar.gz | call RunMatch >"$work/pong.json" || true
+match_request "$id" pong-python.tar.gz random-python.tar.gz | call RunMatch >"$work/pong.json" 2>&1 || true
 status=$(field status <"$work/pong.json")
 if [ "$status" = STATUS_SUCCESS ] && [ "$(field totalSteps <"$work/pong.json")" != "" ]; then
   ok "match $id: $status in $(field totalSteps <"$work/pong.json") steps, winner $(field winnerAgentId <"$work/pong.json")"
@@ -227,7 +231,7 @@ fi
 # 5. A crashing agent loses, charged for it ------------------------------------------------------------------------
 step "a match with a crashing agent"
 id=$(new_id)
-match_request "$id" pong-python.tar.gz crash-at-step-3.tar.gz | call RunMatch >"$work/crash.json" || true
+match_request "$id" pong-python.tar.gz crash-at-step-3.tar.gz | call RunMatch >"$work/crash.json" 2>&1 || true
 crashed=$(field agentResults.1.status <"$work/crash.json")
 if [ "$(field status <"$work/crash.json")" = STATUS_SUCCESS ] && [ "$(field winnerAgentId <"$work/crash.json")" = a ] &&
   [ -n "$crashed" ] && [ "$crashed" != AGENT_STATUS_OK ]; then
@@ -245,7 +249,7 @@ for _ in $(seq 1 120); do
   [ "$(printf '{"match_id": "%s"}' "$id" | call GetMatch | field state)" = MATCH_STATE_RUNNING ] && break
   sleep 1
 done
-printf '{"match_id": "%s"}' "$id" | call CancelMatch >"$work/cancel.json" || true
+printf '{"match_id": "%s"}' "$id" | call CancelMatch >"$work/cancel.json" 2>&1 || true
 if [ "$(field result.status <"$work/cancel.json")" = STATUS_CANCELLED ]; then
   ok "match $id cancelled"
 else
@@ -255,7 +259,7 @@ for _ in $(seq 1 120); do
   [ -z "$(kubectl -n "$ns" get pods -l "match-id=$id" -o name)" ] && break
   sleep 1
 done
-printf '{"match_id": "%s"}' "$id" | call GetMatch >"$work/after.json" || true
+printf '{"match_id": "%s"}' "$id" | call GetMatch >"$work/after.json" 2>&1 || true
 if [ "$(field result <"$work/after.json")" = "$(field result <"$work/cancel.json")" ]; then
   ok "after its pod is gone, GetMatch says what CancelMatch said"
 else
