@@ -74,6 +74,11 @@ impl KubernetesBackend {
             () = live.cancel_token().cancelled() => {
                 tracing::info!("match cancelled; deleting its job");
                 self.api.delete(&name).await?;
+                // A result recorded before the cancel (the match ended, or its Job's deadline stopped it and
+                // the orchestrator reported what was played) is final.
+                if let Some(stored) = self.recorder.get(&plan.match_id).await? {
+                    return Ok(Ending::Recorded(stored));
+                }
                 return Ok(outcome(entrants.failed(MatchStatus::Cancelled, "cancelled")));
             }
         };
