@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// Shared admission state of one executor.
 #[derive(Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     slots: Arc<Semaphore>,
     max_running: usize,
     max_queued: usize,
@@ -20,7 +20,7 @@ pub struct Admission {
 
 /// A place in the queue; becomes a [`Slot`] when one frees. Dropping it leaves the queue.
 #[derive(Debug)]
-pub struct Reservation {
+pub(crate) struct Reservation {
     admission: Arc<Admission>,
     permit: Option<OwnedSemaphorePermit>,
     queued: bool,
@@ -28,12 +28,12 @@ pub struct Reservation {
 
 /// A running match's slot; released on drop.
 #[derive(Debug)]
-pub struct Slot {
+pub(crate) struct Slot {
     _permit: OwnedSemaphorePermit,
 }
 
 impl Admission {
-    pub fn new(max_running: usize, max_queued: usize) -> Arc<Self> {
+    pub(crate) fn new(max_running: usize, max_queued: usize) -> Arc<Self> {
         Arc::new(Self {
             slots: Arc::new(Semaphore::new(max_running)),
             max_running,
@@ -44,26 +44,26 @@ impl Admission {
     }
 
     /// Matches holding a slot now.
-    pub fn running(&self) -> usize {
+    pub(crate) fn running(&self) -> usize {
         self.max_running - self.slots.available_permits()
     }
 
     /// Matches waiting for a slot now.
-    pub fn queued(&self) -> usize {
+    pub(crate) fn queued(&self) -> usize {
         self.queued.load(Ordering::SeqCst)
     }
 
     /// Stops admitting; requests from now on get [`Error::ShuttingDown`].
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
     }
 
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
     }
 
     /// Takes a slot if one is free, else a place in the queue, else refuses.
-    pub fn reserve(self: &Arc<Self>) -> Result<Reservation> {
+    pub(crate) fn reserve(self: &Arc<Self>) -> Result<Reservation> {
         if self.is_closed() {
             return Err(Error::ShuttingDown);
         }
@@ -94,7 +94,7 @@ impl Admission {
 
 impl Reservation {
     /// Waits for a slot.
-    pub async fn acquire(mut self) -> Result<Slot> {
+    pub(crate) async fn acquire(mut self) -> Result<Slot> {
         let permit = match self.permit.take() {
             Some(permit) => permit,
             None => Arc::clone(&self.admission.slots)

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// A store rooted at one URL.
 #[derive(Debug, Clone)]
-pub struct BlobStore {
+pub(crate) struct BlobStore {
     inner: Arc<dyn ObjectStore>,
     /// Key prefix inside the bucket (the URL's path for cloud stores; empty for `file://`).
     prefix: String,
@@ -21,7 +21,7 @@ pub struct BlobStore {
 
 impl BlobStore {
     /// Opens the store at `url`; a local directory is created when missing.
-    pub fn open(url: &str) -> Result<Self> {
+    pub(crate) fn open(url: &str) -> Result<Self> {
         let bad = |msg: String| Error::InvalidConfig(format!("store url {url:?}: {msg}"));
         let (scheme, rest) = url
             .split_once("://")
@@ -72,7 +72,7 @@ impl BlobStore {
     }
 
     /// A store for a local directory.
-    pub fn local(dir: &std::path::Path) -> Result<Self> {
+    pub(crate) fn local(dir: &std::path::Path) -> Result<Self> {
         let dir =
             std::path::absolute(dir).map_err(Error::io(format!("resolving {}", dir.display())))?;
         Self::open(&format!("file://{}", dir.display()))
@@ -87,12 +87,12 @@ impl BlobStore {
     }
 
     /// The URL of an object.
-    pub fn url_of(&self, name: &str) -> String {
+    pub(crate) fn url_of(&self, name: &str) -> String {
         format!("{}/{name}", self.url)
     }
 
     /// Writes an object whole (readers never see part of it).
-    pub async fn put(&self, name: &str, bytes: Vec<u8>) -> Result<()> {
+    pub(crate) async fn put(&self, name: &str, bytes: Vec<u8>) -> Result<()> {
         self.inner
             .put(&self.key(name), PutPayload::from(bytes))
             .await
@@ -101,7 +101,7 @@ impl BlobStore {
     }
 
     /// Reads an object; `None` when it does not exist.
-    pub async fn get(&self, name: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) async fn get(&self, name: &str) -> Result<Option<Vec<u8>>> {
         match self.inner.get(&self.key(name)).await {
             Ok(result) => {
                 let bytes = result

@@ -3,7 +3,7 @@
 use proto::pb;
 
 /// Every built-in environment.
-pub fn list() -> pb::ListEnvironmentsResponse {
+pub(crate) fn list() -> pb::ListEnvironmentsResponse {
     let environments = orchestrator::envs::catalog()
         .iter()
         .map(|env| pb::EnvironmentInfo {

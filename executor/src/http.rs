@@ -12,7 +12,7 @@ use axum::routing::get;
 use crate::matches::Matches;
 
 /// The HTTP routes over the executor's matches.
-pub fn router(matches: Arc<Matches>) -> Router {
+pub(crate) fn router(matches: Arc<Matches>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -22,9 +22,7 @@ pub fn router(matches: Arc<Matches>) -> Router {
 }
 
 async fn metrics(State(matches): State<Arc<Matches>>) -> Response {
-    let body = matches
-        .metrics
-        .encode(matches.admission.running(), matches.admission.queued());
+    let body = matches.metrics_text();
     (
         [(
             header::CONTENT_TYPE,
@@ -36,10 +34,10 @@ async fn metrics(State(matches): State<Arc<Matches>>) -> Response {
 }
 
 async fn ready(State(matches): State<Arc<Matches>>) -> Response {
-    if matches.admission.is_closed() {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
-    } else {
+    if matches.accepting() {
         (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
     }
 }
 
@@ -47,7 +45,7 @@ async fn replay(State(matches): State<Arc<Matches>>, Path(file): Path<String>) -
     let Some(content_type) = replay_content_type(&file) else {
         return (StatusCode::NOT_FOUND, "not a replay file name\n").into_response();
     };
-    match matches.replays.get(&file).await {
+    match matches.replay_file(&file).await {
         Ok(Some(bytes)) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
         Ok(None) => (StatusCode::NOT_FOUND, "no such replay\n").into_response(),
         Err(e) => {

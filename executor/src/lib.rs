@@ -1,39 +1,47 @@
-//! The RL Arena executor: the gRPC service that validates match requests, plays them on a backend and stores
-//! their replays and results.
+//! The RL Arena executor: the gRPC service that validates match requests, plays them on a backend (local
+//! child processes or Kubernetes Jobs) and stores their replays and results.
 //!
-//! - [`config`]: flags, environment and config file.
-//! - [`server`]: assembles the gRPC and HTTP servers and drains on shutdown; [`http`]: metrics, health and
+//! - [`config`]: flags, environment and config file; [`telemetry`]: logging.
+//! - [`server`]: assembles the gRPC and HTTP servers and drains on shutdown; `http`: metrics, health and
 //!   replay downloads.
-//! - [`service`]: the `executor.Executor` handlers over [`matches::Matches`], the life of matches (submission,
-//!   idempotency, the task per match, cancellation); [`live`]: a queued or running match and its watchers.
-//! - [`request`]: request validation into a [`request::MatchPlan`]; [`validate`]: `ValidateAgent`;
-//!   [`environments`]: `ListEnvironments`.
-//! - [`admission`]: concurrency limit and bounded queue.
-//! - [`backend`]: where matches run ([`backend::local`]: child processes).
+//! - `service`: the `executor.Executor` handlers, the edge where wire messages become domain calls (`convert`
+//!   maps the executor's domain types, `info` and `live`, to the wire and back).
+//! - `matches`: the life of matches (submission, idempotency, the task per match, cancellation, drain);
+//!   `live`: a queued or running match and its watchers; `info`: what the executor tells about a match.
+//! - [`request`]: request rules (match id, fingerprint, validation into a [`request::MatchPlan`]); `validate`:
+//!   `ValidateAgent`; `environments`: `ListEnvironments`.
+//! - `admission`: concurrency limit and bounded queue.
+//! - [`backend`]: where matches run, behind one interface: `backend::local` (child processes, with
+//!   `agent_init` and `process`) or [`backend::kubernetes`] (one Job per match, watched, reconciled).
 //! - [`reporter`]: the `executor.MatchReporter` service receiving orchestrator event streams.
-//! - [`blob_store`], [`replay_store`], [`result_store`] and [`viewer`]: stored replays (JSON and HTML viewer)
-//!   and results, by URL.
-//! - [`metrics`]: Prometheus metrics; [`telemetry`]: logging; [`play`]: the `executor play` command.
+//! - `recorder`: the one owner of finished matches (replays and results, for both backends), over `blob_store`,
+//!   `replay_store`, `result_store` and [`viewer`] (the replay viewer page).
+//! - `metrics`: Prometheus metrics; [`play`]: the `executor play` command.
 
-pub mod admission;
+mod admission;
+mod agent_init;
 pub mod backend;
-pub mod blob_store;
+mod blob_store;
 pub mod config;
-pub mod environments;
+mod convert;
+mod environments;
 pub mod error;
-pub mod http;
-pub mod live;
-pub mod matches;
-pub mod metrics;
+mod http;
+mod info;
+mod live;
+mod matches;
+mod metrics;
 pub mod play;
-pub mod replay_store;
+mod process;
+mod recorder;
+mod replay_store;
 pub mod reporter;
 pub mod request;
-pub mod result_store;
+mod result_store;
 pub mod server;
-pub mod service;
+mod service;
 pub mod telemetry;
-pub mod validate;
+mod validate;
 pub mod viewer;
 
 pub use error::{Error, Result};

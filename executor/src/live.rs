@@ -2,48 +2,78 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use proto::pb::{self, match_update::Update};
+use proto::outcome::{AgentStatus, MatchStatus};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-/// Live updates kept for slow watchers before they start skipping frames.
+use crate::info::{Entrants, MatchInfo, MatchResult, MatchState, Submitted};
+
+/// Live events kept for slow watchers before they start skipping frames.
 const EVENT_BUFFER: usize = 256;
 
 /// Where a live match is.
 #[derive(Debug, Clone)]
-pub enum Phase {
+pub(crate) enum Phase {
     Queued,
     Running,
-    Finished(Box<pb::MatchResponse>),
+    Finished(Box<MatchResult>),
+}
+
+/// What watchers of a live match are told, in order: the orchestrator started, frames and agent errors as
+/// they happen, and the result last.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum LiveEvent {
+    Started(Started),
+    Frame(Frame),
+    AgentError(AgentError),
+    Finished(Box<MatchResult>),
+}
+
+/// The orchestrator started playing.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Started {
+    pub(crate) environment: String,
+    pub(crate) agent_ids: Vec<String>,
+    pub(crate) seed: u64,
+}
+
+/// One step as played.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Frame {
+    pub(crate) step: u32,
+    pub(crate) rewards: Vec<f64>,
+    /// The environment's render state as JSON, for viewers.
+    pub(crate) render_json: String,
+}
+
+/// An error charged to an agent.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AgentError {
+    /// The agent's seat, from 0.
+    pub(crate) player: u32,
+    pub(crate) agent_id: String,
+    pub(crate) step: u32,
+    pub(crate) kind: AgentStatus,
+    pub(crate) message: String,
 }
 
 /// One queued or running match.
 #[derive(Debug)]
-pub struct LiveMatch {
-    pub match_id: String,
-    /// Digest of the request that created the match; a repeated id must carry the same request.
-    pub fingerprint: String,
-    pub environment: String,
-    pub agent_ids: Vec<String>,
+pub(crate) struct LiveMatch {
+    pub(crate) match_id: String,
+    pub(crate) submitted: Submitted,
     phase: watch::Sender<Phase>,
     /// Steps reported so far.
     step: AtomicU32,
-    events: broadcast::Sender<pb::MatchUpdate>,
+    events: broadcast::Sender<LiveEvent>,
     cancel: CancellationToken,
 }
 
 impl LiveMatch {
-    pub fn new(
-        match_id: String,
-        fingerprint: String,
-        environment: String,
-        agent_ids: Vec<String>,
-    ) -> Self {
+    pub(crate) fn new(match_id: String, submitted: Submitted) -> Self {
         Self {
             match_id,
-            fingerprint,
-            environment,
-            agent_ids,
+            submitted,
             phase: watch::channel(Phase::Queued).0,
             step: AtomicU32::new(0),
             events: broadcast::channel(EVENT_BUFFER).0,
@@ -51,120 +81,123 @@ impl LiveMatch {
         }
     }
 
-    pub fn phase(&self) -> Phase {
+    pub(crate) fn phase(&self) -> Phase {
         self.phase.borrow().clone()
     }
 
     /// The match's state as the API shows it.
-    pub fn info(&self) -> pb::MatchInfo {
+    pub(crate) fn info(&self) -> MatchInfo {
         let (state, result) = match self.phase() {
-            Phase::Queued => (pb::MatchState::Queued, None),
-            Phase::Running => (pb::MatchState::Running, None),
-            Phase::Finished(response) => (pb::MatchState::Finished, Some(*response)),
+            Phase::Queued => (MatchState::Queued, None),
+            Phase::Running => (MatchState::Running, None),
+            Phase::Finished(result) => (MatchState::Finished, Some(*result)),
         };
-        pb::MatchInfo {
+        MatchInfo {
             match_id: self.match_id.clone(),
-            state: state.into(),
-            current_step: result
-                .as_ref()
-                .map_or_else(|| self.step.load(Ordering::Relaxed), |r| r.total_steps),
+            state,
+            current_step: result.as_ref().map_or_else(
+                || self.step.load(Ordering::Relaxed),
+                |r| r.outcome.total_steps,
+            ),
             result,
-            environment: self.environment.clone(),
-            agent_ids: self.agent_ids.clone(),
+            environment: self.submitted.environment.clone(),
+            agent_ids: self.submitted.agent_ids.clone(),
         }
     }
 
-    /// Live updates from now on. Subscribe before reading [`Self::info`] so nothing falls between them.
-    pub fn subscribe(&self) -> broadcast::Receiver<pb::MatchUpdate> {
+    /// Live events from now on. Subscribe before reading [`Self::info`] so nothing falls between them.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.events.subscribe()
     }
 
-    /// Sends an update to every watcher; watchers that fall behind skip updates, the match never waits.
-    pub fn publish(&self, update: Update) {
-        if let Update::Frame(frame) = &update {
+    /// Sends an event to every watcher; watchers that fall behind skip events, the match never waits.
+    pub(crate) fn publish(&self, event: LiveEvent) {
+        if let LiveEvent::Frame(frame) = &event {
             self.step.fetch_max(frame.step, Ordering::Relaxed);
         }
-        let _ = self.events.send(pb::MatchUpdate {
-            match_id: self.match_id.clone(),
-            update: Some(update),
-        });
+        let _ = self.events.send(event);
     }
 
-    pub fn set_running(&self) {
+    pub(crate) fn set_running(&self) {
         self.phase.send_replace(Phase::Running);
     }
 
     /// Records the final result and tells watchers and waiters.
-    pub fn finish(&self, response: pb::MatchResponse) {
+    pub(crate) fn finish(&self, result: MatchResult) {
         self.phase
-            .send_replace(Phase::Finished(Box::new(response.clone())));
-        self.publish(Update::Finished(response));
+            .send_replace(Phase::Finished(Box::new(result.clone())));
+        self.publish(LiveEvent::Finished(Box::new(result)));
     }
 
     /// Waits for the final result.
-    pub async fn finished(&self) -> pb::MatchResponse {
+    pub(crate) async fn finished(&self) -> MatchResult {
         let mut rx = self.phase.subscribe();
         loop {
-            if let Phase::Finished(response) = &*rx.borrow_and_update() {
-                return (**response).clone();
+            if let Phase::Finished(result) = &*rx.borrow_and_update() {
+                return (**result).clone();
             }
             if rx.changed().await.is_err() {
                 // The sender lives as long as `self`, so this is not expected; answer rather than spin.
-                return pb::MatchResponse {
-                    match_id: self.match_id.clone(),
-                    status: pb::MatchStatus::StatusError.into(),
-                    error_message: "the match ended without a result".into(),
-                    ..Default::default()
+                let entrants = Entrants {
+                    match_id: &self.match_id,
+                    seed: 0,
+                    agent_ids: Vec::new(),
                 };
+                return MatchResult::new(
+                    entrants.failed(MatchStatus::Error, "the match ended without a result"),
+                );
             }
         }
     }
 
-    pub fn cancel(&self) {
+    pub(crate) fn cancel(&self) {
         self.cancel.cancel();
     }
 
-    pub fn cancel_token(&self) -> &CancellationToken {
+    pub(crate) fn cancel_token(&self) -> &CancellationToken {
         &self.cancel
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use proto::outcome::MatchOutcome;
+
     use super::*;
 
     #[tokio::test]
     async fn watchers_see_frames_then_the_result() {
         let live = LiveMatch::new(
             "m".into(),
-            "fp".into(),
-            "pong".into(),
-            vec!["a".into(), "b".into()],
+            Submitted {
+                fingerprint: "fp".into(),
+                environment: "pong".into(),
+                agent_ids: vec!["a".into(), "b".into()],
+            },
         );
         let mut rx = live.subscribe();
-        assert_eq!(live.info().state(), pb::MatchState::Queued);
+        assert_eq!(live.info().state, MatchState::Queued);
         live.set_running();
-        live.publish(Update::Frame(pb::StepFrame {
+        live.publish(LiveEvent::Frame(Frame {
             step: 3,
-            ..Default::default()
+            rewards: Vec::new(),
+            render_json: String::new(),
         }));
         assert_eq!(live.info().current_step, 3);
-        live.finish(pb::MatchResponse {
-            match_id: "m".into(),
+        live.finish(MatchResult::new(MatchOutcome {
             total_steps: 4,
-            ..Default::default()
-        });
-        assert!(matches!(
-            rx.recv().await.unwrap().update,
-            Some(Update::Frame(_))
-        ));
-        assert!(matches!(
-            rx.recv().await.unwrap().update,
-            Some(Update::Finished(_))
-        ));
-        assert_eq!(live.finished().await.total_steps, 4);
+            ..Entrants {
+                match_id: "m",
+                seed: 1,
+                agent_ids: vec!["a", "b"],
+            }
+            .failed(MatchStatus::Success, "")
+        }));
+        assert!(matches!(rx.recv().await.unwrap(), LiveEvent::Frame(_)));
+        assert!(matches!(rx.recv().await.unwrap(), LiveEvent::Finished(_)));
+        assert_eq!(live.finished().await.outcome.total_steps, 4);
         let info = live.info();
-        assert_eq!(info.state(), pb::MatchState::Finished);
+        assert_eq!(info.state, MatchState::Finished);
         assert_eq!(info.current_step, 4);
     }
 }

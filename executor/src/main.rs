@@ -47,7 +47,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::RenderJob(args) => {
             args.serve.executor.check_limits()?;
-            print!("{}", executor::backend::kubernetes::render_sample(&args)?);
+            print!(
+                "{}",
+                executor::backend::kubernetes::render_sample(&args).await?
+            );
         }
         Command::Config(ConfigCommand::Print(args)) => {
             args.executor.check()?;

@@ -1,67 +1,80 @@
-//! The life of matches: submission (validation, idempotency on `match_id`, admission), the task that plays
-//! each match, storing its replay and result, lookup, cancellation and draining.
+//! The life of matches: submission (idempotency on `match_id`, validation, admission), the task that plays
+//! each match and has it recorded, lookup, cancellation and draining.
 //!
 //! A match id names one request forever: the same request again attaches to the live match or returns the
 //! stored result; a different request with the same id is a conflict.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use proto::outcome::{AgentStatus, MatchStatus};
-use proto::pb;
-use serde_json::json;
-use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, watch};
 
 use crate::admission::{Admission, Reservation};
-use crate::backend::{Backend, failed_outcome};
+use crate::backend::{Backend, Drain, Ending, Played};
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
-use crate::live::LiveMatch;
+use crate::info::{MatchInfo, MatchResult, Submitted};
+use crate::live::{LiveMatch, Phase};
 use crate::metrics::Metrics;
-use crate::replay_store::ReplayStore;
-use crate::request::{self, MatchPlan};
-use crate::result_store::{ResultStore, StoredMatch};
+use crate::recorder::Recorder;
+use crate::request::{self, MatchPlan, Submission};
+use crate::result_store::StoredMatch;
+
+/// Time cancelled matches get to record their results during shutdown.
+const CANCEL_GRACE: Duration = Duration::from_secs(20);
 
 /// A match found by id.
 #[derive(Debug, Clone)]
-pub enum Handle {
+pub(crate) enum Handle {
     Live(Arc<LiveMatch>),
     Finished(Box<StoredMatch>),
-    /// A match whose Job runs in the cluster while another replica (or none) follows it.
-    Elsewhere(Box<pb::MatchInfo>),
+    /// A match that runs for another replica (or for none); see [`Backend::find_elsewhere`].
+    Elsewhere(Box<MatchInfo>),
 }
 
 impl Handle {
-    pub fn info(&self) -> pb::MatchInfo {
+    pub(crate) fn info(&self) -> MatchInfo {
         match self {
             Self::Live(live) => live.info(),
             Self::Finished(stored) => stored.info(),
             Self::Elsewhere(info) => (**info).clone(),
         }
     }
+
+    /// Waits for the match's result.
+    pub(crate) async fn result(self) -> Result<MatchResult> {
+        match self {
+            Self::Live(live) => Ok(live.finished().await),
+            Self::Finished(stored) => Ok(stored.result),
+            // Submitting attaches to a match running elsewhere as a live match; it never hands back this variant.
+            Self::Elsewhere(info) => Err(Error::Internal(format!(
+                "match {} is followed elsewhere; ask GetMatch",
+                info.match_id
+            ))),
+        }
+    }
 }
 
 /// The executor's matches and everything needed to play them.
 #[derive(Debug)]
-pub struct Matches {
-    pub settings: ExecutorArgs,
-    pub admission: Arc<Admission>,
-    pub backend: Backend,
-    pub replays: ReplayStore,
-    pub results: ResultStore,
-    pub metrics: Arc<Metrics>,
+pub(crate) struct Matches {
+    settings: ExecutorArgs,
+    admission: Arc<Admission>,
+    backend: Backend,
+    recorder: Arc<Recorder>,
+    metrics: Arc<Metrics>,
     live: Mutex<HashMap<String, Arc<LiveMatch>>>,
     /// Number of live matches, for draining.
     live_count: watch::Sender<usize>,
 }
 
 impl Matches {
-    pub fn new(
+    pub(crate) fn new(
         settings: ExecutorArgs,
         backend: Backend,
-        replays: ReplayStore,
-        results: ResultStore,
+        recorder: Arc<Recorder>,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         let admission = Admission::new(
@@ -72,99 +85,68 @@ impl Matches {
             settings,
             admission,
             backend,
-            replays,
-            results,
+            recorder,
             metrics,
             live: Mutex::new(HashMap::new()),
             live_count: watch::channel(0).0,
         })
     }
 
-    /// Validates and queues a match, or finds the one this request already created.
-    pub async fn submit(self: &Arc<Self>, req: &pb::MatchRequest) -> Result<Handle> {
-        let outcome = self.try_submit(req).await;
-        if let Err(e) = &outcome {
-            self.metrics.rejected(match e {
-                Error::InvalidArgument(_) => "invalid_argument",
-                Error::Conflict(_) => "conflict",
-                Error::Exhausted { .. } => "exhausted",
-                Error::ShuttingDown => "shutting_down",
-                _ => "internal",
-            });
-        }
-        outcome
-    }
-
-    async fn try_submit(self: &Arc<Self>, req: &pb::MatchRequest) -> Result<Handle> {
-        request::check_match_id(&req.match_id)?;
-        let fingerprint = fingerprint(req);
+    /// Queues a match, or finds the one this request already created.
+    pub(crate) async fn submit(self: &Arc<Self>, submission: Submission) -> Result<Handle> {
+        let match_id = submission.match_id();
         let mut live = self.live.lock().await;
-        if let Some(existing) = live.get(&req.match_id) {
+        if let Some(existing) = live.get(match_id) {
             return same_request(
-                &existing.fingerprint,
-                &fingerprint,
-                &req.match_id,
+                &existing.submitted.fingerprint,
+                submission.fingerprint(),
+                match_id,
                 "running",
             )
             .map(|()| Handle::Live(Arc::clone(existing)));
         }
-        if let Some(stored) = self.results.get(&req.match_id).await? {
-            return same_request(&stored.fingerprint, &fingerprint, &req.match_id, "finished")
-                .map(|()| Handle::Finished(Box::new(stored)));
+        if let Some(stored) = self.recorder.get(match_id).await? {
+            return same_request(
+                &stored.submitted.fingerprint,
+                submission.fingerprint(),
+                match_id,
+                "finished",
+            )
+            .map(|()| Handle::Finished(Box::new(stored)));
         }
-        let plan = request::plan(req, &self.settings)?;
+        let plan = submission.plan(&self.settings).await?;
         let reservation = self.admission.reserve()?;
         let entry = Arc::new(LiveMatch::new(
             plan.match_id.clone(),
-            fingerprint,
-            plan.environment.clone(),
-            plan.agents.iter().map(|a| a.agent_id.clone()).collect(),
+            Submitted {
+                fingerprint: submission.fingerprint().to_string(),
+                environment: plan.environment.clone(),
+                agent_ids: plan.agent_ids(),
+            },
         ));
         live.insert(plan.match_id.clone(), Arc::clone(&entry));
         self.live_count.send_replace(live.len());
         drop(live);
-        if let Some(k8s) = self.backend.kubernetes() {
-            // The Job is created (or found) now, so a different request with a taken id is refused here.
-            if let Err(e) = k8s.create_or_attach(&plan, &entry.fingerprint).await {
-                let mut live = self.live.lock().await;
-                live.remove(&plan.match_id);
-                self.live_count.send_replace(live.len());
-                return Err(e);
-            }
+        if let Err(e) = self.backend.admit(&plan, submission.fingerprint()).await {
+            let mut live = self.live.lock().await;
+            live.remove(&plan.match_id);
+            self.live_count.send_replace(live.len());
+            return Err(e);
         }
         tokio::spawn(Arc::clone(self).drive(Arc::clone(&entry), plan, reservation));
         Ok(Handle::Live(entry))
     }
 
-    /// Submits a match and waits for its result.
-    pub async fn run(self: &Arc<Self>, req: &pb::MatchRequest) -> Result<pb::MatchResponse> {
-        match self.submit(req).await? {
-            Handle::Live(live) => Ok(live.finished().await),
-            Handle::Finished(stored) => stored.response.ok_or_else(|| {
-                Error::Store(format!("stored result of match {} is empty", req.match_id))
-            }),
-            // Submitting attaches to an existing Job as a live match; it never hands back this variant.
-            Handle::Elsewhere(info) => Err(Error::Internal(format!(
-                "match {} is followed elsewhere; ask GetMatch",
-                info.match_id
-            ))),
-        }
-    }
-
     /// Finds a match by id.
-    pub async fn get(&self, match_id: &str) -> Result<Handle> {
+    pub(crate) async fn get(&self, match_id: &str) -> Result<Handle> {
         request::check_match_id(match_id)?;
         if let Some(live) = self.live.lock().await.get(match_id) {
             return Ok(Handle::Live(Arc::clone(live)));
         }
-        if let Some(stored) = self.results.get(match_id).await? {
+        if let Some(stored) = self.recorder.get(match_id).await? {
             return Ok(Handle::Finished(Box::new(stored)));
         }
-        match self
-            .backend
-            .kubernetes()
-            .and_then(|k8s| k8s.info_elsewhere(match_id))
-        {
+        match self.backend.find_elsewhere(match_id) {
             Some(info) => Ok(Handle::Elsewhere(Box::new(info))),
             None => Err(Error::NotFound(format!(
                 "no match with match_id {match_id:?}; submit it with SubmitMatch or RunMatch first"
@@ -172,32 +154,39 @@ impl Matches {
         }
     }
 
+    /// The name of the Kubernetes Job of a match; `None` with the local backend.
+    pub(crate) fn job_name(&self, match_id: &str) -> Option<String> {
+        self.backend.job_name(match_id)
+    }
+
     /// Waits for the result of a match followed elsewhere (see [`Handle::Elsewhere`]).
-    pub async fn result_elsewhere(&self, match_id: &str) -> Result<Option<StoredMatch>> {
-        match self.backend.kubernetes() {
-            Some(k8s) => k8s.result_elsewhere(match_id).await,
-            None => Ok(None),
-        }
+    pub(crate) async fn result_elsewhere(&self, match_id: &str) -> Result<Option<StoredMatch>> {
+        self.backend.result_elsewhere(match_id).await
     }
 
     /// Cancels a queued or running match and returns its final state; a finished match is returned as is.
-    pub async fn cancel(&self, match_id: &str) -> Result<pb::MatchInfo> {
-        let handle = match (self.get(match_id).await, self.backend.kubernetes()) {
-            // A match waited for on another replica (or on none) is cancelled through its Job.
-            (Ok(Handle::Elsewhere(_)), Some(k8s)) => {
-                return k8s.cancel_elsewhere(match_id).await?.ok_or_else(|| {
-                    Error::NotFound(format!(
-                        "match {match_id:?} ended before it could be cancelled"
-                    ))
-                });
+    pub(crate) async fn cancel(&self, match_id: &str) -> Result<MatchInfo> {
+        let handle = match self.get(match_id).await {
+            // A match that runs for another replica (or for none) is cancelled through the backend.
+            Ok(Handle::Elsewhere(_)) => {
+                return self
+                    .backend
+                    .cancel_elsewhere(match_id)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::NotFound(format!(
+                            "match {match_id:?} ended before it could be cancelled"
+                        ))
+                    });
             }
-            (Err(Error::NotFound(message)), Some(k8s)) => {
-                return k8s
+            Err(Error::NotFound(message)) => {
+                return self
+                    .backend
                     .cancel_elsewhere(match_id)
                     .await?
                     .ok_or(Error::NotFound(message));
             }
-            (handle, _) => handle?,
+            handle => handle?,
         };
         match handle {
             Handle::Live(live) => {
@@ -211,22 +200,62 @@ impl Matches {
         }
     }
 
+    /// Whether new matches are taken (not draining).
+    pub(crate) fn accepting(&self) -> bool {
+        !self.admission.is_closed()
+    }
+
+    /// Matches holding a slot now.
+    pub(crate) fn running(&self) -> usize {
+        self.admission.running()
+    }
+
+    /// The metrics in the text exposition format, with the current load.
+    pub(crate) fn metrics_text(&self) -> String {
+        self.metrics
+            .encode(self.admission.running(), self.admission.queued())
+    }
+
+    /// A stored replay file by its file name.
+    pub(crate) async fn replay_file(&self, file: &str) -> Result<Option<Vec<u8>>> {
+        self.recorder.replay_file(file).await
+    }
+
+    /// Takes no new matches, cancels the queued ones, and deals with the running ones as the backend's
+    /// [`Drain`] says: let them finish within `grace` and then cancel the rest, or leave them running.
+    pub(crate) async fn drain(&self, grace: Duration) {
+        self.admission.close();
+        self.cancel_all(true).await;
+        match self.backend.drain() {
+            Drain::Leave => {
+                tracing::info!("leaving running matches to run on without this replica");
+            }
+            Drain::FinishThenCancel => {
+                if tokio::time::timeout(grace, self.wait_idle()).await.is_err() {
+                    tracing::warn!("grace period over; cancelling the matches still running");
+                    self.cancel_all(false).await;
+                    let _ = tokio::time::timeout(CANCEL_GRACE, self.wait_idle()).await;
+                }
+            }
+        }
+    }
+
     /// Cancels every live match; `only_queued` spares the running ones.
-    pub async fn cancel_all(&self, only_queued: bool) {
+    async fn cancel_all(&self, only_queued: bool) {
         for live in self.live.lock().await.values() {
-            if !only_queued || matches!(live.phase(), crate::live::Phase::Queued) {
+            if !only_queued || matches!(live.phase(), Phase::Queued) {
                 live.cancel();
             }
         }
     }
 
     /// Waits until no match is live.
-    pub async fn wait_idle(&self) {
+    async fn wait_idle(&self) {
         let mut count = self.live_count.subscribe();
         let _ = count.wait_for(|n| *n == 0).await;
     }
 
-    /// Plays one admitted match to its end and records it.
+    /// Plays one admitted match to its end and has it recorded.
     async fn drive(
         self: Arc<Self>,
         live: Arc<LiveMatch>,
@@ -237,81 +266,57 @@ impl Matches {
             slot = reservation.acquire() => slot.ok(),
             () = live.cancel_token().cancelled() => None,
         };
-        let response = match slot {
+        let result = match slot {
             Some(_slot) => {
                 live.set_running();
                 self.play(&plan, &live).await
             }
             None => {
                 let message = if self.admission.is_closed() {
-                    // A match Job keeps running without this replica; submitting again attaches to it.
+                    // A backend that leaves matches running on a drain lets them run on; submitting again
+                    // (to another replica) attaches to them.
                     "the executor shut down before the match started; submit it again"
                 } else {
-                    if let Some(k8s) = self.backend.kubernetes() {
-                        if let Err(e) = k8s.cancel_elsewhere(&plan.match_id).await {
-                            tracing::warn!(match_id = %plan.match_id, error = %e, "deleting the match Job failed");
-                        }
-                    }
+                    self.backend.withdraw(&plan.match_id).await;
                     "cancelled before the match started"
                 };
-                failed_outcome(&plan, MatchStatus::Cancelled, message.to_string(), &[])
-                    .to_response()
+                let outcome = plan.entrants().failed(MatchStatus::Cancelled, message);
+                self.recorder
+                    .finish(&live.submitted, outcome, None)
+                    .await
+                    .result
             }
         };
-        let stored = StoredMatch {
-            fingerprint: live.fingerprint.clone(),
-            response: Some(response.clone()),
-            environment: plan.environment.clone(),
-            agent_ids: live.agent_ids.clone(),
-        };
-        if let Err(e) = self.results.put(&stored).await {
-            tracing::error!(match_id = %plan.match_id, error = %e, "storing the result failed");
-        }
-        live.finish(response);
+        live.finish(result);
         let mut map = self.live.lock().await;
         map.remove(&plan.match_id);
         self.live_count.send_replace(map.len());
     }
 
+    /// Plays a match that has its slot and records it; the backend keeps what it holds for the match (its work
+    /// directory, its claim) until the match is recorded.
     #[tracing::instrument(skip_all, fields(match_id = %plan.match_id, environment = %plan.environment))]
-    async fn play(&self, plan: &MatchPlan, live: &Arc<LiveMatch>) -> pb::MatchResponse {
+    async fn play(&self, plan: &MatchPlan, live: &Arc<LiveMatch>) -> MatchResult {
         tracing::info!(
             seed = plan.seed,
             agents = plan.agents.len(),
             "match started"
         );
-        let (played, cleanup) = self.backend.run(plan, &live.fingerprint, live).await;
-        let run = &played.run;
-        let outcome = &run.outcome;
-        let mut response = played
-            .stored
-            .clone()
-            .unwrap_or_else(|| outcome.to_response());
-        let replay = run.replay.as_ref().filter(|_| played.stored.is_none());
-        let store = async {
-            match replay {
-                Some(replay) => Some(self.replays.put(&plan.match_id, replay).await),
-                None => None,
+        let Played { ending, mut held } = self.backend.play(plan, live).await;
+        let record = async {
+            match ending {
+                Ending::Outcome { outcome, replay } => {
+                    self.recorder
+                        .finish(&live.submitted, outcome, replay.as_deref())
+                        .await
+                }
+                Ending::Recorded(stored) => stored,
             }
         };
         // The work directory goes while the replay is written; both are done before the match is answered.
-        let (stored, ()) = tokio::join!(store, cleanup.finish());
-        if let Some(stored) = stored {
-            match stored {
-                Ok(stored) => {
-                    self.metrics.replay_stored(stored.stored_bytes);
-                    response.replay_url = stored.json_url;
-                    response.replay_html_url = stored.html_url;
-                    response.replay_sha256 = stored.sha256;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "storing the replay failed");
-                    if response.error_message.is_empty() {
-                        response.error_message = format!("replay not stored: {e}");
-                    }
-                }
-            }
-        }
+        let (stored, ()) = tokio::join!(record, held.removed());
+        drop(held);
+        let outcome = &stored.result.outcome;
         for agent in &outcome.agents {
             if agent.status != AgentStatus::Ok {
                 self.metrics.agent_errors(
@@ -326,11 +331,11 @@ impl Matches {
         tracing::info!(
             status = %status,
             winner = outcome.winner.as_deref().unwrap_or(""),
-            steps = response.total_steps,
-            seconds = response.execution_time_sec,
+            steps = outcome.total_steps,
+            seconds = outcome.execution_time_sec,
             "match finished"
         );
-        response
+        stored.result
     }
 }
 
@@ -342,63 +347,5 @@ fn same_request(existing: &str, new: &str, match_id: &str, state: &str) -> Resul
             "match_id {match_id:?} is already used by a different request ({state}); send the identical request \
              to attach to it, or use a new match_id"
         )))
-    }
-}
-
-/// Digest of everything in a request that defines its match.
-pub fn fingerprint(req: &pb::MatchRequest) -> String {
-    let agents: Vec<_> = req
-        .agents
-        .iter()
-        .map(|a| {
-            let metadata: std::collections::BTreeMap<_, _> = a.metadata.iter().collect();
-            json!([a.agent_id, a.code_url, a.version, a.docker_image, metadata])
-        })
-        .collect();
-    let limits = req
-        .limits
-        .as_ref()
-        .map(|l| json!([l.init_ms, l.step_ms, l.bank_ms, l.max_errors, l.memory_mb]));
-    let doc = json!([
-        req.match_id,
-        req.environment,
-        agents,
-        req.timeout_sec,
-        req.record_replay,
-        req.seed,
-        req.environment_config_json,
-        limits
-    ]);
-    hex::encode(Sha256::digest(doc.to_string().as_bytes()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fingerprint_tells_requests_apart_but_not_metadata_order() {
-        let mut a = pb::MatchRequest {
-            match_id: "m".into(),
-            environment: "pong".into(),
-            agents: vec![pb::AgentData {
-                agent_id: "x".into(),
-                code_url: "/a".into(),
-                metadata: [
-                    ("k1".to_string(), "v".to_string()),
-                    ("k2".to_string(), "w".to_string()),
-                ]
-                .into(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let base = fingerprint(&a);
-        assert_eq!(base, fingerprint(&a.clone()));
-        a.seed = 1;
-        assert_ne!(base, fingerprint(&a));
-        a.seed = 0;
-        a.agents[0].code_url = "/b".into();
-        assert_ne!(base, fingerprint(&a));
     }
 }

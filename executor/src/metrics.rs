@@ -32,7 +32,7 @@ struct ReasonLabels {
 
 /// The executor's metrics and their registry.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     matches: Family<MatchLabels, Counter>,
     durations: Family<EnvironmentLabels, Histogram>,
@@ -51,7 +51,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("rl_arena_executor");
         let matches = Family::<MatchLabels, Counter>::default();
         registry.register(
@@ -118,7 +118,7 @@ impl Metrics {
         }
     }
 
-    pub fn match_finished(&self, environment: &str, status: &str, seconds: f64) {
+    pub(crate) fn match_finished(&self, environment: &str, status: &str, seconds: f64) {
         self.matches
             .get_or_create(&MatchLabels {
                 environment: environment.to_string(),
@@ -132,7 +132,7 @@ impl Metrics {
             .observe(seconds);
     }
 
-    pub fn agent_errors(&self, kind: &str, count: u64) {
+    pub(crate) fn agent_errors(&self, kind: &str, count: u64) {
         if count > 0 {
             self.agent_errors
                 .get_or_create(&KindLabels {
@@ -142,11 +142,11 @@ impl Metrics {
         }
     }
 
-    pub fn replay_stored(&self, bytes: usize) {
+    pub(crate) fn replay_stored(&self, bytes: usize) {
         self.replay_bytes.inc_by(bytes as u64);
     }
 
-    pub fn rejected(&self, reason: &str) {
+    pub(crate) fn rejected(&self, reason: &str) {
         self.rejected
             .get_or_create(&ReasonLabels {
                 reason: reason.to_string(),
@@ -154,12 +154,12 @@ impl Metrics {
             .inc();
     }
 
-    pub fn report_refused(&self) {
+    pub(crate) fn report_refused(&self) {
         self.reports_refused.inc();
     }
 
     /// The text exposition, with the load gauges set to the given values.
-    pub fn encode(&self, running: usize, queued: usize) -> String {
+    pub(crate) fn encode(&self, running: usize, queued: usize) -> String {
         self.running.set(i64::try_from(running).unwrap_or(i64::MAX));
         self.queued.set(i64::try_from(queued).unwrap_or(i64::MAX));
         let mut out = String::new();

@@ -11,18 +11,18 @@ use crate::viewer;
 
 /// Where a stored replay can be found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredReplay {
-    pub json_url: String,
-    pub html_url: String,
+pub(crate) struct StoredReplay {
+    pub(crate) json_url: String,
+    pub(crate) html_url: String,
     /// SHA-256 (hex) of the replay JSON (before any compression).
-    pub sha256: String,
+    pub(crate) sha256: String,
     /// Bytes written for the JSON object.
-    pub stored_bytes: usize,
+    pub(crate) stored_bytes: usize,
 }
 
 /// Replays in a blob store.
 #[derive(Debug, Clone)]
-pub struct ReplayStore {
+pub(crate) struct ReplayStore {
     blobs: BlobStore,
     /// Published base URL; `None` gives the store's own URLs.
     public_base: Option<String>,
@@ -31,7 +31,7 @@ pub struct ReplayStore {
 }
 
 impl ReplayStore {
-    pub fn new(blobs: BlobStore, public_base: Option<String>, gzip: bool) -> Self {
+    pub(crate) fn new(blobs: BlobStore, public_base: Option<String>, gzip: bool) -> Self {
         let public_base = public_base.map(|b| b.trim_end_matches('/').to_string());
         Self {
             blobs,
@@ -41,12 +41,12 @@ impl ReplayStore {
     }
 
     /// The object name of a replay file (`<match_id>.json`, `.json.gz` or `.html`).
-    pub fn object_name(file: &str) -> String {
+    pub(crate) fn object_name(file: &str) -> String {
         format!("replays/{file}")
     }
 
     /// Stores a replay and its viewer.
-    pub async fn put(&self, match_id: &str, json: &[u8]) -> Result<StoredReplay> {
+    pub(crate) async fn put(&self, match_id: &str, json: &[u8]) -> Result<StoredReplay> {
         let (json_file, body) = if self.gzip {
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             gz.write_all(json)
@@ -73,7 +73,7 @@ impl ReplayStore {
     }
 
     /// Reads a stored replay file by its file name (for the HTTP endpoint).
-    pub async fn get(&self, file: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) async fn get(&self, file: &str) -> Result<Option<Vec<u8>>> {
         self.blobs.get(&Self::object_name(file)).await
     }
 

@@ -1,34 +1,34 @@
 //! The `executor.MatchReporter` service: receives each orchestrator's event stream and keeps what the match's
 //! waiter needs (the outcome and the replay). Only the holder of a match's token may report for it.
 //!
-//! With a [`ReportSink`] (the Kubernetes backend) a report may arrive at any replica: its token is the
-//! HMAC-SHA256 of the match id under a key all replicas share ([`ReportKey`]), so it is verified without local
-//! state, and the outcome and replay are recorded in the shared stores before the stream is acknowledged.
+//! With a `ReportSink` (the backend's, when its matches may report to any replica) a report may arrive at any
+//! replica: its token is the HMAC-SHA256 of the match id under a key all replicas share ([`ReportKey`]), so it
+//! is verified without local state, and the outcome and replay are recorded in the shared stores before the
+//! stream is acknowledged.
+//!
+//! This is an edge: report events arrive as wire messages and go to watchers as `LiveEvent`s.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use proto::outcome::MatchOutcome;
 use proto::pb::match_event::Event;
-use proto::pb::match_update::Update;
 use proto::pb::{self, MatchEvent, ReportAck};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::live::LiveMatch;
+use crate::live::{LiveEvent, LiveMatch};
 use crate::metrics::Metrics;
 
 /// Largest replay accepted over a report stream.
 const MAX_REPLAY_BYTES: usize = 256 * 1024 * 1024;
 
-/// What a report stream delivered for one match.
+/// What a report stream delivered for one match that its waiter needs.
 #[derive(Debug, Default)]
-pub struct Collected {
-    pub started: bool,
-    pub frames: u32,
-    pub agent_errors: Vec<pb::AgentErrorEvent>,
-    pub replay: Vec<u8>,
-    pub outcome: Option<MatchOutcome>,
+pub(crate) struct Collected {
+    /// The replay JSON, as the chunks arrived.
+    pub(crate) replay: Vec<u8>,
+    pub(crate) outcome: Option<MatchOutcome>,
 }
 
 #[derive(Debug)]
@@ -37,6 +37,14 @@ struct Slot {
     collected: Mutex<Collected>,
     /// Where live events go for watchers; `None` for a match not waited for on this replica.
     live: Option<Arc<LiveMatch>>,
+}
+
+impl Slot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Collected> {
+        self.collected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The key of report tokens that every replica can verify: token = hex(HMAC-SHA256(key, match_id)).
@@ -62,11 +70,13 @@ impl ReportKey {
     }
 
     /// Reads the key file given with `--report-token-key-file`.
-    pub fn load(path: &std::path::Path) -> crate::Result<Self> {
-        let bytes = std::fs::read(path).map_err(crate::Error::io(format!(
-            "reading the report token key {}",
-            path.display()
-        )))?;
+    pub(crate) async fn load(path: &std::path::Path) -> crate::Result<Self> {
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(crate::Error::io(format!(
+                "reading the report token key {}",
+                path.display()
+            )))?;
         Self::new(&bytes)
     }
 
@@ -80,14 +90,14 @@ impl ReportKey {
     }
 
     /// Whether `token` is the report token of `match_id`.
-    pub fn verify(&self, match_id: &str, token: &str) -> bool {
+    pub(crate) fn verify(&self, match_id: &str, token: &str) -> bool {
         same_token(&self.token(match_id), token)
     }
 }
 
-/// Where reports for matches not registered on this replica go (the Kubernetes backend).
+/// Where reports for matches not registered on this replica go, and where every finished report is recorded.
 #[tonic::async_trait]
-pub trait ReportSink: Send + Sync + std::fmt::Debug {
+pub(crate) trait ReportSink: Send + Sync + std::fmt::Debug {
     /// Whether `token` authorises reports for `match_id`.
     fn verify(&self, match_id: &str, token: &str) -> bool;
     /// Records a finished match's outcome and replay in the shared stores.
@@ -101,30 +111,30 @@ pub trait ReportSink: Send + Sync + std::fmt::Debug {
 
 /// The matches currently expecting reports, by match id.
 #[derive(Debug, Default)]
-pub struct ReportHub {
+pub(crate) struct ReportHub {
     slots: Mutex<HashMap<String, Arc<Slot>>>,
 }
 
 /// A match's place in the hub; unregisters on drop.
 #[derive(Debug)]
-pub struct Registration {
+pub(crate) struct Registration {
     hub: Arc<ReportHub>,
     match_id: String,
     slot: Arc<Slot>,
 }
 
 impl ReportHub {
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
     /// Expects reports for a live match, authenticated with a fresh random token.
-    pub fn register(self: &Arc<Self>, live: &Arc<LiveMatch>) -> Registration {
+    pub(crate) fn register(self: &Arc<Self>, live: &Arc<LiveMatch>) -> Registration {
         self.register_with_token(live, hex::encode(rand::random::<[u8; 32]>()))
     }
 
     /// Expects reports for a live match, authenticated with the given token.
-    pub fn register_with_token(
+    pub(crate) fn register_with_token(
         self: &Arc<Self>,
         live: &Arc<LiveMatch>,
         token: String,
@@ -152,19 +162,13 @@ impl ReportHub {
 }
 
 impl Registration {
-    pub fn token(&self) -> &str {
+    pub(crate) fn token(&self) -> &str {
         &self.slot.token
     }
 
     /// Takes what was reported so far.
-    pub fn take(&self) -> Collected {
-        std::mem::take(
-            &mut *self
-                .slot
-                .collected
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
+    pub(crate) fn take(&self) -> Collected {
+        std::mem::take(&mut *self.slot.lock())
     }
 }
 
@@ -191,14 +195,14 @@ fn same_token(a: &str, b: &str) -> bool {
 
 /// The gRPC service over a [`ReportHub`].
 #[derive(Debug, Clone)]
-pub struct ReporterService {
+pub(crate) struct ReporterService {
     hub: Arc<ReportHub>,
     metrics: Arc<Metrics>,
     sink: Option<Arc<dyn ReportSink>>,
 }
 
 impl ReporterService {
-    pub fn new(hub: Arc<ReportHub>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(hub: Arc<ReportHub>, metrics: Arc<Metrics>) -> Self {
         Self {
             hub,
             metrics,
@@ -208,7 +212,7 @@ impl ReporterService {
 
     /// Also accepts reports verified by `sink` for matches not registered here, and records every finished
     /// report there.
-    pub fn with_sink(mut self, sink: Arc<dyn ReportSink>) -> Self {
+    pub(crate) fn with_sink(mut self, sink: Arc<dyn ReportSink>) -> Self {
         self.sink = Some(sink);
         self
     }
@@ -262,10 +266,7 @@ impl pb::match_reporter_server::MatchReporter for ReporterService {
         }
         if let Some(sink) = sink {
             let (outcome, replay) = {
-                let mut c = slot
-                    .collected
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
+                let mut c = slot.lock();
                 (c.outcome.clone(), std::mem::take(&mut c.replay))
             };
             if let Some(outcome) = outcome {
@@ -281,32 +282,23 @@ impl pb::match_reporter_server::MatchReporter for ReporterService {
 }
 
 fn apply(slot: &Slot, match_id: &str, event: Option<Event>) -> Result<(), Status> {
-    let mut c = slot
-        .collected
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let live = |event: LiveEvent| {
+        if let Some(live) = &slot.live {
+            live.publish(event);
+        }
+    };
     match event {
         Some(Event::Started(s)) => {
-            c.started = true;
             tracing::info!(match_id, seed = s.seed, environment = %s.environment, "orchestrator reports the match started");
-            if let Some(live) = &slot.live {
-                live.publish(Update::Started(s));
-            }
+            live(LiveEvent::Started(s.into()));
         }
-        Some(Event::Frame(frame)) => {
-            c.frames += 1;
-            if let Some(live) = &slot.live {
-                live.publish(Update::Frame(frame));
-            }
-        }
+        Some(Event::Frame(frame)) => live(LiveEvent::Frame(frame.into())),
         Some(Event::AgentError(e)) => {
             tracing::info!(match_id, agent_id = %e.agent_id, step = e.step, message = %e.message, "agent error");
-            c.agent_errors.push(e.clone());
-            if let Some(live) = &slot.live {
-                live.publish(Update::AgentError(e));
-            }
+            live(LiveEvent::AgentError(e.into()));
         }
         Some(Event::ReplayChunk(chunk)) => {
+            let mut c = slot.lock();
             if c.replay.len() + chunk.data.len() > MAX_REPLAY_BYTES {
                 return Err(Status::resource_exhausted(format!(
                     "match {match_id}: replay larger than {MAX_REPLAY_BYTES} bytes"
@@ -320,7 +312,7 @@ fn apply(slot: &Slot, match_id: &str, event: Option<Event>) -> Result<(), Status
                     "match {match_id}: finished event has a bad outcome: {e}"
                 ))
             })?;
-            c.outcome = Some(outcome);
+            slot.lock().outcome = Some(outcome);
         }
         None => {}
     }

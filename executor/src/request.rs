@@ -1,5 +1,6 @@
-//! Validation of `RunMatch` requests: turns the wire request into a [`MatchPlan`] or an error that names the
-//! field and the fix.
+//! The rules of match requests, at the wire edge: a `Submission` checks the match id and takes the request's
+//! fingerprint (all that finding an earlier match with the same id needs), then turns the rest of the request
+//! into a [`MatchPlan`] or an error that names the field and the fix.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,10 +8,12 @@ use std::time::Duration;
 use proto::ids::{MATCH_ID_RULE, is_valid_match_id};
 use proto::pb;
 use proto::spec::{AgentSpec, Limits, MatchSpec};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::config::{AgentLimitArgs, ExecutorArgs};
 use crate::error::{Error, Result};
+use crate::info::Entrants;
 
 /// URL schemes `agent-init` fetches; their reachability is its business, not the request's.
 const REMOTE_SCHEMES: &[&str] = &[
@@ -19,6 +22,13 @@ const REMOTE_SCHEMES: &[&str] = &[
 
 /// Longest agent id accepted.
 const AGENT_ID_MAX_LEN: usize = 128;
+
+/// A request whose match id is checked, with its fingerprint; [`Submission::plan`] validates the rest.
+#[derive(Debug, Clone)]
+pub(crate) struct Submission {
+    request: pb::MatchRequest,
+    fingerprint: String,
+}
 
 /// A validated match, ready for a backend.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,8 +55,25 @@ pub struct AgentSource {
 }
 
 impl MatchPlan {
+    /// The agent ids in seat order.
+    pub(crate) fn agent_ids(&self) -> Vec<String> {
+        self.agents.iter().map(|a| a.agent_id.clone()).collect()
+    }
+
+    /// What an outcome of this match that could not be played names.
+    pub(crate) fn entrants(&self) -> Entrants<'_> {
+        Entrants {
+            match_id: &self.match_id,
+            seed: self.seed,
+            agent_ids: self.agents.iter().map(|a| a.agent_id.as_str()).collect(),
+        }
+    }
+
     /// The match spec the orchestrator plays, as JSON, with agent `i` installed in the `i`-th directory.
-    pub fn spec_json(&self, agent_dirs: impl IntoIterator<Item = PathBuf>) -> Result<Vec<u8>> {
+    pub(crate) fn spec_json(
+        &self,
+        agent_dirs: impl IntoIterator<Item = PathBuf>,
+    ) -> Result<Vec<u8>> {
         let spec = MatchSpec {
             match_id: self.match_id.clone(),
             environment: self.environment.clone(),
@@ -69,68 +96,140 @@ impl MatchPlan {
     }
 }
 
-/// Checks a request against the executor's settings.
-pub fn plan(req: &pb::MatchRequest, settings: &ExecutorArgs) -> Result<MatchPlan> {
-    let invalid = |msg: String| Error::InvalidArgument(msg);
-    if !is_valid_match_id(&req.match_id) {
-        return Err(invalid(format!(
-            "match_id {:?} is invalid: it must be {MATCH_ID_RULE}",
-            req.match_id
-        )));
+impl Submission {
+    /// Checks the match id (the only check of it: everything after relies on it) and takes the request's
+    /// fingerprint.
+    pub(crate) fn new(request: pb::MatchRequest) -> Result<Self> {
+        check_match_id(&request.match_id)?;
+        let fingerprint = fingerprint(&request);
+        Ok(Self {
+            request,
+            fingerprint,
+        })
     }
-    let env = orchestrator::envs::info(&req.environment)
-        .map_err(|e| invalid(format!("environment: {e}")))?;
-    if req.agents.len() != env.players {
-        return Err(invalid(format!(
-            "agents: {} takes exactly {} agents, got {}",
-            env.name,
-            env.players,
-            req.agents.len()
-        )));
+
+    pub(crate) fn match_id(&self) -> &str {
+        &self.request.match_id
     }
-    let mut agents = Vec::with_capacity(req.agents.len());
-    for (i, agent) in req.agents.iter().enumerate() {
-        agents.push(agent_source(i, agent, &req.agents[..i])?);
+
+    /// Digest of everything in the request that defines its match.
+    pub(crate) fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
-    let timeout_sec = match req.timeout_sec {
-        0 => settings.default_timeout_sec,
-        t if t > settings.max_timeout_sec => {
+
+    /// Checks the rest of the request against the executor's settings.
+    pub(crate) async fn plan(&self, settings: &ExecutorArgs) -> Result<MatchPlan> {
+        let req = &self.request;
+        let invalid = |msg: String| Error::InvalidArgument(msg);
+        let env = orchestrator::envs::info(&req.environment)
+            .map_err(|e| invalid(format!("environment: {e}")))?;
+        if req.agents.len() != env.players {
             return Err(invalid(format!(
-                "timeout_sec {t} is out of range: give 1 to {} seconds, or 0 for the default of {}",
-                settings.max_timeout_sec, settings.default_timeout_sec
+                "agents: {} takes exactly {} agents, got {}",
+                env.name,
+                env.players,
+                req.agents.len()
             )));
         }
-        t => t,
-    };
-    let config = parse_config(&req.environment_config_json)?;
-    let seed = if req.seed == 0 {
-        rand::random_range(1..=u64::MAX)
-    } else {
-        req.seed
-    };
-    orchestrator::envs::make(env.name, &config, seed)
-        .map_err(|e| invalid(format!("environment_config_json: {e}")))?;
-    let limits = limits(req.limits.as_ref(), &settings.agent_limits, timeout_sec)?;
-    Ok(MatchPlan {
-        match_id: req.match_id.clone(),
-        environment: env.name.to_string(),
-        config,
-        seed,
-        agents,
-        timeout: Duration::from_secs(u64::from(timeout_sec)),
-        record_replay: req.record_replay,
-        limits,
-    })
+        let mut agents = Vec::with_capacity(req.agents.len());
+        for (i, agent) in req.agents.iter().enumerate() {
+            agents.push(agent_source(i, agent, &req.agents[..i]).await?);
+        }
+        let timeout_sec = match req.timeout_sec {
+            0 => settings.default_timeout_sec,
+            t if t > settings.max_timeout_sec => {
+                return Err(invalid(format!(
+                    "timeout_sec {t} is out of range: give 1 to {} seconds, or 0 for the default of {}",
+                    settings.max_timeout_sec, settings.default_timeout_sec
+                )));
+            }
+            t => t,
+        };
+        let config = parse_config(&req.environment_config_json)?;
+        let seed = if req.seed == 0 {
+            rand::random_range(1..=u64::MAX)
+        } else {
+            req.seed
+        };
+        orchestrator::envs::make(env.name, &config, seed)
+            .map_err(|e| invalid(format!("environment_config_json: {e}")))?;
+        let limits = limits(req.limits.as_ref(), &settings.agent_limits, timeout_sec)?;
+        Ok(MatchPlan {
+            match_id: req.match_id.clone(),
+            environment: env.name.to_string(),
+            config,
+            seed,
+            agents,
+            timeout: Duration::from_secs(u64::from(timeout_sec)),
+            record_replay: req.record_replay,
+            limits,
+        })
+    }
 }
 
 /// Checks a match id against the rule, with the rule in the message.
-pub fn check_match_id(match_id: &str) -> Result<()> {
+pub(crate) fn check_match_id(match_id: &str) -> Result<()> {
     if is_valid_match_id(match_id) {
         Ok(())
     } else {
         Err(Error::InvalidArgument(format!(
             "match_id {match_id:?} is invalid: it must be {MATCH_ID_RULE}"
         )))
+    }
+}
+
+/// Digest of everything in a request that defines its match; metadata order does not matter.
+fn fingerprint(req: &pb::MatchRequest) -> String {
+    let agents: Vec<_> = req
+        .agents
+        .iter()
+        .map(|a| {
+            let metadata: std::collections::BTreeMap<_, _> = a.metadata.iter().collect();
+            json!([a.agent_id, a.code_url, a.version, a.docker_image, metadata])
+        })
+        .collect();
+    let limits = req
+        .limits
+        .as_ref()
+        .map(|l| json!([l.init_ms, l.step_ms, l.bank_ms, l.max_errors, l.memory_mb]));
+    let doc = json!([
+        req.match_id,
+        req.environment,
+        agents,
+        req.timeout_sec,
+        req.record_replay,
+        req.seed,
+        req.environment_config_json,
+        limits
+    ]);
+    hex::encode(Sha256::digest(doc.to_string().as_bytes()))
+}
+
+/// The request of a sample pong match (`executor render-job`): one agent per source, `oci://` sources as
+/// images.
+pub(crate) fn sample_request(match_id: &str, sources: &[String]) -> pb::MatchRequest {
+    pb::MatchRequest {
+        match_id: match_id.to_string(),
+        environment: "pong".into(),
+        agents: sources
+            .iter()
+            .enumerate()
+            .map(|(i, source)| {
+                let (code_url, docker_image) = match source.strip_prefix("oci://") {
+                    Some(image) => (String::new(), image.to_string()),
+                    None => (source.clone(), String::new()),
+                };
+                pb::AgentData {
+                    agent_id: format!("agent-{}", i + 1),
+                    code_url,
+                    docker_image,
+                    ..Default::default()
+                }
+            })
+            .collect(),
+        seed: 1,
+        record_replay: true,
+        ..Default::default()
     }
 }
 
@@ -191,7 +290,11 @@ fn limits(
     })
 }
 
-fn agent_source(i: usize, agent: &pb::AgentData, earlier: &[pb::AgentData]) -> Result<AgentSource> {
+async fn agent_source(
+    i: usize,
+    agent: &pb::AgentData,
+    earlier: &[pb::AgentData],
+) -> Result<AgentSource> {
     let invalid = |msg: String| Err(Error::InvalidArgument(msg));
     let id = &agent.agent_id;
     if id.is_empty() {
@@ -241,7 +344,7 @@ fn agent_source(i: usize, agent: &pb::AgentData, earlier: &[pb::AgentData]) -> R
         }
         None => Path::new(url),
     };
-    let path = std::fs::canonicalize(path).map_err(|e| {
+    let path = tokio::fs::canonicalize(path).await.map_err(|e| {
         Error::InvalidArgument(format!(
             "agents[{i}].code_url {url:?} cannot be read ({e}); give a path or file:// URL the executor can read"
         ))

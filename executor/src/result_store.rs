@@ -1,51 +1,70 @@
 //! Finished matches, kept beside the replays (`results/<match_id>.pb`) so that `GetMatch` and a repeated
-//! `RunMatch` answer the same after an executor restart.
+//! `RunMatch` answer the same after an executor restart and on every replica.
+//!
+//! The stored format is a protobuf message holding the wire `MatchResponse` ([`Record`]); it never changes, so
+//! results written by any version stay readable. The rest of the executor sees [`StoredMatch`]: the conversion
+//! happens here, at the store's edge.
 
 use proto::pb;
 
 use crate::blob_store::BlobStore;
 use crate::error::{Error, Result};
+use crate::info::{MatchInfo, MatchResult, MatchState, Submitted};
 
 /// What is kept of a finished match.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StoredMatch {
+    pub(crate) submitted: Submitted,
+    pub(crate) result: MatchResult,
+}
+
+/// The stored format of a finished match: field numbers and types never change.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct StoredMatch {
+struct Record {
     /// Digest of the request, to tell a repeated request from a different one with the same id.
     #[prost(string, tag = "1")]
-    pub fingerprint: String,
+    fingerprint: String,
     #[prost(message, optional, tag = "2")]
-    pub response: Option<pb::MatchResponse>,
+    response: Option<pb::MatchResponse>,
     #[prost(string, tag = "3")]
-    pub environment: String,
+    environment: String,
     #[prost(string, repeated, tag = "4")]
-    pub agent_ids: Vec<String>,
+    agent_ids: Vec<String>,
 }
 
 impl StoredMatch {
     /// The match's state as the API shows it.
-    pub fn info(&self) -> pb::MatchInfo {
-        pb::MatchInfo {
-            match_id: self
-                .response
-                .as_ref()
-                .map(|r| r.match_id.clone())
-                .unwrap_or_default(),
-            state: pb::MatchState::Finished.into(),
-            current_step: self.response.as_ref().map_or(0, |r| r.total_steps),
-            result: self.response.clone(),
-            environment: self.environment.clone(),
-            agent_ids: self.agent_ids.clone(),
+    pub(crate) fn info(&self) -> MatchInfo {
+        MatchInfo {
+            match_id: self.result.outcome.match_id.clone(),
+            state: MatchState::Finished,
+            current_step: self.result.outcome.total_steps,
+            result: Some(self.result.clone()),
+            environment: self.submitted.environment.clone(),
+            agent_ids: self.submitted.agent_ids.clone(),
+        }
+    }
+}
+
+impl From<&StoredMatch> for Record {
+    fn from(stored: &StoredMatch) -> Self {
+        Self {
+            fingerprint: stored.submitted.fingerprint.clone(),
+            response: Some(pb::MatchResponse::from(&stored.result)),
+            environment: stored.submitted.environment.clone(),
+            agent_ids: stored.submitted.agent_ids.clone(),
         }
     }
 }
 
 /// Results in a blob store.
 #[derive(Debug, Clone)]
-pub struct ResultStore {
+pub(crate) struct ResultStore {
     blobs: BlobStore,
 }
 
 impl ResultStore {
-    pub fn new(blobs: BlobStore) -> Self {
+    pub(crate) fn new(blobs: BlobStore) -> Self {
         Self { blobs }
     }
 
@@ -53,44 +72,73 @@ impl ResultStore {
         format!("results/{match_id}.pb")
     }
 
-    pub async fn put(&self, stored: &StoredMatch) -> Result<()> {
-        let match_id = stored
-            .response
-            .as_ref()
-            .map(|r| r.match_id.as_str())
-            .unwrap_or_default();
+    pub(crate) async fn put(&self, stored: &StoredMatch) -> Result<()> {
+        let record = Record::from(stored);
         self.blobs
-            .put(&Self::name(match_id), prost::Message::encode_to_vec(stored))
+            .put(
+                &Self::name(&stored.result.outcome.match_id),
+                prost::Message::encode_to_vec(&record),
+            )
             .await
     }
 
-    pub async fn get(&self, match_id: &str) -> Result<Option<StoredMatch>> {
+    pub(crate) async fn get(&self, match_id: &str) -> Result<Option<StoredMatch>> {
         let Some(bytes) = self.blobs.get(&Self::name(match_id)).await? else {
             return Ok(None);
         };
-        let stored = <StoredMatch as prost::Message>::decode(&bytes[..])
+        let record = <Record as prost::Message>::decode(&bytes[..])
             .map_err(|e| Error::Store(format!("result of match {match_id} is corrupt: {e}")))?;
-        Ok(Some(stored))
+        let response = record
+            .response
+            .ok_or_else(|| Error::Store(format!("stored result of match {match_id} is empty")))?;
+        Ok(Some(StoredMatch {
+            submitted: Submitted {
+                fingerprint: record.fingerprint,
+                environment: record.environment,
+                agent_ids: record.agent_ids,
+            },
+            result: MatchResult::from(&response),
+        }))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use proto::outcome::MatchStatus;
+
     use super::*;
+    use crate::info::{Entrants, ReplayLinks};
+
+    fn stored() -> StoredMatch {
+        let mut outcome = Entrants {
+            match_id: "m1",
+            seed: 5,
+            agent_ids: vec!["a", "b"],
+        }
+        .failed(MatchStatus::Success, "");
+        outcome.total_steps = 12;
+        outcome.winner = Some("a".into());
+        outcome.replay_sha256 = Some("00".repeat(32));
+        StoredMatch {
+            submitted: Submitted {
+                fingerprint: "fp".into(),
+                environment: "pong".into(),
+                agent_ids: vec!["a".into(), "b".into()],
+            },
+            result: MatchResult {
+                outcome,
+                replay: Some(ReplayLinks {
+                    json_url: "file:///r/m1.json".into(),
+                    html_url: "file:///r/m1.html".into(),
+                }),
+            },
+        }
+    }
 
     #[tokio::test]
     async fn results_survive_a_new_store_on_the_same_directory() {
         let dir = tempfile::tempdir().unwrap();
-        let stored = StoredMatch {
-            fingerprint: "fp".into(),
-            response: Some(pb::MatchResponse {
-                match_id: "m1".into(),
-                total_steps: 12,
-                ..Default::default()
-            }),
-            environment: "pong".into(),
-            agent_ids: vec!["a".into(), "b".into()],
-        };
+        let stored = stored();
         ResultStore::new(BlobStore::local(dir.path()).unwrap())
             .put(&stored)
             .await
@@ -99,7 +147,40 @@ mod tests {
         assert_eq!(reopened.get("m1").await.unwrap(), Some(stored));
         assert_eq!(reopened.get("m2").await.unwrap(), None);
         let info = reopened.get("m1").await.unwrap().unwrap().info();
-        assert_eq!(info.state(), pb::MatchState::Finished);
+        assert_eq!(info.state, MatchState::Finished);
         assert_eq!(info.current_step, 12);
+    }
+
+    #[tokio::test]
+    async fn the_stored_format_is_the_wire_response_in_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultStore::new(BlobStore::local(dir.path()).unwrap());
+        let stored = stored();
+        store.put(&stored).await.unwrap();
+        let bytes = std::fs::read(dir.path().join("results/m1.pb")).unwrap();
+        let expected = Record {
+            fingerprint: "fp".into(),
+            response: Some(pb::MatchResponse {
+                replay_url: "file:///r/m1.json".into(),
+                replay_html_url: "file:///r/m1.html".into(),
+                ..stored.result.outcome.to_response()
+            }),
+            environment: "pong".into(),
+            agent_ids: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(bytes, prost::Message::encode_to_vec(&expected));
+
+        // A record without a response (never written by the executor) is an error, not an empty result.
+        let empty = Record {
+            response: None,
+            ..expected
+        };
+        std::fs::write(
+            dir.path().join("results/m3.pb"),
+            prost::Message::encode_to_vec(&empty),
+        )
+        .unwrap();
+        let err = store.get("m3").await.unwrap_err().to_string();
+        assert!(err.contains("stored result of match m3 is empty"), "{err}");
     }
 }

@@ -14,25 +14,20 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::backend::Backend;
-use crate::backend::kubernetes::{self, JobSettings, KubernetesBackend};
-use crate::backend::local::LocalBackend;
 use crate::blob_store::BlobStore;
-use crate::config::{BackendKind, ExecutorArgs};
+use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::matches::Matches;
 use crate::metrics::Metrics;
+use crate::recorder::Recorder;
 use crate::replay_store::ReplayStore;
-use crate::reporter::{ReportHub, ReportKey, ReporterService};
+use crate::reporter::{ReportHub, ReporterService};
 use crate::result_store::ResultStore;
 use crate::service::ExecutorService;
-use crate::validate::MAX_ZIP_BYTES;
+use crate::validate::{MAX_ZIP_BYTES, Validator};
 
 /// Largest request or report message accepted (agent archives for validation are the big ones).
 const MAX_MESSAGE_BYTES: usize = MAX_ZIP_BYTES + 1024 * 1024;
-/// Time cancelled matches get to record their results during shutdown.
-const CANCEL_GRACE: Duration = Duration::from_secs(20);
-/// Time the Kubernetes backend waits for its first list of Jobs and pods before serving anyway.
-const WATCH_READY_WAIT: Duration = Duration::from_secs(30);
 /// Time open connections get to close after the drain before the server stops anyway.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -69,19 +64,18 @@ pub async fn run(
         settings.replay_base_url.clone(),
         settings.replay_gzip,
     );
-    let results = ResultStore::new(blobs);
-    let backend = match settings.backend {
-        BackendKind::Local => Backend::Local(LocalBackend::new(
-            &settings,
-            Arc::clone(&hub),
-            report_url(local),
-        )?),
-        BackendKind::Kubernetes => {
-            Backend::Kubernetes(start_kubernetes(&settings, &hub, &results, &replays).await?)
-        }
-    };
-    let sink = backend.kubernetes().cloned();
-    let matches = Matches::new(settings, backend, replays, results, Arc::clone(&metrics));
+    let recorder = Arc::new(Recorder::new(
+        replays,
+        ResultStore::new(blobs),
+        Arc::clone(&metrics),
+    ));
+    let backend = Backend::start(&settings, &hub, report_url(local), &recorder).await?;
+    let sink = backend.report_sink();
+    let validator = Arc::new(Validator::new(
+        backend.tools(),
+        settings.agent_limits.clone(),
+    ));
+    let matches = Matches::new(settings, backend, recorder, Arc::clone(&metrics));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -101,8 +95,12 @@ pub async fn run(
         .build_v1alpha()
         .map_err(|e| Error::Internal(format!("reflection service: {e}")))?;
 
-    let executor = ExecutorServer::new(ExecutorService::new(Arc::clone(&matches)))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let executor = ExecutorServer::new(ExecutorService::new(
+        Arc::clone(&matches),
+        validator,
+        Arc::clone(&metrics),
+    ))
+    .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let mut reporter_service = ReporterService::new(hub, metrics);
     if let Some(sink) = sink {
         reporter_service = reporter_service.with_sink(sink);
@@ -129,22 +127,7 @@ pub async fn run(
             health
                 .set_not_serving::<MatchReporterServer<ReporterService>>()
                 .await;
-            matches.admission.close();
-            matches.cancel_all(true).await;
-            if matches.backend.kubernetes().is_some() {
-                // Match Jobs run on without this replica: a repeated request on another one attaches to them
-                // and the reconcilers record results nobody waits for. Nothing is cancelled.
-                tracing::info!(
-                    "kubernetes backend: leaving running match Jobs to the other replicas"
-                );
-            } else if tokio::time::timeout(grace, matches.wait_idle())
-                .await
-                .is_err()
-            {
-                tracing::warn!("grace period over; cancelling the matches still running");
-                matches.cancel_all(false).await;
-                let _ = tokio::time::timeout(CANCEL_GRACE, matches.wait_idle()).await;
-            }
+            matches.drain(grace).await;
             tracing::info!("drained");
             let _ = stopped_tx.send(true);
         }
@@ -211,54 +194,6 @@ pub async fn run(
 /// delayed ACK of the reply's headers (about 40 ms on Linux), which every unary call would pay.
 fn grpc_incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
-}
-
-/// Connects to the cluster (in-cluster config, else the kubeconfig) and starts the Kubernetes backend.
-async fn start_kubernetes(
-    settings: &ExecutorArgs,
-    hub: &Arc<ReportHub>,
-    results: &ResultStore,
-    replays: &ReplayStore,
-) -> Result<Arc<KubernetesBackend>> {
-    let k = &settings.kubernetes;
-    let report_address = k.report_address.clone().unwrap_or_default();
-    let key_file = k.report_token_key_file.clone().unwrap_or_default();
-    let job_settings = JobSettings::new(k, &report_address)?;
-    let key = ReportKey::load(&key_file)?;
-    let client = kube::Client::try_default().await.map_err(|e| {
-        Error::InvalidConfig(format!(
-            "kubernetes client: {e}; run inside a cluster or point KUBECONFIG at a kubeconfig"
-        ))
-    })?;
-    let agent_init_bin = match &settings.binaries.agent_init_bin {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .map_err(Error::io("finding the executor's own executable"))?
-            .with_file_name("agent-init"),
-    };
-    let backend = KubernetesBackend::start(kubernetes::Parts {
-        client,
-        settings: job_settings,
-        key,
-        timing: kubernetes::Timing {
-            startup_budget: Duration::from_secs(k.k8s_startup_budget_sec),
-            adopt_grace: Duration::from_secs(k.k8s_adopt_grace_sec),
-            ttl: Duration::from_secs(u64::from(k.k8s_ttl_sec)),
-        },
-        hub: Arc::clone(hub),
-        results: results.clone(),
-        replays: replays.clone(),
-        agent_init_bin,
-        python: settings.binaries.python.clone(),
-    });
-    if tokio::time::timeout(WATCH_READY_WAIT, backend.tracker().ready())
-        .await
-        .is_err()
-    {
-        tracing::warn!("the Job and pod watches have not listed yet; serving anyway");
-    }
-    tracing::info!(namespace = %k.k8s_namespace, report_address = %report_address, "kubernetes backend ready");
-    Ok(backend)
 }
 
 /// Where local orchestrators reach this server: a wildcard listen address is reached over loopback.

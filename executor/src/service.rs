@@ -1,4 +1,5 @@
-//! The `executor.Executor` gRPC handlers: thin wrappers that call [`Matches`] and map errors to status codes.
+//! The `executor.Executor` gRPC handlers: thin wrappers that turn wire requests into domain calls on
+//! [`Matches`] and [`Validator`], domain answers into wire messages, and errors into status codes.
 
 use std::sync::Arc;
 
@@ -7,27 +8,66 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use crate::convert;
+use crate::error::Error;
+use crate::info::MatchResult;
+use crate::live::LiveEvent;
 use crate::matches::{Handle, Matches};
-use crate::validate;
+use crate::metrics::Metrics;
+use crate::request::Submission;
+use crate::validate::Validator;
 
 /// Updates buffered per watcher before its producer waits (the match itself never waits).
 const WATCH_BUFFER: usize = 64;
 
 /// `executor.Executor` over [`Matches`].
 #[derive(Debug, Clone)]
-pub struct ExecutorService {
+pub(crate) struct ExecutorService {
     matches: Arc<Matches>,
+    validator: Arc<Validator>,
+    metrics: Arc<Metrics>,
 }
 
 impl ExecutorService {
-    pub fn new(matches: Arc<Matches>) -> Self {
-        Self { matches }
+    pub(crate) fn new(
+        matches: Arc<Matches>,
+        validator: Arc<Validator>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            matches,
+            validator,
+            metrics,
+        }
     }
-}
 
-fn log_refusal(match_id: &str, e: crate::Error) -> Status {
-    tracing::info!(match_id, error = %e, "request refused");
-    e.into()
+    /// Submits a request: the match it creates, or the one it names already. Refusals are counted and logged.
+    async fn submit(&self, req: pb::MatchRequest) -> Result<Handle, Status> {
+        let match_id = req.match_id.clone();
+        let submitted = match Submission::new(req) {
+            Ok(submission) => self.matches.submit(submission).await,
+            Err(e) => Err(e),
+        };
+        submitted.map_err(|e| {
+            self.metrics.rejected(match e {
+                Error::InvalidArgument(_) => "invalid_argument",
+                Error::Conflict(_) => "conflict",
+                Error::Exhausted { .. } => "exhausted",
+                Error::ShuttingDown => "shutting_down",
+                _ => "internal",
+            });
+            tracing::info!(match_id, error = %e, "request refused");
+            e.into()
+        })
+    }
+
+    /// A match's state on the wire, with the Kubernetes Job that plays it.
+    fn wire_info(&self, info: &crate::info::MatchInfo) -> pb::MatchInfo {
+        pb::MatchInfo {
+            job_name: self.matches.job_name(&info.match_id).unwrap_or_default(),
+            ..pb::MatchInfo::from(info)
+        }
+    }
 }
 
 #[tonic::async_trait]
@@ -36,32 +76,34 @@ impl pb::executor_server::Executor for ExecutorService {
         &self,
         request: Request<pb::MatchRequest>,
     ) -> Result<Response<pb::MatchResponse>, Status> {
-        let req = request.into_inner();
-        let response = self
-            .matches
-            .run(&req)
-            .await
-            .map_err(|e| log_refusal(&req.match_id, e))?;
-        Ok(Response::new(response))
+        let result = self.submit(request.into_inner()).await?.result().await?;
+        Ok(Response::new(pb::MatchResponse::from(&result)))
     }
 
     async fn validate_agent(
         &self,
         request: Request<pb::ValidationRequest>,
     ) -> Result<Response<pb::ValidationResponse>, Status> {
-        let report = validate::validate(&request.into_inner(), &self.matches).await?;
-        Ok(Response::new(report))
+        let req = request.into_inner();
+        let report = self
+            .validator
+            .validate(req.code_zip, &req.environment)
+            .await?;
+        Ok(Response::new(pb::ValidationResponse {
+            valid: report.errors.is_empty(),
+            errors: report.errors,
+            warnings: report.warnings,
+        }))
     }
 
     async fn health_check(
         &self,
         _request: Request<pb::HealthCheckRequest>,
     ) -> Result<Response<pb::HealthCheckResponse>, Status> {
-        let admission = &self.matches.admission;
         Ok(Response::new(pb::HealthCheckResponse {
-            healthy: !admission.is_closed(),
+            healthy: self.matches.accepting(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            active_matches: u32::try_from(admission.running()).unwrap_or(u32::MAX),
+            active_matches: u32::try_from(self.matches.running()).unwrap_or(u32::MAX),
         }))
     }
 
@@ -69,13 +111,8 @@ impl pb::executor_server::Executor for ExecutorService {
         &self,
         request: Request<pb::MatchRequest>,
     ) -> Result<Response<pb::MatchInfo>, Status> {
-        let req = request.into_inner();
-        let handle = self
-            .matches
-            .submit(&req)
-            .await
-            .map_err(|e| log_refusal(&req.match_id, e))?;
-        Ok(Response::new(handle.info()))
+        let handle = self.submit(request.into_inner()).await?;
+        Ok(Response::new(pb::MatchInfo::from(&handle.info())))
     }
 
     type WatchMatchStream = ReceiverStream<Result<pb::MatchUpdate, Status>>;
@@ -100,8 +137,9 @@ impl pb::executor_server::Executor for ExecutorService {
         &self,
         request: Request<pb::GetMatchRequest>,
     ) -> Result<Response<pb::MatchInfo>, Status> {
-        let handle = self.matches.get(&request.into_inner().match_id).await?;
-        Ok(Response::new(handle.info()))
+        let match_id = request.into_inner().match_id;
+        let handle = self.matches.get(&match_id).await?;
+        Ok(Response::new(self.wire_info(&handle.info())))
     }
 
     async fn cancel_match(
@@ -109,7 +147,7 @@ impl pb::executor_server::Executor for ExecutorService {
         request: Request<pb::CancelMatchRequest>,
     ) -> Result<Response<pb::MatchInfo>, Status> {
         let info = self.matches.cancel(&request.into_inner().match_id).await?;
-        Ok(Response::new(info))
+        Ok(Response::new(self.wire_info(&info)))
     }
 
     async fn list_environments(
@@ -134,27 +172,25 @@ async fn feed_watcher(
             update: Some(u),
         })
     };
+    let finished = |result: &MatchResult| update(Update::Finished(pb::MatchResponse::from(result)));
     let live = match handle {
         Handle::Finished(stored) => {
-            let info = stored.info();
+            let info = pb::MatchInfo::from(&stored.info());
             if tx.send(update(Update::Snapshot(info))).await.is_ok() {
-                if let Some(result) = stored.response {
-                    let _ = tx.send(update(Update::Finished(result))).await;
-                }
+                let _ = tx.send(finished(&stored.result)).await;
             }
             return;
         }
         Handle::Live(live) => live,
         // Followed by another replica: no live frames here, but the state now and the result when recorded.
         Handle::Elsewhere(info) => {
-            if tx.send(update(Update::Snapshot(*info))).await.is_err() {
+            let info = pb::MatchInfo::from(&*info);
+            if tx.send(update(Update::Snapshot(info))).await.is_err() {
                 return;
             }
             match matches.result_elsewhere(&match_id).await {
                 Ok(Some(stored)) => {
-                    if let Some(result) = stored.response {
-                        let _ = tx.send(update(Update::Finished(result))).await;
-                    }
+                    let _ = tx.send(finished(&stored.result)).await;
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -167,18 +203,27 @@ async fn feed_watcher(
     let mut events = live.subscribe();
     let info = live.info();
     let done = info.result.clone();
-    if tx.send(update(Update::Snapshot(info))).await.is_err() {
+    if tx
+        .send(update(Update::Snapshot(pb::MatchInfo::from(&info))))
+        .await
+        .is_err()
+    {
         return;
     }
     if let Some(result) = done {
-        let _ = tx.send(update(Update::Finished(result))).await;
+        let _ = tx.send(finished(&result)).await;
         return;
     }
     loop {
         match events.recv().await {
             Ok(event) => {
-                let last = matches!(event.update, Some(Update::Finished(_)));
-                if tx.send(Ok(event)).await.is_err() || last {
+                let last = matches!(event, LiveEvent::Finished(_));
+                if tx
+                    .send(Ok(convert::update(&live.match_id, event)))
+                    .await
+                    .is_err()
+                    || last
+                {
                     return;
                 }
             }
@@ -186,9 +231,7 @@ async fn feed_watcher(
                 tracing::debug!(match_id = %match_id, skipped, "slow watcher skipped updates");
             }
             Err(broadcast::error::RecvError::Closed) => {
-                let _ = tx
-                    .send(update(Update::Finished(live.finished().await)))
-                    .await;
+                let _ = tx.send(finished(&live.finished().await)).await;
                 return;
             }
         }

@@ -4,17 +4,17 @@
 use std::path::Path;
 
 use proto::outcome::{AgentStatus, MatchOutcome, MatchStatus};
-use proto::pb;
 use proto::spec::{AgentSpec, Limits, MatchSpec};
+use tempfile::TempDir;
 use tokio::process::Command;
 
-use crate::backend::Backend;
-use crate::backend::local::{Install, install};
+use crate::agent_init::{Install, install};
+use crate::backend::Tools;
+use crate::config::AgentLimitArgs;
 use crate::error::{Error, Result};
-use crate::matches::Matches;
 
 /// Largest archive accepted for validation.
-pub const MAX_ZIP_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_ZIP_BYTES: usize = 64 * 1024 * 1024;
 
 /// How long the Python check may take.
 const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -46,104 +46,6 @@ if tree is not None:
 print(json.dumps(out))
 "#;
 
-/// Validates one agent archive.
-pub async fn validate(
-    req: &pb::ValidationRequest,
-    core: &Matches,
-) -> Result<pb::ValidationResponse> {
-    if req.code_zip.is_empty() {
-        return Err(Error::InvalidArgument(
-            "code_zip is empty; send the agent as a zip archive".into(),
-        ));
-    }
-    if req.code_zip.len() > MAX_ZIP_BYTES {
-        return Err(Error::InvalidArgument(format!(
-            "code_zip is {} bytes; the limit is {MAX_ZIP_BYTES}",
-            req.code_zip.len()
-        )));
-    }
-    let mut warnings = Vec::new();
-    if req.environment.is_empty() {
-        warnings
-            .push("environment not given: only checked that the agent can be started".to_string());
-    } else {
-        orchestrator::envs::info(&req.environment)
-            .map_err(|e| Error::InvalidArgument(format!("environment: {e}")))?;
-    }
-    let work = tempfile::tempdir().map_err(Error::io("creating a validation directory"))?;
-    let zip_path = work.path().join("agent.zip");
-    std::fs::write(&zip_path, &req.code_zip).map_err(Error::io("writing the archive"))?;
-    let dest = work.path().join("agent");
-    let result_file = work.path().join("init.txt");
-    let dir = match install(
-        core.backend.agent_init_bin(),
-        &zip_path,
-        &dest,
-        &result_file,
-        &tokio_util::sync::CancellationToken::new(),
-    )
-    .await?
-    {
-        Install::Done(dir) => dir,
-        Install::BadArtifact(reason) => return Ok(invalid(vec![reason], warnings)),
-        Install::Failed(reason) => {
-            return Err(Error::Internal(format!("unpacking the archive: {reason}")));
-        }
-        Install::Cancelled => {
-            return Err(Error::Internal(
-                "unpacking the archive was cancelled".into(),
-            ));
-        }
-    };
-    let python = core.backend.python();
-    let launch = match orchestrator::agent::launch::resolve(&dir, Path::new(python)) {
-        Ok(launch) => launch,
-        Err(reason) => {
-            return Ok(invalid(
-                vec![reason.replace(&dir.display().to_string(), "the archive")],
-                warnings,
-            ));
-        }
-    };
-    let mut errors = Vec::new();
-    if launch.kind == "agent.toml" {
-        let program = Path::new(&launch.program);
-        if program.is_absolute() && !is_executable(program) {
-            let shown = program.strip_prefix(&dir).unwrap_or(program);
-            errors.push(format!(
-                "agent.toml: command {} is not an executable file in the archive",
-                shown.display()
-            ));
-        }
-    } else {
-        let (mut e, mut w) = check_python(python, &dir, &launch.kind).await?;
-        errors.append(&mut e);
-        warnings.append(&mut w);
-    }
-    if errors.is_empty() && !req.environment.is_empty() {
-        match &core.backend {
-            Backend::Local(local) => {
-                let orchestrator = local.orchestrator_bin();
-                errors.extend(smoke_match(core, orchestrator, &dir, &req.environment, work.path()).await?);
-            }
-            Backend::Kubernetes(_) => warnings.push(
-                "smoke match skipped: this executor plays matches as Kubernetes Jobs and has no local \
-                 orchestrator; the checks above only read the code"
-                    .into(),
-            ),
-        }
-    }
-    if errors.is_empty() {
-        Ok(pb::ValidationResponse {
-            valid: true,
-            errors,
-            warnings,
-        })
-    } else {
-        Ok(invalid(errors, warnings))
-    }
-}
-
 /// The built-in opponent of smoke matches: a Python module agent that always answers action 0. When that is
 /// illegal, the environment's default action is played for it and only the opponent is charged.
 const SMOKE_OPPONENT: &str = "def get_action(observation):\n    return 0\n";
@@ -152,127 +54,258 @@ const SMOKE_PONG_STEPS: u64 = 50;
 /// Wall-clock budget of a smoke match.
 const SMOKE_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Plays a short match of the agent against the built-in opponent, through the real orchestrator and its
-/// sandbox: the agent must load, answer `ready`, and make legal moves in time. Returns the errors found.
-async fn smoke_match(
-    core: &Matches,
-    orchestrator: &Path,
-    dir: &Path,
-    environment: &str,
-    work: &Path,
-) -> Result<Vec<String>> {
-    let opponent = work.join("opponent");
-    std::fs::create_dir_all(&opponent).map_err(Error::io("creating the smoke opponent"))?;
-    std::fs::write(opponent.join("agent.py"), SMOKE_OPPONENT)
-        .map_err(Error::io("writing the smoke opponent"))?;
-    let mut config = serde_json::Map::new();
-    match environment {
-        "pong" => {
-            config.insert("max_steps".into(), SMOKE_PONG_STEPS.into());
-        }
-        "rps" => {
-            config.insert("episodeSteps".into(), (SMOKE_PONG_STEPS + 1).into());
-        }
-        _ => {}
+/// What validation found: the archive is valid when there are no errors.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    pub(crate) errors: Vec<String>,
+    pub(crate) warnings: Vec<String>,
+}
+
+/// `ValidateAgent` with the helper programs and agent limits of this executor.
+#[derive(Debug)]
+pub(crate) struct Validator {
+    tools: Tools,
+    limits: AgentLimitArgs,
+}
+
+impl Validator {
+    pub(crate) fn new(tools: Tools, limits: AgentLimitArgs) -> Self {
+        Self { tools, limits }
     }
-    let limits = &core.settings.agent_limits;
-    let spec = MatchSpec {
-        match_id: "validate".into(),
-        environment: environment.to_string(),
-        config,
-        seed: 1,
-        agents: vec![
-            AgentSpec {
-                agent_id: "candidate".into(),
-                dir: dir.to_path_buf(),
+
+    /// Validates one agent archive (a zip), in `environment` when one is given.
+    pub(crate) async fn validate(&self, code_zip: Vec<u8>, environment: &str) -> Result<Report> {
+        if code_zip.is_empty() {
+            return Err(Error::InvalidArgument(
+                "code_zip is empty; send the agent as a zip archive".into(),
+            ));
+        }
+        if code_zip.len() > MAX_ZIP_BYTES {
+            return Err(Error::InvalidArgument(format!(
+                "code_zip is {} bytes; the limit is {MAX_ZIP_BYTES}",
+                code_zip.len()
+            )));
+        }
+        let mut report = Report::default();
+        if environment.is_empty() {
+            report.warnings.push(
+                "environment not given: only checked that the agent can be started".to_string(),
+            );
+        } else {
+            orchestrator::envs::info(environment)
+                .map_err(|e| Error::InvalidArgument(format!("environment: {e}")))?;
+        }
+        let work = blocking(|| {
+            let work = tempfile::tempdir().map_err(Error::io("creating a validation directory"))?;
+            std::fs::write(work.path().join("agent.zip"), code_zip)
+                .map_err(Error::io("writing the archive"))?;
+            Ok(work)
+        })
+        .await?;
+        let checked = self.check(&work, environment, &mut report).await;
+        // Removing the unpacked agent is file system work too.
+        if let Err(e) = tokio::task::spawn_blocking(move || drop(work)).await {
+            tracing::warn!(error = %e, "removing a validation directory failed");
+        }
+        checked.map(|()| report)
+    }
+
+    /// Unpacks the archive in `work`, checks the agent's launch and code, then plays the smoke match.
+    async fn check(&self, work: &TempDir, environment: &str, report: &mut Report) -> Result<()> {
+        let dest = work.path().join("agent");
+        let result_file = work.path().join("init.txt");
+        let dir = match install(
+            &self.tools.agent_init,
+            work.path().join("agent.zip"),
+            &dest,
+            &result_file,
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await?
+        {
+            Install::Done(dir) => dir,
+            Install::BadArtifact(reason) => {
+                report.errors.push(reason);
+                return Ok(());
+            }
+            Install::Failed(reason) => {
+                return Err(Error::Internal(format!("unpacking the archive: {reason}")));
+            }
+            Install::Cancelled => {
+                return Err(Error::Internal(
+                    "unpacking the archive was cancelled".into(),
+                ));
+            }
+        };
+        let python = self.tools.python.as_str();
+        let launch = match orchestrator::agent::launch::resolve(&dir, Path::new(python)) {
+            Ok(launch) => launch,
+            Err(reason) => {
+                report
+                    .errors
+                    .push(reason.replace(&dir.display().to_string(), "the archive"));
+                return Ok(());
+            }
+        };
+        if launch.kind == "agent.toml" {
+            let program = Path::new(&launch.program);
+            if program.is_absolute() && !is_executable(program).await {
+                let shown = program.strip_prefix(&dir).unwrap_or(program);
+                report.errors.push(format!(
+                    "agent.toml: command {} is not an executable file in the archive",
+                    shown.display()
+                ));
+            }
+        } else {
+            let (mut errors, mut warnings) = check_python(python, &dir, &launch.kind).await?;
+            report.errors.append(&mut errors);
+            report.warnings.append(&mut warnings);
+        }
+        if report.errors.is_empty() && !environment.is_empty() {
+            match &self.tools.orchestrator {
+                Ok(orchestrator) => {
+                    let errors = self
+                        .smoke_match(orchestrator, &dir, environment, work.path())
+                        .await?;
+                    report.errors.extend(errors);
+                }
+                Err(skipped) => report.warnings.push((*skipped).to_string()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Plays a short match of the agent against the built-in opponent, through the real orchestrator and its
+    /// sandbox: the agent must load, answer `ready`, and make legal moves in time. Returns the errors found.
+    async fn smoke_match(
+        &self,
+        orchestrator: &Path,
+        dir: &Path,
+        environment: &str,
+        work: &Path,
+    ) -> Result<Vec<String>> {
+        let opponent = work.join("opponent");
+        let mut config = serde_json::Map::new();
+        match environment {
+            "pong" => {
+                config.insert("max_steps".into(), SMOKE_PONG_STEPS.into());
+            }
+            "rps" => {
+                config.insert("episodeSteps".into(), (SMOKE_PONG_STEPS + 1).into());
+            }
+            _ => {}
+        }
+        let limits = &self.limits;
+        let spec = MatchSpec {
+            match_id: "validate".into(),
+            environment: environment.to_string(),
+            config,
+            seed: 1,
+            agents: vec![
+                AgentSpec {
+                    agent_id: "candidate".into(),
+                    dir: dir.to_path_buf(),
+                },
+                AgentSpec {
+                    agent_id: "builtin-opponent".into(),
+                    dir: opponent,
+                },
+            ],
+            limits: Limits {
+                init_ms: limits.agent_init_ms,
+                step_ms: limits.agent_step_ms,
+                bank_ms: limits.agent_bank_ms,
+                // The opponent's illegal moves must not end the match early; the candidate may make none.
+                max_errors: u32::MAX,
+                match_ms: u64::try_from(SMOKE_BUDGET.as_millis()).unwrap_or(u64::MAX),
+                memory_mb: limits.agent_memory_mb,
+                ..Limits::default()
             },
-            AgentSpec {
-                agent_id: "builtin-opponent".into(),
-                dir: opponent,
-            },
-        ],
-        limits: Limits {
-            init_ms: limits.agent_init_ms,
-            step_ms: limits.agent_step_ms,
-            bank_ms: limits.agent_bank_ms,
-            // The opponent's illegal moves must not end the match early; the candidate may make none.
-            max_errors: u32::MAX,
-            match_ms: u64::try_from(SMOKE_BUDGET.as_millis()).unwrap_or(u64::MAX),
-            memory_mb: limits.agent_memory_mb,
-            ..Limits::default()
-        },
-        record_replay: false,
-    };
-    let spec_path = work.join("smoke.json");
-    let result_path = work.join("smoke-result.json");
-    let spec_json = serde_json::to_vec(&spec)
-        .map_err(|e| Error::Internal(format!("encoding the smoke spec: {e}")))?;
-    std::fs::write(&spec_path, spec_json).map_err(Error::io("writing the smoke spec"))?;
-    let run = Command::new(orchestrator)
-        .arg("run")
-        .arg("--spec")
-        .arg(&spec_path)
-        .arg("--result-file")
-        .arg(&result_path)
-        .arg("--python")
-        .arg(core.backend.python())
-        .arg("--log-format")
-        .arg("json")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .status();
-    let status = tokio::time::timeout(SMOKE_BUDGET + SMOKE_BUDGET, run)
+            record_replay: false,
+        };
+        let spec_path = work.join("smoke.json");
+        let result_path = work.join("smoke-result.json");
+        let spec_json = serde_json::to_vec(&spec)
+            .map_err(|e| Error::Internal(format!("encoding the smoke spec: {e}")))?;
+        let (spec_file, opponent_dir) = (spec_path.clone(), spec.agents[1].dir.clone());
+        blocking(move || {
+            std::fs::create_dir_all(&opponent_dir)
+                .map_err(Error::io("creating the smoke opponent"))?;
+            std::fs::write(opponent_dir.join("agent.py"), SMOKE_OPPONENT)
+                .map_err(Error::io("writing the smoke opponent"))?;
+            std::fs::write(&spec_file, spec_json).map_err(Error::io("writing the smoke spec"))
+        })
+        .await?;
+        let run = Command::new(orchestrator)
+            .arg("run")
+            .arg("--spec")
+            .arg(&spec_path)
+            .arg("--result-file")
+            .arg(&result_path)
+            .arg("--python")
+            .arg(&self.tools.python)
+            .arg("--log-format")
+            .arg("json")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status();
+        let status = tokio::time::timeout(SMOKE_BUDGET + SMOKE_BUDGET, run)
+            .await
+            .map_err(|_| Error::Internal("the smoke match did not finish".into()))?
+            .map_err(Error::io("running the smoke match"))?;
+        let outcome: MatchOutcome = tokio::fs::read(&result_path)
+            .await
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| Error::Internal(format!("the smoke match left no result ({status})")))?;
+        let Some(candidate) = outcome.agents.first() else {
+            return Err(Error::Internal(
+                "the smoke match result has no agents".into(),
+            ));
+        };
+        if candidate.status == AgentStatus::Ok
+            && candidate.errors == 0
+            && outcome.status == MatchStatus::Success
+        {
+            return Ok(Vec::new());
+        }
+        let status = serde_json::to_value(candidate.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let mut error = format!(
+            "smoke match in {environment} against the built-in opponent: the agent ended as {status} with {} error(s)",
+            candidate.errors
+        );
+        if !candidate.error_message.is_empty() {
+            error.push_str(&format!(": {}", candidate.error_message));
+        } else if !outcome.error_message.is_empty() {
+            error.push_str(&format!(": {}", outcome.error_message));
+        }
+        let tail = candidate.stderr_tail.trim();
+        if !tail.is_empty() {
+            error.push_str(&format!("; its stderr ends with: {tail}"));
+        }
+        Ok(vec![error])
+    }
+}
+
+/// Runs file system work on a blocking thread, off the runtime's workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
         .await
-        .map_err(|_| Error::Internal("the smoke match did not finish".into()))?
-        .map_err(Error::io("running the smoke match"))?;
-    let outcome: MatchOutcome = std::fs::read(&result_path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| Error::Internal(format!("the smoke match left no result ({status})")))?;
-    let Some(candidate) = outcome.agents.first() else {
-        return Err(Error::Internal(
-            "the smoke match result has no agents".into(),
-        ));
-    };
-    if candidate.status == AgentStatus::Ok
-        && candidate.errors == 0
-        && outcome.status == MatchStatus::Success
-    {
-        return Ok(Vec::new());
-    }
-    let status = serde_json::to_value(candidate.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let mut error = format!(
-        "smoke match in {environment} against the built-in opponent: the agent ended as {status} with {} error(s)",
-        candidate.errors
-    );
-    if !candidate.error_message.is_empty() {
-        error.push_str(&format!(": {}", candidate.error_message));
-    } else if !outcome.error_message.is_empty() {
-        error.push_str(&format!(": {}", outcome.error_message));
-    }
-    let tail = candidate.stderr_tail.trim();
-    if !tail.is_empty() {
-        error.push_str(&format!("; its stderr ends with: {tail}"));
-    }
-    Ok(vec![error])
+        .map_err(|e| Error::Internal(format!("validation file task: {e}")))?
 }
 
-fn invalid(errors: Vec<String>, warnings: Vec<String>) -> pb::ValidationResponse {
-    pb::ValidationResponse {
-        valid: false,
-        errors,
-        warnings,
-    }
-}
-
-fn is_executable(path: &Path) -> bool {
+async fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    tokio::fs::metadata(path)
+        .await
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 async fn check_python(

@@ -10,7 +10,7 @@ use support::Executor;
 
 #[test]
 fn stock_health_and_reflection_clients_see_every_service() {
-    let python = support::python_with(
+    let python = testkit::python_with(
         &["grpc", "grpc_health.v1", "grpc_reflection.v1alpha"],
         &[
             "grpcio",

@@ -2,8 +2,6 @@
 //! validate against the official Kubernetes OpenAPI schemas (PyPI `kubernetes-validate`, strict: unknown
 //! fields fail).
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
@@ -44,7 +42,7 @@ fn validate(python: &Path, file: &Path, version: &str) -> (bool, String) {
 
 #[test]
 fn rendered_job_and_secret_validate_against_the_kubernetes_schemas() {
-    let python = support::python_with(&["kubernetes_validate"], &["kubernetes-validate==1.37.0"]);
+    let python = testkit::python_with(&["kubernetes_validate"], &["kubernetes-validate==1.37.0"]);
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&str, &[&str])] = &[
         ("defaults", &[]),
@@ -106,10 +104,10 @@ fn the_job_name_of_an_id_that_is_no_dns_label_is_cleaned_and_hashed() {
     let yaml = render(&["--match-id", "League_Round.7"]);
     let name_line = yaml
         .lines()
-        .find(|l| l.trim_start().starts_with("name: league-round-7-"))
+        .find(|l| l.trim_start().starts_with("name: match-league-round-7-"))
         .unwrap_or_else(|| panic!("no cleaned name in:\n{yaml}"));
     let name = name_line.trim().trim_start_matches("name: ");
-    assert_eq!(name.len(), "league-round-7-".len() + 8, "{name}");
+    assert_eq!(name.len(), "match-league-round-7-".len() + 8, "{name}");
     assert!(
         yaml.contains("match-id: League_Round.7"),
         "the label keeps the id"

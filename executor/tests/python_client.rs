@@ -10,7 +10,7 @@ use support::{Executor, example_agent, workspace};
 
 #[test]
 fn python_client_gets_a_correct_match_response() {
-    let python = support::python_with(&["grpc", "grpc_tools"], &["grpcio", "grpcio-tools"]);
+    let python = testkit::python_with(&["grpc", "grpc_tools"], &["grpcio", "grpcio-tools"]);
     let executor = Executor::start(&[]);
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(&python)

@@ -10,7 +10,7 @@ use support::{Executor, agent, example_agent, workspace};
 
 #[tokio::test]
 async fn replays_of_real_matches_match_the_documented_schema() {
-    let python = support::python_with(&["jsonschema"], &["jsonschema"]);
+    let python = testkit::python_with(&["jsonschema"], &["jsonschema"]);
     let executor = Executor::start(&[]);
     let mut paths = Vec::new();
     for (env, a, b) in [
@@ -76,7 +76,7 @@ async fn replays_of_real_matches_match_the_documented_schema() {
     replay["steps"][0]["statuses"][0] = "fine".into();
     let bad = executor.data_dir.path().join("bad-replay.json");
     std::fs::write(&bad, serde_json::to_vec(&replay).unwrap()).unwrap();
-    let output = Command::new(support::python_with(&["jsonschema"], &["jsonschema"]))
+    let output = Command::new(testkit::python_with(&["jsonschema"], &["jsonschema"]))
         .arg(workspace().join("executor/tests/python/validate_replay.py"))
         .arg(workspace().join("proto/schema/replay-v1.schema.json"))
         .arg(&bad)

@@ -4,8 +4,8 @@
 //! it drawn: pong's ball and paddles where the replay puts them, every connectx checker and tic-tac-toe mark
 //! in its cell, the rock-paper-scissors signs each player showed.
 //!
-//! Chromium is Debian's `/usr/bin/chromium` (or `$CHROMIUM`); without it the test fails and says how to
-//! install it.
+//! Chromium is `$CHROMIUM` or Debian's `chromium`, installed by the test when it runs as root; otherwise a
+//! missing browser fails the test with the command that installs it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -94,15 +94,7 @@ impl Image {
 impl Browser {
     #[track_caller]
     fn new(page: &str) -> Self {
-        let exe = std::env::var_os("CHROMIUM")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-        assert!(
-            exe.is_file(),
-            "chromium not found at {}: the viewer test needs a real browser; install it with \
-             `apt-get update && apt-get install -y chromium` or set CHROMIUM to its path",
-            exe.display()
-        );
+        let exe = testkit::provision::CHROMIUM.require();
         let dir = tempfile::tempdir().expect("creating a temp dir");
         std::fs::write(dir.path().join("replay.html"), page).expect("writing the page");
         Browser { exe, dir }

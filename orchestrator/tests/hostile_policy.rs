@@ -110,11 +110,12 @@ fn every_outcome_and_replay_names_the_layers_in_force() {
 
 #[test]
 fn numpy_agent_runs_unchanged_in_the_sandbox() {
+    let python = testkit::python_with(&["numpy"], &["numpy"]);
     let run = Arena::pong()
         .limit("step_ms", json!(2_000))
         .agent("numpy", &hostile("numpy"))
         .agent("steady", &test_agent("steady"))
-        .run(&[]);
+        .run(&["--python", python.to_str().unwrap()]);
 
     assert_eq!(run.outcome.status, MatchStatus::Success, "{}", run.stderr());
     let numpy = run.agent("numpy");

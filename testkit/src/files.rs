@@ -15,14 +15,9 @@ pub struct FileServer {
 }
 
 impl FileServer {
-    /// Serves an empty directory. Fails the test when `python3` is missing.
+    /// Serves an empty directory.
     pub fn start() -> Self {
-        let python = crate::process::require_program(
-            "python3",
-            "TESTKIT_PYTHON",
-            &["python3"],
-            "apt-get install -y python3",
-        );
+        let python = crate::provision::PYTHON3.require();
         let dir = tempfile::tempdir().expect("temp dir for the file server");
         let root = dir.path().join("www");
         std::fs::create_dir_all(&root).expect("create the served directory");

@@ -8,9 +8,6 @@ use std::process::{Command, Stdio};
 
 use crate::process::{ServerProcess, start_on_free_port};
 
-/// What to install when moto is missing.
-const INSTALL: &str = "pip install \"moto[server]\" (brings boto3 and flask)";
-
 /// The region the test clients sign for.
 pub const REGION: &str = "us-east-1";
 /// Test credentials; moto accepts any, the clients still sign with them.
@@ -38,10 +35,11 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts moto on a free port and waits until it answers S3 requests. Fails the test with an
-    /// install hint when Python cannot import moto's server.
+    /// Starts moto on a free port and waits until it answers S3 requests. moto comes from the
+    /// system Python or, when that lacks it, the test virtualenv.
     pub fn start() -> Self {
-        let python = python_with_moto();
+        let python =
+            crate::provision::python_with(&["moto.server", "boto3", "flask"], &["moto[server]"]);
         let dir = tempfile::tempdir().expect("temp dir for moto");
         let log = dir.path().join("moto.log");
         let (process, port) = start_on_free_port(
@@ -139,30 +137,5 @@ impl Moto {
             String::from_utf8_lossy(&output.stderr),
             self.process.log_tail()
         );
-    }
-}
-
-/// `$TESTKIT_PYTHON` or `python3`, checked to import moto's server and boto3.
-fn python_with_moto() -> PathBuf {
-    let python = std::env::var_os("TESTKIT_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("python3"));
-    let check = Command::new(&python)
-        .args(["-c", "import moto.server, boto3, flask"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output();
-    match check {
-        Ok(output) if output.status.success() => python,
-        Ok(output) => panic!(
-            "moto's S3 server is not installed for {}: {INSTALL}; import failed with:\n{}",
-            python.display(),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-        Err(e) => panic!(
-            "{} cannot be run ({e}): install Python 3, then {INSTALL}",
-            python.display()
-        ),
     }
 }

@@ -1,6 +1,6 @@
 //! Server child processes for tests: started through a small `sh` watchdog so that a server dies
 //! when its guard is dropped *or* when the test binary exits (statics are never dropped), free
-//! loopback ports, bounded readiness polling, and clear failures naming what to install.
+//! loopback ports and bounded readiness polling.
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -144,45 +144,4 @@ pub fn start_on_free_port(
         }
     }
     panic!("{name} could not be started on 127.0.0.1 ({PORT_ATTEMPTS} attempts): {last}");
-}
-
-/// The program `name` (an environment override, a path, or a name on `PATH`), or a failed test
-/// that says how to install it.
-pub fn require_program(
-    name: &str,
-    override_var: &str,
-    candidates: &[&str],
-    install: &str,
-) -> PathBuf {
-    if let Some(path) = std::env::var_os(override_var).filter(|p| !p.is_empty()) {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "{override_var}={} does not name a file; unset it or point it at {name}",
-            path.display()
-        );
-        return path;
-    }
-    for candidate in candidates {
-        if candidate.contains('/') {
-            let path = PathBuf::from(candidate);
-            if path.is_file() {
-                return path;
-            }
-            continue;
-        }
-        if let Some(found) = on_path(candidate) {
-            return found;
-        }
-    }
-    panic!(
-        "{name} is not installed (looked for {candidates:?} and ${override_var}); install it with: {install}"
-    );
-}
-
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
 }

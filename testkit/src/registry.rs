@@ -9,7 +9,8 @@ use std::process::Command;
 use base64::Engine;
 
 use crate::oci::Pusher;
-use crate::process::{ServerProcess, require_program, start_on_free_port};
+use crate::process::{ServerProcess, start_on_free_port};
+use crate::provision::{DOCKER_REGISTRY, HTPASSWD};
 
 /// A running registry; killed when dropped (or when the test binary exits).
 pub struct Registry {
@@ -31,12 +32,7 @@ impl Registry {
     }
 
     fn launch(credentials: Option<(String, String)>) -> Self {
-        let program = require_program(
-            "docker-registry",
-            "TESTKIT_DOCKER_REGISTRY",
-            &["/usr/bin/docker-registry", "docker-registry"],
-            "apt-get install -y docker-registry",
-        );
+        let program = DOCKER_REGISTRY.require();
         let dir = tempfile::tempdir().expect("temp dir for the registry");
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).expect("create registry storage");
@@ -105,13 +101,7 @@ impl Registry {
 
 /// One htpasswd line with a bcrypt hash, from Apache's `htpasswd -B`.
 fn bcrypt_line(user: &str, password: &str) -> String {
-    let htpasswd = require_program(
-        "htpasswd",
-        "TESTKIT_HTPASSWD",
-        &["htpasswd"],
-        "apt-get install -y apache2-utils",
-    );
-    let output = Command::new(htpasswd)
+    let output = Command::new(HTPASSWD.require())
         .args(["-nbB", user, password])
         .output()
         .expect("run htpasswd");

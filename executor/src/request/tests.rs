@@ -36,11 +36,16 @@ fn valid_request(dir: &str) -> pb::MatchRequest {
     }
 }
 
-#[test]
-fn valid_request_becomes_a_plan() {
+/// Validates a request the way a submission does: the match id, then the rest.
+async fn plan(req: &pb::MatchRequest, settings: &ExecutorArgs) -> Result<MatchPlan> {
+    Submission::new(req.clone())?.plan(settings).await
+}
+
+#[tokio::test]
+async fn valid_request_becomes_a_plan() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_str().unwrap();
-    let first = plan(&valid_request(path), &settings()).unwrap();
+    let first = plan(&valid_request(path), &settings()).await.unwrap();
     assert_eq!(first.match_id, "m-1");
     assert_ne!(first.seed, 0, "a seed is picked when none is given");
     assert_eq!(first.timeout, Duration::from_secs(300));
@@ -63,7 +68,7 @@ fn valid_request_becomes_a_plan() {
         max_errors: 3,
         ..Default::default()
     });
-    let second = plan(&req, &settings()).unwrap();
+    let second = plan(&req, &settings()).await.unwrap();
     assert_eq!(second.seed, 42);
     assert_eq!(second.config["winning_score"], 3);
     assert_eq!(
@@ -72,8 +77,8 @@ fn valid_request_becomes_a_plan() {
     );
 }
 
-#[test]
-fn bad_requests_name_the_field() {
+#[tokio::test]
+async fn bad_requests_name_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_str().unwrap().to_string();
     type Edit = Box<dyn Fn(&mut pb::MatchRequest)>;
@@ -178,7 +183,7 @@ fn bad_requests_name_the_field() {
     for (name, edit, want) in cases {
         let mut req = valid_request(&path);
         edit(&mut req);
-        match plan(&req, &settings()) {
+        match plan(&req, &settings()).await {
             Err(Error::InvalidArgument(msg)) => assert!(
                 msg.contains(want),
                 "{name}: {msg:?} does not contain {want:?}"
@@ -186,4 +191,30 @@ fn bad_requests_name_the_field() {
             other => panic!("{name}: expected InvalidArgument, got {other:?}"),
         }
     }
+}
+
+#[test]
+fn fingerprint_tells_requests_apart_but_not_metadata_order() {
+    let mut a = pb::MatchRequest {
+        match_id: "m".into(),
+        environment: "pong".into(),
+        agents: vec![pb::AgentData {
+            agent_id: "x".into(),
+            code_url: "/a".into(),
+            metadata: [
+                ("k1".to_string(), "v".to_string()),
+                ("k2".to_string(), "w".to_string()),
+            ]
+            .into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let base = fingerprint(&a);
+    assert_eq!(base, fingerprint(&a.clone()));
+    a.seed = 1;
+    assert_ne!(base, fingerprint(&a));
+    a.seed = 0;
+    a.agents[0].code_url = "/b".into();
+    assert_ne!(base, fingerprint(&a));
 }

@@ -271,48 +271,6 @@ pub fn processes_under(dir: &Path) -> Vec<(i32, String)> {
     found
 }
 
-/// A Python interpreter that can import `modules`: the system one when it can, else a virtualenv under
-/// `target/` that is created once and filled with `packages` from PyPI.
-pub fn python_with(modules: &[&str], packages: &[&str]) -> PathBuf {
-    let import = format!("import {}", modules.join(", "));
-    let can_import = |python: &Path| {
-        Command::new(python)
-            .args(["-c", &import])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let system = PathBuf::from("python3");
-    if can_import(&system) {
-        return system;
-    }
-    let venv = workspace().join("target/test-venv");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 -m venv");
-        assert!(made.success(), "creating {} failed", venv.display());
-    }
-    if !can_import(&python) {
-        let installed = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet"])
-            .args(packages)
-            .status()
-            .expect("pip install");
-        assert!(installed.success(), "pip install {packages:?} failed");
-    }
-    assert!(
-        can_import(&python),
-        "{} cannot import {modules:?}",
-        python.display()
-    );
-    python
-}
-
 /// Waits until `check` holds, polling a live condition; fails the test after `attempts` polls.
 pub async fn eventually<F, Fut>(what: &str, attempts: u32, mut check: F)
 where

@@ -102,7 +102,7 @@ impl Drop for SimProcess {
 }
 
 /// One HTTP/1.1 request with `Connection: close` to `url` (`http://host:port`).
-pub fn http_call(url: &str, method: &str, path: &str, body: &str) -> Result<(u16, String)> {
+fn http_call(url: &str, method: &str, path: &str, body: &str) -> Result<(u16, String)> {
     let host = url.trim_start_matches("http://").trim_end_matches('/');
     let io = |source| Error::Io {
         path: PathBuf::from(url),

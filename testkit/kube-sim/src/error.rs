@@ -38,7 +38,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(code: u16, reason: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: u16, reason: &str, message: impl Into<String>) -> Self {
         ApiError {
             code,
             reason: reason.to_owned(),
@@ -52,7 +52,7 @@ impl ApiError {
         self
     }
 
-    pub fn not_found(kind: Kind, name: &str) -> Self {
+    pub(crate) fn not_found(kind: Kind, name: &str) -> Self {
         Self::new(
             404,
             "NotFound",
@@ -61,7 +61,7 @@ impl ApiError {
         .with_details(kind, name)
     }
 
-    pub fn already_exists(kind: Kind, name: &str) -> Self {
+    pub(crate) fn already_exists(kind: Kind, name: &str) -> Self {
         Self::new(
             409,
             "AlreadyExists",
@@ -70,7 +70,7 @@ impl ApiError {
         .with_details(kind, name)
     }
 
-    pub fn conflict(kind: Kind, name: &str, why: &str) -> Self {
+    pub(crate) fn conflict(kind: Kind, name: &str, why: &str) -> Self {
         Self::new(
             409,
             "Conflict",
@@ -83,7 +83,7 @@ impl ApiError {
     }
 
     /// 422 with one cause per `(field, message)`.
-    pub fn invalid(kind: Kind, name: &str, causes: &[(String, String)]) -> Self {
+    pub(crate) fn invalid(kind: Kind, name: &str, causes: &[(String, String)]) -> Self {
         let summary = causes
             .iter()
             .map(|(field, msg)| format!("{field}: {msg}"))
@@ -106,16 +106,16 @@ impl ApiError {
         err
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }
 
-    pub fn gone(message: impl Into<String>) -> Self {
+    pub(crate) fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
     }
 
     /// The `metav1.Status` body.
-    pub fn to_status(&self) -> Value {
+    pub(crate) fn to_status(&self) -> Value {
         let mut status = json!({
             "kind": "Status",
             "apiVersion": "v1",
@@ -132,7 +132,7 @@ impl ApiError {
     }
 
     /// An error injected by a fault, with the reason the real server gives for that code.
-    pub fn injected(code: u16) -> Self {
+    pub(crate) fn injected(code: u16) -> Self {
         let reason = match code {
             400 => "BadRequest",
             404 => "NotFound",

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 /// One served resource type. All of them are namespaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
+pub(crate) enum Kind {
     Pod,
     Secret,
     ConfigMap,
@@ -14,7 +14,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every served kind, for discovery documents.
-    pub const ALL: [Kind; 5] = [
+    pub(crate) const ALL: [Kind; 5] = [
         Kind::Pod,
         Kind::Secret,
         Kind::ConfigMap,
@@ -23,7 +23,7 @@ impl Kind {
     ];
 
     /// The kind for an API group (`""` for core) and a plural resource name.
-    pub fn from_path(group: &str, plural: &str) -> Option<Kind> {
+    pub(crate) fn from_path(group: &str, plural: &str) -> Option<Kind> {
         match (group, plural) {
             ("", "pods") => Some(Kind::Pod),
             ("", "secrets") => Some(Kind::Secret),
@@ -34,7 +34,7 @@ impl Kind {
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Pod => "Pod",
             Kind::Secret => "Secret",
@@ -44,7 +44,7 @@ impl Kind {
         }
     }
 
-    pub fn plural(self) -> &'static str {
+    pub(crate) fn plural(self) -> &'static str {
         match self {
             Kind::Pod => "pods",
             Kind::Secret => "secrets",
@@ -54,14 +54,14 @@ impl Kind {
         }
     }
 
-    pub fn group(self) -> &'static str {
+    pub(crate) fn group(self) -> &'static str {
         match self {
             Kind::Job => "batch",
             _ => "",
         }
     }
 
-    pub fn api_version(self) -> &'static str {
+    pub(crate) fn api_version(self) -> &'static str {
         match self {
             Kind::Job => "batch/v1",
             _ => "v1",
@@ -69,7 +69,7 @@ impl Kind {
     }
 
     /// `jobs.batch` or `pods`: how the API names the resource in messages.
-    pub fn qualified(self) -> String {
+    pub(crate) fn qualified(self) -> String {
         match self.group() {
             "" => self.plural().to_owned(),
             group => format!("{}.{group}", self.plural()),
@@ -77,13 +77,13 @@ impl Kind {
     }
 
     /// Kinds whose `status` is only written through the `/status` subresource.
-    pub fn has_status(self) -> bool {
+    pub(crate) fn has_status(self) -> bool {
         matches!(self, Kind::Pod | Kind::Job)
     }
 
     /// The propagation policy used when a delete names none. Jobs keep the legacy
     /// `Orphan` default of `batch/v1`, as the real API server does.
-    pub fn default_propagation(self) -> &'static str {
+    pub(crate) fn default_propagation(self) -> &'static str {
         match self {
             Kind::Job => "Orphan",
             _ => "Background",
@@ -91,7 +91,7 @@ impl Kind {
     }
 
     /// The `apiVersion`/`kind` pair of a list of this kind.
-    pub fn list_header(self) -> Value {
+    pub(crate) fn list_header(self) -> Value {
         serde_json::json!({
             "apiVersion": self.api_version(),
             "kind": format!("{}List", self.name()),

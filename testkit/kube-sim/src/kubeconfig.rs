@@ -2,7 +2,7 @@
 
 /// A kubeconfig with one cluster, user and context named `kube-sim`; `namespace` becomes the
 /// context's default namespace. The user carries no credentials: the simulator has no auth.
-pub fn render(url: &str, namespace: &str) -> String {
+pub(crate) fn render(url: &str, namespace: &str) -> String {
     format!(
         "apiVersion: v1
 kind: Config

@@ -5,32 +5,49 @@
 //! watches that resume or expire, conflicts, validation, garbage collection), a Job controller,
 //! and a kubelet that runs containers as local processes from an image-to-binary map.
 //!
-//! Parts:
-//! - [`sim`]: [`Config`], the in-process [`Sim`] handle (URL, kubeconfig, faults, counts);
-//! - [`child`]: the simulator as a child process ([`SimProcess`]) with a tiny admin client;
+//! Parts, each using only parts listed before it:
+//! - `kinds`, `time`, `error` ([`Error`], [`ApiError`]), `object`, `patch`, `selector`,
+//!   `validate`, `defaults`, `kubeconfig`: the resource kinds, accessors of stored objects,
+//!   checks and defaults of writes, and helpers;
+//! - `images`: the image map ([`ImageMapping`]) and how its patterns name images;
+//! - `config`: [`Config`];
 //! - `store`: objects, the global resource version, watch history and write semantics;
-//! - `http` and `admin`: the Kubernetes REST API and the `/_sim/...` admin endpoints;
+//! - `faults`: fault switches ([`ErrorInjection`], [`TransientError`], an exhausted quota) and request
+//!   counts ([`RequestCount`]);
+//! - `processes`: process groups of running containers;
+//! - `shared`: the state the API, the controllers and the kubelet share;
+//! - `events`: core/v1 Events recorded by the controllers and the kubelet;
 //! - `controller`: the Job controller, TTL-after-finished and the garbage collector;
 //! - `kubelet`: pods as process groups, volumes, env, path rewriting, container statuses;
-//! - [`faults`]: fault switches and request counts; `selector`, `patch`, `validate`: helpers;
-//! - [`kubeconfig`]: the kubeconfig text that points a client at the simulator.
+//! - `http`: the Kubernetes REST API and the `/_sim/...` admin endpoints;
+//! - `sim`: the in-process handle [`Sim`] (URL, kubeconfig, faults, counts);
+//! - `child`: the simulator as a child process ([`SimProcess`]) with a tiny admin client.
 
-pub mod child;
+mod child;
+mod config;
 mod controller;
-pub mod error;
-pub mod faults;
+mod defaults;
+mod error;
+mod events;
+mod faults;
 mod http;
+mod images;
 mod kinds;
-pub mod kubeconfig;
+mod kubeconfig;
 mod kubelet;
+mod object;
 mod patch;
+mod processes;
 mod selector;
-pub mod sim;
+mod shared;
+mod sim;
 mod store;
 mod time;
 mod validate;
 
 pub use child::SimProcess;
+pub use config::Config;
 pub use error::{ApiError, Error, Result};
-pub use faults::{ErrorInjection, RequestCount};
-pub use sim::{Config, ImageMapping, Sim};
+pub use faults::{ErrorInjection, RequestCount, TransientError};
+pub use images::ImageMapping;
+pub use sim::Sim;

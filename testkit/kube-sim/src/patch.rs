@@ -4,7 +4,7 @@ use serde_json::Value;
 
 /// Applies `patch` to `target` in place: objects merge key by key, `null` removes a key, every
 /// other value (arrays included) replaces what was there.
-pub fn merge(target: &mut Value, patch: &Value) {
+pub(crate) fn merge(target: &mut Value, patch: &Value) {
     let Value::Object(patch) = patch else {
         *target = patch.clone();
         return;
@@ -24,7 +24,7 @@ pub fn merge(target: &mut Value, patch: &Value) {
 }
 
 /// Like [`merge`] but `null` in the patch never removes (server-side apply of a partial object).
-pub fn apply(target: &mut Value, patch: &Value) {
+pub(crate) fn apply(target: &mut Value, patch: &Value) {
     let Value::Object(patch) = patch else {
         if !patch.is_null() {
             *target = patch.clone();

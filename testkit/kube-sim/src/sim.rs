@@ -1,172 +1,16 @@
-//! The simulator's configuration, shared state and the in-process handle tests hold.
+//! The in-process handle tests hold: [`Sim::start`] serves the API and runs the controllers and
+//! the kubelet on the current tokio runtime; its methods switch faults and read request counts.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::Arc;
 
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::error::{ApiError, Error, Result};
-use crate::faults::{ErrorInjection, Faults, RequestCount};
-use crate::kinds::Kind;
-use crate::store::{Store, uid};
-
-/// Maps container images to host binaries.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImageMapping {
-    /// `registry/repo` without tag or digest (`ghcr.io/rl-arena/orchestrator`), or a glob with
-    /// `*` (`*/agent-init`, `sim/*`). Matched against the image without its tag and digest, then
-    /// against the full reference.
-    pub pattern: String,
-    /// The program that stands in for the image's entrypoint.
-    pub binary: PathBuf,
-}
-
-/// How a simulator is set up.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Where the API listens; port 0 picks a free one.
-    pub listen: SocketAddr,
-    /// Image patterns to host binaries, first match wins.
-    pub images: Vec<ImageMapping>,
-    /// Where pod directories (volumes, logs, termination messages) go; a temporary directory
-    /// removed with the simulator when `None`.
-    pub data_dir: Option<PathBuf>,
-    /// Real seconds per simulated second for TTLs, `activeDeadlineSeconds`, grace periods and
-    /// image pull back-off (0.05 makes a 20 s TTL last one real second).
-    pub time_scale: f64,
-    /// The one node every pod is scheduled to.
-    pub node_name: String,
-    /// Watch events kept for resuming watches; older resource versions answer 410.
-    pub history_limit: usize,
-    /// How often watches that allow bookmarks get one.
-    pub bookmark_interval: Duration,
-    /// Default namespace of the kubeconfig context.
-    pub namespace: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            images: Vec::new(),
-            data_dir: None,
-            time_scale: 1.0,
-            node_name: "kube-sim-node".to_owned(),
-            history_limit: 10_000,
-            bookmark_interval: Duration::from_secs(1),
-            namespace: "default".to_owned(),
-        }
-    }
-}
-
-impl Config {
-    /// Adds an image mapping.
-    pub fn image(mut self, pattern: &str, binary: impl Into<PathBuf>) -> Self {
-        self.images.push(ImageMapping {
-            pattern: pattern.to_owned(),
-            binary: binary.into(),
-        });
-        self
-    }
-
-    /// Sets real seconds per simulated second.
-    pub fn time_scale(mut self, scale: f64) -> Self {
-        self.time_scale = scale;
-        self
-    }
-}
-
-/// State shared by the API, the controllers and the kubelet.
-pub(crate) struct Shared {
-    pub config: Config,
-    pub data_dir: PathBuf,
-    pub store: Mutex<Store>,
-    pub faults: Mutex<Faults>,
-    /// Bumped on every store write and fault change; controllers and pods wait on it.
-    pub changed: watch::Sender<u64>,
-    /// Bumped by an API restart: every open watch ends.
-    pub api_epoch: watch::Sender<u64>,
-    pub shutdown: watch::Sender<bool>,
-    /// Process group ids of running containers, by pod uid.
-    pub runtimes: Mutex<HashMap<String, Vec<i32>>>,
-}
-
-/// Resolves once shutdown was asked for.
-pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await.map(|_| ());
-}
-
-/// Locks a mutex, recovering from a poisoned one (a panicking test thread must not wedge the
-/// simulator).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Shared {
-    pub fn store(&self) -> MutexGuard<'_, Store> {
-        lock(&self.store)
-    }
-
-    pub fn faults(&self) -> MutexGuard<'_, Faults> {
-        lock(&self.faults)
-    }
-
-    /// Wakes everything that waits for changes.
-    pub fn poke(&self) {
-        self.changed.send_modify(|g| *g += 1);
-    }
-
-    pub fn set_image_pull_failure(&self, pattern: &str, fail: bool) {
-        {
-            let mut faults = self.faults();
-            faults.image_pull.retain(|p| p != pattern);
-            if fail {
-                faults.image_pull.push(pattern.to_owned());
-            }
-        }
-        self.poke();
-    }
-
-    pub fn set_unschedulable(&self, on: bool) {
-        self.faults().unschedulable = on;
-        self.poke();
-    }
-
-    pub fn oom_kill(&self, namespace: &str, pod: &str, container: &str) -> Result<(), ApiError> {
-        let pod_uid = uid(&self.store().get(Kind::Pod, namespace, pod)?).to_owned();
-        self.faults().oom.insert((pod_uid, container.to_owned()));
-        self.poke();
-        Ok(())
-    }
-
-    pub fn lose_node(&self) {
-        self.faults().node_epoch += 1;
-        self.poke();
-    }
-
-    pub fn restart_api(&self) {
-        self.api_epoch.send_modify(|e| *e += 1);
-    }
-
-    pub fn inject_errors(&self, injection: ErrorInjection) {
-        self.faults().errors.push(injection);
-    }
-
-    pub fn compact(&self) {
-        self.store().compact();
-    }
-
-    /// Kills every container process group (SIGKILL).
-    pub fn kill_all(&self) {
-        for pgid in lock(&self.runtimes).values().flatten() {
-            crate::kubelet::kill_group(*pgid, nix::sys::signal::Signal::SIGKILL);
-        }
-    }
-}
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::faults::{ErrorInjection, RequestCount, TransientError};
+use crate::shared::{Shared, stopped};
 
 /// A running simulator in this process. Dropping it stops the API and kills every container.
 pub struct Sim {
@@ -187,24 +31,7 @@ impl std::fmt::Debug for Sim {
 impl Sim {
     /// Starts the API server, the controllers and the kubelet on the current tokio runtime.
     pub async fn start(config: Config) -> Result<Sim> {
-        let (tmp, data_dir) = match &config.data_dir {
-            Some(dir) => (None, dir.clone()),
-            None => {
-                let tmp = tempfile::Builder::new()
-                    .prefix("kube-sim-")
-                    .tempdir()
-                    .map_err(|source| Error::Io {
-                        path: std::env::temp_dir(),
-                        source,
-                    })?;
-                let dir = tmp.path().to_path_buf();
-                (Some(tmp), dir)
-            }
-        };
-        std::fs::create_dir_all(&data_dir).map_err(|source| Error::Io {
-            path: data_dir.clone(),
-            source,
-        })?;
+        let (tmp, data_dir) = data_dir(&config)?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| Error::Bind {
@@ -215,19 +42,7 @@ impl Sim {
             addr: config.listen,
             source,
         })?;
-        let (changed, _) = watch::channel(0);
-        let (api_epoch, _) = watch::channel(0);
-        let (shutdown, _) = watch::channel(false);
-        let shared = Arc::new(Shared {
-            store: Mutex::new(Store::new(config.history_limit, changed.clone())),
-            config,
-            data_dir: data_dir.clone(),
-            faults: Mutex::new(Faults::default()),
-            changed,
-            api_epoch,
-            shutdown,
-            runtimes: Mutex::new(HashMap::new()),
-        });
+        let shared = Arc::new(Shared::new(config, data_dir.clone()));
         let url = format!("http://{addr}");
         let kubeconfig = data_dir.join("kubeconfig");
         std::fs::write(
@@ -238,16 +53,7 @@ impl Sim {
             path: kubeconfig.clone(),
             source,
         })?;
-        let mut stop = shared.shutdown.subscribe();
-        let app = crate::http::router(shared.clone());
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                stopped(&mut stop).await;
-            });
-            if let Err(error) = serve.await {
-                tracing::error!(%error, "kube-sim api server failed");
-            }
-        });
+        let server = tokio::spawn(serve(listener, shared.clone()));
         let controller = tokio::spawn(crate::controller::run(shared.clone()));
         let kubelet = tokio::spawn(crate::kubelet::run(shared.clone()));
         tracing::info!(%url, data_dir = %data_dir.display(), "kube-sim started");
@@ -263,10 +69,6 @@ impl Sim {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// A kubeconfig file pointing at this simulator (written at start, in the data dir).
@@ -292,6 +94,18 @@ impl Sim {
 
     pub fn clear_image_pull_failure(&self, pattern: &str) {
         self.shared.set_image_pull_failure(pattern, false);
+    }
+
+    /// While `Some(name)`, the ResourceQuota `name` refuses every new pod: the Job controller records
+    /// a `FailedCreate` warning (`exceeded quota: name, ...`) and tries again after a back-off.
+    pub fn exhaust_quota(&self, quota: Option<&str>) {
+        self.shared.set_exhausted_quota(quota);
+    }
+
+    /// Makes the creation of a container fail `times` times in a reason the kubelet retries (as on a
+    /// fresh node), each shown as its waiting reason with a `Failed` event, before it starts.
+    pub fn transient_container_error(&self, error: TransientError) {
+        self.shared.add_transient_error(error);
     }
 
     /// While on, new pods stay Pending with `PodScheduled=False` reason `Unschedulable`.
@@ -358,8 +172,7 @@ impl Sim {
     }
 
     fn stop(&self) {
-        self.shared.shutdown.send_replace(true);
-        self.shared.kill_all();
+        self.shared.stop();
     }
 }
 
@@ -369,5 +182,40 @@ impl Drop for Sim {
         for task in &self.tasks {
             task.abort();
         }
+    }
+}
+
+/// The configured data directory, or a temporary one (returned to be kept alive), created.
+fn data_dir(config: &Config) -> Result<(Option<tempfile::TempDir>, PathBuf)> {
+    let (tmp, dir) = match &config.data_dir {
+        Some(dir) => (None, dir.clone()),
+        None => {
+            let tmp = tempfile::Builder::new()
+                .prefix("kube-sim-")
+                .tempdir()
+                .map_err(|source| Error::Io {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
+            let dir = tmp.path().to_path_buf();
+            (Some(tmp), dir)
+        }
+    };
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok((tmp, dir))
+}
+
+/// Serves the API until shutdown.
+async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let mut stop = shared.shutdown.subscribe();
+    let app = crate::http::router(shared);
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        stopped(&mut stop).await;
+    });
+    if let Err(error) = serve.await {
+        tracing::error!(%error, "kube-sim api server failed");
     }
 }

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Now as `2024-01-02T03:04:05Z` (second precision, like `metav1.Time`).
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -12,7 +12,7 @@ pub fn now_rfc3339() -> String {
 }
 
 /// Formats seconds since the epoch as an RFC 3339 UTC timestamp.
-pub fn format_unix(secs: u64) -> String {
+pub(crate) fn format_unix(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
@@ -39,7 +39,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// How long `seconds` of simulated time last in real time.
-pub fn scaled(seconds: f64, scale: f64) -> Duration {
+pub(crate) fn scaled(seconds: f64, scale: f64) -> Duration {
     Duration::from_secs_f64((seconds * scale).max(0.0))
 }
 

@@ -1,8 +1,9 @@
-//! What the API server checks and fills in on writes: name rules (DNS-1123), required fields of
-//! Pods, Jobs and Secrets, and the defaults those kinds get (a small, honest subset).
+//! What the API server checks on writes: name rules (DNS-1123), label values, required fields
+//! of Pods and Jobs, Job counters and restart policies, and Secret data (a small, honest
+//! subset). Each failed check is a cause of one 422 Invalid answer.
 
 use base64::Engine;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::kinds::Kind;
@@ -15,7 +16,7 @@ fn alnum(c: char) -> bool {
 }
 
 /// DNS-1123 label: at most 63 of `[a-z0-9-]`, alphanumeric at both ends.
-pub fn is_dns1123_label(s: &str) -> bool {
+pub(crate) fn is_dns1123_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && s.chars().all(|c| alnum(c) || c == '-')
@@ -24,7 +25,7 @@ pub fn is_dns1123_label(s: &str) -> bool {
 }
 
 /// DNS-1123 subdomain: at most 253 characters, dot-separated labels.
-pub fn is_dns1123_subdomain(s: &str) -> bool {
+pub(crate) fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && s.chars().all(|c| alnum(c) || c == '-' || c == '.')
@@ -49,73 +50,123 @@ fn cause(causes: &mut Causes, field: &str, msg: impl Into<String>) {
 }
 
 /// Checks an object about to be stored; 422 Invalid naming every bad field.
-pub fn validate(kind: Kind, object: &Value) -> Result<(), ApiError> {
+pub(crate) fn validate(kind: Kind, object: &Value) -> Result<(), ApiError> {
     let name = object
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("");
     let mut causes = Causes::new();
-    if name.is_empty() {
-        cause(
-            &mut causes,
-            "metadata.name",
-            "Required value: name or generateName is required",
-        );
-    } else if kind == Kind::Job && !is_dns1123_label(name) {
-        cause(
-            &mut causes,
-            "metadata.name",
-            format!("Invalid value: {name:?}: {LABEL_MSG} (the Job name becomes a label value)"),
-        );
-    } else if !is_dns1123_subdomain(name) {
-        cause(
-            &mut causes,
-            "metadata.name",
-            format!("Invalid value: {name:?}: {SUBDOMAIN_MSG}"),
-        );
-    }
-    if let Some(labels) = object
-        .pointer("/metadata/labels")
-        .and_then(Value::as_object)
-    {
-        for (key, value) in labels {
-            let value = value.as_str().unwrap_or("\u{0}");
-            if !is_label_value(value) || key.is_empty() || key.len() > 316 {
-                cause(
-                    &mut causes,
-                    &format!("metadata.labels.{key}"),
-                    format!(
-                        "Invalid value: {value:?}: a valid label must be 63 characters or less, alphanumeric at both ends, with '-', '_' or '.' between"
-                    ),
-                );
-            }
-        }
-    }
+    validate_name(kind, name, &mut causes);
+    validate_labels(object, &mut causes);
     match kind {
         Kind::Pod => validate_pod_spec(object.get("spec"), "spec", &mut causes),
         Kind::Job => validate_job(object, &mut causes),
-        Kind::Secret => {
-            if let Some(data) = object.get("data").and_then(Value::as_object) {
-                for (key, value) in data {
-                    let ok = value.as_str().is_some_and(|v| {
-                        base64::engine::general_purpose::STANDARD.decode(v).is_ok()
-                    });
-                    if !ok {
-                        cause(
-                            &mut causes,
-                            &format!("data[{key}]"),
-                            "Invalid value: not valid base64",
-                        );
-                    }
-                }
-            }
-        }
+        Kind::Secret => validate_secret_data(object, &mut causes),
         Kind::ConfigMap | Kind::Event => {}
     }
     if causes.is_empty() {
         Ok(())
     } else {
         Err(ApiError::invalid(kind, name, &causes))
+    }
+}
+
+/// Checks what an update may not change: a Secret's `type`, and the data of a Secret or ConfigMap marked
+/// `immutable: true` (which stays so). Metadata (labels, owner references) may change. 422 naming each field,
+/// as the API server's `ValidateSecretUpdate` and `ValidateConfigMapUpdate` answer.
+pub(crate) fn validate_update(kind: Kind, old: &Value, new: &Value) -> Result<(), ApiError> {
+    const IMMUTABLE: &str = "Forbidden: field is immutable when `immutable` is set";
+    let mut causes = Causes::new();
+    let data_fields: &[&str] = match kind {
+        Kind::Secret => &["data"],
+        Kind::ConfigMap => &["data", "binaryData"],
+        _ => return Ok(()),
+    };
+    if kind == Kind::Secret && old.get("type") != new.get("type") && new.get("type").is_some() {
+        cause(&mut causes, "type", "Invalid value: field is immutable");
+    }
+    if old.get("immutable") == Some(&Value::Bool(true)) {
+        if new.get("immutable") != Some(&Value::Bool(true)) {
+            cause(&mut causes, "immutable", IMMUTABLE);
+        }
+        for field in data_fields {
+            if old.get(*field) != new.get(*field) {
+                cause(&mut causes, field, IMMUTABLE);
+            }
+        }
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            kind,
+            crate::object::meta_str(old, "name"),
+            &causes,
+        ))
+    }
+}
+
+/// Names are DNS-1123 subdomains; Job names are labels, since they become label values.
+fn validate_name(kind: Kind, name: &str, causes: &mut Causes) {
+    if name.is_empty() {
+        cause(
+            causes,
+            "metadata.name",
+            "Required value: name or generateName is required",
+        );
+    } else if kind == Kind::Job && !is_dns1123_label(name) {
+        cause(
+            causes,
+            "metadata.name",
+            format!("Invalid value: {name:?}: {LABEL_MSG} (the Job name becomes a label value)"),
+        );
+    } else if !is_dns1123_subdomain(name) {
+        cause(
+            causes,
+            "metadata.name",
+            format!("Invalid value: {name:?}: {SUBDOMAIN_MSG}"),
+        );
+    }
+}
+
+fn validate_labels(object: &Value, causes: &mut Causes) {
+    let labels = object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten();
+    for (key, value) in labels {
+        let value = value.as_str().unwrap_or("\u{0}");
+        if !is_label_value(value) || key.is_empty() || key.len() > 316 {
+            cause(
+                causes,
+                &format!("metadata.labels.{key}"),
+                format!(
+                    "Invalid value: {value:?}: a valid label must be 63 characters or less, alphanumeric at both ends, with '-', '_' or '.' between"
+                ),
+            );
+        }
+    }
+}
+
+/// Secret `data` values are base64.
+fn validate_secret_data(object: &Value, causes: &mut Causes) {
+    let data = object
+        .get("data")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten();
+    for (key, value) in data {
+        let ok = value
+            .as_str()
+            .is_some_and(|v| base64::engine::general_purpose::STANDARD.decode(v).is_ok());
+        if !ok {
+            cause(
+                causes,
+                &format!("data[{key}]"),
+                "Invalid value: not valid base64",
+            );
+        }
     }
 }
 
@@ -206,146 +257,45 @@ fn validate_pod_spec(spec: Option<&Value>, at: &str, causes: &mut Causes) {
                 );
             }
             seen.push(name);
-            if c.get("image")
-                .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-            {
-                cause(causes, &format!("{field}.image"), "Required value");
-            }
-            for (j, m) in c
-                .get("volumeMounts")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                let vname = m.get("name").and_then(Value::as_str).unwrap_or("");
-                if !volumes.contains(&vname) {
-                    cause(
-                        causes,
-                        &format!("{field}.volumeMounts[{j}].name"),
-                        format!("Not found: {vname:?}"),
-                    );
-                }
-                if !m
-                    .get("mountPath")
-                    .and_then(Value::as_str)
-                    .is_some_and(|p| p.starts_with('/'))
-                {
-                    cause(
-                        causes,
-                        &format!("{field}.volumeMounts[{j}].mountPath"),
-                        "Invalid value: must be an absolute path",
-                    );
-                }
-            }
+            validate_container(c, &field, &volumes, causes);
         }
     }
 }
 
-fn ensure_object<'a>(parent: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
-    if !parent.get(key).is_some_and(Value::is_object) {
-        parent[key] = json!({});
+/// A container has an image, and mounts named volumes at absolute paths.
+fn validate_container(c: &Value, field: &str, volumes: &[&str], causes: &mut Causes) {
+    if c.get("image")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        cause(causes, &format!("{field}.image"), "Required value");
     }
-    parent[key].as_object_mut().expect("just made an object")
-}
-
-fn default_field(map: &mut Map<String, Value>, key: &str, value: Value) {
-    map.entry(key.to_owned()).or_insert(value);
-}
-
-/// Fills in the API defaults of a pod spec.
-pub fn default_pod_spec(spec: &mut Value) {
-    if !spec.is_object() {
-        return;
-    }
-    let map = spec.as_object_mut().expect("checked object");
-    default_field(map, "restartPolicy", json!("Always"));
-    default_field(map, "terminationGracePeriodSeconds", json!(30));
-    default_field(map, "dnsPolicy", json!("ClusterFirst"));
-    default_field(map, "schedulerName", json!("default-scheduler"));
-    default_field(map, "securityContext", json!({}));
-    for list in ["initContainers", "containers"] {
-        if let Some(containers) = map.get_mut(list).and_then(Value::as_array_mut) {
-            for c in containers.iter_mut().filter_map(Value::as_object_mut) {
-                default_field(c, "terminationMessagePath", json!("/dev/termination-log"));
-                default_field(c, "terminationMessagePolicy", json!("File"));
-                default_field(c, "imagePullPolicy", json!("IfNotPresent"));
-                default_field(c, "resources", json!({}));
-            }
-        }
-    }
-}
-
-/// Fills in what the API server sets on create for each kind.
-pub fn default_on_create(kind: Kind, object: &mut Value, uid: &str) {
-    match kind {
-        Kind::Pod => {
-            if let Some(spec) = object.get_mut("spec") {
-                default_pod_spec(spec);
-            }
-            object["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
-        }
-        Kind::Job => {
-            let name = object
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
-            let spec = ensure_object(object, "spec");
-            default_field(spec, "completions", json!(1));
-            default_field(spec, "parallelism", json!(1));
-            default_field(spec, "backoffLimit", json!(6));
-            default_field(spec, "completionMode", json!("NonIndexed"));
-            default_field(spec, "suspend", json!(false));
-            default_field(
-                spec,
-                "selector",
-                json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}),
-            );
-            let template = spec.entry("template").or_insert(json!({}));
-            let metadata = ensure_object(template, "metadata");
-            let labels = metadata.entry("labels").or_insert(json!({}));
-            if let Some(labels) = labels.as_object_mut() {
-                for (k, v) in [
-                    ("batch.kubernetes.io/controller-uid", uid),
-                    ("batch.kubernetes.io/job-name", name.as_str()),
-                    ("controller-uid", uid),
-                    ("job-name", name.as_str()),
-                ] {
-                    labels.insert(k.to_owned(), json!(v));
-                }
-            }
-            if let Some(pod_spec) = template.get_mut("spec") {
-                default_pod_spec(pod_spec);
-            }
-            object["status"] = json!({});
-        }
-        Kind::Secret => {
-            default_field(
-                object.as_object_mut().expect("objects are maps"),
-                "type",
-                json!("Opaque"),
+    for (j, m) in c
+        .get("volumeMounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let vname = m.get("name").and_then(Value::as_str).unwrap_or("");
+        if !volumes.contains(&vname) {
+            cause(
+                causes,
+                &format!("{field}.volumeMounts[{j}].name"),
+                format!("Not found: {vname:?}"),
             );
         }
-        Kind::ConfigMap | Kind::Event => {}
-    }
-}
-
-/// Folds a Secret's `stringData` into `data` (base64), as the API server does on every write.
-pub fn fold_string_data(object: &mut Value) {
-    let Some(Value::Object(string_data)) =
-        object.as_object_mut().and_then(|o| o.remove("stringData"))
-    else {
-        return;
-    };
-    let data = ensure_object(object, "data");
-    for (key, value) in string_data {
-        let text = value.as_str().unwrap_or_default();
-        data.insert(
-            key,
-            json!(base64::engine::general_purpose::STANDARD.encode(text)),
-        );
+        if !m
+            .get("mountPath")
+            .and_then(Value::as_str)
+            .is_some_and(|p| p.starts_with('/'))
+        {
+            cause(
+                causes,
+                &format!("{field}.volumeMounts[{j}].mountPath"),
+                "Invalid value: must be an absolute path",
+            );
+        }
     }
 }
 

@@ -21,15 +21,7 @@ async fn running_job_with_secret(
     // The script records SIGTERM in the marker file, then exits.
     let script = "trap 'echo term > \"$1\"; exit 0' TERM; echo started > \"$1\"; while true; do sleep 0.1; done";
     let mut job = shell_job(name, script);
-    let pod_spec = job
-        .spec
-        .as_mut()
-        .expect("spec")
-        .template
-        .spec
-        .as_mut()
-        .expect("pod spec");
-    pod_spec.containers[0].args = Some(vec![
+    pod_spec_mut(&mut job).containers[0].args = Some(vec![
         "-c".into(),
         script.into(),
         "sh".into(),

@@ -17,42 +17,29 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
+use super::meta;
 use super::names::job_name;
+use super::sizing::{self, MemoryPolicy};
 use crate::config::KubernetesArgs;
 use crate::error::{Error, Result};
 use crate::request::MatchPlan;
 
-/// Label that marks every object the executor manages (the watches select on it).
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-pub const MANAGED_BY: &str = "rl-arena-executor";
-/// Label holding the match id (match ids are valid label values).
-pub const MATCH_ID_LABEL: &str = "match-id";
-pub const COMPONENT_LABEL: &str = "component";
-pub const COMPONENT: &str = "match-executor";
-/// Annotation with the request fingerprint: a repeated request attaches only when it matches.
-pub const FINGERPRINT_ANNOTATION: &str = "rl-arena.dev/fingerprint";
-/// Annotation with the environment, so any replica can record the result of a Job it did not create.
-pub const ENVIRONMENT_ANNOTATION: &str = "rl-arena.dev/environment";
-/// Annotation with the agent ids in seat order (a JSON array).
-pub const AGENT_IDS_ANNOTATION: &str = "rl-arena.dev/agent-ids";
 /// Field manager of every write.
-pub const FIELD_MANAGER: &str = "rl-arena-executor";
+pub(super) const FIELD_MANAGER: &str = "rl-arena-executor";
 /// Name of the orchestrator container, whose termination message is the fallback result.
-pub const ORCHESTRATOR_CONTAINER: &str = "match-orchestrator";
+pub(super) const ORCHESTRATOR_CONTAINER: &str = "match-orchestrator";
 /// Where the match pod mounts the Secret.
-pub const SPEC_DIR: &str = "/etc/rl-arena";
+pub(super) const SPEC_DIR: &str = "/etc/rl-arena";
+/// The pod volume of the Secret.
+pub(super) const SPEC_VOLUME: &str = "match-spec";
 /// Where the agents are installed (an emptyDir shared by the init containers and the orchestrator).
-pub const AGENTS_DIR: &str = "/agents";
+pub(super) const AGENTS_DIR: &str = "/agents";
 /// The Kubernetes termination message file; agent-init and the orchestrator write their results there.
-pub const TERMINATION_LOG: &str = "/dev/termination-log";
-/// Largest termination message Kubernetes keeps.
-pub const TERMINATION_MESSAGE_MAX: usize = 4096;
-/// Non-root user and group of every match container.
-pub const MATCH_UID: i64 = 65532;
+pub(super) const TERMINATION_LOG: &str = "/dev/termination-log";
 /// `agent-init` exit code: the artifact is bad (the agent's fault).
-pub const AGENT_INIT_BAD_ARTIFACT: i32 = 10;
+pub(super) const AGENT_INIT_BAD_ARTIFACT: i32 = 10;
 /// `agent-init` exit code: the source could not be reached (the infrastructure's fault).
-pub const AGENT_INIT_UNREACHABLE: i32 = 11;
+pub(super) const AGENT_INIT_UNREACHABLE: i32 = 11;
 
 /// A match's Job and Secret, as created (the Secret gets its owner reference once the Job exists).
 #[derive(Debug, Clone)]
@@ -64,21 +51,27 @@ pub struct MatchObjects {
 /// Everything from the configuration that shapes a match's objects, checked once at start-up.
 #[derive(Debug, Clone)]
 pub struct JobSettings {
-    pub namespace: String,
+    pub(super) namespace: String,
     orchestrator_image: String,
     agent_init_image: String,
     pull_policy: String,
     pull_secrets: Vec<String>,
     service_account: String,
-    orchestrator_resources: ResourceRequirements,
+    orchestrator_cpu: (String, String),
+    memory: MemoryPolicy,
     init_resources: ResourceRequirements,
     node_selector: BTreeMap<String, String>,
     tolerations: Vec<Toleration>,
     priority_class: Option<String>,
     runtime_class: Option<String>,
-    deadline_slack_sec: u64,
     ttl_sec: i32,
     report_address: String,
+    /// User and group of every match container.
+    match_uid: i64,
+    /// Sandbox layers the orchestrator must apply or fail the match.
+    require_isolation: Vec<String>,
+    /// Containers that webhooks add to each match pod.
+    sidecars: usize,
 }
 
 impl JobSettings {
@@ -122,12 +115,15 @@ impl JobSettings {
                 .cloned()
                 .collect(),
             service_account: args.k8s_service_account.clone(),
-            orchestrator_resources: resources(
-                &args.k8s_orchestrator_cpu_request,
-                &args.k8s_orchestrator_memory_request,
-                &args.k8s_orchestrator_cpu_limit,
-                &args.k8s_orchestrator_memory_limit,
+            orchestrator_cpu: (
+                args.k8s_orchestrator_cpu_request.clone(),
+                args.k8s_orchestrator_cpu_limit.clone(),
             ),
+            memory: MemoryPolicy::new(
+                &args.k8s_orchestrator_memory_request,
+                &args.k8s_orchestrator_memory_headroom,
+                &args.k8s_orchestrator_memory_limit,
+            )?,
             init_resources: resources(
                 &args.k8s_init_cpu_request,
                 &args.k8s_init_memory_request,
@@ -138,31 +134,31 @@ impl JobSettings {
             tolerations,
             priority_class: args.k8s_priority_class.clone().filter(|s| !s.is_empty()),
             runtime_class: args.k8s_runtime_class.clone().filter(|s| !s.is_empty()),
-            deadline_slack_sec: args.k8s_deadline_slack_sec,
             ttl_sec,
             report_address: report_address.to_string(),
+            match_uid: args.k8s_match_uid,
+            require_isolation: isolation_layers(&args.k8s_require_isolation)?,
+            sidecars: args.k8s_sidecar_containers as usize,
         })
     }
 
-    /// The Job's `activeDeadlineSeconds` for a match: its budget, agent start-up and the slack.
-    pub fn deadline_sec(&self, plan: &MatchPlan) -> u64 {
-        plan.timeout.as_secs() + plan.limits.init_ms.div_ceil(1000) + self.deadline_slack_sec
+    /// The Job's `activeDeadlineSeconds` for a match: the caller's whole budget, counted from the Job's start,
+    /// so pod start-up and agent installs draw on it.
+    pub(super) fn deadline_sec(plan: &MatchPlan) -> u64 {
+        plan.timeout.as_secs().max(1)
+    }
+
+    /// Room for the orchestrator's result in a match pod's termination messages: the pod's 12 KiB split
+    /// across its init containers, the orchestrator and injected sidecars.
+    pub(super) fn result_max_bytes(&self, agents: usize) -> usize {
+        sizing::result_max_bytes(agents + 1 + self.sidecars)
     }
 
     /// Builds a match's Job and Secret.
     pub fn build(&self, plan: &MatchPlan, fingerprint: &str, token: &str) -> Result<MatchObjects> {
         let name = job_name(&plan.match_id);
-        let labels = labels(&plan.match_id);
-        let agent_ids: Vec<&str> = plan.agents.iter().map(|a| a.agent_id.as_str()).collect();
-        let annotations = BTreeMap::from([
-            (FINGERPRINT_ANNOTATION.to_string(), fingerprint.to_string()),
-            (ENVIRONMENT_ANNOTATION.to_string(), plan.environment.clone()),
-            (
-                AGENT_IDS_ANNOTATION.to_string(),
-                serde_json::to_string(&agent_ids)
-                    .map_err(|e| Error::Internal(format!("encoding agent ids: {e}")))?,
-            ),
-        ]);
+        let labels = meta::labels(&plan.match_id);
+        let annotations = meta::annotations(fingerprint, plan)?;
         let meta = ObjectMeta {
             name: Some(name.clone()),
             namespace: Some(self.namespace.clone()),
@@ -175,9 +171,20 @@ impl JobSettings {
         // and paths a node that maps volumes elsewhere (the simulator) can resolve too.
         let spec_json =
             plan.spec_json((1..=plan.agents.len()).map(|i| format!("agent-{i}").into()))?;
+        let memory = self
+            .memory
+            .for_match(plan.agents.len(), plan.limits.memory_mb)?;
+        // The Secret carries the request's fingerprint too; its owner, the Job, is set when it is created.
+        // Its name is new (the Job's and a random suffix): a Secret left by an earlier Job of the same name
+        // (Secrets are immutable, its data another match's) is never the one this pod mounts.
+        let secret_name = format!("{name}-{:08x}", rand::random::<u32>());
         let secret = Secret {
             metadata: ObjectMeta {
-                annotations: None,
+                name: Some(secret_name.clone()),
+                annotations: Some(BTreeMap::from([(
+                    meta::FINGERPRINT_ANNOTATION.to_string(),
+                    fingerprint.to_string(),
+                )])),
                 ..meta.clone()
             },
             type_: Some("Opaque".into()),
@@ -197,16 +204,12 @@ impl JobSettings {
                 name: format!("agent-{}-init", i + 1),
                 image: Some(self.agent_init_image.clone()),
                 image_pull_policy: Some(self.pull_policy.clone()),
-                args: Some(vec![
-                    "--source".into(),
-                    agent.source.clone(),
-                    "--dest".into(),
-                    format!("{AGENTS_DIR}/agent-{}", i + 1),
-                    "--result-file".into(),
-                    TERMINATION_LOG.into(),
-                ]),
+                args: Some(agent_init_args(
+                    &agent.source,
+                    &format!("{AGENTS_DIR}/agent-{}", i + 1),
+                )),
                 resources: Some(self.init_resources.clone()),
-                security_context: Some(container_security()),
+                security_context: Some(container_security(self.match_uid)),
                 termination_message_path: Some(TERMINATION_LOG.into()),
                 termination_message_policy: Some("File".into()),
                 volume_mounts: Some(vec![mount("agents", AGENTS_DIR, false), tmp_mount()]),
@@ -217,31 +220,21 @@ impl JobSettings {
             name: ORCHESTRATOR_CONTAINER.into(),
             image: Some(self.orchestrator_image.clone()),
             image_pull_policy: Some(self.pull_policy.clone()),
-            args: Some(vec![
-                "run".into(),
-                "--spec".into(),
-                format!("{SPEC_DIR}/spec.json"),
-                "--token-file".into(),
-                format!("{SPEC_DIR}/token"),
-                "--report-to".into(),
-                self.report_address.clone(),
-                "--result-file".into(),
-                TERMINATION_LOG.into(),
-                // The termination message holds at most 4096 bytes: the orchestrator shortens its outcome.
-                "--result-max-bytes".into(),
-                TERMINATION_MESSAGE_MAX.to_string(),
-                "--log-format".into(),
-                "json".into(),
-            ]),
+            args: Some(self.orchestrator_args(self.result_max_bytes(plan.agents.len()))),
             working_dir: Some(AGENTS_DIR.into()),
-            resources: Some(self.orchestrator_resources.clone()),
-            security_context: Some(container_security()),
+            resources: Some(resources(
+                &self.orchestrator_cpu.0,
+                &format!("{}Mi", memory.request_mib),
+                &self.orchestrator_cpu.1,
+                &format!("{}Mi", memory.limit_mib),
+            )),
+            security_context: Some(container_security(self.match_uid)),
             // The result is read from here, never from logs.
             termination_message_path: Some(TERMINATION_LOG.into()),
             termination_message_policy: Some("File".into()),
             volume_mounts: Some(vec![
                 mount("agents", AGENTS_DIR, true),
-                mount("match-spec", SPEC_DIR, true),
+                mount(SPEC_VOLUME, SPEC_DIR, true),
                 tmp_mount(),
             ]),
             ..Default::default()
@@ -253,9 +246,9 @@ impl JobSettings {
             enable_service_links: Some(false),
             security_context: Some(PodSecurityContext {
                 run_as_non_root: Some(true),
-                run_as_user: Some(MATCH_UID),
-                run_as_group: Some(MATCH_UID),
-                fs_group: Some(MATCH_UID),
+                run_as_user: Some(self.match_uid),
+                run_as_group: Some(self.match_uid),
+                fs_group: Some(self.match_uid),
                 seccomp_profile: Some(runtime_default()),
                 ..Default::default()
             }),
@@ -273,9 +266,9 @@ impl JobSettings {
                     ..Default::default()
                 },
                 Volume {
-                    name: "match-spec".into(),
+                    name: SPEC_VOLUME.into(),
                     secret: Some(SecretVolumeSource {
-                        secret_name: Some(name.clone()),
+                        secret_name: Some(secret_name.clone()),
                         default_mode: Some(0o440),
                         ..Default::default()
                     }),
@@ -294,7 +287,7 @@ impl JobSettings {
             runtime_class_name: self.runtime_class.clone(),
             ..Default::default()
         };
-        let deadline = i64::try_from(self.deadline_sec(plan)).unwrap_or(i64::MAX);
+        let deadline = i64::try_from(Self::deadline_sec(plan)).unwrap_or(i64::MAX);
         let job = Job {
             metadata: meta,
             spec: Some(JobSpec {
@@ -317,17 +310,50 @@ impl JobSettings {
     }
 }
 
-/// The labels of a match's Job, pod and Secret.
-pub fn labels(match_id: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string()),
-        (MATCH_ID_LABEL.to_string(), match_id.to_string()),
-        (COMPONENT_LABEL.to_string(), COMPONENT.to_string()),
-    ])
+impl JobSettings {
+    /// The `match-orchestrator` container's command line (a local orchestrator gets the same flags with its
+    /// work directory's paths).
+    fn orchestrator_args(&self, result_max_bytes: usize) -> Vec<String> {
+        let mut args = vec![
+            "run".into(),
+            "--spec".into(),
+            format!("{SPEC_DIR}/spec.json"),
+            "--token-file".into(),
+            format!("{SPEC_DIR}/token"),
+            "--report-to".into(),
+            self.report_address.clone(),
+            "--result-file".into(),
+            TERMINATION_LOG.into(),
+            // The pod's termination messages have little room: the orchestrator shortens its outcome.
+            "--result-max-bytes".into(),
+            result_max_bytes.to_string(),
+            "--log-format".into(),
+            "json".into(),
+        ];
+        if !self.require_isolation.is_empty() {
+            args.extend([
+                "--require-isolation".into(),
+                self.require_isolation.join(","),
+            ]);
+        }
+        args
+    }
+}
+
+/// An `agent-N-init` container's command line (`agent-init` on the executor's machine gets the same flags).
+fn agent_init_args(source: &str, dest: &str) -> Vec<String> {
+    vec![
+        "--source".into(),
+        source.into(),
+        "--dest".into(),
+        dest.into(),
+        "--result-file".into(),
+        TERMINATION_LOG.into(),
+    ]
 }
 
 /// The owner reference that makes deleting the Job delete the Secret.
-pub fn owner_reference(job: &Job) -> Option<OwnerReference> {
+pub(super) fn owner_reference(job: &Job) -> Option<OwnerReference> {
     Some(OwnerReference {
         api_version: "batch/v1".into(),
         kind: "Job".into(),
@@ -336,19 +362,6 @@ pub fn owner_reference(job: &Job) -> Option<OwnerReference> {
         controller: None,
         block_owner_deletion: None,
     })
-}
-
-/// The Job and Secret as a YAML stream (Job first), for `executor render-job`; k8s-openapi writes each
-/// object's `apiVersion` and `kind`.
-pub fn render_yaml(objects: &MatchObjects) -> Result<String> {
-    let encode = |v: serde_json::Result<serde_json::Value>| -> Result<String> {
-        let value = v.map_err(|e| Error::Internal(format!("encoding a manifest: {e}")))?;
-        serde_yaml::to_string(&value)
-            .map_err(|e| Error::Internal(format!("writing a manifest as YAML: {e}")))
-    };
-    let job = encode(serde_json::to_value(&objects.job))?;
-    let secret = encode(serde_json::to_value(&objects.secret))?;
-    Ok(format!("---\n{job}---\n{secret}"))
 }
 
 /// Ends the Job at the first failed pod with a reason per cause (backoffLimit 0 would fail it anyway; the
@@ -403,14 +416,34 @@ fn runtime_default() -> SeccompProfile {
     }
 }
 
-/// The "restricted" Pod Security profile, per container.
-fn container_security() -> SecurityContext {
+/// The sandbox layer names of the configuration, without blanks; a name that is no layer name at all is a
+/// configuration error (the orchestrator checks that each names a layer it knows).
+fn isolation_layers(names: &[String]) -> Result<Vec<String>> {
+    let names: Vec<String> = names
+        .iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if let Some(bad) = names
+        .iter()
+        .find(|n| !n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    {
+        return Err(Error::InvalidConfig(format!(
+            "k8s-require-isolation {bad:?}: layer names are lower case with underscores, such as seccomp or \
+             landlock_fs (see `orchestrator run --help`)"
+        )));
+    }
+    Ok(names)
+}
+
+/// The "restricted" Pod Security profile, per container, as user and group `uid`.
+fn container_security(uid: i64) -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         read_only_root_filesystem: Some(true),
         run_as_non_root: Some(true),
-        run_as_user: Some(MATCH_UID),
-        run_as_group: Some(MATCH_UID),
+        run_as_user: Some(uid),
+        run_as_group: Some(uid),
         privileged: Some(false),
         capabilities: Some(Capabilities {
             drop: Some(vec!["ALL".into()]),

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -77,6 +77,17 @@ pub fn shell_job(name: &str, script: &str) -> Job {
             }},
         },
     }))
+}
+
+/// The pod spec of a Job's template, to change it.
+pub fn pod_spec_mut(job: &mut Job) -> &mut PodSpec {
+    job.spec
+        .as_mut()
+        .expect("spec")
+        .template
+        .spec
+        .as_mut()
+        .expect("pod spec")
 }
 
 pub fn job_from(value: Value) -> Job {
