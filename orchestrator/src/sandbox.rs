@@ -519,7 +519,7 @@ pub fn missing_required(
 /// instead of escaping to init) and not dumpable (other processes of its user cannot read its memory or
 /// environment through `/proc`).
 pub fn harden_orchestrator() {
-    let parent = nix::unistd::getppid();
+    let parent = *PARENT.get_or_init(nix::unistd::getppid);
     if let Err(error) = nix::sys::prctl::set_pdeathsig(Some(nix::sys::signal::Signal::SIGTERM)) {
         tracing::warn!(%error, "cannot ask for a signal when the parent dies; the match may outlive the executor");
     } else if nix::unistd::getppid() != parent {
@@ -531,6 +531,24 @@ pub fn harden_orchestrator() {
     }
     if let Err(error) = nix::sys::prctl::set_dumpable(false) {
         tracing::warn!(%error, "cannot mark the orchestrator not dumpable");
+    }
+}
+
+/// The process that started the orchestrator, as [`harden_orchestrator`] found it.
+static PARENT: OnceLock<nix::unistd::Pid> = OnceLock::new();
+
+/// Asks again for the parent-death signal `signal` on the calling thread, after the kernel cleared it: any
+/// change of a thread's file-system ids (see `identity::as_user`) does. A parent that died in between is
+/// acted on at once.
+pub(crate) fn rearm_parent_death(signal: nix::sys::signal::Signal) {
+    if nix::sys::prctl::set_pdeathsig(Some(signal)).is_err() {
+        return;
+    }
+    if PARENT
+        .get()
+        .is_some_and(|parent| nix::unistd::getppid() != *parent)
+    {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), signal);
     }
 }
 

@@ -165,12 +165,18 @@ impl Identity {
 }
 
 /// Runs `f` with the file-system ids `uid` and `gid` on the calling thread, then takes the thread's own back.
+/// The kernel clears a thread's parent-death signal when its file-system ids change: it is asked for again,
+/// so that the orchestrator still ends with the executor that started it.
 fn as_user<T>(uid: u32, gid: u32, f: impl FnOnce() -> T) -> T {
+    let death_signal = nix::sys::prctl::get_pdeathsig().ok().flatten();
     let old_uid = nix::unistd::setfsuid(Uid::from_raw(uid));
     let old_gid = nix::unistd::setfsgid(Gid::from_raw(gid));
     let result = f();
     nix::unistd::setfsgid(old_gid);
     nix::unistd::setfsuid(old_uid);
+    if let Some(signal) = death_signal {
+        super::rearm_parent_death(signal);
+    }
     result
 }
 
