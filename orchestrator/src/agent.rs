@@ -1,44 +1,56 @@
-//! One running agent: a child process in its own process group, spoken to over the wire protocol.
+//! One running agent, spoken to over the wire protocol: a child process in its own process group, or an agent
+//! in a container of its own whose shim hands it the orchestrator's socket connections as its stdio.
 //!
 //! - [`launch`]: how an agent directory is started.
+//! - `local`: preparing, starting and controlling an agent as a sandboxed child process (the orchestrator's
+//!   local seats, and the shim's agent).
+//! - `remote`: seats whose agents run in containers of their own, through their shims.
+//! - `control`: the contract between the orchestrator and a shim.
+//! - `stdio`: the orchestrator's ends of an agent's stdin, stdout and stderr (pipes or sockets).
 //! - `protocol`: the messages and the line reader.
 //! - `stderr`: the bounded head-and-tail capture of the agent's stderr.
 //!
-//! The match loop reads and writes the agent's pipes itself, without helper tasks: a line is written at once
-//! with a non-blocking write and an answer already in the pipe is read at once, so a fast step costs no
-//! wake-ups. Only what does not fit waits, with a deadline: an agent that stops reading never blocks the
+//! The match loop reads and writes the agent's stdin and stdout itself, without helper tasks: a line is
+//! written at once with a non-blocking write and an answer already there is read at once, so a fast step costs
+//! no wake-ups. Only what does not fit waits, with a deadline: an agent that stops reading never blocks the
 //! match, because a write that does not finish before its deadline is the agent's timeout, and at most
 //! `WRITE_QUEUE` lines wait for it. The process group is killed with SIGKILL when the agent is stopped and,
 //! as a guard, when it is dropped.
 //!
-//! A sandboxed agent (`AgentProcess::spawn_with`) is forked by the sandbox's spawner thread with the
-//! layers of the `sandbox` module; its group can be paused off turn (`AgentProcess::pause`) and its CPU time
-//! is sampled from `/proc`.
+//! Where the agent runs is behind [`Ready`] (how it starts) and the process's host (how it is paused,
+//! resumed, killed and read): the protocol, deadlines, pausing, stderr capture and accounting are the same
+//! for both.
 
+pub(crate) mod control;
 pub mod launch;
+pub(crate) mod local;
 pub(crate) mod protocol;
+pub(crate) mod remote;
 pub(crate) mod stderr;
+pub(crate) mod stdio;
 
 use std::collections::VecDeque;
 use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use proto::outcome::Isolation;
+use proto::spec::MatchSpec;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 use tokio::time::timeout_at;
 
+pub(crate) use control::Usage;
 pub(crate) use launch::Launch;
+use local::{LocalChild, Stdio3};
 use protocol::{Incoming, LineSplitter};
 use stderr::StderrBuffer;
+use stdio::{Stdin, Stdout};
 
-use crate::sandbox::{self, Prepared};
+use crate::sandbox::{Prepared, SandboxOptions};
 
 /// Lines waiting for an agent that does not read; one more means it is not reading at all.
 const WRITE_QUEUE: usize = 4;
@@ -132,16 +144,223 @@ enum SentState {
     OutputClosed,
 }
 
+/// Where a match's agents run.
+#[derive(Debug, Clone, Default)]
+pub enum Hosting {
+    /// As sandboxed child processes of the orchestrator.
+    #[default]
+    Local,
+    /// Each in a container of its own, whose shim connects to the seat's socket (one per seat, in seat
+    /// order).
+    Containers(Vec<PathBuf>),
+}
+
+/// What preparing a match's seats needs.
+#[derive(Debug)]
+pub(crate) struct Seating<'a> {
+    pub(crate) spec: &'a MatchSpec,
+    pub(crate) python: &'a Path,
+    pub(crate) sandbox: &'a SandboxOptions,
+    pub(crate) turn_based: bool,
+    /// Where local agents' scratch directories are made (`agent-N` inside).
+    pub(crate) scratch_root: &'a Path,
+}
+
+impl Hosting {
+    /// Prepares the agent of every seat of `seating`, in seat order, waiting for remote seats until `until`.
+    /// `Err` refuses the match: the seats cannot be set up at all.
+    pub(crate) async fn prepare(
+        &self,
+        seating: &Seating<'_>,
+        until: tokio::time::Instant,
+    ) -> Result<Vec<Result<Ready, Unready>>, String> {
+        let agents = &seating.spec.agents;
+        match self {
+            Hosting::Local => Ok((0..agents.len())
+                .map(|i| prepare_local(seating, i))
+                .collect()),
+            Hosting::Containers(sockets) => {
+                if sockets.len() != agents.len() {
+                    return Err(format!(
+                        "{} seat sockets were given for {} agents; give one per seat",
+                        sockets.len(),
+                        agents.len()
+                    ));
+                }
+                let setup = control::SeatSetup {
+                    limits: seating.spec.limits.clone(),
+                    turn_based: seating.turn_based,
+                    disabled: seating.sandbox.disabled.clone(),
+                    own_user: Ok(()),
+                };
+                let prepared = remote::prepare_all(sockets, setup, until).await?;
+                Ok(prepared
+                    .into_iter()
+                    .map(|seat| seat.map(Ready::Remote))
+                    .collect())
+            }
+        }
+    }
+}
+
+/// Prepares seat `i` of `seating` as a child process of this orchestrator.
+fn prepare_local(seating: &Seating<'_>, i: usize) -> Result<Ready, Unready> {
+    let agents = &seating.spec.agents;
+    let dir = &agents[i].dir;
+    let shared = agents
+        .iter()
+        .filter(|other| same_dir(&other.dir, dir))
+        .count()
+        > 1;
+    let plan = local::SeatPlan {
+        dir,
+        scratch: seating.scratch_root.join(format!("agent-{}", i + 1)),
+        own_dir: !shared,
+        limits: &seating.spec.limits,
+        turn_based: seating.turn_based,
+        python: seating.python,
+        ask_python: true,
+        sandbox: seating.sandbox,
+    };
+    let (launch, sandbox) = local::prepare(&plan)?;
+    Ok(Ready::Local { launch, sandbox })
+}
+
+/// Whether two agent directories are the same directory.
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Why a seat's agent cannot be started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Unready {
+    /// The agent cannot run: a message for its author. It is charged and left out.
+    CannotRun(String),
+    /// The match cannot be played (the infrastructure's fault): every seat is refused.
+    Refused(String),
+}
+
+/// A seat's agent, prepared and ready to start.
+#[derive(Debug)]
+pub(crate) enum Ready {
+    /// A child process of this orchestrator, in the sandbox prepared for it.
+    Local { launch: Launch, sandbox: Prepared },
+    /// An agent in a container of its own, prepared by its shim.
+    Remote(remote::Prepared),
+}
+
+impl Ready {
+    /// The isolation layers planned for the agent.
+    pub(crate) fn isolation(&self) -> &Isolation {
+        match self {
+            Ready::Local { sandbox, .. } => &sandbox.isolation,
+            Ready::Remote(prepared) => &prepared.isolation,
+        }
+    }
+
+    /// Starts the agent and returns it with the isolation found in force, and how it was started (for logs).
+    /// `Err` is a message for the agent's author (the agent cannot run).
+    pub(crate) async fn start(
+        self,
+        limits: ProcessLimits,
+    ) -> Result<(AgentProcess, Isolation, String), String> {
+        match self {
+            Ready::Local { launch, sandbox } => {
+                let (process, isolation) =
+                    AgentProcess::spawn_with(&launch, limits, Some(sandbox))?;
+                Ok((process, isolation, launch.display()))
+            }
+            Ready::Remote(prepared) => {
+                let command = prepared.command.clone();
+                let (connected, pid, isolation) = prepared.start().await?;
+                let process = AgentProcess::assemble(
+                    Host::Remote {
+                        control: connected.control,
+                        pid,
+                    },
+                    Stdin::Socket(connected.stdin),
+                    Stdout::Socket(connected.stdout),
+                    connected.stderr,
+                    limits,
+                )?;
+                Ok((process, isolation, command))
+            }
+        }
+    }
+}
+
+/// Where an agent process runs, and how it is paused, resumed, killed and read.
+#[derive(Debug)]
+enum Host {
+    Local(Box<LocalChild>),
+    /// In a container of its own; `pid` is the agent's in that container.
+    Remote {
+        control: remote::Control,
+        pid: u32,
+    },
+}
+
+impl Host {
+    /// Stops (SIGSTOP) or resumes (SIGCONT) the agent's group; true when the signal went out.
+    fn signal(&mut self, signal: Signal) -> bool {
+        match self {
+            Host::Local(child) => child.signal(signal),
+            Host::Remote { control, .. } => control.post(if signal == Signal::SIGSTOP {
+                &control::Request::Pause
+            } else {
+                &control::Request::Resume
+            }),
+        }
+    }
+
+    async fn wait(&mut self) -> String {
+        match self {
+            Host::Local(child) => child.wait().await,
+            Host::Remote { control, .. } => control.wait().await,
+        }
+    }
+
+    fn kill(&mut self) {
+        match self {
+            Host::Local(child) => child.kill(),
+            Host::Remote { control, .. } => control.kill(),
+        }
+    }
+
+    async fn cpu(&mut self) -> Option<(f64, u64)> {
+        match self {
+            Host::Local(child) => child.cpu(),
+            Host::Remote { control, .. } => control.cpu().await,
+        }
+    }
+
+    async fn usage(&mut self) -> Usage {
+        match self {
+            Host::Local(child) => child.usage(),
+            Host::Remote { control, .. } => control.usage().await,
+        }
+    }
+
+    fn pid(&self) -> Option<u32> {
+        match self {
+            Host::Local(child) => child.pid(),
+            Host::Remote { pid, .. } => Some(*pid),
+        }
+    }
+}
+
 /// A started agent process.
 pub struct AgentProcess {
-    child: Child,
-    pgid: Option<Pid>,
+    host: Host,
     /// `None` once the agent was told the match ended (stdin closed).
-    stdin: Option<ChildStdin>,
+    stdin: Option<Stdin>,
     /// Bytes not yet written to stdin, and how many lines they end.
     unwritten: Vec<u8>,
     unwritten_lines: usize,
-    stdout: ChildStdout,
+    stdout: Stdout,
     splitter: LineSplitter,
     /// What was read from stdout and not yet taken.
     incoming: VecDeque<Incoming>,
@@ -154,20 +373,16 @@ pub struct AgentProcess {
     stale: u32,
     /// Set once the stdout stream ended, so that `Gone` is reported again on later requests.
     gone: Option<String>,
-    /// Set once the group was killed, so that the drop guard does not signal a recycled group id.
-    stopped: bool,
     /// Whether the group is stopped with SIGSTOP (off turn).
     paused: bool,
-    /// The last CPU time read from `/proc` (seconds, all threads); kept for when the process is gone.
+    /// The last CPU time read (seconds, all threads); kept for when the process is gone.
     cpu_seconds: f64,
-    /// The agent's hold on its dedicated user, given back (after the group is killed) when this is dropped.
-    tenancy: Option<sandbox::Tenancy>,
 }
 
 impl std::fmt::Debug for AgentProcess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AgentProcess")
-            .field("pid", &self.child.id())
+            .field("pid", &self.host.pid())
             .field("stale", &self.stale)
             .field("gone", &self.gone)
             .finish_non_exhaustive()
@@ -187,74 +402,56 @@ impl AgentProcess {
         limits: ProcessLimits,
         sandbox: Option<Prepared>,
     ) -> Result<(Self, Isolation), String> {
-        let cannot =
-            |e: std::io::Error| format!("cannot start {} ({}): {e}", launch.display(), launch.kind);
-        let (mut child, mut isolation, tenancy, uid) = match sandbox {
-            Some(prepared) => {
-                let uid = prepared.uid();
-                // A dedicated user may be unable to search the directories above the agent's own: it runs its
-                // program from its working directory, which it enters before it changes user.
-                let mut command = launch.command(Some(&prepared.scratch), uid.is_some());
-                let isolation = prepared.isolation.clone();
-                let tenancy = prepared.install(&mut command);
-                let child = sandbox::spawn(command).map_err(cannot)?;
-                (child, isolation, tenancy, uid)
-            }
-            None => (
-                launch.command(None, false).spawn().map_err(cannot)?,
-                Isolation::default(),
-                None,
-                None,
-            ),
-        };
-        if let Some(pid) = child.id() {
-            sandbox::verify_started(pid, uid, &mut isolation);
-        }
-        let pgid = child
-            .id()
-            .and_then(|id| i32::try_from(id).ok())
-            .map(Pid::from_raw);
-        let (Some(stdin), Some(stdout), Some(stderr_pipe)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
+        let (mut child, isolation) = local::spawn(launch, sandbox, Stdio3::piped())?;
+        let Some((stdin, stdout, stderr)) = child.take_pipes() else {
             return Err("agent process has no stdio pipes".into());
         };
+        let process = Self::assemble(
+            Host::Local(Box::new(child)),
+            Stdin::Pipe(stdin),
+            Stdout::Pipe(stdout),
+            stderr,
+            limits,
+        )?;
+        Ok((process, isolation))
+    }
 
-        // Both pipes must be non-blocking for the direct reads and writes (tokio's are; this makes sure).
-        set_nonblocking(&stdin)
-            .and_then(|()| set_nonblocking(&stdout))
+    /// The agent on `host` with the orchestrator's ends of its stdio; its stderr is drained from now on.
+    fn assemble(
+        host: Host,
+        stdin: Stdin,
+        stdout: Stdout,
+        stderr_pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+        limits: ProcessLimits,
+    ) -> Result<Self, String> {
+        // Both ends must be non-blocking for the direct reads and writes (tokio's are; this makes sure).
+        set_nonblocking(stdin.fd())
+            .and_then(|()| set_nonblocking(stdout.fd()))
             .map_err(|e| format!("cannot set up the agent's pipes: {e}"))?;
         let stderr = Arc::new(Mutex::new(StderrBuffer::new(limits.stderr_bytes)));
-        let stderr_task = tokio::spawn(drain_stderr(stderr_pipe, Arc::clone(&stderr)));
-
-        Ok((
-            Self {
-                child,
-                pgid,
-                stdin: Some(stdin),
-                unwritten: Vec::new(),
-                unwritten_lines: 0,
-                stdout,
-                splitter: LineSplitter::new(limits.max_line_bytes),
-                incoming: VecDeque::new(),
-                stdout_closed: false,
-                chunk: vec![0; READ_CHUNK],
-                stderr,
-                stderr_task: Some(stderr_task),
-                stale: 0,
-                gone: None,
-                stopped: false,
-                paused: false,
-                cpu_seconds: 0.0,
-                tenancy,
-            },
-            isolation,
-        ))
+        let stderr_task = tokio::spawn(stdio::drain_stderr(stderr_pipe, Arc::clone(&stderr)));
+        Ok(Self {
+            host,
+            stdin: Some(stdin),
+            unwritten: Vec::new(),
+            unwritten_lines: 0,
+            stdout,
+            splitter: LineSplitter::new(limits.max_line_bytes),
+            incoming: VecDeque::new(),
+            stdout_closed: false,
+            chunk: vec![0; READ_CHUNK],
+            stderr,
+            stderr_task: Some(stderr_task),
+            stale: 0,
+            gone: None,
+            paused: false,
+            cpu_seconds: 0.0,
+        })
     }
 
     /// Stops the whole process group (SIGSTOP) so that it uses no CPU while another agent is on move.
     pub(crate) fn pause(&mut self) {
-        if !self.paused && self.signal_group(Signal::SIGSTOP) {
+        if !self.paused && self.host.signal(Signal::SIGSTOP) {
             self.paused = true;
         }
     }
@@ -267,43 +464,22 @@ impl AgentProcess {
     /// Resumes a paused process group (SIGCONT).
     pub(crate) fn resume(&mut self) {
         if self.paused {
-            self.signal_group(Signal::SIGCONT);
+            self.host.signal(Signal::SIGCONT);
             self.paused = false;
-        }
-    }
-
-    /// Sends `signal` to the group while it has not been killed; true when it was delivered.
-    fn signal_group(&mut self, signal: Signal) -> bool {
-        let Some(pgid) = self.pgid.filter(|_| !self.stopped) else {
-            return false;
-        };
-        match killpg(pgid, signal) {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::debug!(pgid = pgid.as_raw(), %error, ?signal, "signalling agent group failed");
-                false
-            }
         }
     }
 
     /// Reads the agent's CPU time: `(seconds over the whole run, nanoseconds of the live threads)`. The
     /// second number is the precise one to take differences of around a move.
-    pub(crate) fn sample_cpu(&mut self) -> Option<(f64, u64)> {
-        let pid = self.child.id().filter(|_| !self.stopped)?;
-        let sample = sandbox::cpu_time(pid)?;
+    pub(crate) async fn sample_cpu(&mut self) -> Option<(f64, u64)> {
+        let sample = self.host.cpu().await?;
         self.cpu_seconds = self.cpu_seconds.max(sample.0);
         Some(sample)
     }
 
-    /// Bytes of the files the agent deleted but keeps open (read as the agent's own user when it has one).
-    pub(crate) fn unlinked_bytes(&self) -> u64 {
-        let Some(pid) = self.child.id().filter(|_| !self.stopped) else {
-            return 0;
-        };
-        match &self.tenancy {
-            Some(tenancy) => tenancy.identity().as_agent(|| sandbox::unlinked_bytes(pid)),
-            None => sandbox::unlinked_bytes(pid),
-        }
+    /// What the agent uses now: its scratch directory, the deleted files it keeps open, its threads.
+    pub(crate) async fn usage(&mut self) -> Usage {
+        self.host.usage().await
     }
 
     /// The CPU time the agent used, as last sampled.
@@ -311,9 +487,9 @@ impl AgentProcess {
         self.cpu_seconds
     }
 
-    /// The process id, while it runs.
+    /// The process id, while it runs (in its container, for an agent in a container of its own).
     pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+        self.host.pid()
     }
 
     /// Writes `message` as far as the pipe takes it without waiting and returns at once;
@@ -336,7 +512,7 @@ impl AgentProcess {
         let mut written = 0;
         if self.unwritten.is_empty() {
             loop {
-                match nix::unistd::write(stdin, &line[written..]) {
+                match nix::unistd::write(stdin.fd(), &line[written..]) {
                     Ok(n) => {
                         written += n;
                         if written == line.len() {
@@ -377,7 +553,7 @@ impl AgentProcess {
             return false;
         }
         loop {
-            match nix::unistd::read(&self.stdout, &mut self.chunk) {
+            match nix::unistd::read(self.stdout.fd(), &mut self.chunk) {
                 Ok(n) => {
                     self.absorb(n);
                     return true;
@@ -556,17 +732,9 @@ impl AgentProcess {
 
     /// Records that the agent is gone and says why, with its exit status when it has one.
     async fn gone(&mut self, reason: String) -> Answer {
-        let exit = match tokio::time::timeout(EXIT_STATUS_WAIT, self.child.wait()).await {
-            Ok(Ok(status)) => match (
-                status.code(),
-                std::os::unix::process::ExitStatusExt::signal(&status),
-            ) {
-                (Some(code), _) => format!("exited with status {code}"),
-                (None, Some(signal)) => format!("was killed by signal {signal}"),
-                (None, None) => "exited".to_string(),
-            },
-            _ => "closed its stdout".to_string(),
-        };
+        let exit = tokio::time::timeout(EXIT_STATUS_WAIT, self.host.wait())
+            .await
+            .unwrap_or_else(|_| "closed its stdout".to_string());
         let message = if reason.is_empty() {
             exit
         } else {
@@ -579,7 +747,7 @@ impl AgentProcess {
     /// Ends the agent: sends `end` (when given), closes stdin, waits up to `grace` for the exit, then kills
     /// the whole process group. Returns the kept stderr.
     pub async fn stop(&mut self, end: Option<&Value>, grace: Duration) -> String {
-        self.sample_cpu();
+        self.sample_cpu().await;
         let deadline = tokio::time::Instant::now() + grace;
         if let Some(message) = end {
             if self.gone.is_none() && self.stdin.is_some() {
@@ -592,13 +760,13 @@ impl AgentProcess {
         // What waits for stdin is written within the grace period, then stdin is closed.
         let _ = timeout_at(deadline, self.flush()).await;
         self.stdin = None;
-        let exited = timeout_at(deadline, self.child.wait()).await.is_ok();
+        let exited = timeout_at(deadline, self.host.wait()).await.is_ok();
         if !exited {
-            self.sample_cpu();
+            self.sample_cpu().await;
         }
-        self.kill_group();
+        self.host.kill();
         if !exited {
-            let _ = tokio::time::timeout(EXIT_STATUS_WAIT, self.child.wait()).await;
+            let _ = tokio::time::timeout(EXIT_STATUS_WAIT, self.host.wait()).await;
         }
         if let Some(task) = self.stderr_task.take() {
             let _ = tokio::time::timeout(STDERR_DRAIN_WAIT, task).await;
@@ -613,28 +781,11 @@ impl AgentProcess {
             Err(poisoned) => poisoned.into_inner().render(),
         }
     }
-
-    /// SIGKILL to the agent's process group: the agent and everything it started.
-    fn kill_group(&mut self) {
-        if self.stopped {
-            return;
-        }
-        self.stopped = true;
-        if let Some(pgid) = self.pgid {
-            match killpg(pgid, Signal::SIGKILL) {
-                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                Err(error) => {
-                    tracing::warn!(pgid = pgid.as_raw(), %error, "killing agent process group failed")
-                }
-            }
-        }
-        let _ = self.child.start_kill();
-    }
 }
 
 impl Drop for AgentProcess {
     fn drop(&mut self) {
-        self.kill_group();
+        self.host.kill();
         if let Some(task) = self.stderr_task.take() {
             task.abort();
         }
@@ -653,17 +804,4 @@ fn set_nonblocking(fd: impl AsFd) -> nix::Result<()> {
     use nix::fcntl::{FcntlArg, OFlag, fcntl};
     let flags = OFlag::from_bits_truncate(fcntl(&fd, FcntlArg::F_GETFL)?);
     fcntl(&fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(drop)
-}
-
-async fn drain_stderr(mut pipe: tokio::process::ChildStderr, buffer: Arc<Mutex<StderrBuffer>>) {
-    let mut chunk = vec![0u8; 8192];
-    loop {
-        match pipe.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => match buffer.lock() {
-                Ok(mut buf) => buf.push(&chunk[..n]),
-                Err(poisoned) => poisoned.into_inner().push(&chunk[..n]),
-            },
-        }
-    }
 }

@@ -83,6 +83,12 @@ pub struct RunConfig {
     #[arg(long, default_value_t = 30_000, env = "ORCHESTRATOR_REPORT_RETRY_MS")]
     pub(crate) report_retry_ms: u64,
 
+    /// Sockets of the seats whose agents run in containers of their own (comma-separated, one per seat in
+    /// seat order): the orchestrator listens on each, and the seat's `agent-shim run` connects to it and
+    /// starts the agent there. Without them, agents run as child processes of the orchestrator.
+    #[arg(long, value_delimiter = ',', env = "ORCHESTRATOR_SEAT_SOCKETS")]
+    pub(crate) seat_socket: Vec<PathBuf>,
+
     #[command(flatten)]
     pub(crate) sandbox: SandboxConfig,
 }
@@ -141,11 +147,21 @@ impl SandboxConfig {
                 count: self.agent_uid_count,
                 lock_dir: self.agent_uid_lock_dir.clone(),
             }),
+            own_user: None,
         }
     }
 }
 
 impl RunConfig {
+    /// Where the agents run.
+    pub(crate) fn hosting(&self) -> crate::agent::Hosting {
+        if self.seat_socket.is_empty() {
+            crate::agent::Hosting::Local
+        } else {
+            crate::agent::Hosting::Containers(self.seat_socket.clone())
+        }
+    }
+
     /// The report stream's retry budget.
     pub(crate) fn report_retry(&self) -> Duration {
         Duration::from_millis(self.report_retry_ms)

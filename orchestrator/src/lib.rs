@@ -7,6 +7,7 @@
 //! - `sandbox`: the isolation layers applied to every agent process, and the orchestrator's own hardening.
 //! - [`replay`]: the replay recorder, its state-hash chain and digest.
 //! - [`report`]: the `MatchReporter` client stream back to the executor.
+//! - [`shim`]: the agent shim (`agent-shim`), which starts and controls an agent in a container of its own.
 //! - [`verify`]: re-simulating a replay file to check every step, hash and score it records.
 //! - [`telemetry`]: logging setup.
 //!
@@ -25,6 +26,7 @@ mod match_loop;
 pub mod replay;
 pub mod report;
 mod sandbox;
+pub mod shim;
 pub mod telemetry;
 pub mod verify;
 
@@ -66,6 +68,25 @@ pub enum Error {
     },
     #[error("starting logging: {0}")]
     Telemetry(String),
+    #[error(
+        "agent shim: connecting to the seat socket {path}: {source}; the orchestrator of the match listens \
+         there (a volume shared with it)"
+    )]
+    SeatConnect {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("agent shim: the orchestrator's control connection failed: {0}")]
+    SeatControl(#[source] std::io::Error),
+    #[error(
+        "agent shim: installing itself at {path}: {source}; the directory must be a writable volume"
+    )]
+    ShimInstall {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -90,6 +111,7 @@ pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()>) -> Resul
     let options = PlayOptions {
         python: config.python.clone(),
         sandbox: config.sandbox.options(),
+        hosting: config.hosting(),
         ..PlayOptions::default()
     };
     let played = play(&spec, &options, &reporter, shutdown).await;

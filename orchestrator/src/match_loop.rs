@@ -44,7 +44,7 @@ use proto::outcome::{MatchOutcome, MatchStatus};
 use proto::spec::MatchSpec;
 use serde_json::json;
 
-use crate::agent::protocol;
+use crate::agent::{Hosting, protocol};
 use crate::envs::{Environment, MoveStyle};
 use crate::replay::Recorder;
 use crate::report::Reporter;
@@ -61,6 +61,8 @@ pub struct PlayOptions {
     pub(crate) exit_grace: Duration,
     /// Isolation settings on top of the spec's.
     pub(crate) sandbox: SandboxOptions,
+    /// Where the agents run.
+    pub(crate) hosting: Hosting,
 }
 
 impl Default for PlayOptions {
@@ -69,6 +71,7 @@ impl Default for PlayOptions {
             python: PathBuf::from("python3"),
             exit_grace: Duration::from_millis(500),
             sandbox: SandboxOptions::default(),
+            hosting: Hosting::Local,
         }
     }
 }
@@ -112,20 +115,27 @@ pub async fn play(
             return refused(&game, message);
         }
     };
-    let prepared = setup::prepare_seats(
-        spec,
-        options,
-        game.turn_based,
-        scratch_root.path(),
-        &mut game.seats,
-        reporter,
-    );
+    tokio::pin!(shutdown);
+    // Agents in containers of their own are waited for here: a cancel may come meanwhile.
+    let prepared = tokio::select! {
+        biased;
+        () = &mut shutdown => None,
+        prepared = setup::prepare_seats(
+            spec,
+            options,
+            game.turn_based,
+            scratch_root.path(),
+            &mut game.seats,
+            reporter,
+            deadline,
+        ) => Some(prepared),
+    };
     let prepared = match prepared {
-        Ok(prepared) => prepared,
-        Err(message) => return refused(&game, message),
+        None => return game.finish(Stop::Cancelled, options.exit_grace).await,
+        Some(Ok(prepared)) => prepared,
+        Some(Err(message)) => return refused(&game, message),
     };
 
-    tokio::pin!(shutdown);
     let stop = tokio::select! {
         biased;
         () = &mut shutdown => Stop::Cancelled,

@@ -119,6 +119,10 @@ pub struct SandboxOptions {
     /// The dedicated users agents run as when the orchestrator may change user ids; `None`: agents run as
     /// the orchestrator's user.
     pub uids: Option<UidRange>,
+    /// Set by an agent shim in the agent's own container, whose user the pod gave the seat: whether that user
+    /// is the seat's own, as the orchestrator judged it (neither root, nor its own, nor another seat's). The
+    /// dedicated-user layer is then that judgement, without a uid range.
+    pub own_user: Option<Result<(), String>>,
 }
 
 impl SandboxOptions {
@@ -319,6 +323,10 @@ fn dedicated_user(
     report: &mut Report<'_>,
     setup: &mut ChildSetup,
 ) -> Result<Option<Tenancy>, String> {
+    if let Some(verdict) = &options.own_user {
+        report.layer(DEDICATED_UID, verdict.clone());
+        return Ok(None);
+    }
     let mut passage = None;
     let available = match (&options.uids, agent.interpreter) {
         (None, _) => Err("no agent uid range is configured".to_string()),

@@ -39,8 +39,19 @@ pub struct Launch {
     pub(crate) runtime: Vec<PathBuf>,
 }
 
-/// Decides how to start the agent in `dir`; `Err` is a message for the agent's author.
+/// Decides how to start the agent in `dir`, asking the interpreter `python` (the operator's) where it is
+/// installed; `Err` is a message for the agent's author.
 pub fn resolve(dir: &Path, python: &Path) -> Result<Launch, String> {
+    resolve_with(dir, || interpreter(python))
+}
+
+/// Decides how to start the agent in `dir` like [`resolve`], finding where the interpreter `python` is
+/// installed from its path alone: an interpreter of an agent's image is never run outside the sandbox.
+pub(crate) fn resolve_without_running(dir: &Path, python: &Path) -> Result<Launch, String> {
+    resolve_with(dir, || inspect(python))
+}
+
+fn resolve_with(dir: &Path, interpreter: impl FnOnce() -> Interpreter) -> Result<Launch, String> {
     let dir =
         std::path::absolute(dir).map_err(|e| format!("agent directory {}: {e}", dir.display()))?;
     if !dir.is_dir() {
@@ -55,7 +66,7 @@ pub fn resolve(dir: &Path, python: &Path) -> Result<Launch, String> {
     }
     for module in PYTHON_MODULES {
         if dir.join(module).is_file() {
-            let interpreter = interpreter(python);
+            let interpreter = interpreter();
             return Ok(Launch {
                 program: interpreter.executable.into_os_string(),
                 runtime: interpreter.installation,
@@ -129,6 +140,56 @@ fn interpreter(python: &Path) -> Interpreter {
             })
         })
         .clone()
+}
+
+/// The interpreter `python` (a path, or a name looked up on `PATH`) as its files show it, without running
+/// it: a virtual environment names itself in `pyvenv.cfg` beside its `bin` directory, with the installation
+/// it was made from as `home`; any other installation is the directory above the real executable's `bin`.
+fn inspect(python: &Path) -> Interpreter {
+    let found = if python.is_absolute() {
+        Some(python.to_path_buf())
+    } else {
+        std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(python))
+                .find(|candidate| candidate.is_absolute() && candidate.is_file())
+        })
+    };
+    let Some(executable) = found.filter(|p| p.is_file()) else {
+        return Interpreter {
+            executable: python.to_path_buf(),
+            installation: Vec::new(),
+        };
+    };
+    let venv = executable
+        .parent()
+        .and_then(Path::parent)
+        .filter(|dir| dir.join("pyvenv.cfg").is_file());
+    let installation = match venv {
+        Some(venv) => {
+            let home = std::fs::read_to_string(venv.join("pyvenv.cfg"))
+                .ok()
+                .and_then(|cfg| {
+                    cfg.lines().find_map(|line| {
+                        let (key, value) = line.split_once('=')?;
+                        (key.trim() == "home").then(|| PathBuf::from(value.trim()))
+                    })
+                })
+                .filter(|home| home.is_absolute())
+                .and_then(|home| home.parent().map(Path::to_path_buf));
+            std::iter::once(venv.to_path_buf()).chain(home).collect()
+        }
+        None => executable
+            .canonicalize()
+            .ok()
+            .and_then(|real| Some(real.parent()?.parent()?.to_path_buf()))
+            .into_iter()
+            .collect(),
+    };
+    Interpreter {
+        executable,
+        installation,
+    }
 }
 
 fn from_manifest(dir: &Path, path: &Path) -> Result<Launch, String> {
@@ -262,6 +323,53 @@ mod tests {
                 format!("/opt/py -u -c <python adapter> {module}")
             );
         }
+    }
+
+    #[test]
+    fn an_interpreter_found_from_its_path_names_its_installation_without_running() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let base = root.path().join("opt/conda");
+        let venv = root.path().join("venv");
+        // An interpreter that would leave a mark if it ran.
+        let mark = root.path().join("ran");
+        for bin in [base.join("bin"), venv.join("bin")] {
+            std::fs::create_dir_all(&bin).unwrap();
+            let python = bin.join("python3");
+            std::fs::write(&python, format!("#!/bin/sh\ntouch {}\n", mark.display())).unwrap();
+            std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        std::fs::write(
+            venv.join("pyvenv.cfg"),
+            format!(
+                "home = {}\ninclude-system-site-packages = false\n",
+                base.join("bin").display()
+            ),
+        )
+        .unwrap();
+        let agent = dir_with(&[("agent.py", "")]);
+        let cases = [
+            (base.join("bin/python3"), vec![base.clone()]),
+            (venv.join("bin/python3"), vec![venv.clone(), base.clone()]),
+        ];
+        for (python, installation) in cases {
+            let launch = resolve_without_running(agent.path(), &python).unwrap();
+            assert_eq!(PathBuf::from(&launch.program), python);
+            let canonical: Vec<PathBuf> = launch
+                .runtime
+                .iter()
+                .map(|p| p.canonicalize().unwrap())
+                .collect();
+            let want: Vec<PathBuf> = installation
+                .iter()
+                .map(|p| p.canonicalize().unwrap())
+                .collect();
+            assert_eq!(canonical, want, "{python:?}");
+        }
+        assert!(!mark.exists(), "the interpreter was run");
+        let missing =
+            resolve_without_running(agent.path(), Path::new("/nonexistent/python3")).unwrap();
+        assert!(missing.runtime.is_empty());
     }
 
     #[test]

@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::agent::Usage;
+use crate::agent::local::SCRATCH_ENTRIES;
 use crate::sandbox;
 
-/// Entries a scratch directory may hold; walking more each step would cost the match too much.
-const SCRATCH_ENTRIES: usize = 10_000;
 /// The least time between two walks of the scratch directories. A walk costs about ten system calls per
 /// agent, as much as the rest of a fast step; between walks an agent can write only what it writes in that
 /// time, each file capped by the file-size rlimit.
@@ -41,25 +41,21 @@ impl ScratchRoot {
     }
 }
 
-/// Why an agent is over its limits: more than `scratch_mb` MiB of scratch space (the blocks under `dir` plus
-/// the `unlinked` bytes of deleted files it keeps open) or `SCRATCH_ENTRIES` entries, or more than
-/// `sandbox::THREADS` threads; `None` while it is within them.
-pub(super) fn excess(
-    dir: &Path,
-    unlinked: u64,
-    threads: Option<u64>,
-    scratch_mb: u64,
-) -> Option<String> {
+/// Why an agent is over its limits: more than `scratch_mb` MiB of scratch space (the blocks of its scratch
+/// directory plus the bytes of deleted files it keeps open) or `SCRATCH_ENTRIES` entries (a walk counts
+/// one more at most), or more than `sandbox::THREADS` threads; `None` while it is within them.
+pub(super) fn excess(usage: &Usage, scratch_mb: u64) -> Option<String> {
     let limit = scratch_mb.saturating_mul(1024 * 1024);
-    let (listed, entries) = sandbox::scratch_usage(dir, SCRATCH_ENTRIES);
-    let bytes = listed.saturating_add(unlinked);
+    let unlinked = usage.unlinked_bytes;
+    let entries = usage.scratch_entries;
+    let bytes = usage.scratch_bytes.saturating_add(unlinked);
     if bytes > limit || entries > SCRATCH_ENTRIES {
         return Some(format!(
             "disqualified: the scratch directory holds {bytes} bytes ({unlinked} of them in deleted files it keeps \
              open) in {entries} entries, over the limit of {scratch_mb} MiB and {SCRATCH_ENTRIES} entries"
         ));
     }
-    let threads = threads?;
+    let threads = usage.threads?;
     (threads > sandbox::THREADS).then(|| {
         format!(
             "disqualified: {threads} threads, over the limit of {}",

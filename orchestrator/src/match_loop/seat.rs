@@ -3,7 +3,6 @@
 //! A seat charges faults, spends the time bank, takes its agent out of the match and stops it; what a reply
 //! counts as is decided by [`super::judge`].
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -15,10 +14,9 @@ use serde_json::Value;
 use super::scratch;
 use super::think::Turn;
 use crate::agent::protocol;
-use crate::agent::{AgentProcess, Launch, ProcessLimits};
+use crate::agent::{AgentProcess, ProcessLimits, Ready};
 use crate::envs::Environment;
 use crate::report::Reporter;
-use crate::sandbox::{self, Prepared};
 
 /// One player's agent and its account.
 pub(super) struct Seat {
@@ -40,8 +38,6 @@ pub(super) struct Seat {
     cpu_seconds: f64,
     /// The isolation layers in force for the agent.
     isolation: Isolation,
-    /// The agent's private writable directory, checked against `limits.scratch_mb`.
-    scratch: Option<PathBuf>,
 }
 
 /// The seats of the agents of `spec`, in seat order, each with a full time bank.
@@ -64,7 +60,6 @@ pub(super) fn seats_of(spec: &MatchSpec) -> Vec<Seat> {
             clock: Duration::ZERO,
             cpu_seconds: 0.0,
             isolation: Isolation::default(),
-            scratch: None,
         })
         .collect()
 }
@@ -151,44 +146,37 @@ impl Seat {
         }
     }
 
-    /// Records the sandbox prepared for the agent: the isolation it plans and the scratch directory.
-    pub(super) fn sandboxed(&mut self, sandbox: &Prepared) {
-        self.isolation = sandbox.isolation.clone();
-        self.scratch = Some(sandbox.scratch.clone());
+    /// Records the isolation planned for the agent.
+    pub(super) fn sandboxed(&mut self, isolation: &Isolation) {
+        self.isolation = isolation.clone();
     }
 
-    /// Starts the agent inside its prepared sandbox; `None` when it could not start (charged and out).
-    pub(super) fn spawn(
+    /// Starts the prepared agent; `None` when it could not start (charged and out).
+    pub(super) async fn spawn(
         &mut self,
-        launch: &Launch,
-        sandbox: Prepared,
+        ready: Ready,
         limits: ProcessLimits,
         reporter: &Reporter,
     ) -> Option<&mut AgentProcess> {
-        let (process, isolation) = match AgentProcess::spawn_with(launch, limits, Some(sandbox)) {
-            Ok(spawned) => spawned,
+        let (process, isolation, command) = match ready.start(limits).await {
+            Ok(started) => started,
             Err(message) => {
                 self.cannot_run(&message, reporter);
                 return None;
             }
         };
         self.isolation = isolation;
-        tracing::info!(player = self.player, agent_id = %self.agent_id, command = %launch.display(),
+        tracing::info!(player = self.player, agent_id = %self.agent_id, %command,
             pid = process.pid(), applied = ?self.isolation.applied, unavailable = ?self.isolation.unavailable,
             "agent started");
         Some(self.process.insert(process))
     }
 
     /// Why the agent is over its scratch or thread limits ([`scratch::excess`]), `None` while it is within
-    /// them.
-    pub(super) fn excess(&self, scratch_mb: u64) -> Option<String> {
-        let dir = self.scratch.as_deref()?;
-        let process = self.process.as_ref();
-        let unlinked = process.map_or(0, AgentProcess::unlinked_bytes);
-        let threads = process
-            .and_then(AgentProcess::pid)
-            .and_then(sandbox::threads);
-        scratch::excess(dir, unlinked, threads, scratch_mb)
+    /// them or has no process.
+    pub(super) async fn excess(&mut self, scratch_mb: u64) -> Option<String> {
+        let usage = self.process.as_mut()?.usage().await;
+        scratch::excess(&usage, scratch_mb)
     }
 
     pub(super) fn process_mut(&mut self) -> Option<&mut AgentProcess> {
@@ -224,24 +212,26 @@ impl Seat {
         self.clock
     }
 
+    /// The agent's CPU nanoseconds now, when it still plays (per-move CPU is a debug figure: reading `/proc`
+    /// around every move costs dozens of system calls per step; each agent's total is read when it stops).
+    pub(super) async fn cpu_before_move(&mut self) -> Option<u64> {
+        let process = self.process.as_mut().filter(|_| self.out.is_none())?;
+        process.sample_cpu().await.map(|(_, ns)| ns)
+    }
+
     /// Sends the agent its `step` message when it still plays and returns its turn (within `step_ms` plus
-    /// the bank); `per_move_cpu` samples its CPU time first.
+    /// the bank); `cpu_before` is its CPU time sampled before, when per-move CPU is logged.
     pub(super) fn ask(
         &mut self,
         step: u32,
         env: &dyn Environment,
         step_ms: Duration,
-        per_move_cpu: bool,
+        cpu_before: Option<u64>,
     ) -> Option<Turn> {
         let running = self.running();
         let process = self.process.as_mut().filter(|_| self.out.is_none())?;
         let bank_ms = u64::try_from(self.bank.as_millis()).unwrap_or(u64::MAX);
         let message = protocol::step_message(step, env.observation(self.player), bank_ms);
-        // Reading /proc around every move costs dozens of system calls per step; per-move CPU is a debug
-        // figure, and each agent's total is read when it stops.
-        let cpu_before = per_move_cpu
-            .then(|| process.sample_cpu().map(|(_, ns)| ns))
-            .flatten();
         let sent = process.send(&message);
         let mut turn = Turn::new(self.player, sent, step_ms + self.bank, Some(step), running);
         turn.cpu_before = cpu_before;
@@ -249,15 +239,14 @@ impl Seat {
     }
 
     /// Logs the CPU time of a move at debug level, when it was sampled before the move.
-    pub(super) fn log_move_cpu(&mut self, step: u32, before: Option<u64>) {
+    pub(super) async fn log_move_cpu(&mut self, step: u32, before: Option<u64>) {
         let Some(before) = before else {
             return;
         };
-        let after = self
-            .process
-            .as_mut()
-            .and_then(AgentProcess::sample_cpu)
-            .map_or(before, |(_, ns)| ns);
+        let after = match self.process.as_mut() {
+            Some(process) => process.sample_cpu().await.map_or(before, |(_, ns)| ns),
+            None => before,
+        };
         let cpu_ms = after.saturating_sub(before) as f64 / 1e6;
         tracing::debug!(player = self.player, step, cpu_ms, "agent move");
     }

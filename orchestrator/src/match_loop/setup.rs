@@ -4,17 +4,17 @@
 
 use std::path::Path;
 
-use proto::spec::{AgentSpec, MatchSpec};
+use proto::spec::MatchSpec;
 
 use super::PlayOptions;
 use super::seat::Seat;
-use crate::agent::{Launch, launch};
+use crate::agent::{Ready, Seating, Unready};
 use crate::envs::{self, Environment};
 use crate::report::Reporter;
-use crate::sandbox::{self, AgentBox, Prepared};
+use crate::sandbox;
 
-/// How one agent starts and its sandbox; `None` for an agent that cannot run.
-pub(super) type Start = Option<(Launch, Prepared)>;
+/// How one agent starts; `None` for an agent that cannot run.
+pub(super) type Start = Option<Ready>;
 
 /// Creates the environment and checks the spec's seats and the isolation layers it and the options name.
 pub(super) fn environment(
@@ -35,42 +35,52 @@ pub(super) fn environment(
     Ok(env)
 }
 
-/// Resolves how each agent starts and prepares its sandbox, without starting anything. Agents that cannot
-/// run are charged and left out. `Err` refuses the match: a required isolation layer is unavailable, or a
-/// sandbox could not be prepared.
-pub(super) fn prepare_seats(
+/// Resolves how each agent starts and prepares its sandbox, without starting anything; agents in containers
+/// of their own are waited for until `until`. Agents that cannot run are charged and left out. `Err` refuses
+/// the match: a required isolation layer is unavailable, or a seat could not be set up.
+pub(super) async fn prepare_seats(
     spec: &MatchSpec,
     options: &PlayOptions,
     turn_based: bool,
     scratch_root: &Path,
     seats: &mut [Seat],
     reporter: &Reporter,
+    until: tokio::time::Instant,
 ) -> Result<Vec<Start>, String> {
     let mut required = spec.limits.required_isolation.clone();
     required.extend(options.sandbox.required.iter().cloned());
+    let seating = Seating {
+        spec,
+        python: &options.python,
+        sandbox: &options.sandbox,
+        turn_based,
+        scratch_root,
+    };
+    let readies = options.hosting.prepare(&seating, until).await?;
     let mut prepared = Vec::new();
     let mut missing = Vec::new();
-    for (seat, agent) in seats.iter_mut().zip(&spec.agents) {
-        let Some((launch, sandbox)) = prepare_seat(
-            spec,
-            options,
-            turn_based,
-            scratch_root,
-            seat,
-            agent,
-            reporter,
-        )?
-        else {
-            prepared.push(None);
-            continue;
+    for (seat, ready) in seats.iter_mut().zip(readies) {
+        let ready = match ready {
+            Ok(ready) => ready,
+            Err(Unready::CannotRun(message)) => {
+                seat.cannot_run(&message, reporter);
+                prepared.push(None);
+                continue;
+            }
+            Err(Unready::Refused(message)) => {
+                return Err(format!(
+                    "preparing the sandbox of agent {}: {message}",
+                    seat.agent_id
+                ));
+            }
         };
-        seat.sandboxed(&sandbox);
-        for reason in sandbox::missing_required(&required, &sandbox.isolation, turn_based) {
+        seat.sandboxed(ready.isolation());
+        for reason in sandbox::missing_required(&required, ready.isolation(), turn_based) {
             if !missing.contains(&reason) {
                 missing.push(reason);
             }
         }
-        prepared.push(Some((launch, sandbox)));
+        prepared.push(Some(ready));
     }
     if !missing.is_empty() {
         return Err(format!(
@@ -80,75 +90,4 @@ pub(super) fn prepare_seats(
         ));
     }
     Ok(prepared)
-}
-
-/// Resolves how one agent starts and prepares its sandbox; `None` for an agent that cannot run (charged).
-fn prepare_seat(
-    spec: &MatchSpec,
-    options: &PlayOptions,
-    turn_based: bool,
-    scratch_root: &Path,
-    seat: &mut Seat,
-    agent: &AgentSpec,
-    reporter: &Reporter,
-) -> Result<Option<(Launch, Prepared)>, String> {
-    let mut launch = match launch::resolve(&agent.dir, &options.python) {
-        Ok(launch) => launch,
-        Err(message) => {
-            seat.cannot_run(&message, reporter);
-            return Ok(None);
-        }
-    };
-    let shared = spec
-        .agents
-        .iter()
-        .filter(|other| same_dir(&other.dir, &launch.dir))
-        .count()
-        > 1;
-    let scratch = scratch_root.join(format!("agent-{}", seat.player + 1));
-    if launch.is_manifest() {
-        let resolved = sandbox::resolve_program(
-            &options.sandbox,
-            &agent_box(&launch, &scratch, !shared, spec, turn_based),
-            &launch.program,
-        );
-        match resolved {
-            Ok(program) => launch.program = program.into_os_string(),
-            Err(message) => {
-                seat.cannot_run(&message, reporter);
-                return Ok(None);
-            }
-        }
-    }
-    let agent = agent_box(&launch, &scratch, !shared, spec, turn_based);
-    let sandbox = sandbox::prepare(&options.sandbox, &agent)
-        .map_err(|e| format!("preparing the sandbox of agent {}: {e}", seat.agent_id))?;
-    Ok(Some((launch, sandbox)))
-}
-
-/// What the sandbox of an agent started as `launch` needs to know.
-fn agent_box<'a>(
-    launch: &'a Launch,
-    scratch: &Path,
-    own_dir: bool,
-    spec: &'a MatchSpec,
-    turn_based: bool,
-) -> AgentBox<'a> {
-    AgentBox {
-        dir: &launch.dir,
-        scratch: scratch.to_path_buf(),
-        runtime: &launch.runtime,
-        interpreter: (!launch.is_manifest()).then(|| Path::new(&launch.program)),
-        own_dir,
-        limits: &spec.limits,
-        turn_based,
-    }
-}
-
-/// Whether two agent directories are the same directory.
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }

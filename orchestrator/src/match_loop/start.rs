@@ -14,12 +14,12 @@ impl Match<'_> {
     /// Starts every prepared agent and waits for each to answer `ready`; false when the match deadline came
     /// first.
     pub(super) async fn start(&mut self, prepared: Vec<setup::Start>) -> bool {
-        let turns = self.spawn(prepared);
+        let turns = self.spawn(prepared).await;
         self.await_ready(turns).await
     }
 
     /// Spawns every prepared agent and sends it `init`; returns their turns in seat order.
-    fn spawn(&mut self, prepared: Vec<setup::Start>) -> Vec<Turn> {
+    async fn spawn(&mut self, prepared: Vec<setup::Start>) -> Vec<Turn> {
         let limits = &self.spec.limits;
         let process_limits = ProcessLimits {
             max_line_bytes: limits.max_line_bytes,
@@ -31,10 +31,10 @@ impl Match<'_> {
         let mut turns = Vec::new();
         for (seat, prepared) in self.seats.iter_mut().zip(prepared) {
             let player = seat.player;
-            let Some((launch, sandbox)) = prepared else {
+            let Some(ready) = prepared else {
                 continue;
             };
-            let Some(process) = seat.spawn(&launch, sandbox, process_limits, self.reporter) else {
+            let Some(process) = seat.spawn(ready, process_limits, self.reporter).await else {
                 continue;
             };
             let environment = &self.spec.environment;

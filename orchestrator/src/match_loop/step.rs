@@ -50,14 +50,25 @@ impl Match<'_> {
     async fn ask(&mut self, step: u32, movers: &[usize]) -> Option<Vec<Answered>> {
         let per_move_cpu = tracing::enabled!(tracing::Level::DEBUG);
         let step_ms = Duration::from_millis(self.spec.limits.step_ms);
-        let env = self.env.as_ref();
-        let seats = &mut self.seats;
-        let turns: Vec<Turn> = think::order(movers, step)
-            .filter_map(|player| seats.get_mut(player)?.ask(step, env, step_ms, per_move_cpu))
-            .collect();
+        let mut turns: Vec<Turn> = Vec::with_capacity(movers.len());
+        for player in think::order(movers, step) {
+            let Some(seat) = self.seats.get_mut(player) else {
+                continue;
+            };
+            let cpu_before = if per_move_cpu {
+                seat.cpu_before_move().await
+            } else {
+                None
+            };
+            if let Some(turn) = seat.ask(step, self.env.as_ref(), step_ms, cpu_before) {
+                turns.push(turn);
+            }
+        }
         let answered = self.think(turns).await?;
         for answer in &answered {
-            self.seats[answer.player].log_move_cpu(step, answer.cpu_before);
+            self.seats[answer.player]
+                .log_move_cpu(step, answer.cpu_before)
+                .await;
         }
         Some(answered)
     }
@@ -156,7 +167,7 @@ impl Match<'_> {
                 .is_none_or(|at| at.elapsed() >= SCRATCH_WALK_EVERY)
         {
             for seat in self.seats.iter_mut().filter(|s| s.playing()) {
-                let Some(message) = seat.excess(limits.scratch_mb) else {
+                let Some(message) = seat.excess(limits.scratch_mb).await else {
                     continue;
                 };
                 seat.charge(
