@@ -131,6 +131,7 @@ async fn registry(image: Image, token: bool) -> TestServer {
     server
 }
 
+/// Pulls `agents/pong:TAG` from the test registry over plain http, loopback allowed.
 async fn pull(scratch: &Scratch, server: &TestServer, tag: &str, extra: &[&str]) -> Outcome {
     let source = format!("oci://{}/agents/pong:{tag}", server.addr);
     let dest = scratch.dest();
@@ -141,6 +142,8 @@ async fn pull(scratch: &Scratch, server: &TestServer, tag: &str, extra: &[&str])
         &source,
         "--dest",
         dest.to_str().unwrap(),
+        "--allow-hosts",
+        "127.0.0.1",
         "--oci-plain-http",
         &registry,
         "--retry-backoff-ms",

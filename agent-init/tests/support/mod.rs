@@ -141,13 +141,16 @@ impl Scratch {
         tree(self.root())
     }
 
-    /// Runs agent-init with `--source SOURCE --dest DEST` and `extra` flags.
+    /// Runs agent-init with `--source SOURCE --dest DEST`, the scratch directory allowed as a local
+    /// root (`--local-roots ROOT`), and `extra` flags.
     pub fn install(&self, source: impl AsRef<OsStr>, extra: &[&str]) -> Outcome {
         let mut args: Vec<std::ffi::OsString> = vec![
             "--source".into(),
             source.as_ref().to_owned(),
             "--dest".into(),
             self.dest().into_os_string(),
+            "--local-roots".into(),
+            self.root().as_os_str().to_owned(),
         ];
         args.extend(extra.iter().map(Into::into));
         run(args)
