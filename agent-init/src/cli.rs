@@ -1,6 +1,7 @@
 //! The command line: flags (each also read from `AGENT_INIT_*`), the run, and the result file.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use clap::{Args, Parser};
 
@@ -110,25 +111,50 @@ pub struct Access {
     /// comma-separated: host names (any address they resolve to is then allowed), IP addresses or
     /// CIDR ranges, e.g. artifacts.arena.svc.cluster.local,10.8.0.0/16. An entry opens every port
     /// of that host. Default: none.
-    #[arg(
-        long,
-        env = "AGENT_INIT_ALLOW_HOSTS",
-        value_delimiter = ',',
-        value_name = "NAME|IP|CIDR"
-    )]
-    pub allow_hosts: Vec<AllowEntry>,
+    #[arg(long, env = "AGENT_INIT_ALLOW_HOSTS", value_name = "NAME|IP|CIDR,...")]
+    pub allow_hosts: Vec<List<AllowEntry>>,
 
     /// Directories below which local sources (a path or file://) may lie, comma-separated. The
     /// source is resolved (symlinks, `..`) before the check, must lie strictly below a root, and
     /// is read without following links. A path outside gets the same refusal whether or not it
     /// exists. Default: none, so local sources are refused.
-    #[arg(
-        long,
-        env = "AGENT_INIT_LOCAL_ROOTS",
-        value_delimiter = ',',
-        value_name = "DIR"
-    )]
-    pub local_roots: Vec<PathBuf>,
+    #[arg(long, env = "AGENT_INIT_LOCAL_ROOTS", value_name = "DIR,...")]
+    pub local_roots: Vec<List<PathBuf>>,
+}
+
+impl Access {
+    /// The destinations `--allow-hosts` opens.
+    pub fn destinations(&self) -> Destinations {
+        let entries: Vec<AllowEntry> = self.allow_hosts.iter().flat_map(|l| l.0.clone()).collect();
+        Destinations::new(&entries)
+    }
+
+    /// The directories `--local-roots` names.
+    pub fn local_roots(&self) -> Vec<PathBuf> {
+        self.local_roots.iter().flat_map(|l| l.0.clone()).collect()
+    }
+}
+
+/// A comma-separated list given to one flag; empty items are skipped, so an empty value (e.g. an
+/// environment variable set to "") means none.
+#[derive(Debug, Clone, Default)]
+pub struct List<T>(pub Vec<T>);
+
+impl<T> FromStr for List<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| item.parse().map_err(|e: T::Err| e.to_string()))
+            .collect::<Result<Vec<T>, String>>()
+            .map(List)
+    }
 }
 
 impl Cli {
@@ -189,8 +215,8 @@ async fn install_from_cli(cli: &Cli) -> Result<(Source, Installed), Error> {
         sha256: cli.sha256.clone(),
         http: cli.http.clone(),
         oci: cli.oci.clone(),
-        destinations: Destinations::new(&cli.access.allow_hosts),
-        local_roots: cli.access.local_roots.clone(),
+        destinations: cli.access.destinations(),
+        local_roots: cli.access.local_roots(),
     };
     tracing::info!(source = %source, dest = %cli.dest.display(), "installing agent");
     let installed = install::install(&source, &cli.dest, &options).await?;
@@ -205,4 +231,35 @@ fn one_line(text: &str) -> String {
         &text.split_whitespace().collect::<Vec<_>>().join(" "),
         REASON_MAX,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_skip_empty_items() {
+        let cases = [
+            ("", Some(vec![])),
+            (" , ,", Some(vec![])),
+            ("a.internal", Some(vec!["a.internal"])),
+            (
+                "a.internal,,10.0.0.0/8,",
+                Some(vec!["a.internal", "10.0.0.0/8"]),
+            ),
+            ("a.internal,10.0.0.0/33", None),
+        ];
+        for (text, want) in cases {
+            let got = text.parse::<List<AllowEntry>>().ok();
+            let want = want.map(|items| {
+                items
+                    .into_iter()
+                    .map(|item| item.parse::<AllowEntry>().unwrap())
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(got.map(|list| list.0), want, "{text:?}");
+        }
+        let roots: List<PathBuf> = "/srv/a, /srv/b,".parse().unwrap();
+        assert_eq!(roots.0, [PathBuf::from("/srv/a"), PathBuf::from("/srv/b")]);
+    }
 }
