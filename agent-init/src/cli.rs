@@ -52,8 +52,8 @@ pub const TERMINATION_LOG: &str = "/dev/termination-log";
 /// Formats, detected by content as well as by name: .zip, .tar, .tar.gz/.tgz, .tar.zst/.tzst, or a
 /// single file. A single `.py` file is installed as DIR/agent.py and must be UTF-8 text without
 /// NUL bytes (an HTML page is refused); another single file keeps its name. A file named like
-/// an archive must be one. An archive whose entries all sit in one top-level directory is unwrapped, so DIR holds the
-/// agent's files directly.
+/// an archive must be one. An archive whose entries all sit in one top-level directory is
+/// unwrapped, so DIR holds the agent's files directly.
 ///
 /// Safety: nothing is written outside DIR. Absolute paths, `..`, paths through symlinks, symlinks
 /// and hard links pointing out, and device or fifo entries are refused; setuid, setgid, sticky and
@@ -110,14 +110,14 @@ pub struct Access {
     /// Hosts that http(s):// and oci:// sources may reach besides public internet addresses,
     /// comma-separated: host names (any address they resolve to is then allowed), IP addresses or
     /// CIDR ranges, e.g. artifacts.arena.svc.cluster.local,10.8.0.0/16. An entry opens every port
-    /// of that host. Default: none.
+    /// of that host. Repeatable; an empty value means none. Default: none.
     #[arg(long, env = "AGENT_INIT_ALLOW_HOSTS", value_name = "NAME|IP|CIDR,...")]
     pub allow_hosts: Vec<List<AllowEntry>>,
 
     /// Directories below which local sources (a path or file://) may lie, comma-separated. The
     /// source is resolved (symlinks, `..`) before the check, must lie strictly below a root, and
     /// is read without following links. A path outside gets the same refusal whether or not it
-    /// exists. Default: none, so local sources are refused.
+    /// exists. Repeatable; an empty value means none. Default: none, so local sources are refused.
     #[arg(long, env = "AGENT_INIT_LOCAL_ROOTS", value_name = "DIR,...")]
     pub local_roots: Vec<List<PathBuf>>,
 }
