@@ -102,9 +102,16 @@ pub async fn pull(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let outcome = pull_once(&client, &reference, &auth, dir, limits).await;
+        let mut outcome = pull_once(&client, &reference, &auth, dir, limits).await;
         if let Some(refusal) = proxy.refusal() {
             return Err(refusal);
+        }
+        if let (Err(_), Some(reason)) = (&outcome, proxy.take_unreachable()) {
+            // The proxy saw the cause; the client only saw the proxy's answer.
+            outcome = Err(Failure::Transient(Error::HttpTransport {
+                url: format!("oci://{reference}"),
+                reason,
+            }));
         }
         match outcome {
             Ok(layers) => {

@@ -18,7 +18,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use url::{Host, Url};
 
 use crate::destination::Destinations;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shorten};
 
 /// Largest request or response head the proxy reads.
 const MAX_HEAD: usize = 64 * 1024;
@@ -44,6 +44,8 @@ struct Shared {
     /// The first host refused, so that the pull reports the refusal rather than the failed
     /// request it caused.
     refused: Mutex<Option<String>>,
+    /// Why the last connection to an allowed host failed, for the same reason.
+    unreachable: Mutex<Option<String>>,
 }
 
 impl EgressProxy {
@@ -62,6 +64,7 @@ impl EgressProxy {
             destinations,
             connect_timeout,
             refused: Mutex::new(None),
+            unreachable: Mutex::new(None),
         });
         let task = tokio::spawn(accept(listener, shared.clone()));
         Ok(EgressProxy { addr, shared, task })
@@ -76,6 +79,13 @@ impl EgressProxy {
     pub(crate) fn refusal(&self) -> Option<Error> {
         let refused = self.shared.refused.lock().ok()?.clone()?;
         Some(crate::destination::refused(&refused))
+    }
+}
+
+impl EgressProxy {
+    /// Why a connection to an allowed host failed since the last call, if one did.
+    pub(crate) fn take_unreachable(&self) -> Option<String> {
+        self.shared.unreachable.lock().ok()?.take()
     }
 }
 
@@ -191,16 +201,25 @@ impl Shared {
                 }
                 return Err("403 Forbidden");
             }
-            Err(_) => return Err("502 Bad Gateway"),
+            Err(_) => return Err(self.unreachable("cannot resolve", host, port)),
         };
+        let mut reason = "cannot connect to";
         for addr in addrs {
-            if let Ok(Ok(stream)) =
-                tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await
-            {
-                return Ok(stream);
+            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Err(_)) => {}
+                Err(_) => reason = "timed out connecting to",
             }
         }
-        Err("502 Bad Gateway")
+        Err(self.unreachable(reason, host, port))
+    }
+
+    /// Records why an allowed host could not be reached; returns the status to answer with.
+    fn unreachable(&self, what: &str, host: &str, port: u16) -> &'static str {
+        if let Ok(mut unreachable) = self.unreachable.lock() {
+            *unreachable = Some(format!("{what} {}:{port}", shorten(host, 100)));
+        }
+        "502 Bad Gateway"
     }
 }
 

@@ -402,6 +402,12 @@ async fn a_registry_on_loopback_is_refused_unless_allowed() {
         "an open and a closed port read the same"
     );
     assert_eq!(open.code, shut.code);
+
+    // Allowed, a closed port is the infrastructure's fault, named by the hop that failed.
+    pull_allowing(&scratch, closed, "v1", "127.0.0.1", &["--retries", "0"])
+        .await
+        .assert_code(11)
+        .assert_reason_contains(&format!("cannot connect to {closed}"));
 }
 
 #[tokio::test]
