@@ -164,34 +164,45 @@ pub fn install_local(
             Ok(installed(dest, "directory", summary))
         }
         Opened::File(file, meta) => {
-            let limit = options.limits.max_download_bytes;
-            let too_big = || Error::LimitExceeded {
-                what: "download size",
-                limit,
-                flag: "--max-download-bytes",
-            };
-            if meta.len() > limit {
-                return Err(too_big());
-            }
-            // The opened file is copied, so that every later read sees the bytes checked here.
-            let staging = Staging::prepare(dest)?;
-            let artifact = staging.path().join("download");
-            let copied = copy_bounded(file, &artifact, limit, path)?;
-            if copied > limit {
-                return Err(too_big());
-            }
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-            let executable = meta.permissions().mode() & 0o111 != 0;
-            install_file(
-                staging,
-                &artifact,
-                name.as_deref(),
-                executable,
-                &options.limits,
-                expected,
-            )
+            install_local_file(path, file, &meta, dest, &options.limits, expected)
         }
     }
+}
+
+/// Installs an opened local file: it is copied first, so that every later read sees the bytes
+/// that were opened and checked.
+fn install_local_file(
+    path: &Path,
+    file: File,
+    meta: &fs::Metadata,
+    dest: &Path,
+    limits: &Limits,
+    expected: Option<String>,
+) -> Result<Installed> {
+    let limit = limits.max_download_bytes;
+    let too_big = || Error::LimitExceeded {
+        what: "download size",
+        limit,
+        flag: "--max-download-bytes",
+    };
+    if meta.len() > limit {
+        return Err(too_big());
+    }
+    let staging = Staging::prepare(dest)?;
+    let artifact = staging.path().join("download");
+    if copy_bounded(file, &artifact, limit, path)? > limit {
+        return Err(too_big());
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let executable = meta.permissions().mode() & 0o111 != 0;
+    install_file(
+        staging,
+        &artifact,
+        name.as_deref(),
+        executable,
+        limits,
+        expected,
+    )
 }
 
 /// Copies at most `limit + 1` bytes of `file` to `to`; returns the byte count.

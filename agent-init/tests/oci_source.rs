@@ -507,3 +507,40 @@ async fn registry_answers_are_never_quoted() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn proxies_from_the_environment_are_not_used() {
+    let proxy = TestServer::start(|_, _| Reply::Status(502)).await;
+    let mut image = Image::default();
+    let manifest = image.manifest(&[base_layer()]);
+    image.tag("v1", &manifest.0);
+    let server = registry(image, false).await;
+    let scratch = Scratch::new();
+    let source = format!("oci://{}/agents/pong:v1", server.addr);
+    let (dest, registry) = (scratch.dest(), server.addr.to_string());
+    let (home, proxy_url) = (scratch.root().join("home"), proxy.url(""));
+    support::run_async_env(
+        [
+            "--source",
+            &source,
+            "--dest",
+            dest.to_str().unwrap(),
+            "--allow-hosts",
+            "127.0.0.1",
+            "--oci-plain-http",
+            &registry,
+        ],
+        &[
+            ("HOME", home.to_str().unwrap()),
+            ("DOCKER_CONFIG", ""),
+            ("HTTP_PROXY", &proxy_url),
+            ("http_proxy", &proxy_url),
+            ("HTTPS_PROXY", &proxy_url),
+            ("ALL_PROXY", &proxy_url),
+        ],
+    )
+    .await
+    .assert_code(0);
+    assert!(scratch.dest().join("agent.py").is_file());
+    assert_eq!(proxy.hits(), 0, "the environment's proxy was never asked");
+}
