@@ -168,11 +168,9 @@ impl Destinations {
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>> {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = bare.parse::<IpAddr>() {
-            let parsed = match ip {
-                IpAddr::V4(v4) => Host::<&str>::Ipv4(v4),
-                IpAddr::V6(v6) => Host::Ipv6(v6),
-            };
-            self.check_host(&parsed)?;
+            if !self.allows_ip(ip) {
+                return Err(refused(host));
+            }
             return Ok(vec![SocketAddr::new(ip, port)]);
         }
         self.check_host(&Host::Domain(bare))?;

@@ -37,7 +37,13 @@ pub(crate) fn open(path: &Path, roots: &[PathBuf]) -> Result<Opened> {
     };
     let roots: Vec<PathBuf> = roots
         .iter()
-        .filter_map(|root| std::fs::canonicalize(root).ok())
+        .filter_map(|root| match std::fs::canonicalize(root) {
+            Ok(real) => Some(real),
+            Err(error) => {
+                tracing::warn!(root = %root.display(), %error, "a local root cannot be resolved, ignored");
+                None
+            }
+        })
         .collect();
     let within = |p: &Path| roots.iter().any(|root| p.starts_with(root));
     let below = |p: &Path| roots.iter().any(|root| p.starts_with(root) && p != root);

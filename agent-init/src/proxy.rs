@@ -128,24 +128,46 @@ async fn serve(mut client: TcpStream, shared: &Shared) -> std::io::Result<()> {
         request.path.unwrap_or_default(),
     );
     if method.eq_ignore_ascii_case("CONNECT") {
-        let Some((host, port)) = authority(target) else {
-            return reply(&mut client, "400 Bad Request").await;
-        };
-        let mut upstream = match shared.connect(&host, port).await {
-            Ok(upstream) => upstream,
-            Err(status) => return reply(&mut client, status).await,
-        };
-        client
-            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-            .await?;
-        upstream.write_all(&rest).await?;
-        tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
-        return Ok(());
+        return tunnel(client, target, &rest, shared).await;
     }
+    forward(client, method, target, request.headers, shared).await
+}
+
+/// Answers `CONNECT host:port` and relays bytes both ways (TLS stays end to end).
+async fn tunnel(
+    mut client: TcpStream,
+    target: &str,
+    rest: &[u8],
+    shared: &Shared,
+) -> std::io::Result<()> {
+    let Some((host, port)) = authority(target) else {
+        return reply(&mut client, "400 Bad Request").await;
+    };
+    let mut upstream = match shared.connect(&host, port).await {
+        Ok(upstream) => upstream,
+        Err(status) => return reply(&mut client, status).await,
+    };
+    client
+        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        .await?;
+    upstream.write_all(rest).await?;
+    tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+    Ok(())
+}
+
+/// Forwards one plain-http request given in absolute form, without a body, and its response,
+/// closing the connection after it.
+async fn forward(
+    mut client: TcpStream,
+    method: &str,
+    target: &str,
+    headers: &[httparse::Header<'_>],
+    shared: &Shared,
+) -> std::io::Result<()> {
     let Some(url) = Url::parse(target).ok().filter(|u| u.scheme() == "http") else {
         return reply(&mut client, "400 Bad Request").await;
     };
-    let has_body = request.headers.iter().any(|h| {
+    let has_body = headers.iter().any(|h| {
         h.name.eq_ignore_ascii_case("transfer-encoding")
             || (h.name.eq_ignore_ascii_case("content-length") && h.value != b"0")
     });
@@ -166,7 +188,7 @@ async fn serve(mut client: TcpStream, shared: &Shared) -> std::io::Result<()> {
         path.push_str(query);
     }
     let mut forwarded = format!("{method} {path} HTTP/1.1\r\n").into_bytes();
-    for header in request.headers.iter() {
+    for header in headers {
         if !HOP_HEADERS
             .iter()
             .any(|h| header.name.eq_ignore_ascii_case(h))
