@@ -80,6 +80,19 @@ pub enum Error {
     #[error("source {path} is a {kind}: only directories and regular files can be installed")]
     SourceKind { path: PathBuf, kind: &'static str },
 
+    #[error(
+        "destination {host} is refused: only public internet addresses are reached (the operator can allow a host with --allow-hosts)"
+    )]
+    DestinationRefused { host: String },
+
+    #[error(
+        "local source {path} is refused: local sources must lie inside a directory the operator allows with --local-roots"
+    )]
+    LocalRefused { path: String },
+
+    #[error("artifact {name} is refused: {reason}")]
+    BadContent { name: String, reason: &'static str },
+
     #[error("download {url} failed: HTTP status {status}")]
     HttpStatus { url: String, status: u16 },
 
@@ -116,7 +129,10 @@ impl Error {
             | Error::BadArchive { .. }
             | Error::LimitExceeded { .. }
             | Error::DigestMismatch { .. }
-            | Error::SourceKind { .. } => Fault::Artifact,
+            | Error::SourceKind { .. }
+            | Error::DestinationRefused { .. }
+            | Error::LocalRefused { .. }
+            | Error::BadContent { .. } => Fault::Artifact,
             Error::SourceIo { .. }
             | Error::HttpStatus { .. }
             | Error::HttpTransport { .. }
@@ -143,6 +159,16 @@ impl Error {
             reason: reason.into(),
         }
     }
+}
+
+/// `text` cut to at most `max` characters (marked with `...`), so that no message quotes a long
+/// URL, path or name in full.
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let short: String = text.chars().take(max).collect();
+    format!("{short}...")
 }
 
 /// Result with this crate's [`Error`].

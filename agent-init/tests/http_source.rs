@@ -5,7 +5,8 @@ mod support;
 
 use support::{Outcome, Reply, Scratch, TestServer, agent_files, agent_zip, sha256_hex};
 
-/// Runs agent-init against `url` with fast retries plus `extra` flags.
+/// Runs agent-init against `url` with fast retries, loopback allowed (`--allow-hosts
+/// 127.0.0.1`, where the test servers listen), plus `extra` flags.
 async fn fetch(scratch: &Scratch, url: &str, extra: &[&str]) -> Outcome {
     let dest = scratch.dest();
     let mut args = vec![
@@ -13,6 +14,8 @@ async fn fetch(scratch: &Scratch, url: &str, extra: &[&str]) -> Outcome {
         url,
         "--dest",
         dest.to_str().unwrap(),
+        "--allow-hosts",
+        "127.0.0.1",
         "--retry-backoff-ms",
         "1",
     ];

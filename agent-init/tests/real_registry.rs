@@ -27,7 +27,8 @@ fn pong_python() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/agents/pong-python")
 }
 
-/// Pulls `oci://REGISTRY/reference` with the registry on plain http and no ambient Docker config.
+/// Pulls `oci://REGISTRY/reference` with the registry on plain http, loopback allowed (`--allow-hosts
+/// 127.0.0.1`) and no ambient Docker config.
 async fn pull(scratch: &Scratch, registry: &Registry, reference: &str, extra: &[&str]) -> Outcome {
     let source = format!("oci://{}/{reference}", registry.host());
     let dest = scratch.dest();
@@ -38,6 +39,8 @@ async fn pull(scratch: &Scratch, registry: &Registry, reference: &str, extra: &[
         &source,
         "--dest",
         dest.to_str().expect("utf-8 temp path"),
+        "--allow-hosts",
+        "127.0.0.1",
         "--oci-plain-http",
         &host,
         "--retries",
