@@ -14,8 +14,9 @@ use std::fs::{File, Metadata, OpenOptions};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
+use common::roots;
 use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat, readlinkat};
@@ -35,7 +36,7 @@ pub(crate) fn open(path: &Path, roots: &[PathBuf]) -> Result<Opened> {
     let refused = || Error::LocalRefused {
         path: shorten(&path.display().to_string(), 200),
     };
-    let roots: Vec<PathBuf> = roots
+    let real_roots: Vec<PathBuf> = roots
         .iter()
         .filter_map(|root| match std::fs::canonicalize(root) {
             Ok(real) => Some(real),
@@ -45,27 +46,17 @@ pub(crate) fn open(path: &Path, roots: &[PathBuf]) -> Result<Opened> {
             }
         })
         .collect();
-    let within = |p: &Path| roots.iter().any(|root| p.starts_with(root));
-    let below = |p: &Path| roots.iter().any(|root| p.starts_with(root) && p != root);
-    if roots.is_empty() {
-        return Err(refused());
-    }
-    let absolute = absolute(path).map_err(|_| refused())?;
-    let (resolved, missing) = resolve_existing(&absolute);
-    if let Some(source) = missing {
+    let resolved = match roots::locate(path, &real_roots) {
+        roots::Located::Below(resolved) => resolved,
         // Only what lies inside a root may be reported as missing or unreadable.
-        return Err(if within(&resolved) {
-            Error::SourceIo {
+        roots::Located::Unreadable(source) => {
+            return Err(Error::SourceIo {
                 path: path.to_path_buf(),
                 source,
-            }
-        } else {
-            refused()
-        });
-    }
-    if !below(&resolved) {
-        return Err(refused());
-    }
+            });
+        }
+        roots::Located::Outside => return Err(refused()),
+    };
     let file = OpenOptions::new()
         .read(true)
         .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).bits())
@@ -79,7 +70,7 @@ pub(crate) fn open(path: &Path, roots: &[PathBuf]) -> Result<Opened> {
         })?;
     let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
         .map_err(|e| Error::io("checking which file was opened (/proc/self/fd)", e))?;
-    if !below(&opened) {
+    if !roots::below(&opened, &real_roots) {
         tracing::warn!(path = %path.display(), "a local source changed while it was opened");
         return Err(refused());
     }
@@ -96,44 +87,6 @@ pub(crate) fn open(path: &Path, roots: &[PathBuf]) -> Result<Opened> {
             path: path.to_path_buf(),
             kind: "special file",
         })
-    }
-}
-
-/// `path` made absolute with its `.` and `..` removed (lexically, before any link is resolved).
-fn absolute(path: &Path) -> std::io::Result<PathBuf> {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir()?.join(path)
-    };
-    let mut out = PathBuf::from("/");
-    for component in joined.components() {
-        match component {
-            Component::Normal(name) => out.push(name),
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    Ok(out)
-}
-
-/// The real path of `path`, or of its deepest ancestor that resolves, with the error that stopped
-/// the full path from resolving.
-fn resolve_existing(path: &Path) -> (PathBuf, Option<std::io::Error>) {
-    let mut candidate = path.to_path_buf();
-    let mut first_error = None;
-    loop {
-        match std::fs::canonicalize(&candidate) {
-            Ok(real) => return (real, first_error),
-            Err(error) => {
-                first_error.get_or_insert(error);
-                if !candidate.pop() {
-                    return (candidate, first_error);
-                }
-            }
-        }
     }
 }
 
@@ -207,28 +160,4 @@ pub(crate) fn copy_tree(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_are_made_absolute_lexically() {
-        let cases = [
-            ("/srv/agents/a.zip", "/srv/agents/a.zip"),
-            ("/srv/agents/../../etc/shadow", "/etc/shadow"),
-            ("/srv/./agents//x/../a.zip", "/srv/agents/a.zip"),
-            ("/../../..", "/"),
-        ];
-        for (given, want) in cases {
-            assert_eq!(
-                absolute(Path::new(given)).unwrap(),
-                Path::new(want),
-                "{given}"
-            );
-        }
-        let relative = absolute(Path::new("a/../b")).unwrap();
-        assert_eq!(relative, std::env::current_dir().unwrap().join("b"));
-    }
 }

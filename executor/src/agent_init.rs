@@ -9,6 +9,7 @@ use proto::outcome::{MatchOutcome, MatchStatus};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
+use crate::agent_sources::AgentSources;
 use crate::error::{Error, Result};
 use crate::process::{LOG_TAIL_BYTES, describe, tail};
 use crate::request::MatchPlan;
@@ -36,16 +37,17 @@ pub(crate) enum Installed {
     Ended(Box<MatchOutcome>),
 }
 
-/// Runs `agent-init` to install `source` into `dest`.
+/// Runs `agent-init` to install `source` into `dest`, from the sources `allowed`.
 pub(crate) async fn install(
     bin: &Path,
     source: impl AsRef<std::ffi::OsStr>,
     dest: &Path,
     result_file: &Path,
+    allowed: &AgentSources,
     cancel: &CancellationToken,
 ) -> Result<Install> {
     let mut child = Command::new(bin)
-        .args(args(source.as_ref(), dest, result_file))
+        .args(args(source.as_ref(), dest, result_file, allowed))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -104,18 +106,19 @@ pub(crate) async fn install_all(
     bin: &Path,
     plan: &MatchPlan,
     dir: &Path,
+    allowed: &AgentSources,
     cancel: &CancellationToken,
 ) -> Result<Installed> {
     let mut installs = tokio::task::JoinSet::new();
     for (i, agent) in plan.agents.iter().enumerate() {
         let (bin, source, dir) = (bin.to_path_buf(), agent.source.clone(), dir.to_path_buf());
-        let cancel = cancel.clone();
+        let (allowed, cancel) = (allowed.clone(), cancel.clone());
         installs.spawn(async move {
             let dest = dir.join("agents").join(format!("agent-{}", i + 1));
             let result_file = dir.join(format!("agent-{}-init.txt", i + 1));
             (
                 i,
-                install(&bin, &source, &dest, &result_file, &cancel).await,
+                install(&bin, &source, &dest, &result_file, &allowed, &cancel).await,
             )
         });
     }
@@ -165,17 +168,27 @@ pub(crate) async fn install_all(
 }
 
 /// The command line of one install (the Kubernetes backend's `agent-N-init` containers get the same flags).
-fn args<'a>(
-    source: &'a std::ffi::OsStr,
-    dest: &'a Path,
-    result_file: &'a Path,
-) -> [&'a std::ffi::OsStr; 6] {
-    [
-        "--source".as_ref(),
-        source,
-        "--dest".as_ref(),
-        dest.as_os_str(),
-        "--result-file".as_ref(),
-        result_file.as_os_str(),
+/// The access flags are always given, empty or not, so `agent-init` follows the executor's configuration
+/// rather than `AGENT_INIT_*` variables in its environment.
+fn args(
+    source: &std::ffi::OsStr,
+    dest: &Path,
+    result_file: &Path,
+    allowed: &AgentSources,
+) -> Vec<std::ffi::OsString> {
+    let roots: Vec<String> = allowed
+        .roots()
+        .iter()
+        .map(|root| root.display().to_string())
+        .collect();
+    vec![
+        "--source".into(),
+        source.to_os_string(),
+        "--dest".into(),
+        dest.as_os_str().to_os_string(),
+        "--result-file".into(),
+        result_file.as_os_str().to_os_string(),
+        format!("--allow-hosts={}", allowed.allow_hosts().join(",")).into(),
+        format!("--local-roots={}", roots.join(",")).into(),
     ]
 }

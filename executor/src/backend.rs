@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use proto::outcome::MatchOutcome;
 
+use crate::agent_sources::AgentSources;
 use crate::config::{BackendKind, ExecutorArgs};
 use crate::error::Result;
 use crate::info::MatchInfo;
@@ -96,19 +97,22 @@ pub(crate) struct Tools {
 }
 
 impl Backend {
-    /// Starts the configured backend; local orchestrators report to `local_report_url`.
+    /// Starts the configured backend; agents are installed from `sources`, local orchestrators report to
+    /// `local_report_url`.
     pub(crate) async fn start(
         settings: &ExecutorArgs,
+        sources: &AgentSources,
         hub: &Arc<ReportHub>,
         local_report_url: String,
         recorder: &Arc<Recorder>,
     ) -> Result<Self> {
         Ok(Self(match settings.backend {
             BackendKind::Local => Kind::Local(
-                local::LocalBackend::new(settings, Arc::clone(hub), local_report_url).await?,
+                local::LocalBackend::new(settings, sources, Arc::clone(hub), local_report_url)
+                    .await?,
             ),
             BackendKind::Kubernetes => Kind::Kubernetes(
-                kubernetes::KubernetesBackend::connect(settings, hub, recorder).await?,
+                kubernetes::KubernetesBackend::connect(settings, sources, hub, recorder).await?,
             ),
         }))
     }

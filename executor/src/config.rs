@@ -129,6 +129,9 @@ pub struct ExecutorArgs {
     pub agent_limits: AgentLimitArgs,
     #[command(flatten)]
     #[serde(flatten)]
+    pub agent_sources: AgentSourceArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
     pub binaries: BinaryArgs,
     /// Where matches run: `local` child processes, or one `kubernetes` Job per match.
     #[arg(long, env = "EXECUTOR_BACKEND", value_enum, default_value_t = BackendKind::Local)]
@@ -283,6 +286,54 @@ pub struct AgentLimitArgs {
     pub agent_max_memory_mb: u64,
 }
 
+/// Where agents may come from besides public internet addresses; everything not listed is refused.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct AgentSourceArgs {
+    /// Directories under which a request's local `code_url` (a path or file://) may lie, comma-separated.
+    /// The path is resolved (symlinks, `..`) before the check and must lie strictly below a root; a relative
+    /// `code_url` is taken relative to the first root. A path outside gets the same refusal whether or not it
+    /// exists. The data directory (and a file:// store) must lie outside every root. Default: none, so local
+    /// code is refused.
+    #[arg(
+        long,
+        env = "EXECUTOR_LOCAL_CODE_ROOTS",
+        value_delimiter = ',',
+        value_name = "DIR,..."
+    )]
+    pub local_code_roots: Vec<PathBuf>,
+    /// Hosts that `agent-init` may download agents from besides public internet addresses, comma-separated:
+    /// host names, IP addresses or CIDR ranges (an in-cluster artifact server, for example
+    /// artifacts.arena.svc.cluster.local,10.8.0.0/16). Loopback, private, link-local and cloud metadata
+    /// addresses are refused unless listed. Passed to `agent-init --allow-hosts` in both backends.
+    #[arg(
+        long,
+        env = "EXECUTOR_AGENT_SOURCE_ALLOW_HOSTS",
+        value_delimiter = ',',
+        value_name = "NAME|IP|CIDR,..."
+    )]
+    pub agent_source_allow_hosts: Vec<String>,
+}
+
+impl AgentSourceArgs {
+    /// The configured roots, without empty items (an empty variable means none).
+    pub(crate) fn roots(&self) -> Vec<PathBuf> {
+        self.local_code_roots
+            .iter()
+            .filter(|root| !root.as_os_str().is_empty())
+            .cloned()
+            .collect()
+    }
+
+    /// The allowed hosts, without empty items.
+    pub(crate) fn allow_hosts(&self) -> Vec<String> {
+        self.agent_source_allow_hosts
+            .iter()
+            .map(|host| host.trim().to_string())
+            .filter(|host| !host.is_empty())
+            .collect()
+    }
+}
+
 /// Where the helper binaries are; by default beside the executor's own executable.
 #[derive(Debug, Clone, Args, Serialize)]
 pub struct BinaryArgs {
@@ -300,7 +351,8 @@ pub struct BinaryArgs {
 /// Options of `executor play`.
 #[derive(Debug, Clone, Args)]
 pub struct PlayArgs {
-    /// Agent directories, archives or `file://` URLs, one per player in seat order.
+    /// Agent directories, archives or `file://` URLs (or remote URLs), one per player in seat order. An
+    /// embedded executor allows the directories holding the local ones as its local code roots.
     #[arg(required = true, num_args = 1..)]
     pub agents: Vec<String>,
     /// Environment to play.
@@ -450,19 +502,33 @@ fn file_defaults(
         .iter()
         .map(|(key, value)| {
             let long = key.replace('_', "-");
-            if !serve
+            let Some(arg) = serve
                 .get_arguments()
-                .any(|a| a.get_long() == Some(long.as_str()))
-            {
+                .find(|a| a.get_long() == Some(long.as_str()))
+            else {
                 return Err(format!(
                     "unknown key {key:?}; keys are the long flag names of `executor serve --help`"
                 ));
-            }
+            };
+            let is_list = matches!(arg.get_action(), clap::ArgAction::Append);
             let text = match value {
                 toml::Value::String(s) => s.clone(),
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Float(f) => f.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
+                // A list flag takes its items comma-separated.
+                toml::Value::Array(items) if is_list => items
+                    .iter()
+                    .map(|item| match item {
+                        toml::Value::String(s) => Ok(s.clone()),
+                        toml::Value::Integer(i) => Ok(i.to_string()),
+                        other => Err(format!(
+                            "key {key:?}: a list may hold strings and numbers, not a {}",
+                            other.type_str()
+                        )),
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()?
+                    .join(","),
                 other => {
                     return Err(format!(
                         "key {key:?}: a {} is not a string, number or boolean",

@@ -8,7 +8,8 @@
 //!   maps the executor's domain types, `info` and `live`, to the wire and back).
 //! - `matches`: the life of matches (submission, idempotency, the task per match, cancellation, drain);
 //!   `live`: a queued or running match and its watchers; `info`: what the executor tells about a match.
-//! - [`request`]: request rules (match id, fingerprint, validation into a [`request::MatchPlan`]); `validate`:
+//! - [`request`]: request rules (match id, fingerprint, validation into a [`request::MatchPlan`]);
+//!   `agent_sources`: where agents may come from (local code roots, hosts allowed to `agent-init`); `validate`:
 //!   `ValidateAgent`; `environments`: `ListEnvironments`.
 //! - `admission`: concurrency limit and bounded queue.
 //! - [`backend`]: where matches run, behind one interface: `backend::local` (child processes, with
@@ -20,6 +21,7 @@
 
 mod admission;
 mod agent_init;
+mod agent_sources;
 pub mod backend;
 mod blob_store;
 pub mod config;

@@ -9,6 +9,7 @@ use tempfile::TempDir;
 use tokio::process::Command;
 
 use crate::agent_init::{Install, install};
+use crate::agent_sources::AgentSources;
 use crate::backend::Tools;
 use crate::config::AgentLimitArgs;
 use crate::error::{Error, Result};
@@ -114,11 +115,16 @@ impl Validator {
     async fn check(&self, work: &TempDir, environment: &str, report: &mut Report) -> Result<()> {
         let dest = work.path().join("agent");
         let result_file = work.path().join("init.txt");
+        // The archive was written here: its directory is the one local root, and nothing is downloaded.
+        let root = tokio::fs::canonicalize(work.path())
+            .await
+            .map_err(Error::io("resolving the validation directory"))?;
         let dir = match install(
             &self.tools.agent_init,
             work.path().join("agent.zip"),
             &dest,
             &result_file,
+            &AgentSources::only(vec![root]),
             &tokio_util::sync::CancellationToken::new(),
         )
         .await?

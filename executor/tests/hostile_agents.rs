@@ -36,7 +36,7 @@ fn traversal_tarball(path: &std::path::Path, entry: &str) {
 async fn archive_path_traversal_is_the_agents_fault_and_writes_nothing_outside() {
     let executor = Executor::start(&[]);
     let mut client = executor.client().await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = &executor.uploads;
     let archive = dir.path().join("evil.tar.gz");
     traversal_tarball(&archive, "../../../../escaped-agent.py");
     let request = pong_request(

@@ -17,7 +17,7 @@ use kube::Api;
 use kube::api::ListParams;
 use proto::pb;
 use proto::pb::match_update::Update;
-use support::{agent, example_agent, pong_request, test_agent};
+use support::{agent, code_roots, example_agent, pong_request, test_agent};
 use tokio_stream::StreamExt;
 
 const NS: &str = "rl-arena";
@@ -70,6 +70,7 @@ impl Cluster {
         )
         .unwrap();
         std::fs::create_dir_all(dir.path().join("store")).unwrap();
+        std::fs::create_dir_all(dir.path().join("uploads")).unwrap();
         Self { sim, client, dir }
     }
 
@@ -78,6 +79,7 @@ impl Cluster {
         let listen = format!("127.0.0.1:{port}");
         let store = format!("file://{}", self.dir.path().join("store").display());
         let key = self.dir.path().join("report.key").display().to_string();
+        let roots = code_roots(&[&self.uploads()]);
         let mut flags: Vec<&str> = vec![
             "--listen",
             &listen,
@@ -95,9 +97,19 @@ impl Cluster {
             "sim/agent-init:test",
             "--k8s-adopt-grace-sec",
             "1",
+            "--local-code-roots",
+            &roots,
+            // The tests' sources on loopback (an unreachable port among them) must be fetched, not refused.
+            "--agent-source-allow-hosts",
+            "127.0.0.1",
         ];
         flags.extend_from_slice(extra);
         Replica::start(&flags, self.sim.kubeconfig_path())
+    }
+
+    /// A local code root for agents the tests write (pods share the host here).
+    fn uploads(&self) -> PathBuf {
+        self.dir.path().join("uploads")
     }
 
     fn jobs(&self) -> Api<Job> {
@@ -402,7 +414,7 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
     let mut client = executor.client().await;
 
     // A bad artifact is the agent's fault (agent-init exit 10), with agent-init's message.
-    let junk = cluster.dir.path().join("junk.zip");
+    let junk = cluster.uploads().join("junk.zip");
     std::fs::write(&junk, b"this is not an archive").unwrap();
     let mut req = quick_request("k8s-bad-artifact");
     req.agents[1] = agent("junk", &junk.display().to_string());
@@ -637,7 +649,7 @@ async fn many_matches_with_failures_leave_no_objects_after_their_ttl() {
             "64",
         ],
     );
-    let junk = cluster.dir.path().join("junk.zip");
+    let junk = cluster.uploads().join("junk.zip");
     std::fs::write(&junk, b"not an archive").unwrap();
     cluster.sim.reset_request_counts();
     let mut tasks = Vec::new();

@@ -82,9 +82,10 @@ async fn pong_between_an_http_tarball_and_an_oci_image() {
         .image("agents/random", Some("1"), arch, &[base, app]);
     let image = format!("{}/agents/random:1", registry.host());
 
+    // The file server and the registry listen on loopback, which agent-init reaches only when allowed.
     let executor = Executor::start_with(
         tempfile::tempdir().expect("data dir"),
-        &[],
+        &["--agent-source-allow-hosts", "127.0.0.1"],
         &[("AGENT_INIT_OCI_PLAIN_HTTP", &registry.host())],
     );
     let mut client = executor.client().await;

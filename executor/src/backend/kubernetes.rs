@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::Tools;
+use crate::agent_sources::AgentSources;
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::recorder::Recorder;
@@ -112,13 +113,14 @@ impl KubernetesBackend {
     /// and the janitor, and waits a while for the watches' first lists.
     pub(crate) async fn connect(
         settings: &ExecutorArgs,
+        sources: &AgentSources,
         hub: &Arc<ReportHub>,
         recorder: &Arc<Recorder>,
     ) -> Result<Arc<Self>> {
         let k = &settings.kubernetes;
         let report_address = k.report_address.clone().unwrap_or_default();
         let key_file = k.report_token_key_file.clone().unwrap_or_default();
-        let job_settings = JobSettings::new(k, &report_address)?;
+        let job_settings = JobSettings::new(k, &report_address)?.allowing(sources);
         let key = ReportKey::load(&key_file).await?;
         let client = kube::Client::try_default().await.map_err(|e| {
             Error::InvalidConfig(format!(

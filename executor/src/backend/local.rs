@@ -14,6 +14,7 @@ use tokio::process::Command;
 
 use super::{Ending, Held, Played, Tools};
 use crate::agent_init::{Installed, install_all};
+use crate::agent_sources::AgentSources;
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::live::LiveMatch;
@@ -34,6 +35,8 @@ pub(super) struct LocalBackend {
     orchestrator_bin: PathBuf,
     agent_init_bin: PathBuf,
     python: String,
+    /// What agents may be installed from.
+    sources: AgentSources,
     /// Parent of the per-match work directories.
     work_root: PathBuf,
     hub: Arc<ReportHub>,
@@ -66,6 +69,7 @@ impl LocalBackend {
     /// Finds the helper binaries and prepares the work directory.
     pub(super) async fn new(
         settings: &ExecutorArgs,
+        sources: &AgentSources,
         hub: Arc<ReportHub>,
         report_url: String,
     ) -> Result<Self> {
@@ -90,6 +94,7 @@ impl LocalBackend {
             orchestrator_bin,
             agent_init_bin,
             python: bins.python.clone(),
+            sources: sources.clone(),
             work_root,
             hub,
             report_url,
@@ -156,10 +161,11 @@ impl LocalBackend {
         dir: &Path,
     ) -> Result<(MatchOutcome, Option<Vec<u8>>)> {
         let cancel = live.cancel_token();
-        let agent_dirs = match install_all(&self.agent_init_bin, plan, dir, cancel).await? {
-            Installed::All(agent_dirs) => agent_dirs,
-            Installed::Ended(outcome) => return Ok((*outcome, None)),
-        };
+        let agent_dirs =
+            match install_all(&self.agent_init_bin, plan, dir, &self.sources, cancel).await? {
+                Installed::All(agent_dirs) => agent_dirs,
+                Installed::Ended(outcome) => return Ok((*outcome, None)),
+            };
         let files = MatchFiles::in_dir(dir);
         write_private(&files.spec, &plan.spec_json(agent_dirs)?).await?;
         let registration = self.hub.register(live);

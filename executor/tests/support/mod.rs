@@ -1,7 +1,10 @@
-//! Shared helpers of the executor's integration tests: a real `executor serve` process on 127.0.0.1:0, a
-//! gRPC client, agent paths, and a check that no process is left behind.
+//! Shared helpers of the executor's integration tests: a real `executor serve` process on 127.0.0.1:0 (its local
+//! code roots: an uploads directory of its own, the example agents and the test agents), a gRPC client, agent
+//! paths, and a check that no process is left behind.
 
 #![allow(dead_code)]
+
+pub mod web;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,6 +22,8 @@ pub struct Executor {
     /// Base URL of the HTTP endpoint (metrics, health, replays).
     pub http: String,
     pub data_dir: tempfile::TempDir,
+    /// The first local code root, for agents a test writes (relative `code_url`s resolve here).
+    pub uploads: tempfile::TempDir,
     /// Everything the executor logged so far.
     pub log: Arc<Mutex<String>>,
 }
@@ -39,10 +44,13 @@ impl Executor {
     /// Starts the executor with extra flags and environment variables.
     #[track_caller]
     pub fn start_with(data_dir: tempfile::TempDir, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let uploads = tempfile::tempdir().expect("uploads dir");
         let mut child = Command::new(env!("CARGO_BIN_EXE_executor"))
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .args(["--http-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
+            .arg("--local-code-roots")
+            .arg(code_roots(&[uploads.path()]))
             .args(extra)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
@@ -81,6 +89,7 @@ impl Executor {
             addr: format!("http://{}", addr.unwrap()),
             http: format!("http://{}", http.unwrap()),
             data_dir,
+            uploads,
             log,
         }
     }
@@ -194,6 +203,19 @@ pub fn workspace() -> PathBuf {
         .parent()
         .expect("workspace")
         .to_path_buf()
+}
+
+/// The local code roots of a test executor: `first` (the roots relative paths resolve against), then the
+/// example agents and the test agents, comma-separated.
+pub fn code_roots(first: &[&Path]) -> String {
+    let mut roots: Vec<PathBuf> = first.iter().map(|p| p.to_path_buf()).collect();
+    roots.push(workspace().join("examples/agents"));
+    roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agents"));
+    roots
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// An example agent shipped in `examples/agents/`.

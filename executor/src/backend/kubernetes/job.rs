@@ -19,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 
 use super::meta;
 use super::names::job_name;
+use crate::agent_sources::AgentSources;
 use crate::config::KubernetesArgs;
 use crate::error::{Error, Result};
 use crate::request::MatchPlan;
@@ -67,10 +68,13 @@ pub struct JobSettings {
     deadline_slack_sec: u64,
     ttl_sec: i32,
     report_address: String,
+    /// What the init containers may install agents from.
+    sources: AgentSources,
 }
 
 impl JobSettings {
-    /// Checks and keeps the Kubernetes options; `report_address` is where match pods reach the executor.
+    /// Checks and keeps the Kubernetes options; `report_address` is where match pods reach the executor. Init
+    /// containers install agents from public addresses only until [`Self::allowing`] says otherwise.
     pub fn new(args: &KubernetesArgs, report_address: &str) -> Result<Self> {
         let bad = |msg: String| Error::InvalidConfig(msg);
         let node_selector = args
@@ -129,7 +133,14 @@ impl JobSettings {
             deadline_slack_sec: args.k8s_deadline_slack_sec,
             ttl_sec,
             report_address: report_address.to_string(),
+            sources: AgentSources::default(),
         })
+    }
+
+    /// The init containers install agents from `sources` (local code roots, hosts besides public addresses).
+    pub(crate) fn allowing(mut self, sources: &AgentSources) -> Self {
+        self.sources = sources.clone();
+        self
     }
 
     /// The Job's `activeDeadlineSeconds` for a match: its budget, agent start-up and the slack.
@@ -179,6 +190,7 @@ impl JobSettings {
                 args: Some(agent_init_args(
                     &agent.source,
                     &format!("{AGENTS_DIR}/agent-{}", i + 1),
+                    &self.sources,
                 )),
                 resources: Some(self.init_resources.clone()),
                 security_context: Some(container_security()),
@@ -301,7 +313,12 @@ impl JobSettings {
 }
 
 /// An `agent-N-init` container's command line (`agent-init` on the executor's machine gets the same flags).
-fn agent_init_args(source: &str, dest: &str) -> Vec<String> {
+fn agent_init_args(source: &str, dest: &str, sources: &AgentSources) -> Vec<String> {
+    let roots: Vec<String> = sources
+        .roots()
+        .iter()
+        .map(|root| root.display().to_string())
+        .collect();
     vec![
         "--source".into(),
         source.into(),
@@ -309,6 +326,8 @@ fn agent_init_args(source: &str, dest: &str) -> Vec<String> {
         dest.into(),
         "--result-file".into(),
         TERMINATION_LOG.into(),
+        format!("--allow-hosts={}", sources.allow_hosts().join(",")),
+        format!("--local-roots={}", roots.join(",")),
     ]
 }
 

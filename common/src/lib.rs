@@ -1,0 +1,6 @@
+//! What the workspace's binaries do the same way, in one place each; no domain logic lives here.
+//!
+//! - [`roots`]: local paths confined to directories an operator lists (resolved, links followed, the same
+//!   answer for a path outside whether or not it exists).
+
+pub mod roots;
