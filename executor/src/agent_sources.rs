@@ -159,9 +159,13 @@ mod tests {
             (base.join("missing"), "cannot be resolved"),
         ];
         for (root, want) in cases {
-            let err = real_roots(std::slice::from_ref(&root), &base.join("data"), store.clone())
-                .unwrap_err()
-                .to_string();
+            let err = real_roots(
+                std::slice::from_ref(&root),
+                &base.join("data"),
+                store.clone(),
+            )
+            .unwrap_err()
+            .to_string();
             assert!(err.contains(want), "{}: {err}", root.display());
         }
         // A data directory that does not exist yet is where it will be created.

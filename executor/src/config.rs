@@ -292,46 +292,45 @@ pub struct AgentSourceArgs {
     /// Directories under which a request's local `code_url` (a path or file://) may lie, comma-separated.
     /// The path is resolved (symlinks, `..`) before the check and must lie strictly below a root; a relative
     /// `code_url` is taken relative to the first root. A path outside gets the same refusal whether or not it
-    /// exists. The data directory (and a file:// store) must lie outside every root. Default: none, so local
-    /// code is refused.
-    #[arg(
-        long,
-        env = "EXECUTOR_LOCAL_CODE_ROOTS",
-        value_delimiter = ',',
-        value_name = "DIR,..."
-    )]
-    pub local_code_roots: Vec<PathBuf>,
+    /// exists. The data directory (and a file:// store) must lie outside every root. Repeatable; an empty
+    /// value means none. Default: none, so local code is refused.
+    #[arg(long, env = "EXECUTOR_LOCAL_CODE_ROOTS", value_name = "DIR,...")]
+    pub local_code_roots: Vec<String>,
     /// Hosts that `agent-init` may download agents from besides public internet addresses, comma-separated:
     /// host names, IP addresses or CIDR ranges (an in-cluster artifact server, for example
     /// artifacts.arena.svc.cluster.local,10.8.0.0/16). Loopback, private, link-local and cloud metadata
-    /// addresses are refused unless listed. Passed to `agent-init --allow-hosts` in both backends.
+    /// addresses are refused unless listed. Passed to `agent-init --allow-hosts` in both backends. Repeatable; an
+    /// empty value means none.
     #[arg(
         long,
         env = "EXECUTOR_AGENT_SOURCE_ALLOW_HOSTS",
-        value_delimiter = ',',
         value_name = "NAME|IP|CIDR,..."
     )]
     pub agent_source_allow_hosts: Vec<String>,
 }
 
 impl AgentSourceArgs {
-    /// The configured roots, without empty items (an empty variable means none).
+    /// The configured roots.
     pub(crate) fn roots(&self) -> Vec<PathBuf> {
-        self.local_code_roots
-            .iter()
-            .filter(|root| !root.as_os_str().is_empty())
-            .cloned()
-            .collect()
+        items(&self.local_code_roots).map(PathBuf::from).collect()
     }
 
-    /// The allowed hosts, without empty items.
+    /// The allowed hosts.
     pub(crate) fn allow_hosts(&self) -> Vec<String> {
-        self.agent_source_allow_hosts
-            .iter()
-            .map(|host| host.trim().to_string())
-            .filter(|host| !host.is_empty())
+        items(&self.agent_source_allow_hosts)
+            .map(str::to_string)
             .collect()
     }
+}
+
+/// The items of comma-separated lists given to a repeatable flag, without empty ones (an empty environment
+/// variable or value means none).
+fn items(lists: &[String]) -> impl Iterator<Item = &str> {
+    lists
+        .iter()
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
 }
 
 /// Where the helper binaries are; by default beside the executor's own executable.
@@ -536,8 +535,10 @@ fn file_defaults(
                     ));
                 }
             };
-            Ok((long, text))
+            // An empty list is the flag's own default: none.
+            Ok((!(is_list && text.is_empty())).then_some((long, text)))
         })
+        .filter_map(std::result::Result::transpose)
         .collect()
 }
 

@@ -90,9 +90,10 @@ async fn allow_local_agents(args: &mut PlayArgs) -> Result<Vec<String>> {
             ))
         })?;
         if let Some(dir) = real.parent() {
+            let dir = dir.display().to_string();
             let roots = &mut args.executor.agent_sources.local_code_roots;
-            if !roots.iter().any(|root| root == dir) {
-                roots.push(dir.to_path_buf());
+            if !roots.contains(&dir) {
+                roots.push(dir);
             }
         }
         code_urls.push(real.display().to_string());
