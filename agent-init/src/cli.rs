@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use clap::{Args, Parser};
+use proto::process::agent_init::Exit;
 
 use crate::destination::{AllowEntry, Destinations};
 use crate::error::{Error, shorten};
@@ -13,8 +14,8 @@ use crate::limits::Limits;
 use crate::oci::OciConfig;
 use crate::source::Source;
 
-/// Where Kubernetes reads a container's termination message from.
-pub const TERMINATION_LOG: &str = "/dev/termination-log";
+/// Where Kubernetes reads a container's termination message from (the default result file).
+pub use proto::process::TERMINATION_LOG;
 
 /// Fetches one agent artifact and installs it into a directory, atomically and safely.
 ///
@@ -64,7 +65,7 @@ pub const TERMINATION_LOG: &str = "/dev/termination-log";
     name = "agent-init",
     version,
     verbatim_doc_comment,
-    after_help = "Exit codes:\n  0   installed\n  2   usage error (bad flag, source or digest syntax)\n  10  the artifact is bad: invalid or truncated archive, unsafe entry, limit exceeded, sha256 mismatch,\n      refused destination (--allow-hosts) or local path (--local-roots)\n  11  the source is unreachable or unreadable: missing path, connection refused, HTTP error status\n  12  internal failure: the destination cannot be written\n\nOn failure one line `agent-init: <reason>` goes to stderr and the reason to the result file."
+    after_help = exit_help()
 )]
 pub struct Cli {
     /// Artifact to install: a local directory or file, or a file://, http(s)://, s3://, gs://,
@@ -157,6 +158,28 @@ where
     }
 }
 
+/// The exit codes section of `--help`, with the process contract's codes.
+fn exit_help() -> String {
+    let line = |exit: Exit, text: &str| format!("  {:<3} {text}\n", exit.code());
+    [
+        "Exit codes:\n".to_string(),
+        line(Exit::Installed, "installed"),
+        line(Exit::Usage, "usage error (bad flag, source or digest syntax)"),
+        line(
+            Exit::BadArtifact,
+            "the artifact is bad: invalid or truncated archive, unsafe entry, limit exceeded, sha256 mismatch,\n      \
+             refused destination (--allow-hosts) or local path (--local-roots)",
+        ),
+        line(
+            Exit::Unreachable,
+            "the source is unreachable or unreadable: missing path, connection refused, HTTP error status",
+        ),
+        line(Exit::Internal, "internal failure: the destination cannot be written"),
+        "\nOn failure one line `agent-init: <reason>` goes to stderr and the reason to the result file.".to_string(),
+    ]
+    .concat()
+}
+
 impl Cli {
     /// The result file: the flag, else the termination log when it exists.
     pub fn result_path(&self) -> Option<PathBuf> {
@@ -183,7 +206,7 @@ pub async fn run(cli: Cli) -> u8 {
                 "installed agent"
             );
             (
-                0,
+                Exit::Installed.code(),
                 format!(
                     "installed {} files ({} bytes, {}) from {} into {}",
                     installed.files,

@@ -10,10 +10,11 @@
 //! something listens there.
 
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
 use std::sync::LazyLock;
 
 use ipnet::IpNet;
+pub use proto::process::agent_init::AllowEntry;
+use proto::process::agent_init::normalize_host_name as normalize_name;
 use url::Host;
 
 use crate::error::{Error, Result, shorten};
@@ -74,50 +75,6 @@ static BLOCKED_NETS: LazyLock<Vec<IpNet>> = LazyLock::new(|| {
 
 static NAT64_NET: LazyLock<IpNet> =
     LazyLock::new(|| NAT64.parse().expect("the NAT64 prefix is a valid CIDR"));
-
-/// One `--allow-hosts` entry: a host name, or an address or CIDR range.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AllowEntry {
-    /// A host name (lowercase, without a trailing dot): every address it resolves to is allowed.
-    Name(String),
-    /// An address range; a single address is a /32 or /128.
-    Net(IpNet),
-}
-
-impl FromStr for AllowEntry {
-    type Err = String;
-
-    fn from_str(text: &str) -> std::result::Result<Self, String> {
-        let text = text.trim();
-        if let Ok(net) = text.parse::<IpNet>() {
-            return Ok(AllowEntry::Net(net.trunc()));
-        }
-        if let Ok(ip) = text
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-        {
-            return Ok(AllowEntry::Net(IpNet::from(ip.to_canonical())));
-        }
-        let name = normalize_name(text);
-        let valid = !name.is_empty()
-            && name.len() <= 253
-            && name.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            });
-        if valid {
-            Ok(AllowEntry::Name(name))
-        } else {
-            Err(format!(
-                "{text:?} is not a host name, an IP address or a CIDR range (e.g. artifacts.internal, 10.0.0.5, 10.1.0.0/16)"
-            ))
-        }
-    }
-}
 
 /// The destinations a source may reach: public addresses plus what the operator allows.
 #[derive(Debug, Clone, Default)]
@@ -226,10 +183,6 @@ pub fn is_public(ip: IpAddr) -> bool {
         }
     }
     !BLOCKED_NETS.iter().any(|net| net.contains(&ip))
-}
-
-fn normalize_name(name: &str) -> String {
-    name.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
 #[cfg(test)]

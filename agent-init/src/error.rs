@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use proto::process::agent_init::Exit;
+
 /// Whose fault a failure is; decides the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -16,14 +18,19 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// How the process exits for this fault (the codes are the process contract's).
+    pub fn exit(self) -> Exit {
+        match self {
+            Fault::Usage => Exit::Usage,
+            Fault::Artifact => Exit::BadArtifact,
+            Fault::Source => Exit::Unreachable,
+            Fault::Internal => Exit::Internal,
+        }
+    }
+
     /// The process exit code documented in `agent-init --help`.
     pub fn exit_code(self) -> u8 {
-        match self {
-            Fault::Usage => 2,
-            Fault::Artifact => 10,
-            Fault::Source => 11,
-            Fault::Internal => 12,
-        }
+        self.exit().code()
     }
 }
 

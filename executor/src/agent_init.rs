@@ -6,6 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use proto::outcome::{MatchOutcome, MatchStatus};
+use proto::process::agent_init::{Exit, Install as InstallArgs};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
@@ -14,8 +15,6 @@ use crate::error::{Error, Result};
 use crate::process::{LOG_TAIL_BYTES, describe, tail};
 use crate::request::MatchPlan;
 
-/// `agent-init` exit code for an artifact that is the agent's fault.
-const BAD_ARTIFACT: i32 = 10;
 /// How long one agent install may take.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -40,14 +39,21 @@ pub(crate) enum Installed {
 /// Runs `agent-init` to install `source` into `dest`, from the sources `allowed`.
 pub(crate) async fn install(
     bin: &Path,
-    source: impl AsRef<std::ffi::OsStr>,
+    source: &str,
     dest: &Path,
     result_file: &Path,
     allowed: &AgentSources,
     cancel: &CancellationToken,
 ) -> Result<Install> {
+    let install = InstallArgs {
+        source: source.to_string(),
+        dest: dest.to_path_buf(),
+        result_file: Some(result_file.to_path_buf()),
+        sha256: None,
+        access: allowed.access(),
+    };
     let mut child = Command::new(bin)
-        .args(args(source.as_ref(), dest, result_file, allowed))
+        .args(install.args())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -90,14 +96,16 @@ pub(crate) async fn install(
         }
     }
     let reason = reason.trim_start_matches("agent-init: ").to_string();
-    Ok(if status.code() == Some(BAD_ARTIFACT) {
-        Install::BadArtifact(reason)
-    } else {
-        Install::Failed(format!(
-            "agent-init failed ({}): {reason}",
-            describe(status)
-        ))
-    })
+    Ok(
+        if status.code().and_then(Exit::from_code) == Some(Exit::BadArtifact) {
+            Install::BadArtifact(reason)
+        } else {
+            Install::Failed(format!(
+                "agent-init failed ({}): {reason}",
+                describe(status)
+            ))
+        },
+    )
 }
 
 /// Installs every agent of a match, in parallel, into `<dir>/agents/agent-N`; an agent whose artifact is bad
@@ -165,30 +173,4 @@ pub(crate) async fn install_all(
         message,
         &faults,
     ))))
-}
-
-/// The command line of one install (the Kubernetes backend's `agent-N-init` containers get the same flags).
-/// The access flags are always given, empty or not, so `agent-init` follows the executor's configuration
-/// rather than `AGENT_INIT_*` variables in its environment.
-fn args(
-    source: &std::ffi::OsStr,
-    dest: &Path,
-    result_file: &Path,
-    allowed: &AgentSources,
-) -> Vec<std::ffi::OsString> {
-    let roots: Vec<String> = allowed
-        .roots()
-        .iter()
-        .map(|root| root.display().to_string())
-        .collect();
-    vec![
-        "--source".into(),
-        source.to_os_string(),
-        "--dest".into(),
-        dest.as_os_str().to_os_string(),
-        "--result-file".into(),
-        result_file.as_os_str().to_os_string(),
-        format!("--allow-hosts={}", allowed.allow_hosts().join(",")).into(),
-        format!("--local-roots={}", roots.join(",")).into(),
-    ]
 }

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use common::roots::{self, Located};
+use proto::process::agent_init::{Access, AllowEntry};
 
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
@@ -16,7 +17,7 @@ pub(crate) struct AgentSources {
     /// Real paths of the local code roots, in the configured order (the first one anchors relative paths).
     roots: Vec<PathBuf>,
     /// Hosts `agent-init` may reach besides public internet addresses.
-    allow_hosts: Vec<String>,
+    allow_hosts: Vec<AllowEntry>,
 }
 
 /// Where a request's local code lies.
@@ -41,10 +42,17 @@ impl AgentSources {
         let roots = tokio::task::spawn_blocking(move || real_roots(&configured, &data_dir, store))
             .await
             .map_err(|e| Error::Internal(format!("resolving the local code roots: {e}")))??;
-        Ok(Self {
-            roots,
-            allow_hosts: settings.agent_sources.allow_hosts(),
-        })
+        let allow_hosts = settings
+            .agent_sources
+            .allow_hosts()
+            .iter()
+            .map(|entry| {
+                entry
+                    .parse()
+                    .map_err(|e| Error::InvalidConfig(format!("agent-source-allow-hosts: {e}")))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { roots, allow_hosts })
     }
 
     /// Only `roots` (real directories) allow local code, and no host beyond public addresses: what
@@ -73,14 +81,12 @@ impl AgentSources {
         .map_err(|e| Error::Internal(format!("locating local code: {e}")))
     }
 
-    /// The real local code roots (`agent-init --local-roots`).
-    pub(crate) fn roots(&self) -> &[PathBuf] {
-        &self.roots
-    }
-
-    /// The hosts allowed besides public addresses (`agent-init --allow-hosts`).
-    pub(crate) fn allow_hosts(&self) -> &[String] {
-        &self.allow_hosts
+    /// What `agent-init` is told: these roots (`--local-roots`) and hosts (`--allow-hosts`).
+    pub(crate) fn access(&self) -> Access {
+        Access {
+            allow_hosts: self.allow_hosts.clone(),
+            local_roots: self.roots.clone(),
+        }
     }
 }
 
@@ -173,6 +179,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("data directory"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn allowed_hosts_are_checked_at_start_and_passed_on_as_entries() {
+        let settings = |hosts: &str| match crate::config::parse_from([
+            "executor",
+            "serve",
+            "--agent-source-allow-hosts",
+            hosts,
+        ])
+        .unwrap()
+        .command
+        {
+            crate::config::Command::Serve(args) => args.executor,
+            other => panic!("parsed serve, got {other:?}"),
+        };
+        let sources = AgentSources::resolve(&settings("Artifacts.Internal,10.8.0.0/16"))
+            .await
+            .unwrap();
+        let access = sources.access();
+        assert_eq!(
+            access.allow_hosts,
+            [
+                AllowEntry::Name("artifacts.internal".into()),
+                "10.8.0.0/16".parse().unwrap()
+            ]
+        );
+        assert!(access.local_roots.is_empty());
+        let err = AgentSources::resolve(&settings("artifacts.internal,not a host!"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("agent-source-allow-hosts: \"not a host!\" is not a host name"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -5,10 +5,10 @@
 //! replica follows, what a drain does with running matches (`Drain`), where reports for other replicas'
 //! matches go, and the helper programs `ValidateAgent` runs (`Tools`).
 //!
-//! Recording results is no backend's business: `crate::recorder::Recorder` does it for both. Each backend
-//! builds the two command lines it starts (`agent-init` and `orchestrator run`) in one function each, with the
-//! same flags from the same plan: `agent_init::args` and `LocalBackend::orchestrator_args` on this machine,
-//! `job::agent_init_args` and `JobSettings::orchestrator_args` in a Job; one typed builder can replace them.
+//! Recording results is no backend's business: `crate::recorder::Recorder` does it for both. Both backends
+//! start `agent-init` and `orchestrator run` with command lines built by the process contract's builders
+//! (`proto::process`), from the same plan: on this machine with the work directory's paths, in a Job with the
+//! pod's.
 
 use std::path::PathBuf;
 use std::sync::Arc;

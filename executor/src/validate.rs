@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use proto::outcome::{AgentStatus, MatchOutcome, MatchStatus};
+use proto::process::orchestrator::{LogFormat, Run};
 use proto::spec::{AgentSpec, Limits, MatchSpec};
 use tempfile::TempDir;
 use tokio::process::Command;
@@ -119,9 +120,10 @@ impl Validator {
         let root = tokio::fs::canonicalize(work.path())
             .await
             .map_err(Error::io("resolving the validation directory"))?;
+        let archive = work.path().join("agent.zip");
         let dir = match install(
             &self.tools.agent_init,
-            work.path().join("agent.zip"),
+            &archive.display().to_string(),
             &dest,
             &result_file,
             &AgentSources::only(vec![root]),
@@ -242,16 +244,15 @@ impl Validator {
             std::fs::write(&spec_file, spec_json).map_err(Error::io("writing the smoke spec"))
         })
         .await?;
+        let args = Run {
+            result_file: Some(result_path.clone()),
+            python: Some(self.tools.python.clone().into()),
+            log_format: LogFormat::Json,
+            ..Run::new(&spec_path)
+        }
+        .args();
         let run = Command::new(orchestrator)
-            .arg("run")
-            .arg("--spec")
-            .arg(&spec_path)
-            .arg("--result-file")
-            .arg(&result_path)
-            .arg("--python")
-            .arg(&self.tools.python)
-            .arg("--log-format")
-            .arg("json")
+            .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -128,3 +128,63 @@ impl RunConfig {
         Duration::from_millis(self.report_retry_ms)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::path::PathBuf;
+
+    use clap::Parser;
+    use proto::process::orchestrator::{self as contract, Report, Run};
+
+    use super::*;
+
+    /// What the executor builds (`proto::process::orchestrator::Run`) parses into the same values here.
+    #[test]
+    fn the_executors_command_lines_parse_into_the_same_values() {
+        let full = Run {
+            report: Some(Report {
+                to: "http://127.0.0.1:50051".into(),
+                token_file: "/w/token".into(),
+                retry_ms: Some(3000),
+            }),
+            result_file: Some("/dev/termination-log".into()),
+            result_max_bytes: Some(4096),
+            replay_out: Some("/w/replay.json".into()),
+            python: Some("/opt/python/bin/python3".into()),
+            log_format: contract::LogFormat::Json,
+            ..Run::new("/etc/rl-arena/spec.json")
+        };
+        for run in [Run::new("spec.json"), full] {
+            let argv: Vec<OsString> = std::iter::once("orchestrator".into())
+                .chain(run.args())
+                .collect();
+            let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            let format = match run.log_format {
+                contract::LogFormat::Pretty => LogFormat::Pretty,
+                contract::LogFormat::Json => LogFormat::Json,
+            };
+            assert_eq!(cli.log_format, format);
+            let Command::Run(config) = cli.command else {
+                panic!("{argv:?} is not a run");
+            };
+            assert_eq!(config.spec, run.spec);
+            assert_eq!(config.report_to, run.report.as_ref().map(|r| r.to.clone()));
+            assert_eq!(
+                config.token_file,
+                run.report.as_ref().map(|r| r.token_file.clone())
+            );
+            let retry = run.report.as_ref().and_then(|r| r.retry_ms);
+            assert_eq!(config.report_retry_ms, retry.unwrap_or(30_000));
+            assert_eq!(config.result_file, run.result_file);
+            assert_eq!(config.result_max_bytes, run.result_max_bytes.unwrap_or(0));
+            assert_eq!(config.replay_out, run.replay_out);
+            assert_eq!(
+                config.python,
+                run.python
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("python3"))
+            );
+        }
+    }
+}

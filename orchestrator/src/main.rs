@@ -1,17 +1,31 @@
 //! `orchestrator` binary: parses the command line, starts logging and plays the match with [`orchestrator::run`]
 //! or checks a replay with [`orchestrator::verify`].
 //!
-//! Exit codes of `run`: `0` whenever the match produced a result (whatever its status), `1` when the
-//! orchestrator itself failed (unreadable spec, result not writable), `2` for usage errors. `verify` exits `0`
-//! when the replay checks out and `1` with the diverging step otherwise.
+//! Exit codes (`proto::process::orchestrator::Exit`) of `run`: `0` whenever the match produced a result
+//! (whatever its status), `1` when the orchestrator itself failed (unreadable spec, result not writable), `2` for
+//! usage errors. `verify` exits `0` when the replay checks out and `1` with the diverging step otherwise.
+
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
 use orchestrator::{Cli, Command};
+use proto::process::orchestrator::Exit;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let exit = match command(cli).await {
+        Ok(()) => Exit::Finished,
+        Err(error) => {
+            eprintln!("Error: {error:?}");
+            Exit::Failed
+        }
+    };
+    ExitCode::from(exit.code())
+}
+
+async fn command(cli: Cli) -> anyhow::Result<()> {
     orchestrator::telemetry::init(cli.log_format)?;
     match cli.command {
         Command::Run(config) => {

@@ -7,14 +7,20 @@
 //! - [`replay`]: the versioned replay document.
 //! - [`ids`]: the rules for match ids.
 //! - [`convert`]: mapping between the domain types above and the wire messages.
+//! - [`process`]: the command lines and exit codes of `agent-init` and `orchestrator`, as types.
+//!
+//! `pb` and `convert` come with the `grpc` feature (on by default); the rest needs no gRPC.
 
+#[cfg(feature = "grpc")]
 pub mod convert;
 pub mod ids;
 pub mod outcome;
+pub mod process;
 pub mod replay;
 pub mod spec;
 
 /// Generated protobuf messages and tonic services of package `executor`.
+#[cfg(feature = "grpc")]
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod pb {
     tonic::include_proto!("executor");

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proto::outcome::{MatchOutcome, MatchStatus};
+use proto::process::orchestrator::{LogFormat, Report, Run};
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
@@ -26,8 +27,8 @@ use crate::request::MatchPlan;
 const ORCHESTRATOR_SLACK: Duration = Duration::from_secs(30);
 /// Time between SIGTERM and SIGKILL when the executor stops an orchestrator.
 const STOP_GRACE: Duration = Duration::from_secs(5);
-/// How long a local orchestrator keeps retrying its report stream.
-const REPORT_RETRY_MS: &str = "3000";
+/// How long a local orchestrator keeps retrying its report stream, in milliseconds.
+const REPORT_RETRY_MS: u64 = 3000;
 
 /// Plays matches as local child processes.
 #[derive(Debug)]
@@ -258,27 +259,21 @@ impl LocalBackend {
     /// The orchestrator's command line (the Kubernetes backend's `match-orchestrator` container gets the same
     /// flags with its container paths).
     fn orchestrator_args(&self, files: &MatchFiles) -> Vec<OsString> {
-        vec![
-            "run".into(),
-            "--spec".into(),
-            files.spec.clone().into(),
-            "--report-to".into(),
-            self.report_url.clone().into(),
-            "--token-file".into(),
-            files.token.clone().into(),
-            "--result-file".into(),
-            files.result.clone().into(),
-            "--replay-out".into(),
-            files.replay.clone().into(),
-            "--python".into(),
-            self.python.clone().into(),
-            "--log-format".into(),
-            "json".into(),
-            // The executor is the orchestrator's parent here: when it is gone there is no one left to report
-            // to, so retrying long would only keep the process around.
-            "--report-retry-ms".into(),
-            REPORT_RETRY_MS.into(),
-        ]
+        let run = Run {
+            report: Some(Report {
+                to: self.report_url.clone(),
+                token_file: files.token.clone(),
+                // The executor is the orchestrator's parent here: when it is gone there is no one left to report
+                // to, so retrying long would only keep the process around.
+                retry_ms: Some(REPORT_RETRY_MS),
+            }),
+            result_file: Some(files.result.clone()),
+            replay_out: Some(files.replay.clone()),
+            python: Some(self.python.clone().into()),
+            log_format: LogFormat::Json,
+            ..Run::new(&files.spec)
+        };
+        run.args()
     }
 }
 

@@ -17,6 +17,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
+use proto::process::{TERMINATION_LOG, agent_init, orchestrator, utf8_args};
+
 use super::meta;
 use super::names::job_name;
 use crate::agent_sources::AgentSources;
@@ -32,16 +34,10 @@ pub(super) const ORCHESTRATOR_CONTAINER: &str = "match-orchestrator";
 pub(super) const SPEC_DIR: &str = "/etc/rl-arena";
 /// Where the agents are installed (an emptyDir shared by the init containers and the orchestrator).
 pub(super) const AGENTS_DIR: &str = "/agents";
-/// The Kubernetes termination message file; agent-init and the orchestrator write their results there.
-pub(super) const TERMINATION_LOG: &str = "/dev/termination-log";
 /// Largest termination message Kubernetes keeps.
 pub(super) const TERMINATION_MESSAGE_MAX: usize = 4096;
 /// Non-root user and group of every match container.
 pub(super) const MATCH_UID: i64 = 65532;
-/// `agent-init` exit code: the artifact is bad (the agent's fault).
-pub(super) const AGENT_INIT_BAD_ARTIFACT: i32 = 10;
-/// `agent-init` exit code: the source could not be reached (the infrastructure's fault).
-pub(super) const AGENT_INIT_UNREACHABLE: i32 = 11;
 
 /// A match's Job and Secret, as created (the Secret gets its owner reference once the Job exists).
 #[derive(Debug, Clone)]
@@ -187,11 +183,7 @@ impl JobSettings {
                 name: format!("agent-{}-init", i + 1),
                 image: Some(self.agent_init_image.clone()),
                 image_pull_policy: Some(self.pull_policy.clone()),
-                args: Some(agent_init_args(
-                    &agent.source,
-                    &format!("{AGENTS_DIR}/agent-{}", i + 1),
-                    &self.sources,
-                )),
+                args: Some(self.agent_init_args(&agent.source, i)),
                 resources: Some(self.init_resources.clone()),
                 security_context: Some(container_security()),
                 termination_message_path: Some(TERMINATION_LOG.into()),
@@ -293,42 +285,33 @@ impl JobSettings {
     /// The `match-orchestrator` container's command line (a local orchestrator gets the same flags with its
     /// work directory's paths).
     fn orchestrator_args(&self) -> Vec<String> {
-        vec![
-            "run".into(),
-            "--spec".into(),
-            format!("{SPEC_DIR}/spec.json"),
-            "--token-file".into(),
-            format!("{SPEC_DIR}/token"),
-            "--report-to".into(),
-            self.report_address.clone(),
-            "--result-file".into(),
-            TERMINATION_LOG.into(),
+        let run = orchestrator::Run {
+            report: Some(orchestrator::Report {
+                to: self.report_address.clone(),
+                token_file: format!("{SPEC_DIR}/token").into(),
+                retry_ms: None,
+            }),
+            result_file: Some(TERMINATION_LOG.into()),
             // The termination message holds at most 4096 bytes: the orchestrator shortens its outcome.
-            "--result-max-bytes".into(),
-            TERMINATION_MESSAGE_MAX.to_string(),
-            "--log-format".into(),
-            "json".into(),
-        ]
+            result_max_bytes: Some(TERMINATION_MESSAGE_MAX),
+            log_format: orchestrator::LogFormat::Json,
+            ..orchestrator::Run::new(format!("{SPEC_DIR}/spec.json"))
+        };
+        utf8_args(run.args())
     }
-}
 
-/// An `agent-N-init` container's command line (`agent-init` on the executor's machine gets the same flags).
-fn agent_init_args(source: &str, dest: &str, sources: &AgentSources) -> Vec<String> {
-    let roots: Vec<String> = sources
-        .roots()
-        .iter()
-        .map(|root| root.display().to_string())
-        .collect();
-    vec![
-        "--source".into(),
-        source.into(),
-        "--dest".into(),
-        dest.into(),
-        "--result-file".into(),
-        TERMINATION_LOG.into(),
-        format!("--allow-hosts={}", sources.allow_hosts().join(",")),
-        format!("--local-roots={}", roots.join(",")),
-    ]
+    /// The `agent-N-init` container's command line for seat `i` (`agent-init` on the executor's machine gets
+    /// the same flags).
+    fn agent_init_args(&self, source: &str, i: usize) -> Vec<String> {
+        let install = agent_init::Install {
+            source: source.to_string(),
+            dest: format!("{AGENTS_DIR}/agent-{}", i + 1).into(),
+            result_file: Some(TERMINATION_LOG.into()),
+            sha256: None,
+            access: self.sources.access(),
+        };
+        utf8_args(install.args())
+    }
 }
 
 /// The owner reference that makes deleting the Job delete the Secret.
@@ -367,10 +350,17 @@ fn failure_policy(agents: usize) -> PodFailurePolicy {
         rules.push(fail(
             &format!("agent-{i}-init"),
             "In",
-            vec![AGENT_INIT_BAD_ARTIFACT, AGENT_INIT_UNREACHABLE],
+            vec![
+                i32::from(agent_init::Exit::BadArtifact.code()),
+                i32::from(agent_init::Exit::Unreachable.code()),
+            ],
         ));
     }
-    rules.push(fail(ORCHESTRATOR_CONTAINER, "NotIn", vec![0]));
+    rules.push(fail(
+        ORCHESTRATOR_CONTAINER,
+        "NotIn",
+        vec![i32::from(orchestrator::Exit::Finished.code())],
+    ));
     PodFailurePolicy { rules }
 }
 

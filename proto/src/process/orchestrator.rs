@@ -1,0 +1,195 @@
+//! `orchestrator`: plays one match (`run`). The command line ([`Run`]) and the exit codes ([`Exit`]).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// `orchestrator run --spec FILE [--report-to URL --token-file FILE] [--result-file FILE] ...`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// The match spec (`crate::spec::MatchSpec`, JSON).
+    pub spec: PathBuf,
+    /// Where the match's events are streamed, and with which token.
+    pub report: Option<Report>,
+    /// Where the outcome (`crate::outcome::MatchOutcome`, JSON) is written.
+    pub result_file: Option<PathBuf>,
+    /// Largest result file in bytes; longer outcomes are shortened (a termination message holds 4096).
+    pub result_max_bytes: Option<usize>,
+    /// Where the replay is written when the spec records one.
+    pub replay_out: Option<PathBuf>,
+    /// The Python interpreter of Python module agents.
+    pub python: Option<PathBuf>,
+    pub log_format: LogFormat,
+}
+
+/// Where a match reports to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The executor's `MatchReporter` address, such as `http://127.0.0.1:50051`.
+    pub to: String,
+    /// The file holding the match's report token.
+    pub token_file: PathBuf,
+    /// How long to keep retrying a failed report stream, in milliseconds; `None` leaves the orchestrator's
+    /// default.
+    pub retry_ms: Option<u64>,
+}
+
+/// How the orchestrator writes its log lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people.
+    #[default]
+    Pretty,
+    /// JSON lines, for log collectors and the executor.
+    Json,
+}
+
+impl LogFormat {
+    /// The value of `--log-format`.
+    pub const fn as_arg(self) -> &'static str {
+        match self {
+            LogFormat::Pretty => "pretty",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+impl Run {
+    /// A run of `spec` with nothing else set.
+    pub fn new(spec: impl Into<PathBuf>) -> Self {
+        Self {
+            spec: spec.into(),
+            report: None,
+            result_file: None,
+            result_max_bytes: None,
+            replay_out: None,
+            python: None,
+            log_format: LogFormat::default(),
+        }
+    }
+
+    /// The arguments after the program name, the subcommand first.
+    pub fn args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["run".into(), "--spec".into(), self.spec.clone().into()];
+        if let Some(report) = &self.report {
+            args.extend([
+                "--report-to".into(),
+                report.to.clone().into(),
+                "--token-file".into(),
+                report.token_file.clone().into(),
+            ]);
+            if let Some(retry) = report.retry_ms {
+                args.extend(["--report-retry-ms".into(), retry.to_string().into()]);
+            }
+        }
+        if let Some(file) = &self.result_file {
+            args.extend(["--result-file".into(), file.clone().into()]);
+        }
+        if let Some(max) = self.result_max_bytes {
+            args.extend(["--result-max-bytes".into(), max.to_string().into()]);
+        }
+        if let Some(file) = &self.replay_out {
+            args.extend(["--replay-out".into(), file.clone().into()]);
+        }
+        if let Some(python) = &self.python {
+            args.extend(["--python".into(), python.clone().into()]);
+        }
+        args.extend(["--log-format".into(), self.log_format.as_arg().into()]);
+        args
+    }
+}
+
+/// How `orchestrator run` exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The match produced a result, whatever its status (`0`).
+    Finished,
+    /// The orchestrator itself failed: an unreadable spec, a result that cannot be written (`1`).
+    Failed,
+    /// A usage error (`2`).
+    Usage,
+}
+
+impl Exit {
+    /// Every exit, in code order.
+    pub const ALL: [Exit; 3] = [Exit::Finished, Exit::Failed, Exit::Usage];
+
+    /// The process exit code.
+    pub const fn code(self) -> u8 {
+        match self {
+            Exit::Finished => 0,
+            Exit::Failed => 1,
+            Exit::Usage => 2,
+        }
+    }
+
+    /// The exit with this code, if it is one of the orchestrator's.
+    pub fn from_code(code: i32) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|exit| i32::from(exit.code()) == code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_names_what_is_set() {
+        assert_eq!(
+            Run::new("/etc/rl-arena/spec.json").args(),
+            [
+                "run",
+                "--spec",
+                "/etc/rl-arena/spec.json",
+                "--log-format",
+                "pretty"
+            ]
+        );
+        let full = Run {
+            report: Some(Report {
+                to: "http://127.0.0.1:50051".into(),
+                token_file: "/w/token".into(),
+                retry_ms: Some(3000),
+            }),
+            result_file: Some("/w/result.json".into()),
+            result_max_bytes: Some(4096),
+            replay_out: Some("/w/replay.json".into()),
+            python: Some("python3".into()),
+            log_format: LogFormat::Json,
+            ..Run::new("/w/spec.json")
+        };
+        assert_eq!(
+            full.args(),
+            [
+                "run",
+                "--spec",
+                "/w/spec.json",
+                "--report-to",
+                "http://127.0.0.1:50051",
+                "--token-file",
+                "/w/token",
+                "--report-retry-ms",
+                "3000",
+                "--result-file",
+                "/w/result.json",
+                "--result-max-bytes",
+                "4096",
+                "--replay-out",
+                "/w/replay.json",
+                "--python",
+                "python3",
+                "--log-format",
+                "json",
+            ]
+        );
+    }
+
+    #[test]
+    fn exit_codes_are_found_by_code() {
+        for exit in Exit::ALL {
+            assert_eq!(Exit::from_code(i32::from(exit.code())), Some(exit));
+        }
+        assert_eq!(Exit::from_code(3), None);
+    }
+}
