@@ -222,7 +222,7 @@ def pong_config(steps):
 def section_envs(args):
     print("\n== 1. environment step cost, in process, built-in agents ==", flush=True)
     ours = json_lines(
-        ["cargo", "bench", "-q", "-p", "orchestrator", "--bench", "envs", "--", "--json", "--reps", str(args.reps),
+        ["cargo", "bench", "-q", "-p", "rl-arena-envs", "--bench", "steps", "--", "--json", "--reps", str(args.reps),
          "--secs", str(args.secs)],
         cwd=ROOT,
     )

@@ -2,5 +2,7 @@
 //!
 //! - [`roots`]: local paths confined to directories an operator lists (resolved, links followed, the same
 //!   answer for a path outside whether or not it exists).
+//! - [`text`]: cutting text for messages at a character boundary.
 
 pub mod roots;
+pub mod text;

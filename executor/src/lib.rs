@@ -8,9 +8,10 @@
 //!   maps the executor's domain types, `info` and `live`, to the wire and back).
 //! - `matches`: the life of matches (submission, idempotency, the task per match, cancellation, drain);
 //!   `live`: a queued or running match and its watchers; `info`: what the executor tells about a match.
-//! - [`request`]: request rules (match id, fingerprint, validation into a [`request::MatchPlan`]);
+//! - [`request`]: request rules (match id, fingerprint, validation into a [`request::MatchPlan`], environments
+//!   from the `envs` crate);
 //!   `agent_sources`: where agents may come from (local code roots, hosts allowed to `agent-init`); `validate`:
-//!   `ValidateAgent`; `environments`: `ListEnvironments`.
+//!   `ValidateAgent` (through `agent-init` and `orchestrator check-agent`); `environments`: `ListEnvironments`.
 //! - `admission`: concurrency limit and bounded queue.
 //! - [`backend`]: where matches run, behind one interface: `backend::local` (child processes, with
 //!   `agent_init` and `process`) or [`backend::kubernetes`] (one Job per match, watched, reconciled).

@@ -127,8 +127,7 @@ impl Submission {
     ) -> Result<MatchPlan> {
         let req = &self.request;
         let invalid = |msg: String| Error::InvalidArgument(msg);
-        let env = orchestrator::envs::info(&req.environment)
-            .map_err(|e| invalid(format!("environment: {e}")))?;
+        let env = envs::info(&req.environment).map_err(|e| invalid(format!("environment: {e}")))?;
         if req.agents.len() != env.players {
             return Err(invalid(format!(
                 "agents: {} takes exactly {} agents, got {}",
@@ -157,7 +156,7 @@ impl Submission {
         } else {
             req.seed
         };
-        orchestrator::envs::make(env.name, &config, seed)
+        envs::make(env.name, &config, seed)
             .map_err(|e| invalid(format!("environment_config_json: {e}")))?;
         let limits = limits(req.limits.as_ref(), &settings.agent_limits, timeout_sec)?;
         Ok(MatchPlan {

@@ -74,7 +74,7 @@ pub async fn run(
     let backend = Backend::start(&settings, &sources, &hub, report_url(local), &recorder).await?;
     let sink = backend.report_sink();
     let validator = Arc::new(Validator::new(
-        backend.tools(),
+        backend.tools().clone(),
         settings.agent_limits.clone(),
     ));
     let matches = Matches::new(settings, sources, backend, recorder, Arc::clone(&metrics));

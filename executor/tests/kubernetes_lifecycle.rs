@@ -714,6 +714,50 @@ fn forged_events(match_id: &str) -> Vec<pb::MatchEvent> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_agent_reads_the_code_with_the_executors_own_orchestrator() {
+    let cluster = Cluster::start(1.0).await;
+    let port = free_port();
+    let executor = cluster.executor(port, &format!("http://127.0.0.1:{port}"), &[]);
+    let mut client = executor.client().await;
+    let agents = tempfile::tempdir().unwrap();
+    for (name, source) in [
+        ("good", "def get_action(observation):\n    return 1\n"),
+        ("broken", "def get_action(observation:\n"),
+    ] {
+        std::fs::create_dir(agents.path().join(name)).unwrap();
+        std::fs::write(agents.path().join(name).join("agent.py"), source).unwrap();
+    }
+    let validate = |name: &str| pb::ValidationRequest {
+        agent_id: name.into(),
+        code_zip: testkit::zip_dir("", &agents.path().join(name)),
+        environment: "pong".into(),
+    };
+    let good = client
+        .validate_agent(validate("good"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(good.valid, "{good:?}");
+    assert!(
+        good.warnings
+            .iter()
+            .any(|w| w.starts_with("smoke match skipped")),
+        "{good:?}"
+    );
+    let broken = client
+        .validate_agent(validate("broken"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!broken.valid, "{broken:?}");
+    assert!(
+        broken.errors[0].contains("agent.py: syntax error at line 1"),
+        "{broken:?}"
+    );
+    assert_eq!(cluster.count().await, (0, 0, 0), "no Job for a validation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_need_the_hmac_token_of_their_own_match() {
     let cluster = Cluster::start(0.2).await;
     let port = free_port();

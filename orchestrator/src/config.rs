@@ -30,6 +30,33 @@ pub enum Command {
     Run(Box<RunConfig>),
     /// Re-simulate a recorded replay (JSON or gzip) and check every step, state hash and the result.
     Verify(VerifyArgs),
+    /// Check an installed agent without playing: how it would be started and, for a Python module, that it
+    /// parses and defines an entry point. Its files are read with the agent's memory limit, the Python code
+    /// inside the agent sandbox. Prints the report as JSON on stdout.
+    CheckAgent(CheckAgentArgs),
+}
+
+/// Options of `orchestrator check-agent`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckAgentArgs {
+    /// The installed agent's directory.
+    #[arg(long, env = "ORCHESTRATOR_CHECK_DIR")]
+    pub(crate) dir: PathBuf,
+
+    /// Python interpreter of `agent.py` / `main.py` agents.
+    #[arg(long, default_value = "python3", env = "ORCHESTRATOR_PYTHON")]
+    pub(crate) python: PathBuf,
+
+    /// The agent's address-space limit in MiB, under which its files are read and its code parsed.
+    #[arg(long, default_value_t = 2048, env = "ORCHESTRATOR_CHECK_MEMORY_MB")]
+    pub(crate) memory_mb: u64,
+
+    /// How long checking the code may take, in milliseconds.
+    #[arg(long, default_value_t = 30_000, env = "ORCHESTRATOR_CHECK_TIMEOUT_MS")]
+    pub(crate) timeout_ms: u64,
+
+    #[command(flatten)]
+    pub(crate) sandbox: SandboxConfig,
 }
 
 /// Options of `orchestrator verify`.
@@ -185,6 +212,35 @@ mod tests {
                     .clone()
                     .unwrap_or_else(|| PathBuf::from("python3"))
             );
+        }
+    }
+
+    /// What `ValidateAgent` builds (`proto::process::orchestrator::CheckAgent`) parses into the same values here.
+    #[test]
+    fn the_executors_check_command_line_parses_into_the_same_values() {
+        for python in [None, Some(PathBuf::from("/opt/python/bin/python3"))] {
+            let check = contract::CheckAgent {
+                dir: "/tmp/validate-1/agent".into(),
+                python: python.clone(),
+                memory_mb: 256,
+                timeout_ms: 15_000,
+                log_format: contract::LogFormat::Json,
+            };
+            let argv: Vec<OsString> = std::iter::once("orchestrator".into())
+                .chain(check.args())
+                .collect();
+            let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            assert_eq!(cli.log_format, LogFormat::Json);
+            let Command::CheckAgent(args) = cli.command else {
+                panic!("{argv:?} is not a check");
+            };
+            assert_eq!(args.dir, check.dir);
+            assert_eq!(
+                args.python,
+                python.unwrap_or_else(|| PathBuf::from("python3"))
+            );
+            assert_eq!(args.memory_mb, check.memory_mb);
+            assert_eq!(args.timeout_ms, check.timeout_ms);
         }
     }
 }

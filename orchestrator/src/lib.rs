@@ -1,13 +1,14 @@
 //! The match orchestrator: plays one match inside its pod or as a local child process of the executor.
 //!
-//! - `config`: the command line (`orchestrator run ...`) and the options of a run.
-//! - [`envs`]: the games and their catalog.
+//! - `config`: the command line (`orchestrator run ...`) and the options of a run. The games are the `envs`
+//!   crate's.
 //! - [`agent`]: finding out how to start an agent, running it as a child process and speaking the wire protocol.
 //! - `match_loop`: the match itself ([`play`]): init, steps, fault accounting, winner.
 //! - `sandbox`: the isolation layers applied to every agent process, and the orchestrator's own hardening.
 //! - [`replay`]: the replay recorder, its state-hash chain and digest.
 //! - [`report`]: the `MatchReporter` client stream back to the executor.
 //! - [`verify`]: re-simulating a replay file to check every step, hash and score it records.
+//! - [`check`]: `check-agent`, the static checks of an installed agent, run with the agent's limits.
 //! - [`telemetry`]: logging setup.
 //!
 //! [`run`] is what the binary calls; [`play`] plays a match without touching files or the network.
@@ -19,8 +20,8 @@ use proto::outcome::MatchOutcome;
 use proto::spec::MatchSpec;
 
 pub mod agent;
+pub mod check;
 mod config;
-pub mod envs;
 mod match_loop;
 pub mod replay;
 pub mod report;
@@ -28,7 +29,7 @@ mod sandbox;
 pub mod telemetry;
 pub mod verify;
 
-pub use config::{Cli, Command, LogFormat, RunConfig};
+pub use config::{CheckAgentArgs, Cli, Command, LogFormat, RunConfig};
 pub use match_loop::{PlayOptions, Played, play};
 
 /// Failures of the orchestrator itself. Everything an agent or the environment does wrong is part of the
@@ -66,6 +67,8 @@ pub enum Error {
     },
     #[error("starting logging: {0}")]
     Telemetry(String),
+    #[error("checking the agent: {0}")]
+    Check(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

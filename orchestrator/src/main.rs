@@ -1,9 +1,10 @@
-//! `orchestrator` binary: parses the command line, starts logging and plays the match with [`orchestrator::run`]
-//! or checks a replay with [`orchestrator::verify`].
+//! `orchestrator` binary: parses the command line, starts logging and plays the match with [`orchestrator::run`],
+//! checks a replay with [`orchestrator::verify`] or an installed agent with [`orchestrator::check`].
 //!
 //! Exit codes (`proto::process::orchestrator::Exit`) of `run`: `0` whenever the match produced a result
 //! (whatever its status), `1` when the orchestrator itself failed (unreadable spec, result not writable), `2` for
-//! usage errors. `verify` exits `0` when the replay checks out and `1` with the diverging step otherwise.
+//! usage errors. `verify` exits `0` when the replay checks out and `1` with the diverging step otherwise;
+//! `check-agent` exits `0` when it printed its report (whatever it found) and `1` when it could not check.
 
 use std::process::ExitCode;
 
@@ -32,6 +33,12 @@ async fn command(cli: Cli) -> anyhow::Result<()> {
             orchestrator::run(*config, shutdown_signal())
                 .await
                 .context("orchestrator run failed")?;
+        }
+        Command::CheckAgent(args) => {
+            let report = orchestrator::check::check_agent(&args)
+                .await
+                .context("orchestrator check-agent failed")?;
+            println!("{}", serde_json::to_string(&report)?);
         }
         Command::Verify(args) => {
             let report = orchestrator::verify::verify_file(&args.replay)

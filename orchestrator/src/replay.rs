@@ -1,8 +1,8 @@
 //! Recording the replay (schema v1): config, seed, agents, initial render, every step, the outcome.
 //!
 //! State hashes: `h0` is 32 zero bytes; after step `k`, `hk = SHA-256(h(k-1) || canonical JSON of
-//! env.state())`, where `h(k-1)` is the raw 32-byte digest and canonical JSON has object keys sorted
-//! by their UTF-8 bytes and no whitespace. Each step stores `hk` as lowercase hex.
+//! env.state())`, where `h(k-1)` is the raw 32-byte digest and canonical JSON (`envs::canonical`) has object
+//! keys sorted by their UTF-8 bytes and no whitespace. Each step stores `hk` as lowercase hex.
 //!
 //! Steps are encoded as they are recorded, so that a long match keeps bytes rather than a tree of values per
 //! step; the document is assembled from them at the end, byte for byte what encoding the whole [`Replay`]
@@ -12,16 +12,15 @@
 //! digest). `MatchOutcome::replay_sha256` in the result file and the `finished` event is the SHA-256 of exactly
 //! those bytes, so hashing the replay file (or the reassembled `replay_chunk`s) reproduces it.
 
+use envs::Environment;
+use envs::canonical::canonical_json;
+use proto::outcome::MatchOutcome;
+#[cfg(doc)]
+use proto::replay::ReplayStep;
+use proto::replay::{MoveStatus, Replay, SCHEMA_VERSION};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-
-use proto::outcome::MatchOutcome;
-use proto::replay::{MoveStatus, Replay, SCHEMA_VERSION};
-
-use crate::envs::Environment;
-#[cfg(doc)]
-use proto::replay::ReplayStep;
 
 /// Builds a replay step by step.
 #[derive(Debug)]
@@ -191,61 +190,6 @@ fn chain_step(prev: &[u8; 32], canonical_state: &[u8]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// JSON with object keys sorted and no whitespace, independent of how maps are ordered in memory.
-pub(crate) fn canonical_json(value: &Value) -> Result<String, serde_json::Error> {
-    let mut out = Vec::new();
-    write_canonical(value, &mut out)?;
-    String::from_utf8(out).map_err(serde::ser::Error::custom)
-}
-
-/// Appends the canonical JSON of `value` to `out`.
-pub(crate) fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-    match value {
-        Value::Object(map) => {
-            out.push(b'{');
-            // Maps are usually ordered by key already; sorting is needed only when they keep insertion order.
-            if map.keys().is_sorted() {
-                for (i, (key, item)) in map.iter().enumerate() {
-                    write_member(i, key, item, out)?;
-                }
-            } else {
-                let mut members: Vec<(&String, &Value)> = map.iter().collect();
-                members.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                for (i, (key, item)) in members.into_iter().enumerate() {
-                    write_member(i, key, item, out)?;
-                }
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(item, out)?;
-            }
-            out.push(b']');
-        }
-        scalar => serde_json::to_writer(&mut *out, scalar)?,
-    }
-    Ok(())
-}
-
-fn write_member(
-    index: usize,
-    key: &str,
-    item: &Value,
-    out: &mut Vec<u8>,
-) -> Result<(), serde_json::Error> {
-    if index > 0 {
-        out.push(b',');
-    }
-    serde_json::to_writer(&mut *out, key)?;
-    out.push(b':');
-    write_canonical(item, out)
-}
-
 #[cfg(test)]
 mod tests {
     use proto::outcome::{AgentOutcome, AgentStatus, MatchStatus};
@@ -292,7 +236,7 @@ mod tests {
             vec!["a".into(), "b".into()],
             json!({"x": 0.1}),
         );
-        let mut env = crate::envs::pong::Pong::new(&Map::new(), 5).unwrap();
+        let mut env = envs::make("pong", &Map::new(), 5).unwrap();
         let mut chain = [0; 32];
         for step in 1..=3u32 {
             env.step(&[Some(json!(0)), Some(json!(2))]);
@@ -306,7 +250,7 @@ mod tests {
                 time_ms: &[1.25, 3.0e-5],
                 render: &render,
             };
-            recorder.push(record, &env);
+            recorder.push(record, env.as_ref());
         }
         let (bytes, digest) = recorder.finish(&outcome()).unwrap();
         let replay: Replay = serde_json::from_slice(&bytes).unwrap();
@@ -333,15 +277,6 @@ mod tests {
         let replay: Replay = serde_json::from_slice(&bytes).unwrap();
         assert!(replay.steps.is_empty());
         assert_eq!(serde_json::to_vec(&replay).unwrap(), bytes);
-    }
-
-    #[test]
-    fn canonical_json_sorts_keys_at_every_level() {
-        let value = json!({"b": [1, {"z": true, "a": null}], "a": "x\"y", "c": 1.5});
-        assert_eq!(
-            canonical_json(&value).unwrap(),
-            r#"{"a":"x\"y","b":[1,{"a":null,"z":true}],"c":1.5}"#
-        );
     }
 
     #[test]

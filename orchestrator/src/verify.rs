@@ -9,10 +9,10 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
+use envs::EnvError;
 use proto::replay::{MoveStatus, Replay, SCHEMA_VERSION};
 use serde_json::Value;
 
-use crate::envs::{self, EnvError};
 use crate::replay::chain_state;
 
 /// Largest replay file [`read_replay`] accepts (after decompression), so a hostile file cannot exhaust memory.

@@ -71,8 +71,7 @@ fn example_agents_play_a_full_match_with_a_verifiable_replay() {
     assert_eq!(outcome.winner, expected_winner);
 
     // Re-simulating the recorded actions reproduces every render, reward and chained state hash.
-    let mut env = orchestrator::envs::make("pong", &replay.config, replay.seed)
-        .expect("replay config is valid");
+    let mut env = envs::make("pong", &replay.config, replay.seed).expect("replay config is valid");
     assert_eq!(env.render(), replay.initial_render);
     let mut chain = [0u8; 32];
     for (i, step) in replay.steps.iter().enumerate() {

@@ -33,9 +33,7 @@ const REPORT_RETRY_MS: u64 = 3000;
 /// Plays matches as local child processes.
 #[derive(Debug)]
 pub(super) struct LocalBackend {
-    orchestrator_bin: PathBuf,
-    agent_init_bin: PathBuf,
-    python: String,
+    tools: Tools,
     /// What agents may be installed from.
     sources: AgentSources,
     /// Parent of the per-match work directories.
@@ -67,34 +65,20 @@ impl MatchFiles {
 }
 
 impl LocalBackend {
-    /// Finds the helper binaries and prepares the work directory.
+    /// Prepares the work directory.
     pub(super) async fn new(
         settings: &ExecutorArgs,
+        tools: Tools,
         sources: &AgentSources,
         hub: Arc<ReportHub>,
         report_url: String,
     ) -> Result<Self> {
-        let bins = &settings.binaries;
-        let orchestrator_bin = resolve_binary(
-            bins.orchestrator_bin.as_deref(),
-            "orchestrator",
-            "EXECUTOR_ORCHESTRATOR_BIN",
-        )
-        .await?;
-        let agent_init_bin = resolve_binary(
-            bins.agent_init_bin.as_deref(),
-            "agent-init",
-            "EXECUTOR_AGENT_INIT_BIN",
-        )
-        .await?;
         let work_root = settings.data_dir.join("work");
         tokio::fs::create_dir_all(&work_root)
             .await
             .map_err(Error::io(format!("creating {}", work_root.display())))?;
         Ok(Self {
-            orchestrator_bin,
-            agent_init_bin,
-            python: bins.python.clone(),
+            tools,
             sources: sources.clone(),
             work_root,
             hub,
@@ -102,12 +86,8 @@ impl LocalBackend {
         })
     }
 
-    pub(super) fn tools(&self) -> Tools {
-        Tools {
-            agent_init: self.agent_init_bin.clone(),
-            python: self.python.clone(),
-            orchestrator: Ok(self.orchestrator_bin.clone()),
-        }
+    pub(super) fn tools(&self) -> &Tools {
+        &self.tools
     }
 
     /// Plays one match. Never fails: whatever goes wrong becomes the outcome's status and message. The work
@@ -163,7 +143,7 @@ impl LocalBackend {
     ) -> Result<(MatchOutcome, Option<Vec<u8>>)> {
         let cancel = live.cancel_token();
         let agent_dirs =
-            match install_all(&self.agent_init_bin, plan, dir, &self.sources, cancel).await? {
+            match install_all(&self.tools.agent_init, plan, dir, &self.sources, cancel).await? {
                 Installed::All(agent_dirs) => agent_dirs,
                 Installed::Ended(outcome) => return Ok((*outcome, None)),
             };
@@ -177,7 +157,7 @@ impl LocalBackend {
             .into_std()
             .await;
 
-        let mut child = Command::new(&self.orchestrator_bin)
+        let mut child = Command::new(&self.tools.orchestrator)
             .args(self.orchestrator_args(&files))
             .current_dir(dir)
             .stdin(Stdio::null())
@@ -188,7 +168,7 @@ impl LocalBackend {
             .spawn()
             .map_err(Error::io(format!(
                 "starting {}",
-                self.orchestrator_bin.display()
+                self.tools.orchestrator.display()
             )))?;
 
         let deadline =
@@ -269,7 +249,7 @@ impl LocalBackend {
             }),
             result_file: Some(files.result.clone()),
             replay_out: Some(files.replay.clone()),
-            python: Some(self.python.clone().into()),
+            python: Some(self.tools.python.clone().into()),
             log_format: LogFormat::Json,
             ..Run::new(&files.spec)
         };
@@ -347,29 +327,4 @@ async fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).await.map_err(writing())?;
     // A tokio file finishes its last write in the background unless flushed.
     file.flush().await.map_err(writing())
-}
-
-/// The configured path, else the binary beside the executor's own executable.
-async fn resolve_binary(
-    configured: Option<&Path>,
-    name: &'static str,
-    env: &'static str,
-) -> Result<PathBuf> {
-    let path = match configured {
-        Some(p) => p.to_path_buf(),
-        None => std::env::current_exe()
-            .map_err(Error::io("finding the executor's own executable"))?
-            .parent()
-            .map(|dir| dir.join(name))
-            .ok_or_else(|| Error::Internal("the executor's executable has no directory".into()))?,
-    };
-    if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file()) {
-        Ok(path)
-    } else {
-        Err(Error::MissingBinary {
-            name,
-            path: path.display().to_string(),
-            env,
-        })
-    }
 }

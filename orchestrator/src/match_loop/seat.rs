@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use envs::Environment;
 use futures_util::future::join_all;
 use proto::outcome::{AgentOutcome, AgentStatus, Isolation};
 use proto::replay::MoveStatus;
@@ -14,7 +15,6 @@ use serde_json::Value;
 
 use crate::agent::protocol;
 use crate::agent::{AgentProcess, Launch, ProcessLimits, Reply, Sent};
-use crate::envs::Environment;
 use crate::report::Reporter;
 use crate::sandbox::Prepared;
 

@@ -8,6 +8,7 @@
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
+use envs::StepResult;
 use futures_util::future::join_all;
 use proto::outcome::AgentStatus;
 use proto::replay::MoveStatus;
@@ -18,7 +19,6 @@ use super::scratch::{self, SCRATCH_WALK_EVERY};
 use super::seat::Seat;
 use super::{Match, Stop, judge};
 use crate::agent::Reply;
-use crate::envs::StepResult;
 use crate::replay::StepRecord;
 
 /// The moves of one step, in seat order.

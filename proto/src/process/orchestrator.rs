@@ -1,7 +1,12 @@
-//! `orchestrator`: plays one match (`run`). The command line ([`Run`]) and the exit codes ([`Exit`]).
+//! `orchestrator`: plays one match (`run`, [`Run`]) or checks an installed agent without playing
+//! (`check-agent`, [`CheckAgent`], which prints an [`AgentCheck`]). Both exit with the codes of [`Exit`].
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::Isolation;
 
 /// `orchestrator run --spec FILE [--report-to URL --token-file FILE] [--result-file FILE] ...`
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,12 +103,64 @@ impl Run {
     }
 }
 
-/// How `orchestrator run` exits.
+/// `orchestrator check-agent --dir DIR [--python P] --memory-mb N --timeout-ms T`: how the agent in `dir` would
+/// be started, and whether its code can run at all (a Python module must parse and define an entry point).
+/// Everything that reads the agent's files runs with the agent's memory limit, the Python check inside the
+/// agent sandbox. Prints an [`AgentCheck`] as JSON on stdout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckAgent {
+    /// The installed agent's directory.
+    pub dir: PathBuf,
+    /// The Python interpreter of Python module agents.
+    pub python: Option<PathBuf>,
+    /// The agent's address-space limit in MiB, under which its files are read and parsed.
+    pub memory_mb: u64,
+    /// How long the check may take, in milliseconds.
+    pub timeout_ms: u64,
+    pub log_format: LogFormat,
+}
+
+impl CheckAgent {
+    /// The arguments after the program name, the subcommand first.
+    pub fn args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "check-agent".into(),
+            "--dir".into(),
+            self.dir.clone().into(),
+            "--memory-mb".into(),
+            self.memory_mb.to_string().into(),
+            "--timeout-ms".into(),
+            self.timeout_ms.to_string().into(),
+        ];
+        if let Some(python) = &self.python {
+            args.extend(["--python".into(), python.clone().into()]);
+        }
+        args.extend(["--log-format".into(), self.log_format.as_arg().into()]);
+        args
+    }
+}
+
+/// What `check-agent` found, printed as JSON when it could check the agent (exit `0`); the agent may play when
+/// there are no errors.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentCheck {
+    /// How the agent is started (`agent.toml`, `agent.py`, `main.py`); `None` when it cannot be started.
+    pub launch: Option<String>,
+    /// What keeps the agent from playing, for its author.
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+    /// The isolation the agent's code was read under, when a process read it (the Python check).
+    pub isolation: Isolation,
+}
+
+/// How `orchestrator` exits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    /// The match produced a result, whatever its status (`0`).
+    /// The command did its work (`0`): `run` produced a result, whatever the match's status; `check-agent`
+    /// printed its report, whatever it found.
     Finished,
-    /// The orchestrator itself failed: an unreadable spec, a result that cannot be written (`1`).
+    /// The orchestrator itself failed (`1`): an unreadable spec, a result that cannot be written, an agent that
+    /// could not be checked.
     Failed,
     /// A usage error (`2`).
     Usage,
@@ -183,6 +240,40 @@ mod tests {
                 "json",
             ]
         );
+    }
+
+    #[test]
+    fn the_check_command_line_names_its_limits() {
+        let check = CheckAgent {
+            dir: "/v/agent".into(),
+            python: Some("python3".into()),
+            memory_mb: 256,
+            timeout_ms: 30_000,
+            log_format: LogFormat::Json,
+        };
+        assert_eq!(
+            check.args(),
+            [
+                "check-agent",
+                "--dir",
+                "/v/agent",
+                "--memory-mb",
+                "256",
+                "--timeout-ms",
+                "30000",
+                "--python",
+                "python3",
+                "--log-format",
+                "json",
+            ]
+        );
+        let report = AgentCheck {
+            launch: Some("agent.py".into()),
+            errors: vec!["agent.py: syntax error at line 1: invalid syntax".into()],
+            ..AgentCheck::default()
+        };
+        let json = serde_json::to_string(&report).unwrap();
+        assert_eq!(serde_json::from_str::<AgentCheck>(&json).unwrap(), report);
     }
 
     #[test]

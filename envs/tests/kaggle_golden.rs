@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use orchestrator::envs::{self, Environment};
+use envs::Environment;
 use serde_json::{Map, Value, json};
 
 #[track_caller]

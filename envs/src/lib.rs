@@ -1,4 +1,7 @@
-//! Game environments: the [`Environment`] trait every game implements and the catalog of built-in games.
+//! The games of RL Arena: the [`Environment`] trait every game implements, the catalog of built-in games with
+//! their configuration schemas, and the canonical JSON their states are hashed as. The orchestrator plays them;
+//! the executor checks requests against the catalog (`info`, `make`, `config_schema`) without linking the
+//! orchestrator.
 //!
 //! An environment is deterministic from its configuration and seed: the same actions give the same states.
 //! It serves N players that move simultaneously (every player acts every step) or in turns (only the players
@@ -10,12 +13,14 @@
 //!   games share `board` (turns, observation, state: everything but what a move does to the board).
 //! - `config`: each game's configuration keys, described once: reading and checking a JSON configuration,
 //!   the defaults and [`config_schema`] all come from those descriptions.
+//! - [`canonical`]: the canonical JSON of states (keys sorted, no whitespace).
 
 use serde_json::{Map, Value};
 
 use config::Param;
 
 mod board;
+pub mod canonical;
 mod config;
 pub(crate) mod connectx;
 mod kaggle;
@@ -102,10 +107,10 @@ pub trait Environment: Send {
     fn write_render(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         serde_json::to_writer(out, &self.render())
     }
-    /// Appends the canonical JSON of [`state`](Self::state) to `out` (see [`crate::replay`]); a game may write
-    /// it directly instead of building a [`Value`].
+    /// Appends the canonical JSON of [`state`](Self::state) to `out` (see [`canonical`]); a game may write it
+    /// directly instead of building a [`Value`].
     fn write_state(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        crate::replay::write_canonical(&self.state(), out)
+        canonical::write_canonical(&self.state(), out)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Environment step benchmark: nanoseconds per step and full matches per second of every built-in game,
 //! played in process by built-in pseudo-random agents (no agent processes, no JSON on a pipe).
 //!
-//! `cargo bench -p orchestrator --bench envs` prints medians with min and max. `bench/run` calls it with
+//! `cargo bench -p rl-arena-envs --bench steps` prints medians with min and max. `bench/run` calls it with
 //! `-- --json --reps N --secs S` and reads one JSON line per environment and repetition.
 //!
 //! A step is what the match loop asks of the game each step: who moves, every mover's observation, parsing
@@ -11,7 +11,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use orchestrator::envs::{self, Environment};
+use envs::Environment;
 use serde_json::{Map, Value};
 
 /// A tiny deterministic generator (64-bit LCG); the benchmark must not measure a heavy RNG.

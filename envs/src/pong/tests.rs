@@ -235,7 +235,7 @@ fn observation_render_and_state_agree() {
 /// same rule disagree, recorded from the package by `tests/fixtures/pong/record.py`.
 #[test]
 fn boundary_comparisons_follow_numpy_float32_promotion() {
-    let text = include_str!("../../../tests/fixtures/pong/boundary/cases.json");
+    let text = include_str!("../../tests/fixtures/pong/boundary/cases.json");
     let cases: Vec<Value> = serde_json::from_str(text).unwrap_or_default();
     assert!(cases.len() >= 6, "boundary cases missing");
     let word =
@@ -290,7 +290,7 @@ fn written_render_and_state_are_the_values_encodings() {
         assert_eq!(render, serde_json::to_vec(&p.render()).unwrap());
         let mut state = Vec::new();
         p.write_state(&mut state).unwrap();
-        let canonical = crate::replay::canonical_json(&p.state()).unwrap();
+        let canonical = crate::canonical::canonical_json(&p.state()).unwrap();
         assert_eq!(String::from_utf8(state).unwrap(), canonical);
         if p.step_actions([action(), action()]).done {
             break;

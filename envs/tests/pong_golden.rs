@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use orchestrator::envs::{self, Environment};
+use envs::Environment;
 use serde_json::{Map, Value, json};
 
 /// One recorded game.

@@ -191,7 +191,7 @@ impl Board for Grid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envs::{Environment, StepResult};
+    use crate::{Environment, StepResult};
 
     fn game(config: &str) -> ConnectX {
         let map: Map<String, Value> = serde_json::from_str(config).unwrap_or_default();

@@ -123,7 +123,7 @@ impl Board for Cells {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envs::{Environment, StepResult};
+    use crate::{Environment, StepResult};
 
     fn game() -> TicTacToe {
         match TicTacToe::new(&Map::new(), 0) {
