@@ -179,6 +179,7 @@ mod tests {
             result_max_bytes: Some(4096),
             replay_out: Some("/w/replay.json".into()),
             python: Some("/opt/python/bin/python3".into()),
+            require_isolation: vec!["seccomp".into(), "landlock_fs".into()],
             log_format: contract::LogFormat::Json,
             ..Run::new("/etc/rl-arena/spec.json")
         };
@@ -206,6 +207,7 @@ mod tests {
             assert_eq!(config.result_file, run.result_file);
             assert_eq!(config.result_max_bytes, run.result_max_bytes.unwrap_or(0));
             assert_eq!(config.replay_out, run.replay_out);
+            assert_eq!(config.sandbox.require_isolation, run.require_isolation);
             assert_eq!(
                 config.python,
                 run.python

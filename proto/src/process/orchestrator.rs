@@ -23,6 +23,8 @@ pub struct Run {
     pub replay_out: Option<PathBuf>,
     /// The Python interpreter of Python module agents.
     pub python: Option<PathBuf>,
+    /// Isolation layers every agent must get, or the match fails (`--require-isolation`).
+    pub require_isolation: Vec<String>,
     pub log_format: LogFormat,
 }
 
@@ -68,6 +70,7 @@ impl Run {
             result_max_bytes: None,
             replay_out: None,
             python: None,
+            require_isolation: Vec::new(),
             log_format: LogFormat::default(),
         }
     }
@@ -97,6 +100,12 @@ impl Run {
         }
         if let Some(python) = &self.python {
             args.extend(["--python".into(), python.clone().into()]);
+        }
+        if !self.require_isolation.is_empty() {
+            args.extend([
+                "--require-isolation".into(),
+                self.require_isolation.join(",").into(),
+            ]);
         }
         args.extend(["--log-format".into(), self.log_format.as_arg().into()]);
         args
@@ -213,6 +222,7 @@ mod tests {
             result_max_bytes: Some(4096),
             replay_out: Some("/w/replay.json".into()),
             python: Some("python3".into()),
+            require_isolation: vec!["seccomp".into(), "landlock_fs".into()],
             log_format: LogFormat::Json,
             ..Run::new("/w/spec.json")
         };
@@ -236,6 +246,8 @@ mod tests {
                 "/w/replay.json",
                 "--python",
                 "python3",
+                "--require-isolation",
+                "seccomp,landlock_fs",
                 "--log-format",
                 "json",
             ]
