@@ -39,6 +39,14 @@ where
     list
 }
 
+/// The one of `exits` whose code (`code_of`) is `code`.
+fn exit_with<T: Copy>(exits: &[T], code: i32, code_of: fn(T) -> u8) -> Option<T> {
+    exits
+        .iter()
+        .copied()
+        .find(|exit| i32::from(code_of(*exit)) == code)
+}
+
 /// Arguments as text, for places that take only UTF-8 (a Kubernetes container's `args`); a part that is not
 /// UTF-8 is converted lossily.
 pub fn utf8_args(args: Vec<OsString>) -> Vec<String> {

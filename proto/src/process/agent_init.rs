@@ -166,9 +166,7 @@ impl Exit {
 
     /// The exit with this code, if it is one of `agent-init`'s.
     pub fn from_code(code: i32) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|exit| i32::from(exit.code()) == code)
+        super::exit_with(&Self::ALL, code, Self::code)
     }
 }
 
