@@ -115,7 +115,7 @@ fn tar_checksum_ok(head: &[u8]) -> bool {
 /// not markup (no Python source starts with `<`, every HTML or XML page does).
 pub(crate) fn check_python_source(path: &Path, name: &str) -> Result<()> {
     let refused = |reason: &'static str| Error::BadContent {
-        name: crate::error::shorten(name, 100),
+        name: common::text::shorten(name, 100),
         reason,
     };
     let mut file =

@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use clap::{Args, Parser};
+use common::text::shorten;
 use proto::process::agent_init::Exit;
 
 use crate::destination::{AllowEntry, Destinations};
-use crate::error::{Error, shorten};
+use crate::error::Error;
 use crate::http::HttpConfig;
 use crate::install::{self, Installed, Options};
 use crate::limits::Limits;

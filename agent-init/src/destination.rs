@@ -12,12 +12,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::LazyLock;
 
+use common::text::shorten;
 use ipnet::IpNet;
 pub use proto::process::agent_init::AllowEntry;
 use proto::process::agent_init::normalize_host_name as normalize_name;
 use url::Host;
 
-use crate::error::{Error, Result, shorten};
+use crate::error::{Error, Result};
 
 /// Ranges that are never public: loopback, private, shared (CGNAT), link-local (cloud metadata),
 /// unspecified, broadcast, multicast, reserved, documentation and benchmarking ranges, and the

@@ -168,15 +168,5 @@ impl Error {
     }
 }
 
-/// `text` cut to at most `max` characters (marked with `...`), so that no message quotes a long
-/// URL, path or name in full.
-pub(crate) fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let short: String = text.chars().take(max).collect();
-    format!("{short}...")
-}
-
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

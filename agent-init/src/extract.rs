@@ -417,5 +417,5 @@ impl<'a> Extractor<'a> {
 
 /// A raw entry name fit for one-line messages.
 pub(crate) fn display(raw: &[u8]) -> String {
-    crate::error::shorten(&String::from_utf8_lossy(raw), 200)
+    common::text::shorten(&String::from_utf8_lossy(raw), 200)
 }

@@ -17,12 +17,13 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use common::roots;
+use common::text::shorten;
 use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat, readlinkat};
 use nix::sys::stat::{Mode, SFlag, fstatat};
 
-use crate::error::{Error, Result, shorten};
+use crate::error::{Error, Result};
 use crate::extract::Extractor;
 
 /// An opened local source.

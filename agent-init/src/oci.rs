@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use clap::Args;
+use common::text::shorten;
 use futures_util::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
@@ -21,7 +22,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::archive::{self, Format};
 use crate::destination::Destinations;
-use crate::error::{Error, Result, shorten};
+use crate::error::{Error, Result};
 use crate::extract::{Extractor, Origin, Summary, display};
 use crate::http::HttpConfig;
 use crate::limits::Limits;

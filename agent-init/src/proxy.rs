@@ -12,13 +12,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::text::shorten;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 use url::{Host, Url};
 
 use crate::destination::Destinations;
-use crate::error::{Error, Result, shorten};
+use crate::error::{Error, Result};
 
 /// Largest request or response head the proxy reads.
 const MAX_HEAD: usize = 64 * 1024;

@@ -4,9 +4,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use common::text::shorten;
 use url::Url;
 
-use crate::error::{Error, Result, shorten};
+use crate::error::{Error, Result};
 
 /// One artifact source.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -204,11 +204,7 @@ const SHOWN_ACTION_CHARS: usize = 64;
 
 /// A rejected action as JSON text, cut short so a huge action cannot flood logs and results.
 pub(crate) fn shown(action: &Value) -> String {
-    let text = action.to_string();
-    match text.char_indices().nth(SHOWN_ACTION_CHARS) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text,
-    }
+    common::text::shorten(&action.to_string(), SHOWN_ACTION_CHARS)
 }
 
 /// Checks a discrete action `0..names.len()`: JSON integers and integral floats (`2.0` becomes `2`).

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::text::tail;
 use proto::outcome::{MatchOutcome, MatchStatus};
 use proto::process::agent_init::{Exit, Install as InstallArgs};
 use tokio::process::Command;
@@ -12,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::agent_sources::AgentSources;
 use crate::error::{Error, Result};
-use crate::process::{LOG_TAIL_BYTES, describe, tail};
+use crate::process::{LOG_TAIL_BYTES, describe};
 use crate::request::MatchPlan;
 
 /// How long one agent install may take.

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use common::text::tail;
 use proto::outcome::{AgentStatus, MatchOutcome, MatchStatus};
 use proto::process::orchestrator::{AgentCheck, CheckAgent, LogFormat, Run};
 use proto::spec::{AgentSpec, Limits, MatchSpec};
@@ -14,7 +15,7 @@ use crate::agent_sources::AgentSources;
 use crate::backend::Tools;
 use crate::config::AgentLimitArgs;
 use crate::error::{Error, Result};
-use crate::process::{LOG_TAIL_BYTES, describe, tail};
+use crate::process::{LOG_TAIL_BYTES, describe};
 
 /// Largest archive accepted for validation.
 pub(crate) const MAX_ZIP_BYTES: usize = 64 * 1024 * 1024;

@@ -188,14 +188,12 @@ fn compact_outcome(outcome: &MatchOutcome, max: usize) -> Result<Option<Vec<u8>>
 
 /// The last `max` bytes of `text` (at a character boundary), marked as cut when anything was dropped.
 fn tail_of(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
+    let tail = common::text::tail(text, max);
+    if tail.len() == text.len() {
+        tail.to_string()
+    } else {
+        format!("[...]{tail}")
     }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("[...]{}", &text[start..])
 }
 
 /// Writes a file through a temporary sibling and a rename, so that readers never see half of it; where no

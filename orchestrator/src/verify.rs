@@ -372,19 +372,12 @@ fn push_path(path: &mut String, key: &str) {
 
 /// A JSON value as text, cut short for messages.
 fn shown(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(SHOWN_CHARS) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text,
-    }
+    common::text::shorten(&value.to_string(), SHOWN_CHARS)
 }
 
 /// The start of a hex hash, enough to tell two apart.
 fn short_hash(hash: &str) -> String {
-    match hash.char_indices().nth(16) {
-        Some((cut, _)) => format!("{}...", &hash[..cut]),
-        None => hash.to_string(),
-    }
+    common::text::shorten(hash, 16)
 }
 
 #[cfg(test)]

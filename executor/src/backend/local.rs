@@ -7,6 +7,7 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::text::tail;
 use proto::outcome::{MatchOutcome, MatchStatus};
 use proto::process::orchestrator::{LogFormat, Report, Run};
 use tempfile::TempDir;
@@ -19,7 +20,7 @@ use crate::agent_sources::AgentSources;
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::live::LiveMatch;
-use crate::process::{LOG_TAIL_BYTES, describe, tail};
+use crate::process::{LOG_TAIL_BYTES, describe};
 use crate::reporter::ReportHub;
 use crate::request::MatchPlan;
 

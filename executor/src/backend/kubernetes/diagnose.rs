@@ -497,12 +497,10 @@ fn memory_limit(pod: &Pod) -> String {
 }
 
 fn clip(text: &str) -> String {
-    if text.len() <= MESSAGE_BYTES {
-        return text.to_string();
+    let head = common::text::head(text, MESSAGE_BYTES);
+    if head.len() == text.len() {
+        head.to_string()
+    } else {
+        format!("{head}...")
     }
-    let mut end = MESSAGE_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
 }
