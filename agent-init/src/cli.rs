@@ -190,6 +190,18 @@ impl Cli {
                 .then(|| PathBuf::from(TERMINATION_LOG))
         })
     }
+
+    /// How log lines look: plain text (no colour codes), or JSON.
+    pub fn log_lines(&self) -> common::telemetry::Format {
+        if self.log_json {
+            common::telemetry::Format::Json { flatten: false }
+        } else {
+            common::telemetry::Format::Text {
+                compact: false,
+                plain: true,
+            }
+        }
+    }
 }
 
 /// Runs one install and reports it; returns the process exit code.

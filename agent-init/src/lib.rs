@@ -12,7 +12,7 @@
 //! - `extract`: the only code that writes agent files, confined to one root;
 //! - [`install`]: staging beside the destination, digest check, unwrap, atomic rename;
 //! - [`limits`]: bounds on size, entry count, path length and compression ratio;
-//! - [`cli`] and [`telemetry`]: the binary's flags, run and logging;
+//! - [`cli`]: the binary's flags and run (logging is set up by `common::telemetry`);
 //! - [`error`]: the error type and the exit code each failure maps to.
 
 pub mod archive;
@@ -28,7 +28,6 @@ pub mod object;
 pub mod oci;
 mod proxy;
 pub mod source;
-pub mod telemetry;
 
 pub use destination::{AllowEntry, Destinations};
 pub use error::{Error, Fault, Result};

@@ -3,6 +3,8 @@
 //! - [`roots`]: local paths confined to directories an operator lists (resolved, links followed, the same
 //!   answer for a path outside whether or not it exists).
 //! - [`text`]: cutting text for messages at a character boundary.
+//! - [`telemetry`]: the logging set-up of every binary.
 
 pub mod roots;
+pub mod telemetry;
 pub mod text;

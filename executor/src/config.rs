@@ -77,6 +77,19 @@ pub enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// How the lines look: compact coloured text, or JSON with the fields under `fields`.
+    pub fn lines(self) -> common::telemetry::Format {
+        match self {
+            LogFormat::Pretty => common::telemetry::Format::Text {
+                compact: true,
+                plain: false,
+            },
+            LogFormat::Json => common::telemetry::Format::Json { flatten: false },
+        }
+    }
+}
+
 /// Options of `executor serve`.
 #[derive(Debug, Clone, Args, Serialize)]
 pub struct ServeArgs {

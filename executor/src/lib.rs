@@ -1,7 +1,7 @@
 //! The RL Arena executor: the gRPC service that validates match requests, plays them on a backend (local
 //! child processes or Kubernetes Jobs) and stores their replays and results.
 //!
-//! - [`config`]: flags, environment and config file; [`telemetry`]: logging.
+//! - [`config`]: flags, environment and config file (logging is set up by `common::telemetry`).
 //! - [`server`]: assembles the gRPC and HTTP servers and drains on shutdown; `http`: metrics, health and
 //!   replay downloads.
 //! - `service`: the `executor.Executor` handlers, the edge where wire messages become domain calls (`convert`
@@ -43,7 +43,6 @@ pub mod request;
 mod result_store;
 pub mod server;
 mod service;
-pub mod telemetry;
 mod validate;
 pub mod viewer;
 

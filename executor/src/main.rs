@@ -8,7 +8,9 @@ use executor::config::{Command, ConfigCommand};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = executor::config::parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit());
-    executor::telemetry::init(cli.telemetry.log_format);
+    common::telemetry::init(cli.telemetry.log_format.lines())
+        .map_err(anyhow::Error::from_boxed)
+        .context("starting logging")?;
     // Object stores reach their clouds over rustls; ring is the one crypto provider built in.
     let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {

@@ -74,6 +74,19 @@ pub enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// How the lines look: plain text, or JSON with the fields at the top level.
+    pub fn lines(self) -> common::telemetry::Format {
+        match self {
+            LogFormat::Pretty => common::telemetry::Format::Text {
+                compact: false,
+                plain: true,
+            },
+            LogFormat::Json => common::telemetry::Format::Json { flatten: true },
+        }
+    }
+}
+
 /// Options of `orchestrator run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunConfig {

@@ -9,7 +9,6 @@
 //! - [`report`]: the `MatchReporter` client stream back to the executor.
 //! - [`verify`]: re-simulating a replay file to check every step, hash and score it records.
 //! - [`check`]: `check-agent`, the static checks of an installed agent, run with the agent's limits.
-//! - [`telemetry`]: logging setup.
 //!
 //! [`run`] is what the binary calls; [`play`] plays a match without touching files or the network.
 
@@ -26,7 +25,6 @@ mod match_loop;
 pub mod replay;
 pub mod report;
 mod sandbox;
-pub mod telemetry;
 pub mod verify;
 
 pub use config::{CheckAgentArgs, Cli, Command, LogFormat, RunConfig};
@@ -65,8 +63,6 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    #[error("starting logging: {0}")]
-    Telemetry(String),
     #[error("checking the agent: {0}")]
     Check(String),
 }

@@ -27,7 +27,9 @@ async fn main() -> ExitCode {
 }
 
 async fn command(cli: Cli) -> anyhow::Result<()> {
-    orchestrator::telemetry::init(cli.log_format)?;
+    common::telemetry::init(cli.log_format.lines())
+        .map_err(anyhow::Error::from_boxed)
+        .context("starting logging")?;
     match cli.command {
         Command::Run(config) => {
             orchestrator::run(*config, shutdown_signal())
