@@ -4,7 +4,9 @@
 //!   answer for a path outside whether or not it exists).
 //! - [`text`]: cutting text for messages at a character boundary.
 //! - [`telemetry`]: the logging set-up of every binary.
+//! - [`signal`]: the SIGTERM / SIGINT shutdown future.
 
 pub mod roots;
+pub mod signal;
 pub mod telemetry;
 pub mod text;

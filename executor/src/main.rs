@@ -33,10 +33,10 @@ async fn main() -> anyhow::Result<()> {
                 drain_grace: Duration::from_secs(args.drain_grace_sec),
             };
             let shutdown = async {
-                executor::server::shutdown_signal().await;
+                common::signal::shutdown().await;
                 // A second signal during the drain exits at once.
                 tokio::spawn(async {
-                    executor::server::shutdown_signal().await;
+                    common::signal::shutdown().await;
                     tracing::warn!("second signal: exiting now");
                     std::process::exit(130);
                 });

@@ -209,19 +209,6 @@ fn report_url(local: SocketAddr) -> String {
     format!("http://{host}:{}", local.port())
 }
 
-/// Resolves on the first SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("received SIGTERM"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use tokio_stream::StreamExt;

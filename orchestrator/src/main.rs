@@ -53,18 +53,6 @@ async fn command(cli: Cli) -> anyhow::Result<()> {
 
 /// Resolves on SIGTERM or SIGINT; the match then ends as cancelled and its result is still written.
 async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT cancels the match");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    common::signal::shutdown().await;
     tracing::warn!("shutdown requested; ending the match as cancelled");
 }

@@ -69,12 +69,7 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("cannot write kubeconfig {}", path.display()))?;
     }
     println!("{}", sim.url());
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    common::signal::shutdown().await;
     tracing::info!("kube-sim stopping");
     sim.shutdown().await;
     Ok(())
