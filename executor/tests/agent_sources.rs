@@ -8,10 +8,9 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use proto::pb::{self, match_update::Update};
+use proto::pb;
 use support::web::{Reply, WebServer};
-use support::{Executor, agent, example_agent, pong_request, test_agent};
-use tokio_stream::StreamExt;
+use support::{Executor, agent, cancel, example_agent, pong_request, slow_pong, wait_for_step};
 use tonic::Code;
 
 /// Files of the operator's that a request must not reach: a root-only secret beside the roots.
@@ -57,33 +56,9 @@ async fn refusal(executor: &Executor, code_url: &str) -> String {
 /// A long match between two slow agents, running once this returns; its work directory.
 async fn running_match(executor: &Executor, match_id: &str) -> std::path::PathBuf {
     let mut client = executor.client().await;
-    let mut request = pong_request(
-        match_id,
-        agent("a", &test_agent("slow-steps")),
-        agent("b", &test_agent("slow-steps")),
-    );
-    request.environment_config_json = r#"{"max_steps": 1000, "winning_score": 1000}"#.into();
+    let request = slow_pong(match_id, r#"{"max_steps": 1000, "winning_score": 1000}"#);
     client.submit_match(request).await.expect("submit");
-    let mut watch = client
-        .watch_match(pb::WatchMatchRequest {
-            match_id: match_id.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    loop {
-        match watch
-            .next()
-            .await
-            .expect("stream open")
-            .expect("update")
-            .update
-        {
-            Some(Update::Frame(_)) => break,
-            Some(Update::Finished(r)) => panic!("finished before it was looked at: {r:?}"),
-            _ => {}
-        }
-    }
+    wait_for_step(&mut client, match_id, 0).await;
     std::fs::read_dir(executor.data_dir.path().join("work"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -146,14 +121,7 @@ async fn paths_outside_the_roots_are_refused_alike_whether_they_exist_or_not() {
     // Nothing of the canary's reached a log line either.
     assert!(!executor.log.lock().unwrap().contains("canary$secret"));
 
-    executor
-        .client()
-        .await
-        .cancel_match(pb::CancelMatchRequest {
-            match_id: "victim".into(),
-        })
-        .await
-        .expect("cancel the victim");
+    cancel(&mut executor.client().await, "victim").await;
     assert_eq!(executor.leftover_processes(), vec![]);
 }
 
@@ -184,13 +152,7 @@ async fn relative_code_urls_resolve_against_the_first_root() {
             "submissions/5d1e8c2a-1f3b-4a6c-8e7d-2b9f0a4c6e31_1733472060.py",
         ),
     );
-    let response = executor
-        .client()
-        .await
-        .run_match(request)
-        .await
-        .expect("run match")
-        .into_inner();
+    let response = executor.run_match(request).await;
     assert_eq!(
         response.status(),
         pb::MatchStatus::StatusSuccess,
@@ -209,13 +171,7 @@ async fn download_match(executor: &Executor, match_id: &str, url: &str) -> pb::M
         agent("downloaded", url),
         agent("local", &example_agent("random-python")),
     );
-    executor
-        .client()
-        .await
-        .run_match(request)
-        .await
-        .expect("a result")
-        .into_inner()
+    executor.run_match(request).await
 }
 
 /// The match failed because the downloaded agent's source was refused, naming `host`.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use kube_cluster::*;
 use proto::pb;
 use proto::pb::match_update::Update;
-use support::agent;
+use support::{agent, cancel};
 use tokio_stream::StreamExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,13 +213,7 @@ async fn cancel_deletes_the_job_and_records_the_match_cancelled() {
         .into_inner();
     assert_eq!(info.match_id, "k8s-cancel");
     cluster.running_pod("k8s-cancel").await;
-    let info = client
-        .cancel_match(pb::CancelMatchRequest {
-            match_id: "k8s-cancel".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = cancel(&mut client, "k8s-cancel").await;
     assert_eq!(
         info.result.unwrap().status(),
         pb::MatchStatus::StatusCancelled

@@ -32,13 +32,7 @@ async fn replays_of_real_matches_match_the_documented_schema() {
             },
             limits: None,
         };
-        let result = executor
-            .client()
-            .await
-            .run_match(request)
-            .await
-            .unwrap()
-            .into_inner();
+        let result = executor.run_match(request).await;
         assert_eq!(
             result.status(),
             pb::MatchStatus::StatusSuccess,

@@ -15,7 +15,7 @@ use kube::Api;
 use kube::api::ListParams;
 use proto::pb;
 
-use crate::support::{agent, code_roots, example_agent, pong_request, test_agent};
+use crate::support::{code_roots, example_pong, slow_pong};
 
 pub const NS: &str = "rl-arena";
 pub const SELECTOR: &str = "app.kubernetes.io/managed-by=rl-arena-executor";
@@ -325,21 +325,11 @@ impl Drop for Service {
 }
 
 pub fn slow_request(match_id: &str) -> pb::MatchRequest {
-    let mut req = pong_request(
-        match_id,
-        agent("a", &test_agent("slow-steps")),
-        agent("b", &test_agent("slow-steps")),
-    );
-    req.environment_config_json = r#"{"winning_score": 3, "max_steps": 120}"#.into();
-    req
+    slow_pong(match_id, r#"{"winning_score": 3, "max_steps": 120}"#)
 }
 
 pub fn quick_request(match_id: &str) -> pb::MatchRequest {
-    pong_request(
-        match_id,
-        agent("tracker", &example_agent("pong-python")),
-        agent("random", &example_agent("random-python")),
-    )
+    example_pong(match_id, ["tracker", "random"])
 }
 
 #[track_caller]

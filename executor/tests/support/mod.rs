@@ -94,6 +94,16 @@ impl Executor {
         }
     }
 
+    /// `RunMatch` through a new client; the call must answer (the match itself may have failed).
+    pub async fn run_match(&self, request: pb::MatchRequest) -> pb::MatchResponse {
+        self.client()
+            .await
+            .run_match(request)
+            .await
+            .expect("run match")
+            .into_inner()
+    }
+
     pub async fn client(&self) -> ExecutorClient<Channel> {
         ExecutorClient::connect(self.addr.clone())
             .await
@@ -254,6 +264,70 @@ pub fn pong_request(match_id: &str, a: pb::AgentData, b: pb::AgentData) -> pb::M
         environment_config_json: r#"{"winning_score": 3, "max_steps": 300}"#.into(),
         limits: None,
     }
+}
+
+/// A short pong match between the two Python example agents (`pong-python` against `random-python`),
+/// named `ids`.
+pub fn example_pong(match_id: &str, ids: [&str; 2]) -> pb::MatchRequest {
+    pong_request(
+        match_id,
+        agent(ids[0], &example_agent("pong-python")),
+        agent(ids[1], &example_agent("random-python")),
+    )
+}
+
+/// A pong match between two agents that take their time over every move, `a` and `b`, with this
+/// configuration.
+pub fn slow_pong(match_id: &str, config: &str) -> pb::MatchRequest {
+    let mut request = pong_request(
+        match_id,
+        agent("a", &test_agent("slow-steps")),
+        agent("b", &test_agent("slow-steps")),
+    );
+    request.environment_config_json = config.into();
+    request
+}
+
+/// Watches the match until it has played `step` steps and hands back the rest of the watch; fails the test
+/// when the match finishes first.
+pub async fn wait_for_step(
+    client: &mut ExecutorClient<Channel>,
+    match_id: &str,
+    step: u32,
+) -> tonic::Streaming<pb::MatchUpdate> {
+    use proto::pb::match_update::Update;
+    use tokio_stream::StreamExt;
+    let mut watch = client
+        .watch_match(pb::WatchMatchRequest {
+            match_id: match_id.into(),
+        })
+        .await
+        .expect("watch the match")
+        .into_inner();
+    loop {
+        match watch
+            .next()
+            .await
+            .expect("stream open")
+            .expect("update")
+            .update
+        {
+            Some(Update::Frame(frame)) if frame.step >= step => return watch,
+            Some(Update::Finished(r)) => panic!("finished before step {step}: {r:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// `CancelMatch`; the call must answer.
+pub async fn cancel(client: &mut ExecutorClient<Channel>, match_id: &str) -> pb::MatchInfo {
+    client
+        .cancel_match(pb::CancelMatchRequest {
+            match_id: match_id.into(),
+        })
+        .await
+        .expect("cancel")
+        .into_inner()
 }
 
 /// Pids of live processes whose working directory or command line mention `dir`.
