@@ -6,28 +6,13 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use proto::process::orchestrator::{AgentCheck, CheckAgent, Exit, LogFormat};
+use proto::process::orchestrator::{AgentCheck, Exit};
 use support::{BIN, example};
 
-/// Runs `check-agent` on `dir` with `memory_mb`; it must have printed its report.
+/// Runs `check-agent` on `dir` with `memory_mb` and 30 s to finish; it must have printed its report.
 #[track_caller]
 fn check(dir: &Path, memory_mb: u64) -> AgentCheck {
-    let args = CheckAgent {
-        dir: dir.to_path_buf(),
-        python: None,
-        memory_mb,
-        timeout_ms: 30_000,
-        log_format: LogFormat::Json,
-    }
-    .args();
-    let output = std::process::Command::new(BIN).args(args).output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(i32::from(Exit::Finished.code())),
-        "{output:?}"
-    );
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+    support::check_agent(dir, memory_mb, 30_000)
 }
 
 /// An agent directory holding `files` (name, content, executable).

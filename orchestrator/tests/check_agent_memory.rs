@@ -2,7 +2,7 @@
 //! limit: `check-agent` reports that it cannot be read, and no process it started used much more than the limit.
 //! Alone in its file, so that the test process's children are this test's only.
 
-use proto::process::orchestrator::{AgentCheck, CheckAgent, Exit, LogFormat};
+mod support;
 
 /// The agent memory limit of this test, in MiB.
 const MEMORY_MB: u64 = 256;
@@ -16,24 +16,7 @@ fn a_huge_python_agent_is_read_within_the_agent_memory_limit() {
     );
     assert!(source.len() > 25_000_000);
     std::fs::write(dir.path().join("agent.py"), source).unwrap();
-    let args = CheckAgent {
-        dir: dir.path().to_path_buf(),
-        python: None,
-        memory_mb: MEMORY_MB,
-        timeout_ms: 60_000,
-        log_format: LogFormat::Json,
-    }
-    .args();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orchestrator"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(i32::from(Exit::Finished.code())),
-        "{output:?}"
-    );
-    let report: AgentCheck = serde_json::from_slice(&output.stdout).unwrap();
+    let report = support::check_agent(dir.path(), MEMORY_MB, 60_000);
     assert_eq!(report.errors.len(), 1, "{report:?}");
     assert!(
         report.errors[0].contains("agent.py:") && report.errors[0].contains("memory limit"),
