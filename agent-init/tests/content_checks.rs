@@ -17,19 +17,10 @@ fn html_page() -> Vec<u8> {
 /// Serves `body` with 200 at every path and fetches `path` with loopback allowed.
 async fn serve_and_fetch(scratch: &Scratch, path: &str, body: Vec<u8>) -> Outcome {
     let server = TestServer::start(move |_, _| Reply::Ok(body.clone())).await;
-    let dest = scratch.dest();
     let url = server.url(path);
-    support::run_async([
-        "--source",
-        url.as_str(),
-        "--dest",
-        dest.to_str().unwrap(),
-        "--allow-hosts",
-        "127.0.0.1",
-        "--retries",
-        "0",
-    ])
-    .await
+    scratch
+        .fetch(&url, &["--allow-hosts", "127.0.0.1", "--retries", "0"], &[])
+        .await
 }
 
 #[track_caller]

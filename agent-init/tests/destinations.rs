@@ -13,19 +13,8 @@ async fn fetch(scratch: &Scratch, url: &str, extra: &[&str]) -> Outcome {
 }
 
 async fn fetch_env(scratch: &Scratch, url: &str, extra: &[&str], env: &[(&str, &str)]) -> Outcome {
-    let dest = scratch.dest();
-    let mut args = vec![
-        "--source",
-        url,
-        "--dest",
-        dest.to_str().unwrap(),
-        "--retries",
-        "1",
-        "--retry-backoff-ms",
-        "1",
-    ];
-    args.extend_from_slice(extra);
-    support::run_async_env(args, env).await
+    let args = [&["--retries", "1", "--retry-backoff-ms", "1"], extra].concat();
+    scratch.fetch(url, &args, env).await
 }
 
 /// Asserts a refusal of `host`: the artifact's fault, nothing installed.

@@ -165,23 +165,19 @@ async fn pull_allowing(
     extra: &[&str],
 ) -> Outcome {
     let source = format!("oci://{addr}/agents/pong:{tag}");
-    let dest = scratch.dest();
     let registry = addr.to_string();
-    let home = scratch.root().join("home");
     let allowance: &[&str] = if allow.is_empty() {
         &[]
     } else {
         &["--allow-hosts", allow]
     };
-    let mut args = vec!["--source", &source, "--dest", dest.to_str().unwrap()];
-    args.extend_from_slice(allowance);
-    args.extend_from_slice(&["--oci-plain-http", &registry, "--retry-backoff-ms", "1"]);
-    args.extend_from_slice(extra);
-    support::run_async_env(
-        args,
-        &[("HOME", home.to_str().unwrap()), ("DOCKER_CONFIG", "")],
-    )
-    .await
+    let args = [
+        allowance,
+        &["--oci-plain-http", &registry, "--retry-backoff-ms", "1"],
+        extra,
+    ]
+    .concat();
+    scratch.pull(&source, &args, &[]).await
 }
 
 fn base_layer() -> Vec<u8> {
@@ -517,30 +513,21 @@ async fn proxies_from_the_environment_are_not_used() {
     let server = registry(image, false).await;
     let scratch = Scratch::new();
     let source = format!("oci://{}/agents/pong:v1", server.addr);
-    let (dest, registry) = (scratch.dest(), server.addr.to_string());
-    let (home, proxy_url) = (scratch.root().join("home"), proxy.url(""));
-    support::run_async_env(
-        [
-            "--source",
+    let registry = server.addr.to_string();
+    let proxy_url = proxy.url("");
+    scratch
+        .pull(
             &source,
-            "--dest",
-            dest.to_str().unwrap(),
-            "--allow-hosts",
-            "127.0.0.1",
-            "--oci-plain-http",
-            &registry,
-        ],
-        &[
-            ("HOME", home.to_str().unwrap()),
-            ("DOCKER_CONFIG", ""),
-            ("HTTP_PROXY", &proxy_url),
-            ("http_proxy", &proxy_url),
-            ("HTTPS_PROXY", &proxy_url),
-            ("ALL_PROXY", &proxy_url),
-        ],
-    )
-    .await
-    .assert_code(0);
+            &["--allow-hosts", "127.0.0.1", "--oci-plain-http", &registry],
+            &[
+                ("HTTP_PROXY", &proxy_url),
+                ("http_proxy", &proxy_url),
+                ("HTTPS_PROXY", &proxy_url),
+                ("ALL_PROXY", &proxy_url),
+            ],
+        )
+        .await
+        .assert_code(0);
     assert!(scratch.dest().join("agent.py").is_file());
     assert_eq!(proxy.hits(), 0, "the environment's proxy was never asked");
 }

@@ -31,32 +31,22 @@ fn pong_python() -> PathBuf {
 /// 127.0.0.1`) and no ambient Docker config.
 async fn pull(scratch: &Scratch, registry: &Registry, reference: &str, extra: &[&str]) -> Outcome {
     let source = format!("oci://{}/{reference}", registry.host());
-    let dest = scratch.dest();
     let host = registry.host();
-    let home = scratch.root().join("home");
-    let mut args = vec![
-        "--source",
-        &source,
-        "--dest",
-        dest.to_str().expect("utf-8 temp path"),
-        "--allow-hosts",
-        "127.0.0.1",
-        "--oci-plain-http",
-        &host,
-        "--retries",
-        "1",
-        "--retry-backoff-ms",
-        "1",
-    ];
-    args.extend_from_slice(extra);
-    support::run_async_env(
-        args,
+    let args = [
         &[
-            ("HOME", home.to_str().expect("utf-8 temp path")),
-            ("DOCKER_CONFIG", ""),
+            "--allow-hosts",
+            "127.0.0.1",
+            "--oci-plain-http",
+            &host,
+            "--retries",
+            "1",
+            "--retry-backoff-ms",
+            "1",
         ],
-    )
-    .await
+        extra,
+    ]
+    .concat();
+    scratch.pull(&source, &args, &[]).await
 }
 
 /// A base layer with system files and a first version of the agent.

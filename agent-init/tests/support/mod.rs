@@ -76,16 +76,8 @@ where
     outcome(output)
 }
 
-/// Like [`run`], without blocking the test's runtime (for tests that serve HTTP themselves).
-pub async fn run_async<I, S>(args: I) -> Outcome
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    run_async_env(args, &[]).await
-}
-
-/// Like [`run_async`] with extra environment variables.
+/// Like [`run`] with extra environment variables, without blocking the test's runtime (for tests that serve
+/// HTTP themselves).
 pub async fn run_async_env<I, S>(args: I, env: &[(&str, &str)]) -> Outcome
 where
     I: IntoIterator<Item = S>,
@@ -154,6 +146,31 @@ impl Scratch {
         ];
         args.extend(extra.iter().map(Into::into));
         run(args)
+    }
+
+    /// Runs agent-init with `--source SOURCE --dest DEST`, then `args`, with `env` added to its environment,
+    /// without blocking the test's runtime (for tests that serve HTTP themselves).
+    pub async fn fetch(&self, source: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        let dest = self.dest();
+        let mut all = vec![
+            "--source",
+            source,
+            "--dest",
+            dest.to_str().expect("utf-8 temp path"),
+        ];
+        all.extend_from_slice(args);
+        run_async_env(all, env).await
+    }
+
+    /// [`Scratch::fetch`] of an `oci://` source with no ambient Docker config: `HOME` a directory below the root
+    /// that holds none, `DOCKER_CONFIG` empty, plus `env`.
+    pub async fn pull(&self, source: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        let home = self.root().join("home");
+        let no_config = [
+            ("HOME", home.to_str().expect("utf-8 temp path")),
+            ("DOCKER_CONFIG", ""),
+        ];
+        self.fetch(source, args, &[&no_config, env].concat()).await
     }
 
     /// Asserts that the destination was not created and nothing else below the root changed.
