@@ -19,7 +19,8 @@ pub(crate) const MAX_ZIP_BYTES: usize = 64 * 1024 * 1024;
 /// How long the Python check may take.
 const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Checks what a Python module agent defines without running it: it must parse and define an entry point.
+/// Checks what a Python module agent defines without running it: it must parse and define an entry point (the
+/// adapter's rules, read from the syntax tree).
 const PYTHON_CHECK: &str = r#"
 import ast, json, sys
 path = sys.argv[1]
@@ -39,9 +40,14 @@ if tree is not None:
     has_agent = "Agent" in classes and any(
         isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name == "get_action" for m in classes["Agent"].body
     )
-    if not ("get_action" in functions or has_agent or "act" in functions):
+    subclasses_agent = any(
+        (isinstance(b, ast.Name) and b.id == "Agent") or (isinstance(b, ast.Attribute) and b.attr == "Agent")
+        for c in classes.values() for b in c.bases
+    )
+    if not ({"create_agent", "get_action", "act"} & functions or subclasses_agent or has_agent):
         out["errors"].append(
-            f"{path}: defines no entry point; define get_action(observation), a class Agent with get_action, or act(observation)"
+            f"{path}: defines no entry point; define create_agent(), a subclass of rl_arena.core.agent.Agent, "
+            "get_action(observation), a class Agent with get_action, or act(observation)"
         )
 print(json.dumps(out))
 "#;

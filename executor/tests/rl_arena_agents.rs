@@ -1,0 +1,190 @@
+//! Agents made with the `rl-arena` package's own submission tools (`create_submission_template`,
+//! `package_agent`), stored as the RL Arena backend stores uploads, play pong through `RunMatch` from either
+//! seat: with the package installed, and with an interpreter that lacks it (the adapter's stand-in base). The
+//! packaged archive also passes `ValidateAgent`.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use proto::pb;
+use support::{Executor, agent, example_agent, pong_request, workspace};
+
+/// A backend storage directory holding one `.py` and one `.zip` submission made by rl-arena's tools.
+struct Submissions {
+    storage: tempfile::TempDir,
+    /// `submissions/<uuid>_<unix>.py`, relative to the storage directory.
+    py: String,
+    /// `submissions/<uuid>_<unix>.zip` with `agent.py` and `models/paddle.json`.
+    zip: String,
+}
+
+impl Submissions {
+    #[track_caller]
+    fn make(python: &Path) -> Self {
+        let storage = tempfile::tempdir().unwrap();
+        let output = Command::new(python)
+            .arg(workspace().join("executor/tests/python/rl_arena_submissions.py"))
+            .arg(storage.path())
+            .output()
+            .expect("run the submission maker");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "making submissions failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let last = stdout.lines().last().unwrap_or_default();
+        let made: serde_json::Value = serde_json::from_str(last).expect("the maker's last line");
+        let text = |key: &str| made[key].as_str().expect("a stored path").to_string();
+        let (py, zip) = (text("py"), text("zip"));
+        let module = std::fs::read_to_string(storage.path().join(&py)).unwrap();
+        assert!(
+            module.contains("from rl_arena.core.agent import Agent")
+                && module.contains("def create_agent() -> Agent:"),
+            "the template is the package's own: {module}"
+        );
+        Self { storage, py, zip }
+    }
+
+    fn path(&self, stored: &str) -> String {
+        self.storage.path().join(stored).display().to_string()
+    }
+}
+
+/// The interpreter with `rl-arena` 0.1.2 installed (the pins of the golden-fixture scripts).
+fn python_with_rl_arena() -> PathBuf {
+    testkit::python_with(
+        &["rl_arena.submission", "numpy", "gymnasium", "yaml"],
+        &[
+            "rl-arena==0.1.2",
+            "numpy==2.4.6",
+            "gymnasium==1.4.0",
+            "pyyaml==6.0.4",
+        ],
+    )
+}
+
+/// Plays each submission from seat 1 and from seat 2 against the random example agent, all at once, and checks
+/// that it won, was told its seat and reset, and imported `rl_arena` from where `origin` says.
+async fn play_from_both_seats(executor: &Executor, submissions: &Submissions, origin: &str) {
+    let mut games = Vec::new();
+    for (kind, stored, banner) in [
+        ("py", &submissions.py, "follower reset"),
+        (
+            "zip",
+            &submissions.zip,
+            "tracker reset: player_id={seat} dead_zone=0.015",
+        ),
+    ] {
+        for seat in 0..2usize {
+            let mine = agent("rl-arena", &submissions.path(stored));
+            let random = agent("random", &example_agent("random-python"));
+            let (first, second) = if seat == 0 {
+                (mine, random)
+            } else {
+                (random, mine)
+            };
+            let mut request =
+                pong_request(&format!("rl-arena-{kind}-seat{}", seat + 1), first, second);
+            request.environment_config_json = r#"{"winning_score": 3, "max_steps": 2000}"#.into();
+            let mut client = executor.client().await;
+            let banner = banner.replace("{seat}", &seat.to_string());
+            games.push(async move {
+                let response = client
+                    .run_match(request)
+                    .await
+                    .expect("run match")
+                    .into_inner();
+                (kind, seat, banner, response)
+            });
+        }
+    }
+    for (kind, seat, banner, response) in futures_util::future::join_all(games).await {
+        let what = format!("{kind} submission in seat {}", seat + 1);
+        assert_eq!(
+            response.status(),
+            pb::MatchStatus::StatusSuccess,
+            "{what}: {response:?}"
+        );
+        let mine = &response.agent_results[seat];
+        assert_eq!(mine.agent_id, "rl-arena", "{what}");
+        assert_eq!(mine.status(), pb::AgentStatus::Ok, "{what}: {mine:?}");
+        assert_eq!(mine.errors, 0, "{what}: {mine:?}");
+        assert!(
+            mine.stderr_tail.contains(&banner)
+                && mine.stderr_tail.contains(&format!("player_id={seat} ")),
+            "{what}: told seat {seat} and reset before playing: {:?}",
+            mine.stderr_tail
+        );
+        assert!(
+            mine.stderr_tail.contains(&format!("rl_arena={origin}")),
+            "{what}: rl_arena from {origin}: {:?}",
+            mine.stderr_tail
+        );
+        assert_eq!(
+            response.winner_agent_id, "rl-arena",
+            "{what}: an agent that follows the ball with its own paddle beats random moves: {response:?}"
+        );
+        assert_eq!(mine.score, 3.0, "{what}");
+    }
+}
+
+#[tokio::test]
+async fn rl_arena_submissions_play_from_either_seat_with_the_package_installed() {
+    let python = python_with_rl_arena();
+    let submissions = Submissions::make(&python);
+    let executor = Executor::start(&["--python", python.to_str().unwrap()]);
+    let installed = Command::new(&python)
+        .args([
+            "-c",
+            "import rl_arena, sys; sys.stdout.write(rl_arena.__file__)",
+        ])
+        .output()
+        .unwrap();
+    let installed = String::from_utf8(installed.stdout).unwrap();
+    assert!(installed.ends_with("rl_arena/__init__.py"), "{installed}");
+    play_from_both_seats(&executor, &submissions, &installed).await;
+
+    // The packaged archive passes ValidateAgent, smoke match included.
+    let report = executor
+        .client()
+        .await
+        .validate_agent(pb::ValidationRequest {
+            agent_id: "rl-arena".into(),
+            code_zip: std::fs::read(submissions.path(&submissions.zip)).unwrap(),
+            environment: "pong".into(),
+        })
+        .await
+        .expect("validate")
+        .into_inner();
+    assert!(report.valid && report.errors.is_empty(), "{report:?}");
+    assert!(executor.leftover_processes().is_empty());
+}
+
+#[tokio::test]
+async fn rl_arena_submissions_play_where_the_package_is_not_installed() {
+    let submissions = Submissions::make(&python_with_rl_arena());
+    // A bare virtual environment: no rl-arena, no numpy.
+    let bare = tempfile::tempdir().unwrap();
+    let made = Command::new(testkit::provision::PYTHON3.require())
+        .args(["-m", "venv", "--without-pip"])
+        .arg(bare.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let python = bare.path().join("bin/python");
+    let lacks = Command::new(&python)
+        .args(["-c", "import rl_arena"])
+        .output()
+        .unwrap();
+    assert!(
+        !lacks.status.success(),
+        "the bare environment has no rl_arena"
+    );
+
+    let executor = Executor::start(&["--python", python.to_str().unwrap()]);
+    play_from_both_seats(&executor, &submissions, "stand-in").await;
+    assert!(executor.leftover_processes().is_empty());
+}
