@@ -5,11 +5,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use proto::pb;
-use support::{Executor, agent, example_agent, pong_request, workspace};
+use support::{Executor, agent, example_agent, pong_request, python_with_rl_arena, workspace};
 
 /// A backend storage directory holding one `.py` and one `.zip` submission made by rl-arena's tools.
 struct Submissions {
@@ -51,19 +51,6 @@ impl Submissions {
     fn path(&self, stored: &str) -> String {
         self.storage.path().join(stored).display().to_string()
     }
-}
-
-/// The interpreter with `rl-arena` 0.1.2 installed (the pins of the golden-fixture scripts).
-fn python_with_rl_arena() -> PathBuf {
-    testkit::python_with(
-        &["rl_arena.submission", "numpy", "gymnasium", "yaml"],
-        &[
-            "rl-arena==0.1.2",
-            "numpy==2.4.6",
-            "gymnasium==1.4.0",
-            "pyyaml==6.0.4",
-        ],
-    )
 }
 
 /// Plays each submission from seat 1 and from seat 2 against the random example agent, all at once, and checks

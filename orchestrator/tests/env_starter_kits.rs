@@ -39,7 +39,7 @@ fn every_kit_plays_both_seats_without_errors() {
             }
             let replay: proto::replay::Replay =
                 serde_json::from_slice(&m.replay_bytes).expect("the replay is a replay");
-            for step in &replay.steps {
+            for step in &replay.frames {
                 assert!(
                     step.statuses.iter().all(|s| matches!(
                         s,
@@ -56,7 +56,7 @@ fn every_kit_plays_both_seats_without_errors() {
                 assert_ne!(o.winner.as_deref(), Some(shell), "{context}");
             }
             if env == "connectx" || env == "tictactoe" {
-                let last = replay.steps.last().expect("at least one step");
+                let last = replay.frames.last().expect("at least one step");
                 let board_full = last.render["board"]
                     .as_array()
                     .is_some_and(|cells| cells.iter().all(|c| c != 0));

@@ -33,7 +33,7 @@ fn match_over_its_budget_ends_as_timeout_with_what_was_played() {
             .all(|a| a.status == AgentStatus::Ok && a.errors == 0)
     );
     let replay = run.replay();
-    assert_eq!(replay.steps.len() as u32, run.outcome.total_steps);
+    assert_eq!(replay.frames.len() as u32, run.outcome.total_steps);
     let outcome = replay.outcome.expect("the replay holds the outcome");
     assert_eq!(outcome.status, MatchStatus::Timeout);
     run.assert_no_agent_process_left();

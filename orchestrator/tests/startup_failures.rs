@@ -32,7 +32,7 @@ fn agent_that_never_answers_ready_times_out_and_is_killed() {
     let replay = run.replay();
     assert!(
         replay
-            .steps
+            .frames
             .iter()
             .all(|s| s.statuses[0] == MoveStatus::Crashed && s.actions[0] == json!(1))
     );

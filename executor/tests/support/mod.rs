@@ -196,6 +196,20 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// A Python interpreter with the `rl-arena` package 0.1.2 installed, with the versions of its dependencies
+/// that the golden-fixture scripts pin (`orchestrator/tests/fixtures/pong/record.py`).
+pub fn python_with_rl_arena() -> PathBuf {
+    testkit::python_with(
+        &["rl_arena.submission", "numpy", "gymnasium", "yaml"],
+        &[
+            "rl-arena==0.1.2",
+            "numpy==2.4.6",
+            "gymnasium==1.4.0",
+            "pyyaml==6.0.4",
+        ],
+    )
+}
+
 /// An example agent shipped in `examples/agents/`.
 pub fn example_agent(name: &str) -> String {
     let path = workspace().join("examples/agents").join(name);
