@@ -141,7 +141,7 @@ impl Recorder {
             ));
         }
         self.frames.extend_from_slice(br#","info":"#);
-        if let Err(error) = write_info(env, &mut self.frames) {
+        if let Err(error) = env.write_step_info(&mut self.frames) {
             self.frames.truncate(mark);
             return Err(error);
         }
@@ -205,15 +205,6 @@ impl Recorder {
         let digest = hex::encode(Sha256::digest(&bytes));
         Ok((bytes, digest))
     }
-}
-
-/// Appends the JSON of a frame's `info`: what `env`'s last step reports beside the observation. The one way
-/// both the recorder and `verify` get it.
-pub(crate) fn write_info(
-    env: &dyn Environment,
-    out: &mut Vec<u8>,
-) -> Result<(), serde_json::Error> {
-    serde_json::to_writer(out, &serde_json::json!({ "scores": env.scores() }))
 }
 
 /// `SHA-256(prev || canonical_json(state))`.
@@ -369,7 +360,7 @@ mod tests {
             "the hashed state is the frame's"
         );
         let mut info = Vec::new();
-        write_info(&env, &mut info).unwrap();
+        env.write_step_info(&mut info).unwrap();
         assert_eq!(
             replay.frames[2].info,
             serde_json::from_slice::<Value>(&info).unwrap()

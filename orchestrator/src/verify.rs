@@ -14,7 +14,7 @@ use proto::replay::{MoveStatus, Replay};
 use serde_json::Value;
 
 use crate::envs::{self, EnvError};
-use crate::replay::{chain_state, write_info};
+use crate::replay::chain_state;
 
 /// Largest replay file [`read_replay`] accepts (after decompression), so a hostile file cannot exhaust memory.
 pub(crate) const MAX_REPLAY_BYTES: u64 = 1 << 30;
@@ -210,7 +210,7 @@ pub fn verify(replay: &Replay) -> Result<VerifyReport, VerifyError> {
             .map_err(|error| fail(format!("state cannot be encoded: {error}")))?;
         if has_state {
             info.clear();
-            write_info(env.as_ref(), &mut info)
+            env.write_step_info(&mut info)
                 .map_err(|error| fail(format!("info cannot be encoded: {error}")))?;
             for (name, recorded, actual) in [
                 ("info", &recorded.info, &info),

@@ -362,3 +362,22 @@ fn version_1_replays_still_verify() {
     let (step, what) = step_error(&replay);
     assert_eq!(step, 5, "{what}");
 }
+/// Version 2 frames carry the environment's info and state: a changed value in either is caught at its step.
+#[test]
+fn a_changed_info_or_state_is_caught_at_its_step() {
+    let m = kits("pong");
+    let text = text(&m);
+    let (step, what) = step_error(&parse(&tamper(&text, Some(21), "\"ball_pos\":[")));
+    assert_eq!(step, 21, "{what}");
+    assert!(
+        what.starts_with("info differs at ball_pos[0]: recorded "),
+        "{what}"
+    );
+
+    let (step, what) = step_error(&parse(&tamper(&text, Some(12), "\"velocity\":[")));
+    assert_eq!(step, 12, "{what}");
+    assert!(
+        what.starts_with("state differs at velocity[0]: recorded "),
+        "{what}"
+    );
+}
