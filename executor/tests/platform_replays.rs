@@ -13,7 +13,8 @@ use std::process::Command;
 
 use proto::pb;
 use serde_json::Value;
-use support::{Executor, agent, example_agent, python_with_rl_arena, workspace};
+use support::rl_arena::python_with_rl_arena;
+use support::{Executor, agent, example_agent, workspace};
 
 /// Seed above 2^53: a JavaScript number would round it.
 const SEED: u64 = 2_577_073_586_370_302_348;

@@ -5,53 +5,11 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 
 use proto::pb;
-use support::{Executor, agent, example_agent, pong_request, python_with_rl_arena, workspace};
-
-/// A backend storage directory holding one `.py` and one `.zip` submission made by rl-arena's tools.
-struct Submissions {
-    storage: tempfile::TempDir,
-    /// `submissions/<uuid>_<unix>.py`, relative to the storage directory.
-    py: String,
-    /// `submissions/<uuid>_<unix>.zip` with `agent.py` and `models/paddle.json`.
-    zip: String,
-}
-
-impl Submissions {
-    #[track_caller]
-    fn make(python: &Path) -> Self {
-        let storage = tempfile::tempdir().unwrap();
-        let output = Command::new(python)
-            .arg(workspace().join("executor/tests/python/rl_arena_submissions.py"))
-            .arg(storage.path())
-            .output()
-            .expect("run the submission maker");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "making submissions failed: {stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let last = stdout.lines().last().unwrap_or_default();
-        let made: serde_json::Value = serde_json::from_str(last).expect("the maker's last line");
-        let text = |key: &str| made[key].as_str().expect("a stored path").to_string();
-        let (py, zip) = (text("py"), text("zip"));
-        let module = std::fs::read_to_string(storage.path().join(&py)).unwrap();
-        assert!(
-            module.contains("from rl_arena.core.agent import Agent")
-                && module.contains("def create_agent() -> Agent:"),
-            "the template is the package's own: {module}"
-        );
-        Self { storage, py, zip }
-    }
-
-    fn path(&self, stored: &str) -> String {
-        self.storage.path().join(stored).display().to_string()
-    }
-}
+use support::rl_arena::{Submissions, python_with_rl_arena};
+use support::{Executor, agent, example_agent, pong_request};
 
 /// Plays each submission from seat 1 and from seat 2 against the random example agent, all at once, and checks
 /// that it won, was told its seat and reset, and imported `rl_arena` from where `origin` says.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod rl_arena;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -39,7 +41,33 @@ impl Executor {
     /// Starts the executor with extra flags and environment variables.
     #[track_caller]
     pub fn start_with(data_dir: tempfile::TempDir, extra: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_executor"))
+        Self::launch(data_dir, extra, env, None)
+    }
+
+    /// Starts the executor with `cwd` as its working directory, against which relative local `code_url`s
+    /// resolve.
+    #[track_caller]
+    pub fn start_in_dir(cwd: &Path, extra: &[&str]) -> Self {
+        Self::launch(
+            tempfile::tempdir().expect("data dir"),
+            extra,
+            &[],
+            Some(cwd),
+        )
+    }
+
+    #[track_caller]
+    fn launch(
+        data_dir: tempfile::TempDir,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        cwd: Option<&Path>,
+    ) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_executor"));
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let mut child = command
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .args(["--http-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
@@ -194,20 +222,6 @@ pub fn workspace() -> PathBuf {
         .parent()
         .expect("workspace")
         .to_path_buf()
-}
-
-/// A Python interpreter with the `rl-arena` package 0.1.2 installed, with the versions of its dependencies
-/// that the golden-fixture scripts pin (`orchestrator/tests/fixtures/pong/record.py`).
-pub fn python_with_rl_arena() -> PathBuf {
-    testkit::python_with(
-        &["rl_arena.submission", "numpy", "gymnasium", "yaml"],
-        &[
-            "rl-arena==0.1.2",
-            "numpy==2.4.6",
-            "gymnasium==1.4.0",
-            "pyyaml==6.0.4",
-        ],
-    )
 }
 
 /// An example agent shipped in `examples/agents/`.
