@@ -7,11 +7,8 @@
 
 mod support;
 
-use std::process::Command;
-
-use serde_json::Value;
 use support::rl_arena::{Submissions, python_with_rl_arena};
-use support::{Executor, workspace};
+use support::{Executor, script_json, workspace};
 
 #[test]
 fn the_backends_requests_play_through_a_client_from_its_own_proto() {
@@ -43,20 +40,17 @@ fn the_backends_requests_play_through_a_client_from_its_own_proto() {
         )},
     ]);
     let out = tempfile::tempdir().unwrap();
-    let output = Command::new(&grpc)
-        .arg(workspace().join("executor/tests/python/backend_client.py"))
-        .arg(workspace().join("executor/tests/fixtures/rl-arena-backend"))
-        .arg(out.path())
-        .arg(&executor.addr)
-        .arg(matches.to_string())
-        .output()
-        .expect("run the backend's client");
-    assert!(
-        output.status.success(),
-        "the backend's client failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let proto_dir = workspace().join("executor/tests/fixtures/rl-arena-backend");
+    let doc = script_json(
+        &grpc,
+        "python/backend_client.py",
+        &[
+            proto_dir.as_os_str(),
+            out.path().as_os_str(),
+            executor.addr.as_ref(),
+            matches.to_string().as_ref(),
+        ],
     );
-    let doc: Value = serde_json::from_slice(&output.stdout).expect("the client prints JSON");
 
     assert_eq!(doc["health"]["healthy"], true, "{doc}");
     assert_eq!(doc["health"]["version"], env!("CARGO_PKG_VERSION"));

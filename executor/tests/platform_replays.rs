@@ -9,12 +9,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use proto::pb;
 use serde_json::Value;
 use support::rl_arena::python_with_rl_arena;
-use support::{Executor, agent, example_agent, workspace};
+use support::{Executor, agent, example_agent, script_json, workspace};
 
 /// Seed above 2^53: a JavaScript number would round it.
 const SEED: u64 = 2_577_073_586_370_302_348;
@@ -23,19 +22,11 @@ const SEED: u64 = 2_577_073_586_370_302_348;
 #[track_caller]
 fn read_as_the_platform(base: &Path, replay_url: &str, html_url: &str) -> Value {
     let node = testkit::provision::NODE.require();
-    let output = Command::new(node)
-        .arg(workspace().join("executor/tests/platform/replay_reader.js"))
-        .arg(base)
-        .arg(replay_url)
-        .arg(html_url)
-        .output()
-        .expect("run node");
-    assert!(
-        output.status.success(),
-        "the reader failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the reader prints JSON")
+    script_json(
+        &node,
+        "platform/replay_reader.js",
+        &[base.as_os_str(), replay_url.as_ref(), html_url.as_ref()],
+    )
 }
 
 #[tokio::test]
@@ -152,17 +143,12 @@ async fn the_backend_opens_and_the_web_app_draws_a_replay_in_the_shared_director
 
     // The rl-arena package's recorder loads the document as one of its own recordings.
     let python = python_with_rl_arena();
-    let output = Command::new(&python)
-        .arg(workspace().join("executor/tests/python/load_with_rl_arena.py"))
-        .arg(storage.path().join(&response.replay_url))
-        .output()
-        .expect("run python");
-    assert!(
-        output.status.success(),
-        "MatchRecorder.load failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let replay_file = storage.path().join(&response.replay_url);
+    let loaded = script_json(
+        &python,
+        "python/load_with_rl_arena.py",
+        &[replay_file.as_os_str()],
     );
-    let loaded: Value = serde_json::from_slice(&output.stdout).expect("the loader prints JSON");
     assert_eq!(loaded["frames"], response.total_steps);
     assert_eq!(loaded["states"], response.total_steps);
     assert_eq!(loaded["last_step"], response.total_steps);
@@ -178,18 +164,11 @@ async fn the_backend_opens_and_the_web_app_draws_a_replay_in_the_shared_director
     assert_eq!(loaded_points, points);
 
     // Each frame's info is what rl-arena's own pong returns from `step()` for the same actions, bit for bit.
-    let output = Command::new(&python)
-        .arg(workspace().join("executor/tests/python/pong_info_with_rl_arena.py"))
-        .arg(storage.path().join(&response.replay_url))
-        .output()
-        .expect("run python");
-    assert!(
-        output.status.success(),
-        "replaying in rl-arena failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let compared = script_json(
+        &python,
+        "python/pong_info_with_rl_arena.py",
+        &[replay_file.as_os_str()],
     );
-    let compared: Value =
-        serde_json::from_slice(&output.stdout).expect("the comparison prints JSON");
     assert_eq!(compared["frames"], response.total_steps);
     assert_eq!(compared["differences"], serde_json::json!([]), "{compared}");
 

@@ -10,10 +10,10 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use proto::replay::{MoveStatus, Replay};
+use proto::replay::{Frame, MoveStatus, Replay};
 use serde_json::Value;
 
-use crate::envs::{self, EnvError};
+use crate::envs::{self, EnvError, Environment};
 use crate::replay::chain_state;
 
 /// Largest replay file [`read_replay`] accepts (after decompression), so a hostile file cannot exhaust memory.
@@ -209,19 +209,7 @@ pub fn verify(replay: &Replay) -> Result<VerifyReport, VerifyError> {
         chain = chain_state(&chain, env.as_ref(), &mut state)
             .map_err(|error| fail(format!("state cannot be encoded: {error}")))?;
         if has_state {
-            info.clear();
-            env.write_step_info(&mut info)
-                .map_err(|error| fail(format!("info cannot be encoded: {error}")))?;
-            for (name, recorded, actual) in [
-                ("info", &recorded.info, &info),
-                ("state", &recorded.state, &state),
-            ] {
-                let actual: Value = serde_json::from_slice(actual)
-                    .map_err(|error| fail(format!("{name} cannot be read back: {error}")))?;
-                if let Some(diff) = difference(recorded, &actual) {
-                    return Err(fail(format!("{name} differs{diff}")));
-                }
-            }
+            check_info_and_state(env.as_ref(), recorded, &state, &mut info).map_err(fail)?;
         }
         let hash = hex::encode(chain);
         if hash != recorded.state_hash {
@@ -286,6 +274,30 @@ pub fn verify(replay: &Replay) -> Result<VerifyReport, VerifyError> {
         outcome_checked: replay.outcome.is_some(),
         engine_version: replay.engine_version.clone(),
     })
+}
+
+/// Compares a frame's info and state with the re-simulated ones (`state` holds the canonical JSON of the state
+/// just hashed; `info` is a buffer reused from frame to frame); `Err` says which differs and where.
+fn check_info_and_state(
+    env: &dyn Environment,
+    recorded: &Frame,
+    state: &[u8],
+    info: &mut Vec<u8>,
+) -> Result<(), String> {
+    info.clear();
+    env.write_step_info(info)
+        .map_err(|error| format!("info cannot be encoded: {error}"))?;
+    for (name, recorded, actual) in [
+        ("info", &recorded.info, info.as_slice()),
+        ("state", &recorded.state, state),
+    ] {
+        let actual: Value = serde_json::from_slice(actual)
+            .map_err(|error| format!("{name} cannot be read back: {error}"))?;
+        if let Some(diff) = difference(recorded, &actual) {
+            return Err(format!("{name} differs{diff}"));
+        }
+    }
+    Ok(())
 }
 
 /// Reads a replay file of schema version 1 or 2, plain JSON or gzip-compressed JSON (recognised by its magic

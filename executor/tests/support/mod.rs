@@ -224,6 +224,33 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// Runs `program` on the test script `script` (a path under `executor/tests/`) with `args`, and reads the
+/// JSON object it prints on stdout; a failed run fails the test with the script's stderr.
+#[track_caller]
+pub fn script_json(program: &Path, script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let output = Command::new(program)
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    assert!(
+        output.status.success(),
+        "{script} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{script} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
 /// An example agent shipped in `examples/agents/`.
 pub fn example_agent(name: &str) -> String {
     let path = workspace().join("examples/agents").join(name);
