@@ -154,6 +154,11 @@ impl Matches {
         }
     }
 
+    /// The name of the Kubernetes Job of a match; `None` with the local backend.
+    pub(crate) fn job_name(&self, match_id: &str) -> Option<String> {
+        self.backend.job_name(match_id)
+    }
+
     /// Waits for the result of a match followed elsewhere (see [`Handle::Elsewhere`]).
     pub(crate) async fn result_elsewhere(&self, match_id: &str) -> Result<Option<StoredMatch>> {
         self.backend.result_elsewhere(match_id).await

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use proto::outcome::{MatchOutcome, MatchStatus};
+use proto::outcome::MatchOutcome;
 
 use crate::error::Result;
 use crate::info::{MatchResult, ReplayLinks, Submitted};
@@ -77,20 +77,6 @@ impl Recorder {
             submitted: submitted.clone(),
             result,
         };
-        self.results.put(&stored).await?;
-        Ok(stored)
-    }
-
-    /// Records that a match whose result is stored ended otherwise: a timed-out orchestrator reports what was
-    /// played before it was stopped, and the match is then a timeout.
-    pub(crate) async fn amend(
-        &self,
-        mut stored: StoredMatch,
-        status: MatchStatus,
-        message: String,
-    ) -> Result<StoredMatch> {
-        stored.result.outcome.status = status;
-        stored.result.outcome.error_message = message;
         self.results.put(&stored).await?;
         Ok(stored)
     }
