@@ -1,5 +1,6 @@
 //! Agents that never get ready: no answer to `init` in time, a Python module without a policy (or with an
-//! ambiguous rl-arena agent), a directory with nothing to run. Each is charged, is out of the match and loses; the match still ends with a result.
+//! ambiguous rl-arena agent), a directory with nothing to run. Each is charged, is out of the match and
+//! loses; the match still ends with a result.
 
 mod support;
 
