@@ -1,15 +1,15 @@
 //! Agents made with the `rl-arena` package's own submission tools (`create_submission_template`,
 //! `package_agent`), stored as the RL Arena backend stores uploads, play pong through `RunMatch` from either
 //! seat: with the package installed, and with an interpreter that lacks it (the adapter's stand-in base). The
-//! packaged archive also passes `ValidateAgent`.
+//! packaged archive also passes `ValidateAgent`. The orchestrator image installs the versions played here.
 
 mod support;
 
 use std::process::Command;
 
 use proto::pb;
-use support::rl_arena::{Submissions, python_with_rl_arena};
-use support::{Executor, agent, example_agent, pong_request};
+use support::rl_arena::{RL_ARENA_PINS, Submissions, python_with_rl_arena};
+use support::{Executor, agent, example_agent, pong_request, workspace};
 
 /// Plays each submission from seat 1 and from seat 2 against the random example agent, all at once, and checks
 /// that it won, was told its seat and reset, and imported `rl_arena` from where `origin` says.
@@ -132,4 +132,37 @@ async fn rl_arena_submissions_play_where_the_package_is_not_installed() {
     let executor = Executor::start(&["--python", python.to_str().unwrap()]);
     play_from_both_seats(&executor, &submissions, "stand-in").await;
     assert!(executor.leftover_processes().is_empty());
+}
+
+/// The orchestrator image installs the `rl-arena` package these tests play with, and the golden-fixture
+/// script pins the same versions, so the image runs submissions as the tests do and its pong is the one the
+/// goldens were recorded from.
+#[test]
+fn the_orchestrator_image_installs_the_tested_rl_arena() {
+    let pins = |text: &str, line_has: &str| -> Vec<String> {
+        let mut pins: Vec<String> = text
+            .lines()
+            .filter(|line| line.contains(line_has))
+            .flat_map(|line| line.split(|c: char| c.is_whitespace() || "[],\"'".contains(c)))
+            .filter(|word| word.contains("=="))
+            .map(str::to_string)
+            .collect();
+        pins.sort();
+        pins
+    };
+    let mut tested: Vec<String> = RL_ARENA_PINS.iter().map(|p| p.to_string()).collect();
+    tested.sort();
+    let read = |path: &str| std::fs::read_to_string(workspace().join(path)).expect(path);
+    let dockerfile = read("docker/orchestrator.Dockerfile");
+    assert_eq!(
+        pins(&dockerfile, "=="),
+        tested,
+        "docker/orchestrator.Dockerfile"
+    );
+    let record = read("orchestrator/tests/fixtures/pong/record.py");
+    assert_eq!(
+        pins(&record, "PINS = "),
+        tested,
+        "orchestrator/tests/fixtures/pong/record.py"
+    );
 }

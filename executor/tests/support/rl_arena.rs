@@ -5,17 +5,20 @@ use std::process::Command;
 
 use super::workspace;
 
-/// A Python interpreter with the `rl-arena` package 0.1.2 installed, with the versions of its dependencies
-/// that the golden-fixture scripts pin (`orchestrator/tests/fixtures/pong/record.py`).
+/// The `rl-arena` package and the versions of its dependencies that the golden-fixture scripts pin
+/// (`orchestrator/tests/fixtures/pong/record.py`) and the orchestrator image installs.
+pub const RL_ARENA_PINS: [&str; 4] = [
+    "rl-arena==0.1.2",
+    "numpy==2.4.6",
+    "gymnasium==1.4.0",
+    "pyyaml==6.0.4",
+];
+
+/// A Python interpreter with [`RL_ARENA_PINS`] installed.
 pub fn python_with_rl_arena() -> PathBuf {
     testkit::python_with(
         &["rl_arena.submission", "numpy", "gymnasium", "yaml"],
-        &[
-            "rl-arena==0.1.2",
-            "numpy==2.4.6",
-            "gymnasium==1.4.0",
-            "pyyaml==6.0.4",
-        ],
+        &RL_ARENA_PINS,
     )
 }
 
