@@ -4,14 +4,27 @@
 
 mod support;
 
-use std::process::Command;
+use std::ffi::OsStr;
+use std::process::{Command, Output};
 
 use proto::pb;
 use support::{Executor, agent, example_agent, workspace};
 
+/// Checks `replays` against `proto/schema/<schema>` with `executor/tests/python/validate_replay.py`: it prints
+/// `<file>: valid` for each in turn, and stops with a failure at the first invalid one after printing
+/// `<file>: <path>: <error>` lines.
+fn validate(schema: &str, replays: &[impl AsRef<OsStr>]) -> Output {
+    let python = testkit::python_with(&["jsonschema"], &["jsonschema"]);
+    Command::new(python)
+        .arg(workspace().join("executor/tests/python/validate_replay.py"))
+        .arg(workspace().join("proto/schema").join(schema))
+        .args(replays)
+        .output()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn replays_of_real_matches_match_the_documented_schema() {
-    let python = testkit::python_with(&["jsonschema"], &["jsonschema"]);
     let executor = Executor::start(&[]);
     let mut paths = Vec::new();
     for (env, a, b) in [
@@ -53,12 +66,7 @@ async fn replays_of_real_matches_match_the_documented_schema() {
                 .to_string(),
         );
     }
-    let output = Command::new(&python)
-        .arg(workspace().join("executor/tests/python/validate_replay.py"))
-        .arg(workspace().join("proto/schema/replay-v2.schema.json"))
-        .args(&paths)
-        .output()
-        .unwrap();
+    let output = validate("replay-v2.schema.json", &paths);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -87,12 +95,7 @@ async fn replays_of_real_matches_match_the_documented_schema() {
         *bad.pointer_mut(change.0).expect("the changed field exists") = change.1;
         let file = executor.data_dir.path().join("bad-replay.json");
         std::fs::write(&file, serde_json::to_vec(&bad).unwrap()).unwrap();
-        let output = Command::new(&python)
-            .arg(workspace().join("executor/tests/python/validate_replay.py"))
-            .arg(workspace().join("proto/schema/replay-v2.schema.json"))
-            .arg(&file)
-            .output()
-            .unwrap();
+        let output = validate("replay-v2.schema.json", &[&file]);
         assert!(!output.status.success(), "{path}");
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(stdout.contains(&format!(": {path}: ")), "{path}: {stdout}");
@@ -101,21 +104,12 @@ async fn replays_of_real_matches_match_the_documented_schema() {
 
 #[test]
 fn version_1_replays_match_the_version_1_schema() {
-    let python = testkit::python_with(&["jsonschema"], &["jsonschema"]);
     let fixtures = workspace().join("proto/tests/fixtures/replays");
     let replays: Vec<_> = ["pong", "rps", "connectx", "tictactoe"]
         .iter()
         .map(|env| fixtures.join(format!("v1-{env}.json")))
         .collect();
-    let check = |schema: &str| {
-        Command::new(&python)
-            .arg(workspace().join("executor/tests/python/validate_replay.py"))
-            .arg(workspace().join("proto/schema").join(schema))
-            .args(&replays)
-            .output()
-            .unwrap()
-    };
-    let output = check("replay-v1.schema.json");
+    let output = validate("replay-v1.schema.json", &replays);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert_eq!(
@@ -124,5 +118,5 @@ fn version_1_replays_match_the_version_1_schema() {
         "{stdout}"
     );
     // The versions differ: a version 1 replay is no version 2 replay.
-    assert!(!check("replay-v2.schema.json").status.success());
+    assert!(!validate("replay-v2.schema.json", &replays).status.success());
 }
