@@ -156,6 +156,14 @@ impl<B: Board> Environment for BoardGame<B> {
         self.board.view(&self.turns)
     }
 
+    /// The scores and the seats on move next.
+    fn write_step_info(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(
+            out,
+            &json!({"scores": self.turns.rewards, "to_move": self.turns.to_move()}),
+        )
+    }
+
     fn state(&self) -> Value {
         json!({
             "board": self.board.cells(),

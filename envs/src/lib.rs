@@ -112,6 +112,24 @@ pub trait Environment: Send {
     fn write_state(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         canonical::write_canonical(&self.state(), out)
     }
+    /// Appends the JSON of what the last step reports beside the observation (a replay frame's `info`, like
+    /// the `info` of an `rl-arena` environment's `step()`): a JSON object with at least `scores`, every
+    /// player's [`scores`](Self::scores). A game adds what viewers of its replays draw. Keys in sorted order,
+    /// as a [`Value`] map writes them.
+    fn write_step_info(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(
+            out,
+            &ScoresInfo {
+                scores: &self.scores(),
+            },
+        )
+    }
+}
+
+/// The step info every game has: the scores so far.
+#[derive(serde::Serialize)]
+struct ScoresInfo<'a> {
+    scores: &'a [f64],
 }
 
 /// A constructor of one built-in environment.

@@ -374,6 +374,16 @@ struct RngView {
     state: String,
 }
 
+/// The step info with the values the package's `step()` returns: the ball's position (its `float32` values),
+/// the paddles' (`paddle1_y`, `paddle2_y`) and the scores as integers; fields in key order, as a `Value` map
+/// writes them.
+#[derive(Serialize)]
+struct StepInfoView<'a> {
+    ball_pos: [f64; 2],
+    paddle_positions: &'a [f64; 2],
+    scores: &'a [u64; 2],
+}
+
 impl Environment for Pong {
     fn info(&self) -> EnvInfo {
         INFO
@@ -461,6 +471,15 @@ impl Environment for Pong {
             scores: &self.scores,
             step: self.steps,
             velocity: self.velocity.map(f64::from),
+        };
+        serde_json::to_writer(out, &view)
+    }
+
+    fn write_step_info(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        let view = StepInfoView {
+            ball_pos: self.ball.map(f64::from),
+            paddle_positions: &self.paddles,
+            scores: &self.scores,
         };
         serde_json::to_writer(out, &view)
     }

@@ -119,7 +119,8 @@ pub struct ExecutorArgs {
     #[arg(long, env = "EXECUTOR_STORE_URL")]
     pub store_url: Option<String>,
     /// Base URL under which replays are published; replay URLs become `<base>/<match_id>.json`. Without it
-    /// they are the store's URLs.
+    /// they are the store's URLs. A relative base such as `replays` publishes paths relative to the store's
+    /// directory, for a backend that shares it (docs/deploy.md).
     #[arg(long, env = "EXECUTOR_REPLAY_BASE_URL")]
     pub replay_base_url: Option<String>,
     /// Store replay JSON gzip-compressed (`<match_id>.json.gz`).

@@ -40,7 +40,7 @@ async fn cancelling_a_running_match_keeps_the_partial_replay() {
         .expect("partial replay stored");
     let replay: proto::replay::Replay =
         serde_json::from_slice(&std::fs::read(replay_path).unwrap()).unwrap();
-    assert_eq!(replay.steps.len() as u32, result.total_steps);
+    assert_eq!(replay.frames.len() as u32, result.total_steps);
     assert_eq!(executor.leftover_processes(), vec![]);
 
     // The watcher saw the end too, and the result is what GetMatch says.

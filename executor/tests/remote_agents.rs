@@ -53,7 +53,7 @@ fn assert_played(executor: &Executor, response: &pb::MatchResponse, ids: [&str; 
     );
     let replay: proto::replay::Replay = serde_json::from_slice(&json).expect("replay parses");
     assert_eq!(replay.agents, ids);
-    assert_eq!(replay.steps.len() as u32, response.total_steps);
+    assert_eq!(replay.frames.len() as u32, response.total_steps);
     assert_eq!(executor.leftover_processes(), vec![]);
 }
 

@@ -65,7 +65,7 @@ async fn pong_between_two_python_agents_of_the_original_format() {
     );
     let replay: proto::replay::Replay = serde_json::from_slice(&json).expect("replay parses");
     assert_eq!(replay.schema_version, proto::replay::SCHEMA_VERSION);
-    assert_eq!(replay.steps.len() as u32, response.total_steps);
+    assert_eq!(replay.frames.len() as u32, response.total_steps);
     assert_eq!(replay.agents, ["tracker", "random"]);
     assert_eq!(replay.seed, 7);
     let outcome = replay.outcome.expect("outcome in replay");

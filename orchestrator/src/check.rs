@@ -116,7 +116,9 @@ async fn check_python(
     let agent_box = AgentBox {
         dir: &launch.dir,
         scratch: root.join("check"),
-        program: Path::new(&launch.program),
+        runtime: &launch.runtime,
+        interpreter: Some(Path::new(&launch.program)),
+        own_dir: true,
         limits: &limits,
         turn_based: false,
     };
@@ -144,7 +146,9 @@ async fn check_python(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    prepared.install(&mut command);
+    let uid = prepared.uid();
+    // The hold on a dedicated user lasts until the check is over.
+    let _tenancy = prepared.install(&mut command);
     let mut child = sandbox::spawn(command).map_err(|e| {
         Error::Check(format!(
             "starting {}: {e}",
@@ -152,7 +156,7 @@ async fn check_python(
         ))
     })?;
     if let Some(pid) = child.id() {
-        sandbox::verify_started(pid, &mut isolation);
+        sandbox::verify_started(pid, uid, &mut isolation);
     }
     report.isolation = isolation;
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());

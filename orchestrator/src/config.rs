@@ -128,7 +128,7 @@ pub struct RunConfig {
 }
 
 /// How agents are isolated.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct SandboxConfig {
     /// Isolation layers every match needs (comma-separated, such as `seccomp,landlock_fs`); when one is
     /// unavailable, no agent is started and the match ends with an error.
@@ -148,6 +148,24 @@ pub(crate) struct SandboxConfig {
     /// when the match ends.
     #[arg(long, env = "ORCHESTRATOR_SCRATCH_DIR")]
     pub(crate) scratch_dir: Option<PathBuf>,
+
+    /// First uid (and gid) of the range agents run as when the orchestrator may change user ids (root, or
+    /// CAP_SETUID, CAP_SETGID, CAP_CHOWN and CAP_KILL): each seat gets one of its own, used by nothing else.
+    #[arg(long, default_value_t = 3_000_000, env = "ORCHESTRATOR_AGENT_UID_BASE")]
+    pub(crate) agent_uid_base: u32,
+
+    /// How many uids the agent range holds (two per running two-player match).
+    #[arg(long, default_value_t = 1000, env = "ORCHESTRATOR_AGENT_UID_COUNT")]
+    pub(crate) agent_uid_count: u32,
+
+    /// Directory of the agent uids' lock files, shared by every orchestrator of the machine that uses the
+    /// same range (created with mode 0700 when missing).
+    #[arg(
+        long,
+        default_value = "/run/rl-arena/agent-uids",
+        env = "ORCHESTRATOR_AGENT_UID_LOCK_DIR"
+    )]
+    pub(crate) agent_uid_lock_dir: PathBuf,
 }
 
 impl SandboxConfig {
@@ -158,6 +176,11 @@ impl SandboxConfig {
             disabled: self.disable_isolation.clone(),
             read_paths: self.agent_read_paths.clone(),
             scratch_root: self.scratch_dir.clone(),
+            uids: Some(crate::sandbox::UidRange {
+                base: self.agent_uid_base,
+                count: self.agent_uid_count,
+                lock_dir: self.agent_uid_lock_dir.clone(),
+            }),
         }
     }
 }

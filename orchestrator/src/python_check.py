@@ -1,5 +1,6 @@
 """RL Arena agent check: reads a Python module agent without running it. It must parse and define an entry
-point: get_action(observation), a class Agent with get_action, or act(observation). Prints a JSON report on
+point: create_agent(), a subclass of rl_arena.core.agent.Agent, get_action(observation), a class Agent with
+get_action, or act(observation). Prints a JSON report on
 stdout. Runs inside the agent sandbox, with the agent's limits."""
 import ast
 import json
@@ -24,8 +25,13 @@ if tree is not None:
     has_agent = "Agent" in classes and any(
         isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name == "get_action" for m in classes["Agent"].body
     )
-    if not ("get_action" in functions or has_agent or "act" in functions):
+    subclasses_agent = any(
+        (isinstance(b, ast.Name) and b.id == "Agent") or (isinstance(b, ast.Attribute) and b.attr == "Agent")
+        for c in classes.values() for b in c.bases
+    )
+    if not ({"create_agent", "get_action", "act"} & functions or subclasses_agent or has_agent):
         out["errors"].append(
-            f"{path}: defines no entry point; define get_action(observation), a class Agent with get_action, or act(observation)"
+            f"{path}: defines no entry point; define create_agent(), a subclass of rl_arena.core.agent.Agent, "
+            "get_action(observation), a class Agent with get_action, or act(observation)"
         )
 print(json.dumps(out))

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod rl_arena;
 pub mod web;
 
 use std::io::{BufRead, BufReader};
@@ -44,13 +45,36 @@ impl Executor {
     /// Starts the executor with extra flags and environment variables.
     #[track_caller]
     pub fn start_with(data_dir: tempfile::TempDir, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::launch(data_dir, extra, env, None)
+    }
+
+    /// Starts the executor with `storage` as its first local code root, against which relative local
+    /// `code_url`s resolve (as the RL Arena backend's storage directory).
+    #[track_caller]
+    pub fn start_in_dir(storage: &Path, extra: &[&str]) -> Self {
+        Self::launch(
+            tempfile::tempdir().expect("data dir"),
+            extra,
+            &[],
+            Some(storage),
+        )
+    }
+
+    #[track_caller]
+    fn launch(
+        data_dir: tempfile::TempDir,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        storage: Option<&Path>,
+    ) -> Self {
         let uploads = tempfile::tempdir().expect("uploads dir");
+        let first_root = storage.unwrap_or(uploads.path());
         let mut child = Command::new(env!("CARGO_BIN_EXE_executor"))
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .args(["--http-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
             .arg("--local-code-roots")
-            .arg(code_roots(&[uploads.path()]))
+            .arg(code_roots(&[first_root]))
             .args(extra)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
@@ -226,6 +250,33 @@ pub fn code_roots(first: &[&Path]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Runs `program` on the test script `script` (a path under `executor/tests/`) with `args`, and reads the
+/// JSON object it prints on stdout; a failed run fails the test with the script's stderr.
+#[track_caller]
+pub fn script_json(program: &Path, script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let output = Command::new(program)
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    assert!(
+        output.status.success(),
+        "{script} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{script} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
 }
 
 /// An example agent shipped in `examples/agents/`.
