@@ -80,7 +80,10 @@ async fn play_from_both_seats(executor: &Executor, submissions: &Submissions, or
 async fn rl_arena_submissions_play_from_either_seat_with_the_package_installed() {
     let python = python_with_rl_arena();
     let submissions = Submissions::make(&python);
-    let executor = Executor::start(&["--python", python.to_str().unwrap()]);
+    let executor = Executor::start_in_dir(
+        submissions.storage.path(),
+        &["--python", python.to_str().unwrap()],
+    );
     let installed = Command::new(&python)
         .args([
             "-c",
@@ -129,7 +132,10 @@ async fn rl_arena_submissions_play_where_the_package_is_not_installed() {
         "the bare environment has no rl_arena"
     );
 
-    let executor = Executor::start(&["--python", python.to_str().unwrap()]);
+    let executor = Executor::start_in_dir(
+        submissions.storage.path(),
+        &["--python", python.to_str().unwrap()],
+    );
     play_from_both_seats(&executor, &submissions, "stand-in").await;
     assert!(executor.leftover_processes().is_empty());
 }
