@@ -7,6 +7,7 @@ use clap::Parser;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = agent_init::cli::Cli::parse();
-    agent_init::telemetry::init(cli.log_json);
+    // Nothing installs a subscriber before this, so it cannot fail.
+    let _ = common::telemetry::init(cli.log_lines());
     ExitCode::from(agent_init::cli::run(cli).await)
 }

@@ -5,16 +5,17 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::text::tail;
 use proto::outcome::{MatchOutcome, MatchStatus};
+use proto::process::agent_init::{Exit, Install as InstallArgs};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
+use crate::agent_sources::AgentSources;
 use crate::error::{Error, Result};
-use crate::process::{LOG_TAIL_BYTES, describe, tail};
+use crate::process::{LOG_TAIL_BYTES, describe};
 use crate::request::MatchPlan;
 
-/// `agent-init` exit code for an artifact that is the agent's fault.
-const BAD_ARTIFACT: i32 = 10;
 /// How long one agent install may take.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -36,16 +37,24 @@ pub(crate) enum Installed {
     Ended(Box<MatchOutcome>),
 }
 
-/// Runs `agent-init` to install `source` into `dest`.
+/// Runs `agent-init` to install `source` into `dest`, from the sources `allowed`.
 pub(crate) async fn install(
     bin: &Path,
-    source: impl AsRef<std::ffi::OsStr>,
+    source: &str,
     dest: &Path,
     result_file: &Path,
+    allowed: &AgentSources,
     cancel: &CancellationToken,
 ) -> Result<Install> {
+    let install = InstallArgs {
+        source: source.to_string(),
+        dest: dest.to_path_buf(),
+        result_file: Some(result_file.to_path_buf()),
+        sha256: None,
+        access: allowed.access(),
+    };
     let mut child = Command::new(bin)
-        .args(args(source.as_ref(), dest, result_file))
+        .args(install.args())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -88,14 +97,16 @@ pub(crate) async fn install(
         }
     }
     let reason = reason.trim_start_matches("agent-init: ").to_string();
-    Ok(if status.code() == Some(BAD_ARTIFACT) {
-        Install::BadArtifact(reason)
-    } else {
-        Install::Failed(format!(
-            "agent-init failed ({}): {reason}",
-            describe(status)
-        ))
-    })
+    Ok(
+        if status.code().and_then(Exit::from_code) == Some(Exit::BadArtifact) {
+            Install::BadArtifact(reason)
+        } else {
+            Install::Failed(format!(
+                "agent-init failed ({}): {reason}",
+                describe(status)
+            ))
+        },
+    )
 }
 
 /// Installs every agent of a match, in parallel, into `<dir>/agents/agent-N`; an agent whose artifact is bad
@@ -104,18 +115,19 @@ pub(crate) async fn install_all(
     bin: &Path,
     plan: &MatchPlan,
     dir: &Path,
+    allowed: &AgentSources,
     cancel: &CancellationToken,
 ) -> Result<Installed> {
     let mut installs = tokio::task::JoinSet::new();
     for (i, agent) in plan.agents.iter().enumerate() {
         let (bin, source, dir) = (bin.to_path_buf(), agent.source.clone(), dir.to_path_buf());
-        let cancel = cancel.clone();
+        let (allowed, cancel) = (allowed.clone(), cancel.clone());
         installs.spawn(async move {
             let dest = dir.join("agents").join(format!("agent-{}", i + 1));
             let result_file = dir.join(format!("agent-{}-init.txt", i + 1));
             (
                 i,
-                install(&bin, &source, &dest, &result_file, &cancel).await,
+                install(&bin, &source, &dest, &result_file, &allowed, &cancel).await,
             )
         });
     }
@@ -162,20 +174,4 @@ pub(crate) async fn install_all(
         message,
         &faults,
     ))))
-}
-
-/// The command line of one install (the Kubernetes backend's `agent-N-init` containers get the same flags).
-fn args<'a>(
-    source: &'a std::ffi::OsStr,
-    dest: &'a Path,
-    result_file: &'a Path,
-) -> [&'a std::ffi::OsStr; 6] {
-    [
-        "--source".as_ref(),
-        source,
-        "--dest".as_ref(),
-        dest.as_os_str(),
-        "--result-file".as_ref(),
-        result_file.as_os_str(),
-    ]
 }

@@ -12,6 +12,7 @@ use proto::outcome::{AgentStatus, MatchStatus};
 use tokio::sync::{Mutex, watch};
 
 use crate::admission::{Admission, Reservation};
+use crate::agent_sources::AgentSources;
 use crate::backend::{Backend, Drain, Ending, Played};
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
@@ -61,6 +62,8 @@ impl Handle {
 #[derive(Debug)]
 pub(crate) struct Matches {
     settings: ExecutorArgs,
+    /// What requests may name as their agents' code.
+    sources: AgentSources,
     admission: Arc<Admission>,
     backend: Backend,
     recorder: Arc<Recorder>,
@@ -73,6 +76,7 @@ pub(crate) struct Matches {
 impl Matches {
     pub(crate) fn new(
         settings: ExecutorArgs,
+        sources: AgentSources,
         backend: Backend,
         recorder: Arc<Recorder>,
         metrics: Arc<Metrics>,
@@ -83,6 +87,7 @@ impl Matches {
         );
         Arc::new(Self {
             settings,
+            sources,
             admission,
             backend,
             recorder,
@@ -114,7 +119,7 @@ impl Matches {
             )
             .map(|()| Handle::Finished(Box::new(stored)));
         }
-        let plan = submission.plan(&self.settings).await?;
+        let plan = submission.plan(&self.settings, &self.sources).await?;
         let reservation = self.admission.reserve()?;
         let entry = Arc::new(LiveMatch::new(
             plan.match_id.clone(),

@@ -1,4 +1,4 @@
-//! What the executor says about a child process it ran: how it ended and the tail of what it logged.
+//! What the executor says about a child process it ran: how it ended, and how much of its log is quoted.
 
 use std::process::ExitStatus;
 
@@ -13,16 +13,4 @@ pub(crate) fn describe(status: ExitStatus) -> String {
         (None, Some(signal)) => format!("killed by signal {signal}"),
         _ => status.to_string(),
     }
-}
-
-/// The last `max` bytes of `text`, cut at a character boundary.
-pub(crate) fn tail(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
 }

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
+use crate::agent_sources::AgentSources;
 use crate::backend::Backend;
 use crate::blob_store::BlobStore;
 use crate::config::ExecutorArgs;
@@ -49,6 +50,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     settings.check()?;
+    let sources = AgentSources::resolve(&settings).await?;
     let local = listeners
         .grpc
         .local_addr()
@@ -69,13 +71,13 @@ pub async fn run(
         ResultStore::new(blobs),
         Arc::clone(&metrics),
     ));
-    let backend = Backend::start(&settings, &hub, report_url(local), &recorder).await?;
+    let backend = Backend::start(&settings, &sources, &hub, report_url(local), &recorder).await?;
     let sink = backend.report_sink();
     let validator = Arc::new(Validator::new(
-        backend.tools(),
+        backend.tools().clone(),
         settings.agent_limits.clone(),
     ));
-    let matches = Matches::new(settings, backend, recorder, Arc::clone(&metrics));
+    let matches = Matches::new(settings, sources, backend, recorder, Arc::clone(&metrics));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -205,19 +207,6 @@ fn report_url(local: SocketAddr) -> String {
         SocketAddr::V6(a) => format!("[{}]", a.ip()),
     };
     format!("http://{host}:{}", local.port())
-}
-
-/// Resolves on the first SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("received SIGTERM"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
-    }
 }
 
 #[cfg(test)]

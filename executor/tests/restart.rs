@@ -4,24 +4,14 @@
 mod support;
 
 use proto::pb;
-use support::{Executor, agent, example_agent, pong_request};
+use support::{Executor, example_pong};
 use tonic::Code;
 
 #[tokio::test]
 async fn finished_results_survive_a_restart() {
     let executor = Executor::start(&[]);
-    let request = pong_request(
-        "restart-1",
-        agent("a", &example_agent("pong-python")),
-        agent("b", &example_agent("random-python")),
-    );
-    let result = executor
-        .client()
-        .await
-        .run_match(request.clone())
-        .await
-        .unwrap()
-        .into_inner();
+    let request = example_pong("restart-1", ["a", "b"]);
+    let result = executor.run_match(request.clone()).await;
     assert_eq!(result.status(), pb::MatchStatus::StatusSuccess);
 
     let data = executor.kill();

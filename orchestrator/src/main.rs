@@ -1,23 +1,46 @@
-//! `orchestrator` binary: parses the command line, starts logging and plays the match with [`orchestrator::run`]
-//! or checks a replay with [`orchestrator::verify`].
+//! `orchestrator` binary: parses the command line, starts logging and plays the match with [`orchestrator::run`],
+//! checks a replay with [`orchestrator::verify`] or an installed agent with [`orchestrator::check`].
 //!
-//! Exit codes of `run`: `0` whenever the match produced a result (whatever its status), `1` when the
-//! orchestrator itself failed (unreadable spec, result not writable), `2` for usage errors. `verify` exits `0`
-//! when the replay checks out and `1` with the diverging step otherwise.
+//! Exit codes (`proto::process::orchestrator::Exit`) of `run`: `0` whenever the match produced a result
+//! (whatever its status), `1` when the orchestrator itself failed (unreadable spec, result not writable), `2` for
+//! usage errors. `verify` exits `0` when the replay checks out and `1` with the diverging step otherwise;
+//! `check-agent` exits `0` when it printed its report (whatever it found) and `1` when it could not check.
+
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
 use orchestrator::{Cli, Command};
+use proto::process::orchestrator::Exit;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    orchestrator::telemetry::init(cli.log_format)?;
+    let exit = match command(cli).await {
+        Ok(()) => Exit::Finished,
+        Err(error) => {
+            eprintln!("Error: {error:?}");
+            Exit::Failed
+        }
+    };
+    ExitCode::from(exit.code())
+}
+
+async fn command(cli: Cli) -> anyhow::Result<()> {
+    common::telemetry::init(cli.log_format.lines())
+        .map_err(anyhow::Error::from_boxed)
+        .context("starting logging")?;
     match cli.command {
         Command::Run(config) => {
             orchestrator::run(*config, shutdown_signal())
                 .await
                 .context("orchestrator run failed")?;
+        }
+        Command::CheckAgent(args) => {
+            let report = orchestrator::check::check_agent(&args)
+                .await
+                .context("orchestrator check-agent failed")?;
+            println!("{}", serde_json::to_string(&report)?);
         }
         Command::Verify(args) => {
             let report = orchestrator::verify::verify_file(&args.replay)
@@ -30,18 +53,6 @@ async fn main() -> anyhow::Result<()> {
 
 /// Resolves on SIGTERM or SIGINT; the match then ends as cancelled and its result is still written.
 async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT cancels the match");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    common::signal::shutdown().await;
     tracing::warn!("shutdown requested; ending the match as cancelled");
 }

@@ -40,12 +40,12 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use envs::{Environment, MoveStyle};
 use proto::outcome::{MatchOutcome, MatchStatus};
 use proto::spec::MatchSpec;
 use serde_json::json;
 
 use crate::agent::{Hosting, protocol};
-use crate::envs::{Environment, MoveStyle};
 use crate::replay::Recorder;
 use crate::report::Reporter;
 use crate::sandbox::SandboxOptions;

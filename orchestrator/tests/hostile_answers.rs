@@ -39,7 +39,7 @@ fn loose(mode: Mode) {
     assert_eq!(loose.status, AgentStatus::InvalidAction, "{loose:?}");
     assert_eq!(loose.errors as usize, LOOSE.len(), "{loose:?}");
     let replay = run.replay();
-    for (i, step) in replay.steps.iter().take(LOOSE.len()).enumerate() {
+    for (i, step) in replay.frames.iter().take(LOOSE.len()).enumerate() {
         assert_eq!(
             step.statuses[0],
             MoveStatus::InvalidAction,
@@ -54,7 +54,7 @@ fn loose(mode: Mode) {
             LOOSE[i]
         );
     }
-    let exact = &replay.steps[LOOSE.len()];
+    let exact = &replay.frames[LOOSE.len()];
     assert_eq!(exact.statuses[0], MoveStatus::Ok);
     assert_eq!(exact.actions[0], json!(2), "2.0 is the action 2");
     run.assert_unaffected("steady");

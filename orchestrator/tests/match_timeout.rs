@@ -48,7 +48,7 @@ fn match_over_its_budget_ends_as_timeout_with_what_was_played() {
     assert_eq!(steady.errors, 0, "{steady:?}");
     assert_eq!(run.outcome.winner.as_deref(), Some("steady"));
     let replay = run.replay();
-    assert_eq!(replay.steps.len() as u32, run.outcome.total_steps);
+    assert_eq!(replay.frames.len() as u32, run.outcome.total_steps);
     let outcome = replay.outcome.expect("the replay holds the outcome");
     assert_eq!(outcome.status, MatchStatus::Timeout);
     run.assert_no_agent_process_left();

@@ -7,17 +7,20 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::text::tail;
 use proto::outcome::{MatchOutcome, MatchStatus};
+use proto::process::orchestrator::{LogFormat, Report, Run};
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::{Ending, Held, Played, Tools};
 use crate::agent_init::{Installed, install_all};
+use crate::agent_sources::AgentSources;
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::live::LiveMatch;
-use crate::process::{LOG_TAIL_BYTES, describe, tail};
+use crate::process::{LOG_TAIL_BYTES, describe};
 use crate::reporter::ReportHub;
 use crate::request::MatchPlan;
 
@@ -25,15 +28,15 @@ use crate::request::MatchPlan;
 const ORCHESTRATOR_SLACK: Duration = Duration::from_secs(30);
 /// Time between SIGTERM and SIGKILL when the executor stops an orchestrator.
 const STOP_GRACE: Duration = Duration::from_secs(5);
-/// How long a local orchestrator keeps retrying its report stream.
-const REPORT_RETRY_MS: &str = "3000";
+/// How long a local orchestrator keeps retrying its report stream, in milliseconds.
+const REPORT_RETRY_MS: u64 = 3000;
 
 /// Plays matches as local child processes.
 #[derive(Debug)]
 pub(super) struct LocalBackend {
-    orchestrator_bin: PathBuf,
-    agent_init_bin: PathBuf,
-    python: String,
+    tools: Tools,
+    /// What agents may be installed from.
+    sources: AgentSources,
     /// Parent of the per-match work directories.
     work_root: PathBuf,
     hub: Arc<ReportHub>,
@@ -63,45 +66,29 @@ impl MatchFiles {
 }
 
 impl LocalBackend {
-    /// Finds the helper binaries and prepares the work directory.
+    /// Prepares the work directory.
     pub(super) async fn new(
         settings: &ExecutorArgs,
+        tools: Tools,
+        sources: &AgentSources,
         hub: Arc<ReportHub>,
         report_url: String,
     ) -> Result<Self> {
-        let bins = &settings.binaries;
-        let orchestrator_bin = resolve_binary(
-            bins.orchestrator_bin.as_deref(),
-            "orchestrator",
-            "EXECUTOR_ORCHESTRATOR_BIN",
-        )
-        .await?;
-        let agent_init_bin = resolve_binary(
-            bins.agent_init_bin.as_deref(),
-            "agent-init",
-            "EXECUTOR_AGENT_INIT_BIN",
-        )
-        .await?;
         let work_root = settings.data_dir.join("work");
         tokio::fs::create_dir_all(&work_root)
             .await
             .map_err(Error::io(format!("creating {}", work_root.display())))?;
         Ok(Self {
-            orchestrator_bin,
-            agent_init_bin,
-            python: bins.python.clone(),
+            tools,
+            sources: sources.clone(),
             work_root,
             hub,
             report_url,
         })
     }
 
-    pub(super) fn tools(&self) -> Tools {
-        Tools {
-            agent_init: self.agent_init_bin.clone(),
-            python: self.python.clone(),
-            orchestrator: Ok(self.orchestrator_bin.clone()),
-        }
+    pub(super) fn tools(&self) -> &Tools {
+        &self.tools
     }
 
     /// Plays one match. Never fails: whatever goes wrong becomes the outcome's status and message. The work
@@ -156,10 +143,11 @@ impl LocalBackend {
         dir: &Path,
     ) -> Result<(MatchOutcome, Option<Vec<u8>>)> {
         let cancel = live.cancel_token();
-        let agent_dirs = match install_all(&self.agent_init_bin, plan, dir, cancel).await? {
-            Installed::All(agent_dirs) => agent_dirs,
-            Installed::Ended(outcome) => return Ok((*outcome, None)),
-        };
+        let agent_dirs =
+            match install_all(&self.tools.agent_init, plan, dir, &self.sources, cancel).await? {
+                Installed::All(agent_dirs) => agent_dirs,
+                Installed::Ended(outcome) => return Ok((*outcome, None)),
+            };
         let files = MatchFiles::in_dir(dir);
         write_private(&files.spec, &plan.spec_json(agent_dirs)?).await?;
         let registration = self.hub.register(live);
@@ -170,7 +158,7 @@ impl LocalBackend {
             .into_std()
             .await;
 
-        let mut child = Command::new(&self.orchestrator_bin)
+        let mut child = Command::new(&self.tools.orchestrator)
             .args(self.orchestrator_args(&files))
             .current_dir(dir)
             .stdin(Stdio::null())
@@ -181,7 +169,7 @@ impl LocalBackend {
             .spawn()
             .map_err(Error::io(format!(
                 "starting {}",
-                self.orchestrator_bin.display()
+                self.tools.orchestrator.display()
             )))?;
 
         let deadline =
@@ -252,27 +240,21 @@ impl LocalBackend {
     /// The orchestrator's command line (the Kubernetes backend's `match-orchestrator` container gets the same
     /// flags with its container paths).
     fn orchestrator_args(&self, files: &MatchFiles) -> Vec<OsString> {
-        vec![
-            "run".into(),
-            "--spec".into(),
-            files.spec.clone().into(),
-            "--report-to".into(),
-            self.report_url.clone().into(),
-            "--token-file".into(),
-            files.token.clone().into(),
-            "--result-file".into(),
-            files.result.clone().into(),
-            "--replay-out".into(),
-            files.replay.clone().into(),
-            "--python".into(),
-            self.python.clone().into(),
-            "--log-format".into(),
-            "json".into(),
-            // The executor is the orchestrator's parent here: when it is gone there is no one left to report
-            // to, so retrying long would only keep the process around.
-            "--report-retry-ms".into(),
-            REPORT_RETRY_MS.into(),
-        ]
+        let run = Run {
+            report: Some(Report {
+                to: self.report_url.clone(),
+                token_file: files.token.clone(),
+                // The executor is the orchestrator's parent here: when it is gone there is no one left to report
+                // to, so retrying long would only keep the process around.
+                retry_ms: Some(REPORT_RETRY_MS),
+            }),
+            result_file: Some(files.result.clone()),
+            replay_out: Some(files.replay.clone()),
+            python: Some(self.tools.python.clone().into()),
+            log_format: LogFormat::Json,
+            ..Run::new(&files.spec)
+        };
+        run.args()
     }
 }
 
@@ -346,29 +328,4 @@ async fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).await.map_err(writing())?;
     // A tokio file finishes its last write in the background unless flushed.
     file.flush().await.map_err(writing())
-}
-
-/// The configured path, else the binary beside the executor's own executable.
-async fn resolve_binary(
-    configured: Option<&Path>,
-    name: &'static str,
-    env: &'static str,
-) -> Result<PathBuf> {
-    let path = match configured {
-        Some(p) => p.to_path_buf(),
-        None => std::env::current_exe()
-            .map_err(Error::io("finding the executor's own executable"))?
-            .parent()
-            .map(|dir| dir.join(name))
-            .ok_or_else(|| Error::Internal("the executor's executable has no directory".into()))?,
-    };
-    if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file()) {
-        Ok(path)
-    } else {
-        Err(Error::MissingBinary {
-            name,
-            path: path.display().to_string(),
-            env,
-        })
-    }
 }

@@ -83,7 +83,8 @@ fn resolve_with(dir: &Path, interpreter: impl FnOnce() -> Interpreter) -> Result
     }
     Err(format!(
         "agent is not runnable: {} has no agent.toml (with command = [\"./program\", ...]) and no agent.py or \
-         main.py (a Python module defining get_action(observation), a class Agent with get_action, or act)",
+         main.py (a Python module defining create_agent(), a subclass of rl_arena.core.agent.Agent, \
+         get_action(observation), a class Agent with get_action, or act)",
         dir.display()
     ))
 }

@@ -1,17 +1,34 @@
 //! `agent-shim` binary: parses the command line, starts logging and runs [`orchestrator::shim::run`]: the
 //! agent of one seat, in its own container, for the match's orchestrator.
 //!
-//! Exit codes: `0` when the orchestrator ended the shim or went away, or the copy was installed; `1` when the
-//! shim itself failed (the seat's socket unreachable, the copy not written); `2` for usage errors.
+//! Exit codes (`proto::process::agent_shim::Exit`): `0` when the orchestrator ended the shim or went away,
+//! or the copy was installed; `1` when the shim itself failed (the seat's socket unreachable, the copy not
+//! written); `2` for usage errors.
+
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
 use orchestrator::shim::ShimCli;
+use proto::process::agent_shim::Exit;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = ShimCli::parse();
-    orchestrator::telemetry::init(cli.log_format)?;
+    let exit = match command(cli).await {
+        Ok(()) => Exit::Ended,
+        Err(error) => {
+            eprintln!("Error: {error:?}");
+            Exit::Failed
+        }
+    };
+    ExitCode::from(exit.code())
+}
+
+async fn command(cli: ShimCli) -> anyhow::Result<()> {
+    common::telemetry::init(cli.log_format.lines())
+        .map_err(anyhow::Error::from_boxed)
+        .context("starting logging")?;
     orchestrator::shim::run(cli.command)
         .await
         .context("agent-shim failed")

@@ -80,7 +80,7 @@ impl Move {
 }
 
 /// Judges the answer to step `step` given within `budget`; `legal` checks and normalises the action (the
-/// environment's [`parse_action`](crate::envs::Environment::parse_action) for the player).
+/// environment's [`parse_action`](envs::Environment::parse_action) for the player).
 pub(super) fn answer(
     reply: Reply,
     step: u32,

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use envs::Environment;
 use futures_util::future::join_all;
 use proto::outcome::{AgentOutcome, AgentStatus, Isolation};
 use proto::replay::MoveStatus;
@@ -15,7 +16,6 @@ use super::scratch;
 use super::think::Turn;
 use crate::agent::protocol;
 use crate::agent::{AgentProcess, ProcessLimits, Ready};
-use crate::envs::Environment;
 use crate::report::Reporter;
 
 /// One player's agent and its account.

@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
+use envs::Environment;
 use proto::spec::MatchSpec;
 
 use super::PlayOptions;
 use super::seat::Seat;
 use crate::agent::{Ready, Seating, Unready};
-use crate::envs::{self, Environment};
 use crate::report::Reporter;
 use crate::sandbox;
 

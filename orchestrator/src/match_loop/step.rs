@@ -8,6 +8,7 @@
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
+use envs::StepResult;
 use proto::outcome::AgentStatus;
 use proto::replay::MoveStatus;
 use serde_json::Value;
@@ -16,7 +17,6 @@ use super::scratch::SCRATCH_WALK_EVERY;
 use super::seat::Seat;
 use super::think::{self, Answered, Turn};
 use super::{Match, Stop, judge};
-use crate::envs::StepResult;
 use crate::replay::StepRecord;
 
 /// The moves of one step, in seat order.

@@ -254,7 +254,7 @@ impl Seat {
     }
 }
 
-/// The order in which `players` (ascending, as [`crate::envs::Environment::to_move`] gives them) think in
+/// The order in which `players` (ascending, as [`envs::Environment::to_move`] gives them) think in
 /// step `step`: as given in odd steps, reversed in even ones, so that the last of one step is the first of the
 /// next.
 pub(super) fn order(players: &[usize], step: u32) -> impl Iterator<Item = usize> + '_ {

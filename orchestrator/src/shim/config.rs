@@ -70,3 +70,60 @@ pub struct InstallArgs {
     #[arg(long, env = "AGENT_SHIM_INSTALL_DEST")]
     pub(crate) dest: PathBuf,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use clap::Parser;
+    use proto::process::agent_shim::{ShimInstall, ShimRun};
+    use proto::process::orchestrator::LogFormat as Lines;
+
+    use super::*;
+
+    /// What the executor builds (`proto::process::agent_shim`) parses into the same values here.
+    #[test]
+    fn the_executors_command_lines_parse_into_the_same_values() {
+        let full = ShimRun {
+            app: Some("/agents/agent-2".into()),
+            python: Some("/usr/local/bin/python3".into()),
+            scratch_root: Some("/scratch".into()),
+            agent_read_paths: vec!["/opt/conda".into()],
+            log_format: Lines::Json,
+            ..ShimRun::new("/run/rl-arena/seat/seat.sock")
+        };
+        for run in [ShimRun::new("/s.sock"), full] {
+            let argv: Vec<OsString> = std::iter::once("agent-shim".into())
+                .chain(run.args())
+                .collect();
+            let cli = ShimCli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            let ShimCommand::Run(args) = cli.command else {
+                panic!("{argv:?} is not a run");
+            };
+            assert_eq!(args.socket, run.socket);
+            assert_eq!(args.app, run.app.clone().unwrap_or_else(|| "/app".into()));
+            assert_eq!(
+                args.python,
+                run.python.clone().unwrap_or_else(|| "python3".into())
+            );
+            assert_eq!(
+                args.scratch_root,
+                run.scratch_root.clone().unwrap_or_else(|| "/tmp".into())
+            );
+            assert_eq!(args.agent_read_paths, run.agent_read_paths);
+            let json = matches!(run.log_format, Lines::Json);
+            assert_eq!(cli.log_format == LogFormat::Json, json);
+        }
+        let install = ShimInstall {
+            dest: "/rl-arena/bin/agent-shim".into(),
+        };
+        let argv: Vec<OsString> = std::iter::once("agent-shim".into())
+            .chain(install.args())
+            .collect();
+        let cli = ShimCli::try_parse_from(&argv).unwrap();
+        let ShimCommand::Install(args) = cli.command else {
+            panic!("{argv:?} is not an install");
+        };
+        assert_eq!(args.dest, install.dest);
+    }
+}

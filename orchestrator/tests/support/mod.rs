@@ -1,5 +1,6 @@
 //! Shared helpers of the orchestrator's integration tests: agent directories copied into a temp dir, spec
-//! files, running the real binary, reading its result and replay, and checking that no agent process survived.
+//! files, running the real binary (a match, or `check-agent`), reading its result and replay, and checking that no
+//! agent process survived.
 
 #![allow(dead_code)]
 
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use proto::outcome::{AgentOutcome, AgentStatus, MatchOutcome, MatchStatus};
+use proto::process::orchestrator::{AgentCheck, CheckAgent, Exit, LogFormat};
 use proto::replay::Replay;
 use serde_json::{Value, json};
 
@@ -429,6 +431,27 @@ impl Run {
         self.assert_no_agent_process_left();
         self.assert_memory_bounded();
     }
+}
+
+/// Runs `check-agent` on `dir` with `memory_mb` and `timeout_ms`; it must have printed its report.
+#[track_caller]
+pub fn check_agent(dir: &Path, memory_mb: u64, timeout_ms: u64) -> AgentCheck {
+    let args = CheckAgent {
+        dir: dir.to_path_buf(),
+        python: None,
+        memory_mb,
+        timeout_ms,
+        log_format: LogFormat::Json,
+    }
+    .args();
+    let output = std::process::Command::new(BIN).args(args).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(Exit::Finished.code())),
+        "{output:?}"
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
 }
 
 /// The pids listed in a `pids` file an agent wrote.
