@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::images::ImageMapping;
+use crate::images::{ImageFile, ImageMapping};
 
 /// How a simulator is set up.
 #[derive(Debug, Clone)]
@@ -14,6 +14,13 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Image patterns to host binaries, first match wins.
     pub images: Vec<ImageMapping>,
+    /// Host files and directories that stand for what images hold; an image with files and no binary
+    /// is pulled all the same (its containers run a program of a volume or of the image).
+    pub image_files: Vec<ImageFile>,
+    /// Whether containers run as their `runAsUser` and `runAsGroup` (the container's, else the pod's),
+    /// without supplementary groups. Needs the simulator to run as root; pod directories are then
+    /// searchable by every user, as a node's are.
+    pub run_as_users: bool,
     /// Where pod directories (volumes, logs, termination messages) go; a temporary directory
     /// removed with the simulator when `None`.
     pub data_dir: Option<PathBuf>,
@@ -35,6 +42,8 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             images: Vec::new(),
+            image_files: Vec::new(),
+            run_as_users: false,
             data_dir: None,
             time_scale: 1.0,
             node_name: "kube-sim-node".to_owned(),
@@ -52,6 +61,22 @@ impl Config {
             pattern: pattern.to_owned(),
             binary: binary.into(),
         });
+        self
+    }
+
+    /// Adds a file (or directory) that images matching `pattern` hold at `path`, from `host`.
+    pub fn image_file(mut self, pattern: &str, path: &str, host: impl Into<PathBuf>) -> Self {
+        self.image_files.push(ImageFile {
+            pattern: pattern.to_owned(),
+            path: path.to_owned(),
+            host: host.into(),
+        });
+        self
+    }
+
+    /// Runs containers as their pods' users (see [`Config::run_as_users`]).
+    pub fn run_as_users(mut self, enabled: bool) -> Self {
+        self.run_as_users = enabled;
         self
     }
 

@@ -1,5 +1,6 @@
-//! The image map: which host binary stands in for a container image, and how an image-map
-//! pattern (a repository without tag, or a glob with `*`) names an image reference.
+//! The image map: which host binary stands in for a container image, which host files stand for
+//! files the image holds (its `/app`, a second program), and how an image-map pattern (a repository
+//! without tag, or a glob with `*`) names an image reference.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,26 @@ pub struct ImageMapping {
     pub pattern: String,
     /// The program that stands in for the image's entrypoint.
     pub binary: PathBuf,
+}
+
+/// A file or directory an image holds, as a host path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageFile {
+    /// The images that hold it, as in [`ImageMapping::pattern`].
+    pub pattern: String,
+    /// Its path in the image, such as `/app` or `/usr/local/bin/agent-shim`.
+    pub path: String,
+    /// The host file or directory that stands for it.
+    pub host: PathBuf,
+}
+
+/// The files every image-file entry naming `image` gives it: (path in the image, host path).
+pub(crate) fn files_for(files: &[ImageFile], image: &str) -> Vec<(String, PathBuf)> {
+    files
+        .iter()
+        .filter(|f| image_matches(&f.pattern, image))
+        .map(|f| (f.path.clone(), f.host.clone()))
+        .collect()
 }
 
 /// The binary of the first mapping that names `image`.

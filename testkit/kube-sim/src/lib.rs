@@ -3,13 +3,14 @@
 //! It serves namespaced `v1` Pods, Secrets, ConfigMaps and Events and `batch/v1` Jobs over plain
 //! HTTP on 127.0.0.1, with the API server's semantics that clients depend on (resource versions,
 //! watches that resume or expire, conflicts, validation, garbage collection), a Job controller,
-//! and a kubelet that runs containers as local processes from an image-to-binary map.
+//! and a kubelet that runs containers as local processes from an image-to-binary map (optionally as
+//! their pods' users, with image files standing for what images hold).
 //!
 //! Parts, each using only parts listed before it:
 //! - `kinds`, `time`, `error` ([`Error`], [`ApiError`]), `object`, `patch`, `selector`,
 //!   `validate`, `defaults`, `kubeconfig`: the resource kinds, accessors of stored objects,
 //!   checks and defaults of writes, and helpers;
-//! - `images`: the image map ([`ImageMapping`]) and how its patterns name images;
+//! - `images`: the image map ([`ImageMapping`], [`ImageFile`]) and how its patterns name images;
 //! - `config`: [`Config`];
 //! - `store`: objects, the global resource version, watch history and write semantics;
 //! - `faults`: fault switches ([`ErrorInjection`], [`TransientError`], an exhausted quota) and request
@@ -49,5 +50,5 @@ pub use child::SimProcess;
 pub use config::Config;
 pub use error::{ApiError, Error, Result};
 pub use faults::{ErrorInjection, RequestCount, TransientError};
-pub use images::ImageMapping;
+pub use images::{ImageFile, ImageMapping};
 pub use sim::Sim;

@@ -19,6 +19,17 @@ struct Args {
     /// with `*`. Repeat the flag, or separate entries with commas in the env variable.
     #[arg(long = "image", env = "KUBE_SIM_IMAGES", value_delimiter = ',')]
     images: Vec<String>,
+    /// A file an image holds, PATTERN:PATH=HOST (such as `agents/*:/app=/srv/agent`). Repeat the
+    /// flag, or separate entries with commas in the env variable.
+    #[arg(
+        long = "image-file",
+        env = "KUBE_SIM_IMAGE_FILES",
+        value_delimiter = ','
+    )]
+    image_files: Vec<String>,
+    /// Run containers as their pods' runAsUser and runAsGroup (the simulator must run as root).
+    #[arg(long, env = "KUBE_SIM_RUN_AS_USERS")]
+    run_as_users: bool,
     /// Directory for pod volumes, logs and termination messages (a temporary one by default).
     #[arg(long, env = "KUBE_SIM_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -55,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
         node_name: args.node_name,
         history_limit: args.history,
         namespace: args.namespace.clone(),
+        run_as_users: args.run_as_users,
         ..kube_sim::Config::default()
     };
     for entry in &args.images {
@@ -62,6 +74,15 @@ async fn main() -> anyhow::Result<()> {
             .split_once('=')
             .with_context(|| format!("--image {entry:?}: expected PATTERN=BINARY"))?;
         config = config.image(pattern.trim(), binary.trim());
+    }
+    for entry in &args.image_files {
+        let parsed = entry
+            .split_once(':')
+            .and_then(|(pattern, rest)| Some((pattern, rest.split_once('=')?)));
+        let Some((pattern, (path, host))) = parsed else {
+            anyhow::bail!("--image-file {entry:?}: expected PATTERN:PATH=HOST");
+        };
+        config = config.image_file(pattern.trim(), path.trim(), host.trim());
     }
     let sim = kube_sim::Sim::start(config).await?;
     if let Some(path) = &args.kubeconfig_out {

@@ -205,6 +205,16 @@ fn data_dir(config: &Config) -> Result<(Option<tempfile::TempDir>, PathBuf)> {
         path: dir.clone(),
         source,
     })?;
+    if config.run_as_users {
+        // Containers of other users reach their volumes, as on a node: searchable, not listable.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).map_err(
+            |source| Error::Io {
+                path: dir.clone(),
+                source,
+            },
+        )?;
+    }
     Ok((tmp, dir))
 }
 

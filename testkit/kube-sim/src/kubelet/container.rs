@@ -1,8 +1,12 @@
 //! One container as a host process group: pulled, created (an injected creation error is shown
 //! as its waiting reason and retried after a back-off, as the kubelet does), launched with its
-//! rewritten command line, environment and working directory, watched for an injected OOM kill
-//! and for the pod's deletion (SIGTERM, then SIGKILL after the grace period), and reported when
-//! it exits.
+//! rewritten command line, environment and working directory (as its pod's user when the simulator
+//! runs containers as users), watched for an injected OOM kill and for the pod's deletion (SIGTERM,
+//! then SIGKILL after the grace period), and reported when it exits.
+//!
+//! The program is `command[0]` when that names a file of a volume or of the image (a program placed
+//! in a shared volume, a second program of the image), else the image's mapped binary standing for
+//! its entrypoint.
 
 use std::collections::HashMap;
 use std::os::unix::process::ExitStatusExt;
@@ -15,7 +19,7 @@ use tokio::sync::watch;
 
 use super::env::{Vars, expand};
 use super::paths::Rewriter;
-use super::pull::pull;
+use super::pull::{Pulled, pull};
 use super::spec::Container;
 use super::status::{self, Terminated, Which};
 use super::task::{Interrupt, PodTask, RECHECK};
@@ -36,16 +40,20 @@ pub(crate) struct Inputs<'a> {
     pub(crate) volumes: &'a HashMap<String, PathBuf>,
     /// Containers of the pod (init containers included): they share its termination messages.
     pub(crate) pod_containers: usize,
+    /// The user and group to run as, when the simulator runs containers as users.
+    pub(crate) user: Option<(u32, u32)>,
 }
 
 /// A container's process as it will be started.
 struct Launch {
-    binary: PathBuf,
+    /// The program, or why there is none.
+    binary: Result<PathBuf, String>,
     args: Vec<String>,
     env: Vars,
     workdir: PathBuf,
     log: PathBuf,
     termination_file: PathBuf,
+    user: Option<(u32, u32)>,
     id: String,
     started_at: String,
 }
@@ -58,10 +66,10 @@ pub(crate) async fn run(
     inputs: Inputs<'_>,
 ) -> Result<i32, Interrupt> {
     let mut changed = task.shared.changed.subscribe();
-    let binary = pull(task, &mut changed, which, &c.name, &c.image).await?;
+    let pulled = pull(task, &mut changed, which, &c.name, &c.image).await?;
     create(task, which, &c.name).await?;
     let containers = inputs.pod_containers;
-    let launch = prepare(task, c, binary, inputs);
+    let launch = prepare(task, c, pulled, inputs);
     let Some((mut child, pgid)) = start(task, c, which, &launch) else {
         return Ok(START_ERROR_CODE);
     };
@@ -96,12 +104,19 @@ async fn create(task: &PodTask, which: Which, name: &str) -> Result<(), Interrup
 
 /// Directories, the termination message file, and the command line with `$(VAR)` expanded to
 /// the values the pod spec gave, then container paths rewritten once.
-fn prepare(task: &PodTask, c: &Container, binary: PathBuf, inputs: Inputs<'_>) -> Launch {
+fn prepare(task: &PodTask, c: &Container, pulled: Pulled, inputs: Inputs<'_>) -> Launch {
+    use std::os::unix::fs::PermissionsExt;
     let scratch = task.dir.container(&c.name);
     for d in [&scratch, &task.dir.root(), &task.dir.logs()] {
         let _ = std::fs::create_dir_all(d);
     }
     let mut rewriter = Rewriter::for_mounts(&c.volume_mounts, inputs.volumes);
+    // What the image holds, where no volume covers it.
+    for (path, host) in pulled.files {
+        if rewriter.rewrite_path(&path).is_none() {
+            rewriter.add(&path, host);
+        }
+    }
     let path = c
         .termination_message_path
         .as_deref()
@@ -111,7 +126,21 @@ fn prepare(task: &PodTask, c: &Container, binary: PathBuf, inputs: Inputs<'_>) -
         let _ = std::fs::create_dir_all(parent);
     }
     let _ = std::fs::write(&termination_file, b"");
+    // Writable by the container whatever its user, as the kubelet makes it.
+    let _ = std::fs::set_permissions(&termination_file, std::fs::Permissions::from_mode(0o666));
     let line = |s: &String| rewriter.rewrite(&expand(s, inputs.env));
+    let binary = match c.command.first().map(|p| expand(p, inputs.env)) {
+        Some(program) if program.starts_with('/') && rewriter.rewrite_path(&program).is_some() => {
+            Ok(PathBuf::from(rewriter.rewrite(&program)))
+        }
+        _ => pulled.binary.ok_or_else(|| {
+            format!(
+                "kube-sim: image {:?} has no entrypoint binary mapped, and the command {:?} names no file of \
+                 the image or of a volume",
+                c.image, c.command
+            )
+        }),
+    };
     let args = c.command.iter().skip(1).chain(&c.args).map(line).collect();
     let env = inputs
         .env
@@ -131,6 +160,7 @@ fn prepare(task: &PodTask, c: &Container, binary: PathBuf, inputs: Inputs<'_>) -
         workdir,
         log: task.dir.log(&c.name),
         termination_file,
+        user: inputs.user,
         id: format!("kube-sim://{}-{}", task.uid, c.name),
         started_at: now_rfc3339(),
     }
@@ -140,7 +170,18 @@ fn prepare(task: &PodTask, c: &Container, binary: PathBuf, inputs: Inputs<'_>) -
 /// start as a `StartError` termination.
 fn start(task: &PodTask, c: &Container, which: Which, launch: &Launch) -> Option<(Child, i32)> {
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_owned());
-    let mut cmd = tokio::process::Command::new(&launch.binary);
+    let binary = match &launch.binary {
+        Ok(binary) => binary,
+        Err(message) => {
+            start_failed(task, c, which, launch, message);
+            return None;
+        }
+    };
+    let mut cmd = tokio::process::Command::new(binary);
+    if let Some((uid, gid)) = launch.user {
+        // As root, std also drops the supplementary groups.
+        cmd.uid(uid).gid(gid);
+    }
     cmd.args(&launch.args)
         .env_clear()
         .env("PATH", path)
@@ -158,24 +199,16 @@ fn start(task: &PodTask, c: &Container, which: Which, launch: &Launch) -> Option
     let child = match spawned {
         Ok(child) => child,
         Err(e) => {
-            let message = format!("kube-sim: cannot start {}: {e}", launch.binary.display());
-            let end = Terminated {
-                exit_code: START_ERROR_CODE,
-                reason: "StartError",
-                message: &message,
-                started_at: &launch.started_at,
-                container_id: &launch.id,
-            };
-            task.set_container(which, &c.name, |st| status::terminated(st, &end));
-            task.event(true, "Failed", &message);
+            let message = format!("kube-sim: cannot start {}: {e}", binary.display());
+            start_failed(task, c, which, launch, &message);
             return None;
         }
     };
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
     task.shared.processes.lock().add_group(&task.uid, pgid);
-    tracing::info!(pod = %task.name(), container = %c.name, binary = %launch.binary.display(), pgid, "kube-sim: container started");
+    tracing::info!(pod = %task.name(), container = %c.name, binary = %binary.display(), pgid, "kube-sim: container started");
     task.event(false, "Started", &format!("Started container {}", c.name));
-    let image_id = format!("kube-sim://{}", launch.binary.display());
+    let image_id = format!("kube-sim://{}", c.image);
     task.set_container(which, &c.name, |st| {
         status::running(st, which, &launch.started_at, &launch.id, &image_id);
     });
@@ -183,6 +216,19 @@ fn start(task: &PodTask, c: &Container, which: Which, launch: &Launch) -> Option
         task.set_status(status::main_started);
     }
     Some((child, pgid))
+}
+
+/// Reports a container that could not start as a `StartError` termination.
+fn start_failed(task: &PodTask, c: &Container, which: Which, launch: &Launch, message: &str) {
+    let end = Terminated {
+        exit_code: START_ERROR_CODE,
+        reason: "StartError",
+        message,
+        started_at: &launch.started_at,
+        container_id: &launch.id,
+    };
+    task.set_container(which, &c.name, |st| status::terminated(st, &end));
+    task.event(true, "Failed", message);
 }
 
 /// Waits for the process to exit; kills it for an injected OOM (the flag returned is then set)

@@ -111,7 +111,8 @@ impl Rewriter {
         }
     }
 
-    fn rewrite_path(&self, value: &str) -> Option<String> {
+    /// The host path of `value` when it equals a mapped path or lies under one.
+    pub(crate) fn rewrite_path(&self, value: &str) -> Option<String> {
         self.0.iter().find_map(|(prefix, host)| {
             let rest = value.strip_prefix(prefix.as_str())?;
             if rest.is_empty() {

@@ -1,6 +1,8 @@
 //! One pod's life on the node: it waits while the node is unschedulable, is scheduled, waits
 //! until its volumes and environments can be prepared, runs its init containers in order and then
-//! all its containers together, and ends `Succeeded` or `Failed`. A lost node fails it.
+//! all its containers together (each pulled, started and ended on its own: one whose image cannot be
+//! pulled keeps waiting while the others run), and ends `Succeeded` when every container exited 0,
+//! else `Failed`. A lost node fails it.
 //!
 //! A volume whose Secret or ConfigMap is missing is a mount the kubelet keeps retrying: the pod
 //! stays `Pending` with its containers waiting (`PodInitializing`, `ContainerCreating`) and a
@@ -15,7 +17,7 @@ use tokio::sync::watch;
 
 use super::container::{self, Inputs};
 use super::env::{Vars, container_env};
-use super::spec::PodSpec;
+use super::spec::{Container, PodSpec};
 use super::status::{self, Which};
 use super::task::{Interrupt, PodTask, RECHECK};
 use super::volumes;
@@ -72,7 +74,8 @@ async fn lifecycle(task: &PodTask) -> Result<(), Interrupt> {
     schedule(task, &spec);
     let prepared = wait_until_prepared(task, &mut changed, &pod, &spec).await?;
     for c in &spec.init_containers {
-        if container::run(task, c, Which::Init, prepared.inputs(&c.name)).await? != 0 {
+        let inputs = prepared.inputs(task, &spec, c);
+        if container::run(task, c, Which::Init, inputs).await? != 0 {
             task.set_status(status::init_failed);
             return Ok(());
         }
@@ -83,7 +86,7 @@ async fn lifecycle(task: &PodTask) -> Result<(), Interrupt> {
     let runs = spec
         .containers
         .iter()
-        .map(|c| container::run(task, c, Which::Main, prepared.inputs(&c.name)));
+        .map(|c| container::run(task, c, Which::Main, prepared.inputs(task, &spec, c)));
     let mut all_ok = true;
     for result in futures_util::future::join_all(runs).await {
         all_ok &= result? == 0;
@@ -93,12 +96,18 @@ async fn lifecycle(task: &PodTask) -> Result<(), Interrupt> {
 }
 
 impl Prepared {
-    fn inputs(&self, container: &str) -> Inputs<'_> {
+    fn inputs(&self, task: &PodTask, spec: &PodSpec, c: &Container) -> Inputs<'_> {
         static NONE: Vars = Vec::new();
         Inputs {
-            env: self.env.get(container).unwrap_or(&NONE),
+            env: self.env.get(&c.name).unwrap_or(&NONE),
             volumes: &self.volumes,
             pod_containers: self.containers,
+            user: task
+                .shared
+                .config
+                .run_as_users
+                .then(|| spec.user_of(c))
+                .flatten(),
         }
     }
 }

@@ -1,6 +1,6 @@
-//! Image pulls: an image is pulled when the image map names a binary for it and no injected
-//! failure matches it; otherwise the container waits in `ErrImagePull`, then `ImagePullBackOff`,
-//! and the pull is retried after a back-off.
+//! Image pulls: an image is pulled when the image map names a binary or files for it and no
+//! injected failure matches it; otherwise the container waits in `ErrImagePull`, then
+//! `ImagePullBackOff`, and the pull is retried after a back-off.
 
 use std::path::PathBuf;
 
@@ -8,32 +8,48 @@ use tokio::sync::watch;
 
 use super::status::{self, Which};
 use super::task::{Interrupt, PodTask};
-use crate::images::binary_for;
+use crate::images::{binary_for, files_for};
 use crate::time::scaled;
 
 /// Simulated seconds between image pull retries.
 const PULL_BACKOFF_SECONDS: f64 = 2.0;
 
-/// The binary that stands in for `image`, once the pull succeeds.
+/// What a pulled image holds.
+#[derive(Debug)]
+pub(crate) struct Pulled {
+    /// The binary that stands in for its entrypoint, if it has one.
+    pub(crate) binary: Option<PathBuf>,
+    /// Its files: (path in the image, host path).
+    pub(crate) files: Vec<(String, PathBuf)>,
+}
+
+/// What `image` holds, once the pull succeeds.
 pub(crate) async fn pull(
     task: &PodTask,
     changed: &mut watch::Receiver<u64>,
     which: Which,
     container: &str,
     image: &str,
-) -> Result<PathBuf, Interrupt> {
+) -> Result<Pulled, Interrupt> {
     let backoff = scaled(PULL_BACKOFF_SECONDS, task.shared.config.time_scale);
     let mut failures = 0u32;
     loop {
         if let Some(i) = task.check() {
             return Err(i);
         }
-        let mapped = binary_for(&task.shared.config.images, image).map(PathBuf::from);
+        let config = &task.shared.config;
+        let pulled = Pulled {
+            binary: binary_for(&config.images, image).map(PathBuf::from),
+            files: files_for(&config.image_files, image),
+        };
         let injected = task.shared.faults().image_pull_fails(image);
-        let why = match mapped {
-            Some(binary) if !injected => return Ok(binary),
-            _ if injected => "kube-sim: injected pull failure",
-            _ => "kube-sim: no binary is mapped to this image",
+        let known = pulled.binary.is_some() || !pulled.files.is_empty();
+        let why = if injected {
+            "kube-sim: injected pull failure"
+        } else if known {
+            return Ok(pulled);
+        } else {
+            "kube-sim: no binary or file is mapped to this image"
         };
         failures += 1;
         // The first failure and the first back-off are reported; later retries are quiet.

@@ -23,9 +23,28 @@ pub(crate) struct PodSpec {
     pub(crate) containers: Vec<Container>,
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) volumes: Vec<Volume>,
+    pub(crate) security_context: Option<SecurityContext>,
+}
+
+/// The user and group a pod's or a container's processes run as.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SecurityContext {
+    pub(crate) run_as_user: Option<u32>,
+    pub(crate) run_as_group: Option<u32>,
 }
 
 impl PodSpec {
+    /// The user and group `c` runs as: its own settings, else the pod's; the group is root's when neither
+    /// names one (the kubelet would take the image's user's group, which the simulator does not know).
+    /// `None` when no user is named.
+    pub(crate) fn user_of(&self, c: &Container) -> Option<(u32, u32)> {
+        let pod = self.security_context.unwrap_or_default();
+        let own = c.security_context.unwrap_or_default();
+        let uid = own.run_as_user.or(pod.run_as_user)?;
+        Some((uid, own.run_as_group.or(pod.run_as_group).unwrap_or(0)))
+    }
+
     /// The spec of a stored pod; a pod without one has no containers.
     pub(crate) fn read(pod: &Value) -> Result<PodSpec, String> {
         match pod.get("spec") {
@@ -58,6 +77,7 @@ pub(crate) struct Container {
     pub(crate) termination_message_path: Option<String>,
     /// `FallbackToLogsOnError` uses the log tail when the container fails without a message.
     pub(crate) termination_message_policy: Option<String>,
+    pub(crate) security_context: Option<SecurityContext>,
 }
 
 #[derive(Debug, Default, Deserialize)]

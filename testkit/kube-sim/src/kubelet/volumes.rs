@@ -1,4 +1,4 @@
-//! Volumes as host directories: `emptyDir` (one per pod), `secret` and `configMap` (files
+//! Volumes as host directories: `emptyDir` (one per pod, mode 0777), `secret` and `configMap` (files
 //! written from the decoded data, `items` and `defaultMode` honoured) and `hostPath` (the host
 //! path itself). A volume that cannot be set up (its Secret or ConfigMap is missing) is a failed
 //! mount, retried by the pod.
@@ -45,6 +45,8 @@ fn host_dir(store: &Store, ns: &str, dir: &PodDir, volume: &Volume) -> Result<Pa
     } else if let Some(c) = &volume.config_map {
         (Kind::ConfigMap, &c.name, &c.files)
     } else if volume.empty_dir.is_some() {
+        // Every container of the pod may write there, whatever its user.
+        let _ = std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o777));
         return Ok(host);
     } else {
         return Err(format!(
