@@ -44,25 +44,26 @@ tag := `git describe --tags --always --dirty 2>/dev/null || echo dev`
 # Namespace of the executor and its match Jobs.
 namespace := "rl-arena"
 
-# Build the three images (executor, orchestrator, agent-init) from the workspace root, tagged rl-arena/<name>:<tag>.
+# Build the four images (executor, orchestrator, agent-init, agent-runtime) from the workspace root, tagged rl-arena/<name>:<tag>.
 images tag=tag:
-    for name in executor orchestrator agent-init; do \
+    for name in executor orchestrator agent-init agent-runtime; do \
         DOCKER_BUILDKIT=1 docker build -f docker/$name.Dockerfile -t rl-arena/$name:{{tag}} . ; \
     done
 
-# Tag and push the three images to REGISTRY (for example europe-west1-docker.pkg.dev/PROJECT_ID/rl-arena).
+# Tag and push the four images to REGISTRY (for example europe-west1-docker.pkg.dev/PROJECT_ID/rl-arena).
 push REGISTRY tag=tag:
-    for name in executor orchestrator agent-init; do \
+    for name in executor orchestrator agent-init agent-runtime; do \
         docker tag rl-arena/$name:{{tag}} {{REGISTRY}}/$name:{{tag}} && docker push {{REGISTRY}}/$name:{{tag}} ; \
     done
 
-# Point the running executor at the images pushed to REGISTRY (one rollout for all three images).
+# Point the running executor at the images pushed to REGISTRY (one rollout for all four images).
 rollout REGISTRY tag=tag:
     kubectl -n {{namespace}} rollout pause deployment/rl-arena-executor
     kubectl -n {{namespace}} set image deployment/rl-arena-executor executor={{REGISTRY}}/executor:{{tag}}
     kubectl -n {{namespace}} set env deployment/rl-arena-executor \
         EXECUTOR_K8S_ORCHESTRATOR_IMAGE={{REGISTRY}}/orchestrator:{{tag}} \
-        EXECUTOR_K8S_AGENT_INIT_IMAGE={{REGISTRY}}/agent-init:{{tag}}
+        EXECUTOR_K8S_AGENT_INIT_IMAGE={{REGISTRY}}/agent-init:{{tag}} \
+        EXECUTOR_K8S_AGENT_RUNTIME_IMAGE={{REGISTRY}}/agent-runtime:{{tag}}
     kubectl -n {{namespace}} rollout resume deployment/rl-arena-executor
     kubectl -n {{namespace}} rollout status deployment/rl-arena-executor --timeout=300s
 

@@ -190,7 +190,8 @@ pub struct KubernetesArgs {
         default_value = "rl-arena-match"
     )]
     pub k8s_service_account: String,
-    /// CPU request of the `match-orchestrator` container (it also runs the agents).
+    /// CPU request of the `match-orchestrator` container (the environment, the replay and the report; each
+    /// agent has a container of its own).
     #[arg(
         long,
         env = "EXECUTOR_K8S_ORCHESTRATOR_CPU_REQUEST",
@@ -204,26 +205,51 @@ pub struct KubernetesArgs {
     #[arg(
         long,
         env = "EXECUTOR_K8S_ORCHESTRATOR_MEMORY_REQUEST",
-        default_value = "1Gi"
+        default_value = "256Mi"
     )]
     pub k8s_orchestrator_memory_request: String,
-    /// Largest memory limit of the `match-orchestrator` container. A match pod's limit is its agents'
-    /// address-space limits (`limits.memory_mb` each) plus `k8s-orchestrator-memory-headroom`, so that a
-    /// greedy agent hits its own limit (and is charged for it) before the container is OOMKilled as a whole;
-    /// a request whose agents cannot fit under this cap is refused.
+    /// Memory limit of the `match-orchestrator` container (the orchestrator alone: agents have containers of
+    /// their own).
     #[arg(
         long,
         env = "EXECUTOR_K8S_ORCHESTRATOR_MEMORY_LIMIT",
-        default_value = "8Gi"
-    )]
-    pub k8s_orchestrator_memory_limit: String,
-    /// Memory the orchestrator itself (and the environment) may use on top of its agents' limits.
-    #[arg(
-        long,
-        env = "EXECUTOR_K8S_ORCHESTRATOR_MEMORY_HEADROOM",
         default_value = "512Mi"
     )]
-    pub k8s_orchestrator_memory_headroom: String,
+    pub k8s_orchestrator_memory_limit: String,
+    /// Image of the `agent-N` containers of agents given as `code_url`: their code is installed into it by
+    /// `agent-N-init` and run with its Python (the image shipped has python3, NumPy and `rl-arena`). Agents
+    /// given as `docker_image` run in their own image.
+    #[arg(long, env = "EXECUTOR_K8S_AGENT_RUNTIME_IMAGE", default_value = concat!("rl-arena/agent-runtime:", env!("CARGO_PKG_VERSION")))]
+    pub k8s_agent_runtime_image: String,
+    /// Runtime images per environment, for `code_url` agents of that environment (comma-separated
+    /// ENVIRONMENT=IMAGE pairs, such as pong=registry.example/pong-runtime:1); the others get
+    /// `k8s-agent-runtime-image`.
+    #[arg(long, env = "EXECUTOR_K8S_AGENT_RUNTIME_IMAGES", value_delimiter = ',')]
+    pub k8s_agent_runtime_images: Vec<String>,
+    /// Image pull policy of the `agent-N` containers (agents' own images and the runtime images): Always,
+    /// IfNotPresent or Never.
+    #[arg(long, env = "EXECUTOR_K8S_AGENT_IMAGE_PULL_POLICY", default_value = "IfNotPresent",
+          value_parser = ["Always", "IfNotPresent", "Never"])]
+    pub k8s_agent_image_pull_policy: String,
+    /// CPU request of each `agent-N` container.
+    #[arg(long, env = "EXECUTOR_K8S_AGENT_CPU_REQUEST", default_value = "500m")]
+    pub k8s_agent_cpu_request: String,
+    /// CPU limit of each `agent-N` container.
+    #[arg(long, env = "EXECUTOR_K8S_AGENT_CPU_LIMIT", default_value = "1")]
+    pub k8s_agent_cpu_limit: String,
+    /// Memory of each `agent-N` container on top of its agent's address-space limit (`limits.memory_mb`): the
+    /// agent shim and the kernel's buffers. The agent reaches its own limit (and is charged for it) before its
+    /// container is OOMKilled. Request and limit are the same.
+    #[arg(
+        long,
+        env = "EXECUTOR_K8S_AGENT_MEMORY_HEADROOM",
+        default_value = "64Mi"
+    )]
+    pub k8s_agent_memory_headroom: String,
+    /// Largest memory limit of an `agent-N` container: a request whose agents' `limits.memory_mb` plus the
+    /// headroom exceed it is refused.
+    #[arg(long, env = "EXECUTOR_K8S_AGENT_MEMORY_LIMIT", default_value = "8Gi")]
+    pub k8s_agent_memory_limit: String,
     /// CPU request of each `agent-N-init` container.
     #[arg(long, env = "EXECUTOR_K8S_INIT_CPU_REQUEST", default_value = "100m")]
     pub k8s_init_cpu_request: String,
@@ -269,11 +295,17 @@ pub struct KubernetesArgs {
     /// match fails; `ImagePullBackOff` fails at once.
     #[arg(long, env = "EXECUTOR_K8S_TRANSIENT_GRACE_SEC", default_value_t = 60)]
     pub k8s_transient_grace_sec: u64,
-    /// User and group id of every match container. Processes limits count per user on a node, so this uid
-    /// should belong to no other workload (not 65532, the uid of distroless images and of the executor).
+    /// User and group id of the match pod's own containers (the orchestrator and the installers). Processes
+    /// limits count per user on a node, so this uid should belong to no other workload (not 65532, the uid of
+    /// distroless images and of the executor).
     #[arg(long, env = "EXECUTOR_K8S_MATCH_UID", default_value_t = 61000,
           value_parser = clap::value_parser!(i64).range(1..=2_147_483_647))]
     pub k8s_match_uid: i64,
+    /// User and group id of seat 1's `agent-1` container (and its `agent-1-init`); seat N runs as this plus
+    /// N - 1. Each seat's uid differs from the others' and from `k8s-match-uid`.
+    #[arg(long, env = "EXECUTOR_K8S_AGENT_UID_BASE", default_value_t = 61001,
+          value_parser = clap::value_parser!(i64).range(1..=2_147_483_647))]
+    pub k8s_agent_uid_base: i64,
     /// Sandbox layers without which no match starts (`orchestrator run --require-isolation`): a node that
     /// lacks one (an old kernel, gVisor without Landlock) fails the match with a message naming it. Empty:
     /// none required.

@@ -3,7 +3,7 @@
 //! immutable Secret left over from an earlier Job, container creation errors the kubelet retries, a
 //! ResourceQuota that refuses the match pod, a budget that counts pod start-up and ends with the result as
 //! it stands, the first recorded result staying final, the termination message as the fallback result, and
-//! match pods sized from their agents' memory.
+//! agent containers sized from their agents' memory.
 
 mod kube_cluster;
 mod support;
@@ -294,8 +294,9 @@ async fn without_a_report_the_result_comes_from_the_termination_message() {
         .clone()
         .unwrap();
     assert!(
-        args.windows(2).any(|w| w == ["--result-max-bytes", "4096"]),
-        "three containers share the pod's 12 KiB: {args:?}"
+        args.windows(2).any(|w| w == ["--result-max-bytes", "2048"]),
+        "six containers (the shim installer, two agent installers, the orchestrator and two agents) share the \
+         pod's 12 KiB: {args:?}"
     );
 }
 
@@ -323,11 +324,15 @@ async fn match_pods_are_sized_from_their_agents_and_a_match_that_cannot_fit_is_r
         .unwrap();
     let orchestrator = &pod.containers[0];
     let limits = orchestrator.resources.clone().unwrap().limits.unwrap();
-    assert_eq!(limits["memory"].0, "2560Mi", "2 × 1024 MiB + 512 MiB");
+    assert_eq!(limits["memory"].0, "512Mi", "the orchestrator's own");
+    for agent in &pod.containers[1..] {
+        let limits = agent.resources.clone().unwrap().limits.unwrap();
+        assert_eq!(limits["memory"].0, "1088Mi", "1024 MiB + the shim's 64 MiB");
+    }
     assert_eq!(pod.security_context.unwrap().run_as_user, Some(47000));
     let args = orchestrator.args.clone().unwrap();
     assert!(
-        args.windows(2).any(|w| w == ["--result-max-bytes", "3072"]),
+        args.windows(2).any(|w| w == ["--result-max-bytes", "1755"]),
         "a sidecar takes its share: {args:?}"
     );
 

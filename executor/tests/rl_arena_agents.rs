@@ -1,7 +1,8 @@
 //! Agents made with the `rl-arena` package's own submission tools (`create_submission_template`,
 //! `package_agent`), stored as the RL Arena backend stores uploads, play pong through `RunMatch` from either
 //! seat: with the package installed, and with an interpreter that lacks it (the adapter's stand-in base). The
-//! packaged archive also passes `ValidateAgent`. The orchestrator image installs the versions played here.
+//! packaged archive also passes `ValidateAgent`. The agent runtime image (where agents given as code run on
+//! Kubernetes) installs the versions played here.
 
 mod support;
 
@@ -140,11 +141,11 @@ async fn rl_arena_submissions_play_where_the_package_is_not_installed() {
     assert!(executor.leftover_processes().is_empty());
 }
 
-/// The orchestrator image installs the `rl-arena` package these tests play with, and the golden-fixture
+/// The agent runtime image installs the `rl-arena` package these tests play with, and the golden-fixture
 /// script pins the same versions, so the image runs submissions as the tests do and its pong is the one the
 /// goldens were recorded from.
 #[test]
-fn the_orchestrator_image_installs_the_tested_rl_arena() {
+fn the_agent_runtime_image_installs_the_tested_rl_arena() {
     let pins = |text: &str, line_has: &str| -> Vec<String> {
         let mut pins: Vec<String> = text
             .lines()
@@ -159,11 +160,11 @@ fn the_orchestrator_image_installs_the_tested_rl_arena() {
     let mut tested: Vec<String> = RL_ARENA_PINS.iter().map(|p| p.to_string()).collect();
     tested.sort();
     let read = |path: &str| std::fs::read_to_string(workspace().join(path)).expect(path);
-    let dockerfile = read("docker/orchestrator.Dockerfile");
+    let dockerfile = read("docker/agent-runtime.Dockerfile");
     assert_eq!(
         pins(&dockerfile, "=="),
         tested,
-        "docker/orchestrator.Dockerfile"
+        "docker/agent-runtime.Dockerfile"
     );
     let record = read("envs/tests/fixtures/pong/record.py");
     assert_eq!(

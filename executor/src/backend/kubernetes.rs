@@ -1,9 +1,10 @@
 //! The Kubernetes backend: one Job per match, tracked through shared watches, idempotent and stateless.
 //!
 //! - [`job`]: the one function that builds a match's Job and Secret (also `executor render-job`, see
-//!   `sample`); `meta`: what a Job's labels and annotations say about its match.
-//! - `names`: the deterministic Job name of a match id (`match-<id>`); `sizing`: a match pod's memory and
-//!   the room for the orchestrator's termination message.
+//!   `sample`); `seats`: the agents' containers of a match pod (each seat in a container of its own, behind
+//!   the agent shim); `meta`: what a Job's labels and annotations say about its match.
+//! - `names`: the deterministic Job name of a match id (`match-<id>`); `sizing`: a match pod's memory (the
+//!   orchestrator's, each agent's) and the room for the orchestrator's termination message.
 //! - `api`: the few API calls a match makes (create-or-attach, get, delete), with retries and a field manager.
 //! - `tracker`: one watcher per kind (Jobs, Pods) feeding reflector stores; waiters are woken per match.
 //! - `diagnose`: Job and pod status to a verdict (running, produced a result, failed with a precise cause).
@@ -39,6 +40,7 @@ mod meta;
 mod names;
 mod reconciler;
 mod sample;
+mod seats;
 mod sink;
 mod sizing;
 mod termination;

@@ -1,6 +1,9 @@
 //! A Kubernetes test cluster for the executor's tests: the project's API simulator with the match images
-//! mapped to the workspace's binaries, replicas of `executor serve --backend kubernetes` sharing a result
-//! store and a report token key, a stand-in for the executor Service, and the requests the tests play.
+//! mapped to the workspace's binaries (the orchestrator image holding the agent shim, the runtime image of
+//! code agents standing for the host's Python, agent images `sim-agents/<example>` holding an example agent
+//! as their `/app`), containers running as their pods' users when the tests run as root, replicas of
+//! `executor serve --backend kubernetes` sharing a result store and a report token key, a stand-in for the
+//! executor Service, and the requests the tests play.
 
 #![allow(dead_code)]
 
@@ -36,23 +39,56 @@ pub fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The runtime image of code agents in the simulated cluster.
+pub const RUNTIME_IMAGE: &str = "sim/agent-runtime:test";
+
+/// The image of example agent `name`, holding it as its `/app`.
+pub fn agent_image(name: &str) -> String {
+    format!("sim-agents/{name}:1")
+}
+
+/// Whether the tests run as root: match containers then run as their pods' users.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
+}
+
 impl Cluster {
     pub async fn start(time_scale: f64) -> Self {
         let bins = bin_dir();
-        for name in ["orchestrator", "agent-init"] {
+        for name in ["orchestrator", "agent-init", "agent-shim"] {
             assert!(
                 bins.join(name).is_file(),
                 "build the workspace first: {} is missing",
                 bins.join(name).display()
             );
         }
-        let config = kube_sim::Config {
+        let mut config = kube_sim::Config {
             namespace: NS.into(),
             ..Default::default()
         }
         .image("*/orchestrator", bins.join("orchestrator"))
+        .image_file(
+            "*/orchestrator",
+            "/usr/local/bin/agent-shim",
+            bins.join("agent-shim"),
+        )
         .image("*/agent-init", bins.join("agent-init"))
+        .image("sim/agent-runtime", "/usr/bin/python3")
+        .run_as_users(is_root())
         .time_scale(time_scale);
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/agents");
+        for example in std::fs::read_dir(&examples).expect("examples").flatten() {
+            let name = example.file_name().to_string_lossy().into_owned();
+            if example.path().is_dir() {
+                config = config.image_file(&format!("sim-agents/{name}"), "/app", example.path());
+            }
+        }
         let sim = kube_sim::Sim::start(config).await.expect("start kube-sim");
         let kubeconfig = kube::config::Kubeconfig::read_from(sim.kubeconfig_path()).unwrap();
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
@@ -60,7 +96,10 @@ impl Cluster {
             .unwrap();
         let client = kube::Client::try_from(config).unwrap();
         // Not under /tmp: the match pod mounts an emptyDir there, and the simulator maps paths under mounts.
+        // Readable by the users match containers run as, like the agents it holds.
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(
             dir.path().join("report.key"),
             "test-report-key-0123456789abcdef\n",
@@ -92,6 +131,8 @@ impl Cluster {
             "sim/orchestrator:test",
             "--k8s-agent-init-image",
             "sim/agent-init:test",
+            "--k8s-agent-runtime-image",
+            RUNTIME_IMAGE,
             "--k8s-adopt-grace-sec",
             "1",
             "--local-code-roots",
@@ -139,6 +180,11 @@ impl Cluster {
 
     /// The name of the match's pod once its orchestrator container runs.
     pub async fn running_pod(&self, match_id: &str) -> String {
+        self.running_container(match_id, "match-orchestrator").await
+    }
+
+    /// The name of the match's pod once its container `container` runs.
+    pub async fn running_container(&self, match_id: &str, container: &str) -> String {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), NS);
         let lp = ListParams::default().labels(&format!("match-id={match_id}"));
         for _ in 0..600 {
@@ -149,7 +195,7 @@ impl Cluster {
                     .and_then(|s| s.container_statuses.as_ref())
                     .is_some_and(|cs| {
                         cs.iter().any(|c| {
-                            c.name == "match-orchestrator"
+                            c.name == container
                                 && c.state.as_ref().is_some_and(|s| s.running.is_some())
                         })
                     });
@@ -159,7 +205,14 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("the orchestrator of {match_id} never ran");
+        panic!("container {container} of {match_id} never ran");
+    }
+
+    /// The match's pods.
+    pub async fn pods_of(&self, match_id: &str) -> Vec<Pod> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), NS);
+        let lp = ListParams::default().labels(&format!("match-id={match_id}"));
+        pods.list(&lp).await.unwrap().items
     }
 
     /// Non-watch API requests so far: (verb, resource) -> count.

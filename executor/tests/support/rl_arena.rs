@@ -6,7 +6,7 @@ use std::process::Command;
 use super::workspace;
 
 /// The `rl-arena` package and the versions of its dependencies that the golden-fixture scripts pin
-/// (`envs/tests/fixtures/pong/record.py`) and the orchestrator image installs.
+/// (`envs/tests/fixtures/pong/record.py`) and the agent runtime image installs.
 pub const RL_ARENA_PINS: [&str; 4] = [
     "rl-arena==0.1.2",
     "numpy==2.4.6",

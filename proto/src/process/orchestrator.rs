@@ -111,11 +111,9 @@ impl Run {
                 self.require_isolation.join(",").into(),
             ]);
         }
-        if !self.seat_sockets.is_empty() {
-            args.extend([
-                "--seat-socket".into(),
-                super::comma_list(&self.seat_sockets),
-            ]);
+        // One flag per seat: each path stays an argument of its own (a node maps each to its volume).
+        for socket in &self.seat_sockets {
+            args.extend(["--seat-socket".into(), socket.clone().into()]);
         }
         args.extend(["--log-format".into(), self.log_format.as_arg().into()]);
         args
@@ -258,7 +256,9 @@ mod tests {
                 "--require-isolation",
                 "seccomp,landlock_fs",
                 "--seat-socket",
-                "/s/agent-1/seat.sock,/s/agent-2/seat.sock",
+                "/s/agent-1/seat.sock",
+                "--seat-socket",
+                "/s/agent-2/seat.sock",
                 "--log-format",
                 "json",
             ]

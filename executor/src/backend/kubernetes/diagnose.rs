@@ -16,6 +16,7 @@ use proto::outcome::MatchStatus;
 use proto::process::agent_init::Exit;
 
 use super::job::ORCHESTRATOR_CONTAINER;
+use super::seats::SHIM_INSTALLER;
 
 /// Waiting reasons that do not resolve on their own: the match fails at once. `ImagePullBackOff` means the
 /// kubelet tried and is backing off.
@@ -297,7 +298,7 @@ fn diagnose_pod(pod: &Pod, cx: &Context<'_>) -> Option<Verdict> {
             }
             if t.reason.as_deref() == Some("OOMKilled") {
                 return Some(Verdict::failed(format!(
-                    "{ORCHESTRATOR_CONTAINER} was OOMKilled: the match used more memory than its limit{}",
+                    "{ORCHESTRATOR_CONTAINER} was OOMKilled: the orchestrator used more memory than its limit{}",
                     memory_limit(pod)
                 )));
             }
@@ -350,6 +351,17 @@ fn failed_init(c: &ContainerStatus, cx: &Context<'_>) -> Option<Verdict> {
     let t = c.state.as_ref()?.terminated.as_ref()?;
     if t.exit_code == 0 {
         return None;
+    }
+    if c.name == SHIM_INSTALLER {
+        return Some(Verdict::failed(format!(
+            "the agent shim could not be placed for the agents' containers ({SHIM_INSTALLER} exit code {}{}): {}",
+            t.exit_code,
+            t.reason
+                .as_deref()
+                .map(|r| format!(", {r}"))
+                .unwrap_or_default(),
+            clip(t.message.as_deref().unwrap_or("no message").trim())
+        )));
     }
     let seat = c
         .name
@@ -411,6 +423,22 @@ fn stuck(c: &ContainerStatus, pod: &Pod, cx: &Context<'_>) -> Option<Stuck> {
         return None;
     }
     let image = pod_image(pod, &c.name).unwrap_or_else(|| c.image.clone());
+    let detail = clip(w.message.as_deref().unwrap_or("no message").trim());
+    let pull = reason.contains("Image") && reason != "ErrImageNeverPull";
+    if let Some(seat) = pull.then(|| agent_image_seat(pod, &c.name)).flatten() {
+        // The agent's own image: the agent's fault, as a bad artifact is.
+        let agent = cx
+            .agent_ids
+            .get(seat)
+            .map_or_else(|| c.name.clone(), |id| format!("agent {id}"));
+        let message =
+            format!("{agent}: its image {image:?} could not be pulled ({reason}): {detail}");
+        return Some(Stuck::Now(Verdict::Failed {
+            status: MatchStatus::Error,
+            message: message.clone(),
+            faults: vec![(seat, message)],
+        }));
+    }
     let what = if reason.contains("Image") {
         format!(
             "image {image:?} of container {} could not be pulled",
@@ -420,9 +448,25 @@ fn stuck(c: &ContainerStatus, pod: &Pod, cx: &Context<'_>) -> Option<Stuck> {
         format!("container {} could not be created", c.name)
     };
     Some(Stuck::Now(Verdict::failed(format!(
-        "{what} ({reason}): {}",
-        clip(w.message.as_deref().unwrap_or("no message").trim())
+        "{what} ({reason}): {detail}"
     ))))
+}
+
+/// The seat (0-based) whose `agent-N` container `container` is, when it runs the agent's own image: an agent
+/// given as code has an `agent-N-init` and runs in the operator's runtime image.
+fn agent_image_seat(pod: &Pod, container: &str) -> Option<usize> {
+    let n: usize = container.strip_prefix("agent-")?.parse().ok()?;
+    let spec = pod.spec.as_ref()?;
+    let init = format!("{container}-init");
+    let has_init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .any(|c| c.name == init);
+    let is_container = spec.containers.iter().any(|c| c.name == container);
+    (is_container && !has_init)
+        .then(|| n.checked_sub(1))
+        .flatten()
 }
 
 /// When a container became due to start: when the init container before it ended (containers wait for

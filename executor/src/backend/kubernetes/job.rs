@@ -1,6 +1,8 @@
-//! The one function that turns a match into its Kubernetes objects: a Job (init containers `agent-N-init`,
-//! container `match-orchestrator`, hardened to the Pod Security "restricted" profile) and a Secret with the
-//! match spec and report token. `serve` creates exactly what `render-job` prints.
+//! The one function that turns a match into its Kubernetes objects: a Job and a Secret with the match spec and
+//! report token. The Job's pod, hardened to the Pod Security "restricted" profile: init containers
+//! `agent-shim` (places the agent shim) and `agent-N-init` (for agents given as code), the `match-orchestrator`
+//! container and one `agent-N` container per seat (see `seats`), each agent talking to the orchestrator over
+//! a Unix socket in a volume only the two share. `serve` creates exactly what `render-job` prints.
 
 use std::collections::BTreeMap;
 
@@ -17,10 +19,11 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
-use proto::process::{TERMINATION_LOG, agent_init, orchestrator, utf8_args};
+use proto::process::{TERMINATION_LOG, agent_init, agent_shim, orchestrator, utf8_args};
 
 use super::meta;
 use super::names::job_name;
+use super::seats::{Seat, SeatSettings};
 use super::sizing::{self, MemoryPolicy};
 use crate::agent_sources::AgentSources;
 use crate::config::KubernetesArgs;
@@ -35,8 +38,6 @@ pub(super) const ORCHESTRATOR_CONTAINER: &str = "match-orchestrator";
 pub(super) const SPEC_DIR: &str = "/etc/rl-arena";
 /// The pod volume of the Secret.
 pub(super) const SPEC_VOLUME: &str = "match-spec";
-/// Where the agents are installed (an emptyDir shared by the init containers and the orchestrator).
-pub(super) const AGENTS_DIR: &str = "/agents";
 
 /// A match's Job and Secret, as created (the Secret gets its owner reference once the Job exists).
 #[derive(Debug, Clone)]
@@ -50,22 +51,20 @@ pub struct MatchObjects {
 pub struct JobSettings {
     pub(super) namespace: String,
     orchestrator_image: String,
-    agent_init_image: String,
     pull_policy: String,
     pull_secrets: Vec<String>,
     service_account: String,
     orchestrator_cpu: (String, String),
     memory: MemoryPolicy,
-    init_resources: ResourceRequirements,
+    /// The agents' containers and init containers.
+    seats: SeatSettings,
     node_selector: BTreeMap<String, String>,
     tolerations: Vec<Toleration>,
     priority_class: Option<String>,
     runtime_class: Option<String>,
     ttl_sec: i32,
     report_address: String,
-    /// What the init containers may install agents from.
-    sources: AgentSources,
-    /// User and group of every match container.
+    /// User and group of the orchestrator and the shim installer.
     match_uid: i64,
     /// Sandbox layers the orchestrator must apply or fail the match.
     require_isolation: Vec<String>,
@@ -106,7 +105,6 @@ impl JobSettings {
         Ok(Self {
             namespace: args.k8s_namespace.clone(),
             orchestrator_image: args.k8s_orchestrator_image.clone(),
-            agent_init_image: args.k8s_agent_init_image.clone(),
             pull_policy: args.k8s_image_pull_policy.clone(),
             pull_secrets: args
                 .k8s_image_pull_secrets
@@ -121,22 +119,17 @@ impl JobSettings {
             ),
             memory: MemoryPolicy::new(
                 &args.k8s_orchestrator_memory_request,
-                &args.k8s_orchestrator_memory_headroom,
                 &args.k8s_orchestrator_memory_limit,
+                &args.k8s_agent_memory_headroom,
+                &args.k8s_agent_memory_limit,
             )?,
-            init_resources: resources(
-                &args.k8s_init_cpu_request,
-                &args.k8s_init_memory_request,
-                &args.k8s_init_cpu_limit,
-                &args.k8s_init_memory_limit,
-            ),
+            seats: SeatSettings::new(args)?,
             node_selector,
             tolerations,
             priority_class: args.k8s_priority_class.clone().filter(|s| !s.is_empty()),
             runtime_class: args.k8s_runtime_class.clone().filter(|s| !s.is_empty()),
             ttl_sec,
             report_address: report_address.to_string(),
-            sources: AgentSources::default(),
             match_uid: args.k8s_match_uid,
             require_isolation: isolation_layers(&args.k8s_require_isolation)?,
             sidecars: args.k8s_sidecar_containers as usize,
@@ -145,7 +138,7 @@ impl JobSettings {
 
     /// The init containers install agents from `sources` (local code roots, hosts besides public addresses).
     pub(crate) fn allowing(mut self, sources: &AgentSources) -> Self {
-        self.sources = sources.clone();
+        self.seats.sources = sources.clone();
         self
     }
 
@@ -155,10 +148,10 @@ impl JobSettings {
         plan.timeout.as_secs().max(1)
     }
 
-    /// Room for the orchestrator's result in a match pod's termination messages: the pod's 12 KiB split
-    /// across its init containers, the orchestrator and injected sidecars.
-    pub(super) fn result_max_bytes(&self, agents: usize) -> usize {
-        sizing::result_max_bytes(agents + 1 + self.sidecars)
+    /// Room for the orchestrator's result in the termination messages of a pod with `containers` containers
+    /// (init containers included): the pod's 12 KiB split across them and injected sidecars.
+    pub(super) fn result_max_bytes(&self, containers: usize) -> usize {
+        sizing::result_max_bytes(containers + self.sidecars)
     }
 
     /// Builds a match's Job and Secret.
@@ -174,13 +167,12 @@ impl JobSettings {
             ..Default::default()
         };
 
-        // Agent dirs relative to the orchestrator's working directory, `/agents`: the same files in a real pod,
-        // and paths a node that maps volumes elsewhere (the simulator) can resolve too.
+        // Agent dirs as agent-init installs them; the orchestrator does not read them (each agent's shim runs
+        // it from its own container), but the spec keeps its form.
         let spec_json =
             plan.spec_json((1..=plan.agents.len()).map(|i| format!("agent-{i}").into()))?;
-        let memory = self
-            .memory
-            .for_match(plan.agents.len(), plan.limits.memory_mb)?;
+        let seats = self.seats.seats(plan, self.match_uid)?;
+        let agent_mib = self.memory.agent_mib(plan.limits.memory_mb)?;
         // The Secret carries the request's fingerprint too; its owner, the Job, is set when it is created.
         // Its name is new (the Job's and a random suffix): a Secret left by an earlier Job of the same name
         // (Secrets are immutable, its data another match's) is never the one this pod mounts.
@@ -203,46 +195,31 @@ impl JobSettings {
             ..Default::default()
         };
 
-        let init_containers = plan
-            .agents
-            .iter()
-            .enumerate()
-            .map(|(i, agent)| Container {
-                name: format!("agent-{}-init", i + 1),
-                image: Some(self.agent_init_image.clone()),
-                image_pull_policy: Some(self.pull_policy.clone()),
-                args: Some(self.agent_init_args(&agent.source, i)),
-                resources: Some(self.init_resources.clone()),
-                security_context: Some(container_security(self.match_uid)),
-                termination_message_path: Some(TERMINATION_LOG.into()),
-                termination_message_policy: Some("File".into()),
-                volume_mounts: Some(vec![mount("agents", AGENTS_DIR, false), tmp_mount()]),
+        let mut init_containers = vec![
+            self.seats
+                .shim_installer(&self.orchestrator_image, self.match_uid),
+        ];
+        init_containers.extend(seats.iter().filter_map(Seat::init_container));
+        // The orchestrator first: the kubelet starts a pod's containers in order, pulling each image first.
+        let mut containers = vec![Container::default()];
+        containers.extend(seats.iter().map(|seat| seat.container(agent_mib)));
+        containers[0] = self.orchestrator(&seats, init_containers.len() + containers.len());
+        let mut volumes = vec![
+            empty_dir("tmp"),
+            SeatSettings::shim_volume(),
+            Volume {
+                name: SPEC_VOLUME.into(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(secret_name.clone()),
+                    // Only the orchestrator's container mounts it; without an fsGroup (which would give every
+                    // container of the pod, the agents' too, the orchestrator's group) the files are root's.
+                    default_mode: Some(0o444),
+                    ..Default::default()
+                }),
                 ..Default::default()
-            })
-            .collect();
-        let orchestrator = Container {
-            name: ORCHESTRATOR_CONTAINER.into(),
-            image: Some(self.orchestrator_image.clone()),
-            image_pull_policy: Some(self.pull_policy.clone()),
-            args: Some(self.orchestrator_args(self.result_max_bytes(plan.agents.len()))),
-            working_dir: Some(AGENTS_DIR.into()),
-            resources: Some(resources(
-                &self.orchestrator_cpu.0,
-                &format!("{}Mi", memory.request_mib),
-                &self.orchestrator_cpu.1,
-                &format!("{}Mi", memory.limit_mib),
-            )),
-            security_context: Some(container_security(self.match_uid)),
-            // The result is read from here, never from logs.
-            termination_message_path: Some(TERMINATION_LOG.into()),
-            termination_message_policy: Some("File".into()),
-            volume_mounts: Some(vec![
-                mount("agents", AGENTS_DIR, true),
-                mount(SPEC_VOLUME, SPEC_DIR, true),
-                tmp_mount(),
-            ]),
-            ..Default::default()
-        };
+            },
+        ];
+        volumes.extend(seats.iter().flat_map(Seat::volumes));
         let pod = PodSpec {
             restart_policy: Some("Never".into()),
             service_account_name: Some(self.service_account.clone()),
@@ -252,33 +229,12 @@ impl JobSettings {
                 run_as_non_root: Some(true),
                 run_as_user: Some(self.match_uid),
                 run_as_group: Some(self.match_uid),
-                fs_group: Some(self.match_uid),
                 seccomp_profile: Some(runtime_default()),
                 ..Default::default()
             }),
             init_containers: Some(init_containers),
-            containers: vec![orchestrator],
-            volumes: Some(vec![
-                Volume {
-                    name: "agents".into(),
-                    empty_dir: Some(EmptyDirVolumeSource::default()),
-                    ..Default::default()
-                },
-                Volume {
-                    name: "tmp".into(),
-                    empty_dir: Some(EmptyDirVolumeSource::default()),
-                    ..Default::default()
-                },
-                Volume {
-                    name: SPEC_VOLUME.into(),
-                    secret: Some(SecretVolumeSource {
-                        secret_name: Some(secret_name.clone()),
-                        default_mode: Some(0o440),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-            ]),
+            containers,
+            volumes: Some(volumes),
             image_pull_secrets: (!self.pull_secrets.is_empty()).then(|| {
                 self.pull_secrets
                     .iter()
@@ -298,7 +254,7 @@ impl JobSettings {
                 backoff_limit: Some(0),
                 active_deadline_seconds: Some(deadline),
                 ttl_seconds_after_finished: Some(self.ttl_sec),
-                pod_failure_policy: Some(failure_policy(plan.agents.len())),
+                pod_failure_policy: Some(failure_policy(&seats)),
                 template: PodTemplateSpec {
                     metadata: Some(ObjectMeta {
                         labels: Some(labels),
@@ -315,9 +271,10 @@ impl JobSettings {
 }
 
 impl JobSettings {
-    /// The `match-orchestrator` container's command line (a local orchestrator gets the same flags with its
-    /// work directory's paths).
-    fn orchestrator_args(&self, result_max_bytes: usize) -> Vec<String> {
+    /// The `match-orchestrator` container of a pod with `containers` containers (init containers included): it
+    /// listens on each seat's socket, reads the spec and the token, and writes its result as its termination
+    /// message.
+    fn orchestrator(&self, seats: &[Seat<'_>], containers: usize) -> Container {
         let run = orchestrator::Run {
             report: Some(orchestrator::Report {
                 to: self.report_address.clone(),
@@ -326,25 +283,36 @@ impl JobSettings {
             }),
             result_file: Some(TERMINATION_LOG.into()),
             // The pod's termination messages have little room: the orchestrator shortens its outcome.
-            result_max_bytes: Some(result_max_bytes),
+            result_max_bytes: Some(self.result_max_bytes(containers)),
             require_isolation: self.require_isolation.clone(),
+            seat_sockets: seats.iter().map(Seat::socket).collect(),
             log_format: orchestrator::LogFormat::Json,
             ..orchestrator::Run::new(format!("{SPEC_DIR}/spec.json"))
         };
-        utf8_args(run.args())
-    }
-
-    /// The `agent-N-init` container's command line for seat `i` (`agent-init` on the executor's machine gets
-    /// the same flags).
-    fn agent_init_args(&self, source: &str, i: usize) -> Vec<String> {
-        let install = agent_init::Install {
-            source: source.to_string(),
-            dest: format!("{AGENTS_DIR}/agent-{}", i + 1).into(),
-            result_file: Some(TERMINATION_LOG.into()),
-            sha256: None,
-            access: self.sources.access(),
-        };
-        utf8_args(install.args())
+        let mut mounts = vec![
+            mount(SPEC_VOLUME, SPEC_DIR, true),
+            mount("tmp", "/tmp", false),
+        ];
+        mounts.extend(seats.iter().map(Seat::orchestrator_mount));
+        let (request, limit) = &self.memory.orchestrator;
+        Container {
+            name: ORCHESTRATOR_CONTAINER.into(),
+            image: Some(self.orchestrator_image.clone()),
+            image_pull_policy: Some(self.pull_policy.clone()),
+            args: Some(utf8_args(run.args())),
+            resources: Some(resources(
+                &self.orchestrator_cpu.0,
+                request,
+                &self.orchestrator_cpu.1,
+                limit,
+            )),
+            security_context: Some(container_security(self.match_uid)),
+            // The result is read from here, never from logs.
+            termination_message_path: Some(TERMINATION_LOG.into()),
+            termination_message_policy: Some("File".into()),
+            volume_mounts: Some(mounts),
+            ..Default::default()
+        }
     }
 }
 
@@ -361,8 +329,9 @@ pub(super) fn owner_reference(job: &Job) -> Option<OwnerReference> {
 }
 
 /// Ends the Job at the first failed pod with a reason per cause (backoffLimit 0 would fail it anyway; the
-/// rules name the cause in the Job's condition and keep disruptions from being retried).
-fn failure_policy(agents: usize) -> PodFailurePolicy {
+/// rules name the cause in the Job's condition and keep disruptions from being retried). No rule ignores a
+/// failure: a pod whose agent container failed (its crash is in the orchestrator's result) is never replaced.
+fn failure_policy(seats: &[Seat<'_>]) -> PodFailurePolicy {
     let fail = |container: &str, operator: &str, values: Vec<i32>| PodFailurePolicyRule {
         action: "FailJob".into(),
         on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
@@ -380,25 +349,40 @@ fn failure_policy(agents: usize) -> PodFailurePolicy {
             status: "True".into(),
         }]),
     }];
-    for i in 1..=agents {
-        rules.push(fail(
-            &format!("agent-{i}-init"),
-            "In",
-            vec![
-                i32::from(agent_init::Exit::BadArtifact.code()),
-                i32::from(agent_init::Exit::Unreachable.code()),
-            ],
-        ));
+    for seat in seats {
+        if let Some(init) = seat.init_container() {
+            rules.push(fail(
+                &init.name,
+                "In",
+                vec![
+                    i32::from(agent_init::Exit::BadArtifact.code()),
+                    i32::from(agent_init::Exit::Unreachable.code()),
+                ],
+            ));
+        }
     }
     rules.push(fail(
         ORCHESTRATOR_CONTAINER,
         "NotIn",
         vec![i32::from(orchestrator::Exit::Finished.code())],
     ));
+    for seat in seats {
+        rules.push(fail(
+            &seat.name(),
+            "NotIn",
+            vec![i32::from(agent_shim::Exit::Ended.code())],
+        ));
+    }
     PodFailurePolicy { rules }
 }
 
-fn resources(cpu_req: &str, mem_req: &str, cpu_lim: &str, mem_lim: &str) -> ResourceRequirements {
+/// CPU and memory requests and limits.
+pub(super) fn resources(
+    cpu_req: &str,
+    mem_req: &str,
+    cpu_lim: &str,
+    mem_lim: &str,
+) -> ResourceRequirements {
     let pair = |cpu: &str, mem: &str| {
         Some(BTreeMap::from([
             ("cpu".to_string(), Quantity(cpu.to_string())),
@@ -439,8 +423,8 @@ fn isolation_layers(names: &[String]) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// The "restricted" Pod Security profile, per container, as user and group `uid`.
-fn container_security(uid: i64) -> SecurityContext {
+/// The "restricted" Pod Security profile, per container, as user and group `uid`, with a read-only root.
+pub(super) fn container_security(uid: i64) -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         read_only_root_filesystem: Some(true),
@@ -457,7 +441,7 @@ fn container_security(uid: i64) -> SecurityContext {
     }
 }
 
-fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
+pub(super) fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
     VolumeMount {
         name: volume.into(),
         mount_path: path.into(),
@@ -466,6 +450,11 @@ fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
     }
 }
 
-fn tmp_mount() -> VolumeMount {
-    mount("tmp", "/tmp", false)
+/// An `emptyDir` volume.
+pub(super) fn empty_dir(name: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Default::default()
+    }
 }

@@ -1,11 +1,12 @@
-//! How big a match pod is: the memory of its `match-orchestrator` container, derived from the agents'
-//! limits, and how much room the orchestrator's result has in the pod's termination messages.
+//! How big a match pod is: the memory of its `match-orchestrator` container (configured) and of each
+//! `agent-N` container (derived from the agent's limit), and how much room the orchestrator's result has in
+//! the pod's termination messages.
 //!
 //! Memory: since Kubernetes 1.28 the kubelet sets `memory.oom.group` on cgroup v2, so a container that reaches
-//! its memory limit loses every process at once, the orchestrator included, and nobody is blamed. Each agent
-//! runs under an address-space limit (`limits.memory_mb`), which it reaches before its resident memory can,
-//! so a container limit of the agents' limits plus the orchestrator's headroom makes a greedy agent fail
-//! alone, charged to it.
+//! its memory limit loses every process at once. Each agent runs under an address-space limit
+//! (`limits.memory_mb`), which it reaches before its resident memory can, so a container limit of that plus a
+//! headroom for the agent shim makes a greedy agent fail alone, charged to it; and a container that is OOMKilled
+//! all the same takes only its own agent with it, never the orchestrator or the other seat.
 //!
 //! Termination messages: the kubelet keeps the last 4096 bytes of each container's message file and then
 //! gives the pod 12 KiB split evenly across all its containers (init containers and injected sidecars
@@ -47,26 +48,26 @@ pub(super) fn quantity_bytes(quantity: &str) -> Option<u64> {
     (bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
-/// The memory of a match's `match-orchestrator` container, checked against the cluster's cap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct PodMemory {
-    /// The container's memory limit, in MiB.
-    pub(super) limit_mib: u64,
-    /// The container's memory request, in MiB: the configured request, never above the limit.
-    pub(super) request_mib: u64,
-}
-
-/// The memory settings every match shares, in bytes.
-#[derive(Debug, Clone, Copy)]
+/// The memory settings every match shares.
+#[derive(Debug, Clone)]
 pub(super) struct MemoryPolicy {
-    pub(super) request: u64,
-    pub(super) headroom: u64,
-    pub(super) max: u64,
+    /// The `match-orchestrator` container's request and limit, as configured (checked quantities).
+    pub(super) orchestrator: (String, String),
+    /// Bytes of an agent container on top of its agent's address-space limit.
+    pub(super) agent_headroom: u64,
+    /// The largest agent container, in bytes.
+    pub(super) agent_max: u64,
 }
 
 impl MemoryPolicy {
-    /// Reads the three quantities of the configuration.
-    pub(super) fn new(request: &str, headroom: &str, max: &str) -> Result<Self> {
+    /// Reads the quantities of the configuration: the orchestrator's request and limit, an agent container's
+    /// headroom and largest limit.
+    pub(super) fn new(
+        orchestrator_request: &str,
+        orchestrator_limit: &str,
+        agent_headroom: &str,
+        agent_max: &str,
+    ) -> Result<Self> {
         let parse = |flag: &str, value: &str| {
             quantity_bytes(value).ok_or_else(|| {
                 Error::InvalidConfig(format!(
@@ -74,41 +75,51 @@ impl MemoryPolicy {
                 ))
             })
         };
-        let policy = Self {
-            request: parse("k8s-orchestrator-memory-request", request)?,
-            headroom: parse("k8s-orchestrator-memory-headroom", headroom)?,
-            max: parse("k8s-orchestrator-memory-limit", max)?,
-        };
-        if policy.headroom >= policy.max {
+        let request = parse("k8s-orchestrator-memory-request", orchestrator_request)?;
+        let limit = parse("k8s-orchestrator-memory-limit", orchestrator_limit)?;
+        if request > limit {
             return Err(Error::InvalidConfig(format!(
-                "k8s-orchestrator-memory-headroom ({headroom}) must be below k8s-orchestrator-memory-limit ({max}), \
-                 which also holds the agents"
+                "k8s-orchestrator-memory-request ({orchestrator_request}) must not exceed \
+                 k8s-orchestrator-memory-limit ({orchestrator_limit})"
+            )));
+        }
+        let policy = Self {
+            orchestrator: (
+                orchestrator_request.trim().to_string(),
+                orchestrator_limit.trim().to_string(),
+            ),
+            agent_headroom: parse("k8s-agent-memory-headroom", agent_headroom)?,
+            agent_max: parse("k8s-agent-memory-limit", agent_max)?,
+        };
+        if policy.agent_headroom >= policy.agent_max {
+            return Err(Error::InvalidConfig(format!(
+                "k8s-agent-memory-headroom ({agent_headroom}) must be below k8s-agent-memory-limit ({agent_max}), \
+                 which also holds the agent"
             )));
         }
         Ok(policy)
     }
 
-    /// The memory of a match whose `agents` each get `agent_mib` of address space; a match that cannot fit
-    /// under the cap is refused with what would fit.
-    pub(super) fn for_match(&self, agents: usize, agent_mib: u64) -> Result<PodMemory> {
-        let agents_bytes = (agents as u64)
-            .saturating_mul(agent_mib)
-            .saturating_mul(MIB);
-        let limit = agents_bytes.saturating_add(self.headroom);
-        if limit > self.max {
-            let fits = (self.max - self.headroom) / MIB / (agents.max(1) as u64);
+    /// The memory of an agent container (request and limit alike), in MiB, for an agent of `agent_mib` of
+    /// address space (0: unlimited, the container gets the cap); a match whose agents cannot fit under the cap
+    /// is refused with what would fit.
+    pub(super) fn agent_mib(&self, agent_mib: u64) -> Result<u64> {
+        if agent_mib == 0 {
+            return Ok(self.agent_max / MIB);
+        }
+        let limit = agent_mib
+            .saturating_mul(MIB)
+            .saturating_add(self.agent_headroom);
+        if limit > self.agent_max {
+            let fits = (self.agent_max - self.agent_headroom) / MIB;
             return Err(Error::InvalidArgument(format!(
-                "limits.memory_mb: {agents} agents of {agent_mib} MiB each plus the orchestrator's {} MiB do not \
-                 fit in this cluster's match pods ({} MiB); ask for at most {fits} MiB per agent",
-                self.headroom.div_ceil(MIB),
-                self.max / MIB
+                "limits.memory_mb: an agent of {agent_mib} MiB plus its shim's {} MiB does not fit in this cluster's \
+                 agent containers ({} MiB); ask for at most {fits} MiB per agent",
+                self.agent_headroom.div_ceil(MIB),
+                self.agent_max / MIB
             )));
         }
-        let limit_mib = limit.div_ceil(MIB);
-        Ok(PodMemory {
-            limit_mib,
-            request_mib: self.request.div_ceil(MIB).min(limit_mib),
-        })
+        Ok(limit.div_ceil(MIB))
     }
 }
 

@@ -159,54 +159,131 @@ fn the_job_is_labelled_hardened_and_carries_the_request() {
     );
     assert_eq!(pod.image_pull_secrets.as_ref().unwrap()[0].name, "regcred");
 
-    // Pod Security "restricted": every container and the pod.
+    // Pod Security "restricted": every container and the pod; no fsGroup, which would give every container of
+    // the pod (the agents' too) the orchestrator's group.
     let psc = pod.security_context.as_ref().unwrap();
     assert_eq!(psc.run_as_non_root, Some(true));
     assert_eq!(
         psc.seccomp_profile.as_ref().unwrap().type_,
         "RuntimeDefault"
     );
+    assert_eq!(psc.fs_group, None);
     let inits = pod.init_containers.as_ref().unwrap();
     let names: Vec<_> = inits
         .iter()
         .chain(&pod.containers)
         .map(|c| c.name.as_str())
         .collect();
+    // Alice is given as code (installed by agent-1-init), bob as an image (no installer).
     assert_eq!(
         names,
-        ["agent-1-init", "agent-2-init", "match-orchestrator"]
+        [
+            "agent-shim",
+            "agent-1-init",
+            "match-orchestrator",
+            "agent-1",
+            "agent-2"
+        ]
     );
-    for c in inits.iter().chain(&pod.containers) {
+    // Each seat's containers run as a user of its own, the orchestrator and the shim installer as the match's.
+    let uids = [61000, 61001, 61000, 61001, 61002];
+    for (c, uid) in inits.iter().chain(&pod.containers).zip(uids) {
         let sc = c.security_context.as_ref().unwrap();
         assert_eq!(sc.allow_privilege_escalation, Some(false), "{}", c.name);
         assert_eq!(sc.read_only_root_filesystem, Some(true), "{}", c.name);
         assert_eq!(sc.run_as_non_root, Some(true), "{}", c.name);
-        assert_eq!(sc.run_as_user, Some(61000), "{}", c.name);
-        assert_eq!(sc.run_as_group, Some(61000), "{}", c.name);
+        assert_eq!(sc.run_as_user, Some(uid), "{}", c.name);
+        assert_eq!(sc.run_as_group, Some(uid), "{}", c.name);
         assert_eq!(
             sc.capabilities.as_ref().unwrap().drop.as_deref(),
             Some(&["ALL".to_string()][..])
         );
         assert!(sc.capabilities.as_ref().unwrap().add.is_none());
         assert_eq!(sc.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
+    }
+    for c in [&inits[1], &pod.containers[0]] {
         assert_eq!(
             c.termination_message_policy.as_deref(),
             Some("File"),
-            "never from logs"
+            "{}: results are never read from logs",
+            c.name
         );
     }
     assert_eq!(
         inits[1].args.as_ref().unwrap(),
         &[
             "--source",
-            "oci://registry.example/b:1",
+            "https://agents.example/a.zip",
             "--dest",
-            "/agents/agent-2",
+            "/agents/agent-1",
             "--result-file",
             "/dev/termination-log",
             "--allow-hosts=",
             "--local-roots=",
         ]
+    );
+    // The shim comes out of the orchestrator image into a volume every agent container runs it from.
+    assert_eq!(
+        inits[0].image.as_deref(),
+        Some("rl-arena/orchestrator:0.1.0")
+    );
+    assert_eq!(
+        inits[0].args.as_ref().unwrap(),
+        &["install", "--dest", "/rl-arena/bin/agent-shim"]
+    );
+    let (alice, bob) = (&pod.containers[1], &pod.containers[2]);
+    assert_eq!(alice.image.as_deref(), Some("rl-arena/agent-runtime:0.1.0"));
+    assert_eq!(bob.image.as_deref(), Some("registry.example/b:1"));
+    for (agent, app, seat) in [
+        (alice, "/agents/agent-1", "seat-1"),
+        (bob, "/app", "seat-2"),
+    ] {
+        assert_eq!(
+            agent.command.as_deref(),
+            Some(&["/rl-arena/bin/agent-shim".to_string()][..])
+        );
+        let args = agent.args.as_ref().unwrap();
+        assert!(args.windows(2).any(|w| w == ["--app", app]), "{args:?}");
+        assert!(
+            args.windows(2)
+                .any(|w| w == ["--socket", "/run/rl-arena/seat/seat.sock"]),
+            "{args:?}"
+        );
+        let mounts: Vec<&str> = agent
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| m.name.as_str())
+            .collect();
+        assert!(mounts.contains(&seat), "{mounts:?}");
+        for private in ["match-spec", "tmp"] {
+            assert!(!mounts.contains(&private), "{}: {mounts:?}", agent.name);
+        }
+        // Its own volumes only: its seat's socket, its scratch, its code.
+        let own = format!("{}-", agent.name);
+        assert!(
+            mounts
+                .iter()
+                .all(|m| *m == "agent-shim" || *m == seat || m.starts_with(&own)),
+            "{}: {mounts:?}",
+            agent.name
+        );
+        // An agent's memory is its address-space limit plus the shim's headroom, requested in full.
+        let r = agent.resources.as_ref().unwrap();
+        assert_eq!(r.limits.as_ref().unwrap()["memory"].0, "2112Mi");
+        assert_eq!(r.requests.as_ref().unwrap()["memory"].0, "2112Mi");
+        assert_eq!(r.limits.as_ref().unwrap()["cpu"].0, "1");
+    }
+    let orchestrator_mounts: Vec<&str> = pod.containers[0]
+        .volume_mounts
+        .iter()
+        .flatten()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(
+        orchestrator_mounts,
+        ["match-spec", "tmp", "seat-1", "seat-2"],
+        "the orchestrator sees no agent's code"
     );
     let args = pod.containers[0].args.as_ref().unwrap();
     assert!(
@@ -219,8 +296,17 @@ fn the_job_is_labelled_hardened_and_carries_the_request() {
             .any(|w| w == ["--spec", "/etc/rl-arena/spec.json"]),
         "{args:?}"
     );
+    for seat in 1..=2 {
+        let socket = format!("/run/rl-arena/seats/agent-{seat}/seat.sock");
+        assert!(
+            args.windows(2)
+                .any(|w| w == ["--seat-socket", socket.as_str()]),
+            "{args:?}"
+        );
+    }
+    // Five containers share the pod's 12 KiB of termination messages.
     assert!(
-        args.windows(2).any(|w| w == ["--result-max-bytes", "4096"]),
+        args.windows(2).any(|w| w == ["--result-max-bytes", "2457"]),
         "{args:?}"
     );
     assert!(
@@ -232,11 +318,21 @@ fn the_job_is_labelled_hardened_and_carries_the_request() {
         "{args:?}"
     );
     assert_eq!(psc.run_as_user, Some(61000));
-    assert_eq!(psc.fs_group, Some(61000));
-    // Two agents of 2048 MiB and the orchestrator's 512 MiB.
     let resources = pod.containers[0].resources.as_ref().unwrap();
-    assert_eq!(resources.limits.as_ref().unwrap()["memory"].0, "4608Mi");
-    assert_eq!(resources.requests.as_ref().unwrap()["memory"].0, "1024Mi");
+    assert_eq!(resources.limits.as_ref().unwrap()["memory"].0, "512Mi");
+    assert_eq!(resources.requests.as_ref().unwrap()["memory"].0, "256Mi");
+    // A failed agent container fails the Job; no rule ignores (and so retries) a failure.
+    let rules = &spec.pod_failure_policy.as_ref().unwrap().rules;
+    assert!(rules.iter().all(|r| r.action == "FailJob"), "{rules:?}");
+    for name in ["agent-1", "agent-2", "agent-1-init", "match-orchestrator"] {
+        assert!(
+            rules.iter().any(|r| r
+                .on_exit_codes
+                .as_ref()
+                .is_some_and(|e| e.container_name.as_deref() == Some(name))),
+            "{name}: {rules:?}"
+        );
+    }
 
     // The Secret: the spec with in-pod agent dirs, and the token.
     let secret = &objects.secret;
@@ -272,43 +368,120 @@ fn the_job_is_labelled_hardened_and_carries_the_request() {
     assert_eq!(spec.seed, 7);
     assert_eq!(spec.agents[1].dir, std::path::Path::new("agent-2"));
     assert_eq!(
-        pod.containers[0].working_dir.as_deref(),
-        Some("/agents"),
-        "agent dirs are relative to it"
+        volume.secret.as_ref().unwrap().default_mode,
+        Some(0o444),
+        "without an fsGroup; only the orchestrator mounts it"
     );
 }
 
 #[test]
-fn the_pod_memory_is_the_agents_limits_plus_headroom_and_a_match_that_cannot_fit_is_refused() {
+fn an_agents_memory_is_its_limit_plus_headroom_and_a_match_that_cannot_fit_is_refused() {
     let settings = JobSettings::new(&args(), "http://executor:50051").unwrap();
     let limit = |agent_mib: u64| {
         let mut plan = plan();
         plan.limits.memory_mb = agent_mib;
         settings.build(&plan, "fp", "tok").map(|o| {
             let pod = o.job.spec.unwrap().template.spec.unwrap();
-            let r = pod.containers[0].resources.clone().unwrap();
-            (
-                r.limits.unwrap()["memory"].0.clone(),
-                r.requests.unwrap()["memory"].0.clone(),
-            )
+            let memory = |c: usize| {
+                let r = pod.containers[c].resources.clone().unwrap();
+                (
+                    r.limits.unwrap()["memory"].0.clone(),
+                    r.requests.unwrap()["memory"].0.clone(),
+                )
+            };
+            assert_eq!(memory(1), memory(2), "every seat alike");
+            assert_eq!(
+                memory(0),
+                ("512Mi".into(), "256Mi".into()),
+                "the orchestrator's own"
+            );
+            memory(1)
         })
     };
-    assert_eq!(limit(256).unwrap(), ("1024Mi".into(), "1024Mi".into()));
-    assert_eq!(limit(100).unwrap(), ("712Mi".into(), "712Mi".into()));
-    assert_eq!(limit(3840).unwrap(), ("8192Mi".into(), "1024Mi".into()));
-    let refused = limit(3841).unwrap_err();
+    assert_eq!(limit(256).unwrap(), ("320Mi".into(), "320Mi".into()));
+    assert_eq!(limit(8128).unwrap(), ("8192Mi".into(), "8192Mi".into()));
+    assert_eq!(
+        limit(0).unwrap(),
+        ("8192Mi".into(), "8192Mi".into()),
+        "no address-space limit: the largest container"
+    );
+    let refused = limit(8129).unwrap_err();
     assert!(
         matches!(&refused, crate::error::Error::InvalidArgument(m)
-            if m.contains("limits.memory_mb") && m.contains("at most 3840 MiB per agent")),
+            if m.contains("limits.memory_mb") && m.contains("at most 8128 MiB per agent")),
         "{refused}"
     );
     let mut a = args();
-    a.k8s_orchestrator_memory_limit = "lots".into();
+    a.k8s_agent_memory_limit = "lots".into();
     let e = JobSettings::new(&a, "http://x").unwrap_err().to_string();
-    assert!(e.contains("k8s-orchestrator-memory-limit"), "{e}");
-    a.k8s_orchestrator_memory_limit = "256Mi".into();
+    assert!(e.contains("k8s-agent-memory-limit"), "{e}");
+    a.k8s_agent_memory_limit = "64Mi".into();
     let e = JobSettings::new(&a, "http://x").unwrap_err().to_string();
     assert!(e.contains("headroom"), "{e}");
+    let mut a = args();
+    a.k8s_orchestrator_memory_request = "1Gi".into();
+    let e = JobSettings::new(&a, "http://x").unwrap_err().to_string();
+    assert!(
+        e.contains("must not exceed k8s-orchestrator-memory-limit"),
+        "{e}"
+    );
+}
+
+#[test]
+fn runtime_images_and_seat_users_are_configurable_and_checked() {
+    let mut a = args();
+    a.k8s_agent_runtime_images = vec!["pong=registry.example/pong-runtime:2".into()];
+    a.k8s_agent_uid_base = 70000;
+    let settings = JobSettings::new(&a, "http://x").unwrap();
+    let pod = settings
+        .build(&plan(), "fp", "tok")
+        .unwrap()
+        .job
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    assert_eq!(
+        pod.containers[1].image.as_deref(),
+        Some("registry.example/pong-runtime:2"),
+        "the environment's runtime"
+    );
+    let uid = |c: usize| {
+        pod.containers[c]
+            .security_context
+            .as_ref()
+            .unwrap()
+            .run_as_user
+    };
+    assert_eq!(
+        (uid(0), uid(1), uid(2)),
+        (Some(61000), Some(70000), Some(70001))
+    );
+    for (pairs, needle) in [
+        (vec!["pong"], "ENVIRONMENT=IMAGE"),
+        (vec!["pong="], "ENVIRONMENT=IMAGE"),
+        (vec!["chess=registry.example/chess:1"], "chess"),
+    ] {
+        let mut a = args();
+        a.k8s_agent_runtime_images = pairs.iter().map(|p| p.to_string()).collect();
+        let e = JobSettings::new(&a, "http://x").unwrap_err().to_string();
+        assert!(
+            e.contains("k8s-agent-runtime-images") && e.contains(needle),
+            "{e}"
+        );
+    }
+    let mut a = args();
+    a.k8s_agent_uid_base = 60999;
+    let e = JobSettings::new(&a, "http://x")
+        .unwrap()
+        .build(&plan(), "fp", "tok")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("k8s-match-uid 61000 is among the seats' uids"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -346,12 +519,13 @@ fn the_result_gets_the_orchestrators_share_of_the_pods_termination_messages() {
     let mut a = args();
     a.k8s_sidecar_containers = 1;
     let settings = JobSettings::new(&a, "http://x").unwrap();
-    assert_eq!(settings.result_max_bytes(2), 3072);
+    assert_eq!(settings.result_max_bytes(2), 4096);
+    // Two init containers, the orchestrator, two agents and the sidecar.
     let objects = settings.build(&plan(), "fp", "tok").unwrap();
     let pod = objects.job.spec.unwrap().template.spec.unwrap();
     let args = pod.containers[0].args.clone().unwrap();
     assert!(
-        args.windows(2).any(|w| w == ["--result-max-bytes", "3072"]),
+        args.windows(2).any(|w| w == ["--result-max-bytes", "2048"]),
         "{args:?}"
     );
 }
@@ -873,4 +1047,116 @@ fn api_permissions_cover_every_call() {
     assert!(!has("", "secrets", "get") && !has("", "secrets", "list"));
     assert!(has("", "events", "watch") && has("", "events", "list"));
     assert!(!has("", "pods", "log"), "logs are never read");
+}
+
+#[test]
+fn agent_containers_are_judged_by_whose_image_they_run() {
+    let running = job_with(&[]);
+    // The pod as built: alice's code in the runtime image (agent-1), bob's own image (agent-2).
+    let spec = JobSettings::new(&args(), "http://x")
+        .unwrap()
+        .build(&plan(), "fp", "tok")
+        .unwrap()
+        .job
+        .spec
+        .unwrap()
+        .template
+        .spec;
+    let with = |containers: Vec<ContainerStatus>| Pod {
+        spec: spec.clone(),
+        status: Some(PodStatus {
+            start_time: Some(at(0)),
+            init_container_statuses: Some(vec![
+                terminated("agent-shim", 0, "Completed", ""),
+                terminated("agent-1-init", 0, "Completed", ""),
+            ]),
+            container_statuses: Some(containers),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let orchestrator_runs = || ContainerStatus {
+        name: job::ORCHESTRATOR_CONTAINER.into(),
+        state: Some(ContainerState {
+            running: Some(Default::default()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+
+    // Bob's own image cannot be pulled: his fault, named.
+    let p = with(vec![
+        orchestrator_runs(),
+        waiting("agent-2", "ImagePullBackOff"),
+    ]);
+    let v = verdict(&running, &[p], 5);
+    let (status, message, faults) = failed(&v);
+    assert_eq!((status, faults), (MatchStatus::Error, 1));
+    assert!(
+        message.contains("agent bob: its image \"registry.example/b:1\" could not be pulled"),
+        "{message}"
+    );
+    if let Verdict::Failed { faults, .. } = &v {
+        assert_eq!(faults[0].0, 1, "seat of bob");
+    }
+    // ErrImagePull gets the transient grace first, then is his fault too.
+    let p = with(vec![
+        orchestrator_runs(),
+        waiting("agent-2", "ErrImagePull"),
+    ]);
+    assert!(matches!(
+        verdict(&running, std::slice::from_ref(&p), 5),
+        Verdict::Pending { .. }
+    ));
+    assert_eq!(failed(&verdict(&running, &[p], 31)).2, 1);
+    // The runtime image of code agents is the operator's: no agent is charged.
+    let p = with(vec![
+        orchestrator_runs(),
+        waiting("agent-1", "ImagePullBackOff"),
+    ]);
+    let (_, message, faults) = failed(&verdict(&running, &[p], 5));
+    assert_eq!(faults, 0);
+    assert!(
+        message.contains(
+            "image \"rl-arena/agent-runtime:0.1.0\" of container agent-1 could not be pulled"
+        ),
+        "{message}"
+    );
+    // An agent container that ended (OOMKilled too) while the orchestrator plays is the orchestrator's to
+    // attribute: the match goes on.
+    let p = with(vec![
+        orchestrator_runs(),
+        terminated("agent-1", 137, "OOMKilled", ""),
+    ]);
+    assert!(matches!(
+        verdict(&running, &[p], 5),
+        Verdict::Pending { .. }
+    ));
+    // Its result stands though the pod and the Job failed because of that container.
+    let mut p = with(vec![
+        terminated(job::ORCHESTRATOR_CONTAINER, 0, "Completed", "{\"x\":1}"),
+        terminated("agent-1", 137, "OOMKilled", ""),
+        terminated("agent-2", 0, "Completed", ""),
+    ]);
+    p.status.as_mut().unwrap().phase = Some("Failed".into());
+    assert_eq!(
+        verdict(&job_with(&[("Failed", "PodFailurePolicy")]), &[p], 5),
+        Verdict::Succeeded {
+            termination_message: Some("{\"x\":1}".into())
+        }
+    );
+    // The shim could not be placed: the infrastructure's fault.
+    let mut p = with(vec![]);
+    p.status.as_mut().unwrap().init_container_statuses = Some(vec![terminated(
+        "agent-shim",
+        1,
+        "Error",
+        "no space left on device",
+    )]);
+    let (_, message, faults) = failed(&verdict(&running, &[p], 5));
+    assert_eq!(faults, 0);
+    assert!(
+        message.contains("agent shim could not be placed") && message.contains("no space left"),
+        "{message}"
+    );
 }
