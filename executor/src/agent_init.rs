@@ -15,7 +15,8 @@ use crate::request::MatchPlan;
 
 /// `agent-init` exit code for an artifact that is the agent's fault.
 const BAD_ARTIFACT: i32 = 10;
-/// How long one agent install may take.
+/// How long one agent install may take at most; a match's installs also draw on its budget, which cancels
+/// them when it runs out first.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How an `agent-init` run ended.
@@ -36,7 +37,8 @@ pub(crate) enum Installed {
     Ended(Box<MatchOutcome>),
 }
 
-/// Runs `agent-init` to install `source` into `dest`.
+/// Runs `agent-init` to install `source` into `dest`. It runs in the directory of its result file (a match's
+/// work directory), where an executor restarted after a crash finds and stops it.
 pub(crate) async fn install(
     bin: &Path,
     source: impl AsRef<std::ffi::OsStr>,
@@ -44,7 +46,11 @@ pub(crate) async fn install(
     result_file: &Path,
     cancel: &CancellationToken,
 ) -> Result<Install> {
-    let mut child = Command::new(bin)
+    let mut command = Command::new(bin);
+    if let Some(dir) = result_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        command.current_dir(dir);
+    }
+    let mut child = command
         .args(args(source.as_ref(), dest, result_file))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -131,7 +137,7 @@ pub(crate) async fn install_all(
             () = cancel.cancelled() => {
                 // Each install sees the same token, kills its agent-init and waits for it to exit.
                 while installs.join_next().await.is_some() {}
-                return Ok(Installed::Ended(Box::new(plan.entrants().failed(
+                return Ok(Installed::Ended(Box::new(plan.entrants().not_started(
                     MatchStatus::Cancelled,
                     "cancelled while installing the agents",
                 ))));
@@ -157,7 +163,7 @@ pub(crate) async fn install_all(
         .chain(infra)
         .collect::<Vec<_>>()
         .join("; ");
-    Ok(Installed::Ended(Box::new(plan.entrants().failed_by(
+    Ok(Installed::Ended(Box::new(plan.entrants().not_started_by(
         MatchStatus::Error,
         message,
         &faults,

@@ -1,5 +1,7 @@
-//! A match that is queued or running: its phase, its live event feed for watchers, and its cancel switch.
+//! A match that is queued or running: its phase, its live event feed for watchers, its deadline, and its cancel
+//! switch with the reason it was pulled.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use proto::outcome::{AgentStatus, MatchStatus};
@@ -57,6 +59,18 @@ pub(crate) struct AgentError {
     pub(crate) message: String,
 }
 
+/// Why a match was stopped before it ended on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    /// A `CancelMatch` request.
+    Request,
+    /// The executor shut down: a queued match at the start of a drain, a running one when the drain's grace
+    /// period ran out.
+    Shutdown,
+    /// The match's whole budget (`timeout_sec`, counted from its submission) ran out.
+    Deadline,
+}
+
 /// One queued or running match.
 #[derive(Debug)]
 pub(crate) struct LiveMatch {
@@ -66,19 +80,34 @@ pub(crate) struct LiveMatch {
     /// Steps reported so far.
     step: AtomicU32,
     events: broadcast::Sender<LiveEvent>,
+    /// When the match's budget runs out: its answer is due then, queue time, agent installs and play included.
+    deadline: tokio::time::Instant,
     cancel: CancellationToken,
+    /// The first reason the match was cancelled for; what its result then says happened.
+    stop_reason: OnceLock<StopReason>,
 }
 
 impl LiveMatch {
-    pub(crate) fn new(match_id: String, submitted: Submitted) -> Self {
+    pub(crate) fn new(
+        match_id: String,
+        submitted: Submitted,
+        deadline: tokio::time::Instant,
+    ) -> Self {
         Self {
             match_id,
             submitted,
             phase: watch::channel(Phase::Queued).0,
             step: AtomicU32::new(0),
             events: broadcast::channel(EVENT_BUFFER).0,
+            deadline,
             cancel: CancellationToken::new(),
+            stop_reason: OnceLock::new(),
         }
+    }
+
+    /// When the match's budget runs out.
+    pub(crate) fn deadline(&self) -> tokio::time::Instant {
+        self.deadline
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -150,8 +179,15 @@ impl LiveMatch {
         }
     }
 
-    pub(crate) fn cancel(&self) {
+    /// Stops the match for `reason`; the first reason given is the one its result reports.
+    pub(crate) fn cancel(&self, reason: StopReason) {
+        let _ = self.stop_reason.set(reason);
         self.cancel.cancel();
+    }
+
+    /// Why the match was cancelled; `None` while it was not.
+    pub(crate) fn stop_reason(&self) -> Option<StopReason> {
+        self.stop_reason.get().copied()
     }
 
     pub(crate) fn cancel_token(&self) -> &CancellationToken {
@@ -174,6 +210,7 @@ mod tests {
                 environment: "pong".into(),
                 agent_ids: vec!["a".into(), "b".into()],
             },
+            tokio::time::Instant::now(),
         );
         let mut rx = live.subscribe();
         assert_eq!(live.info().state, MatchState::Queued);
@@ -199,5 +236,24 @@ mod tests {
         let info = live.info();
         assert_eq!(info.state, MatchState::Finished);
         assert_eq!(info.current_step, 4);
+    }
+
+    #[test]
+    fn the_first_stop_reason_is_kept() {
+        let live = LiveMatch::new(
+            "m".into(),
+            Submitted {
+                fingerprint: "fp".into(),
+                environment: "pong".into(),
+                agent_ids: vec!["a".into()],
+            },
+            tokio::time::Instant::now(),
+        );
+        assert_eq!(live.stop_reason(), None);
+        assert!(!live.cancel_token().is_cancelled());
+        live.cancel(StopReason::Deadline);
+        live.cancel(StopReason::Request);
+        assert_eq!(live.stop_reason(), Some(StopReason::Deadline));
+        assert!(live.cancel_token().is_cancelled());
     }
 }

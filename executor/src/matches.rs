@@ -1,14 +1,19 @@
 //! The life of matches: submission (idempotency on `match_id`, validation, admission), the task that plays
-//! each match and has it recorded, lookup, cancellation and draining.
+//! each match within its budget and has it recorded, lookup, cancellation and draining.
 //!
 //! A match id names one request forever: the same request again attaches to the live match or returns the
 //! stored result; a different request with the same id is a conflict.
+//!
+//! `timeout_sec` is the caller's whole budget, counted from the submission: time in the queue, agent installs,
+//! (in Kubernetes) pod start-up and play all draw on it. When it runs out the match is stopped, whatever it is
+//! doing, and answered with the result as it stands (`STATUS_TIMEOUT`) within a few seconds. A stopped match's
+//! result says why it stopped: a `CancelMatch` request, the executor's shutdown, or its budget.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::outcome::{AgentStatus, MatchStatus};
+use proto::outcome::{AgentStatus, MatchOutcome, MatchStatus};
 use tokio::sync::{Mutex, watch};
 
 use crate::admission::{Admission, Reservation};
@@ -16,7 +21,7 @@ use crate::backend::{Backend, Drain, Ending, Played};
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::info::{MatchInfo, MatchResult, Submitted};
-use crate::live::{LiveMatch, Phase};
+use crate::live::{LiveMatch, Phase, StopReason};
 use crate::metrics::Metrics;
 use crate::recorder::Recorder;
 use crate::request::{self, MatchPlan, Submission};
@@ -114,6 +119,7 @@ impl Matches {
             )
             .map(|()| Handle::Finished(Box::new(stored)));
         }
+        let submitted_at = tokio::time::Instant::now();
         let plan = submission.plan(&self.settings).await?;
         let reservation = self.admission.reserve()?;
         let entry = Arc::new(LiveMatch::new(
@@ -123,6 +129,7 @@ impl Matches {
                 environment: plan.environment.clone(),
                 agent_ids: plan.agent_ids(),
             },
+            submitted_at + plan.timeout,
         ));
         live.insert(plan.match_id.clone(), Arc::clone(&entry));
         self.live_count.send_replace(live.len());
@@ -186,7 +193,7 @@ impl Matches {
         match handle {
             Handle::Live(live) => {
                 tracing::info!(match_id, "cancelling match");
-                live.cancel();
+                live.cancel(StopReason::Request);
                 live.finished().await;
                 Ok(live.info())
             }
@@ -235,11 +242,11 @@ impl Matches {
         }
     }
 
-    /// Cancels every live match; `only_queued` spares the running ones.
+    /// Cancels every live match for the shutdown; `only_queued` spares the running ones.
     async fn cancel_all(&self, only_queued: bool) {
         for live in self.live.lock().await.values() {
             if !only_queued || matches!(live.phase(), Phase::Queued) {
-                live.cancel();
+                live.cancel(StopReason::Shutdown);
             }
         }
     }
@@ -250,7 +257,7 @@ impl Matches {
         let _ = count.wait_for(|n| *n == 0).await;
     }
 
-    /// Plays one admitted match to its end and has it recorded.
+    /// Plays one admitted match to its end, or to the end of its budget, and has it recorded.
     async fn drive(
         self: Arc<Self>,
         live: Arc<LiveMatch>,
@@ -260,6 +267,10 @@ impl Matches {
         let slot = tokio::select! {
             slot = reservation.acquire() => slot.ok(),
             () = live.cancel_token().cancelled() => None,
+            () = tokio::time::sleep_until(live.deadline()) => {
+                live.cancel(StopReason::Deadline);
+                None
+            }
         };
         let result = match slot {
             Some(_slot) => {
@@ -267,15 +278,33 @@ impl Matches {
                 self.play(&plan, &live).await
             }
             None => {
-                let message = if self.admission.is_closed() {
+                let (status, message) = match live.stop_reason() {
+                    Some(StopReason::Deadline) => (
+                        MatchStatus::Timeout,
+                        format!(
+                            "the match waited in the queue for its whole budget of {} s (timeout_sec); submit it \
+                             again when the executor is less busy",
+                            plan.timeout.as_secs()
+                        ),
+                    ),
+                    Some(StopReason::Request) => (
+                        MatchStatus::Cancelled,
+                        "cancelled by a CancelMatch request before the match started".to_string(),
+                    ),
                     // A backend that leaves matches running on a drain lets them run on; submitting again
                     // (to another replica) attaches to them.
-                    "the executor shut down before the match started; submit it again"
-                } else {
-                    self.backend.withdraw(&plan.match_id).await;
-                    "cancelled before the match started"
+                    Some(StopReason::Shutdown) | None => (
+                        MatchStatus::Cancelled,
+                        "the executor shut down before the match started; submit it again"
+                            .to_string(),
+                    ),
                 };
-                let outcome = plan.entrants().failed(MatchStatus::Cancelled, message);
+                // A match the shutdown took out of the queue is left to a backend that lets matches run on
+                // without this replica.
+                if !matches!(live.stop_reason(), Some(StopReason::Shutdown) | None) {
+                    self.backend.withdraw(&plan.match_id).await;
+                }
+                let outcome = plan.entrants().not_started(status, message);
                 self.recorder
                     .finish(&live.submitted, outcome, None)
                     .await
@@ -297,23 +326,28 @@ impl Matches {
             agents = plan.agents.len(),
             "match started"
         );
-        let Played { ending, mut held } = self.backend.play(plan, live).await;
-        let record = async {
-            match ending {
-                Ending::Outcome { outcome, replay } => {
-                    self.recorder
-                        .finish(&live.submitted, outcome, replay.as_deref())
-                        .await
+        let Played { ending, mut held } = self.play_within_budget(plan, live).await;
+        let stored = match ending {
+            Ending::Outcome {
+                mut outcome,
+                replay,
+            } => {
+                if let Some(reason) = live.stop_reason() {
+                    stopped(&mut outcome, reason, plan.timeout);
                 }
-                Ending::Recorded(stored) => stored,
+                self.recorder
+                    .finish(&live.submitted, outcome, replay.as_deref())
+                    .await
             }
+            Ending::Recorded(stored) => stored,
         };
-        // The work directory goes while the replay is written; both are done before the match is answered.
-        let (stored, ()) = tokio::join!(record, held.removed());
+        // What the backend held (the work directory with the replay file) goes once the match is recorded, and
+        // before it is answered.
+        held.removed().await;
         drop(held);
         let outcome = &stored.result.outcome;
         for agent in &outcome.agents {
-            if agent.status != AgentStatus::Ok {
+            if !matches!(agent.status, AgentStatus::Ok | AgentStatus::NotStarted) {
                 self.metrics.agent_errors(
                     &format!("{:?}", agent.status).to_lowercase(),
                     u64::from(agent.errors),
@@ -332,6 +366,56 @@ impl Matches {
         );
         stored.result
     }
+
+    /// Has the backend play the match, and stops it when its budget runs out: the backend then ends it as it
+    /// ends a cancelled match, with the result as it stands.
+    async fn play_within_budget(&self, plan: &MatchPlan, live: &Arc<LiveMatch>) -> Played {
+        let play = self.backend.play(plan, live);
+        tokio::pin!(play);
+        tokio::select! {
+            played = &mut play => return played,
+            () = tokio::time::sleep_until(live.deadline()) => {}
+        }
+        tracing::warn!(
+            timeout_sec = plan.timeout.as_secs(),
+            "the match's budget ran out; stopping it"
+        );
+        live.cancel(StopReason::Deadline);
+        play.await
+    }
+}
+
+/// Says in a cancelled outcome why the match was stopped; a match stopped by its budget is a timeout.
+fn stopped(outcome: &mut MatchOutcome, reason: StopReason, budget: Duration) {
+    if outcome.status != MatchStatus::Cancelled {
+        return;
+    }
+    let why = match reason {
+        StopReason::Request => "cancelled by a CancelMatch request".to_string(),
+        StopReason::Shutdown => "cancelled: the executor shut down".to_string(),
+        StopReason::Deadline => {
+            outcome.status = MatchStatus::Timeout;
+            format!(
+                "the match's budget of {} s (timeout_sec: queue, agent installs and play) ran out",
+                budget.as_secs()
+            )
+        }
+    };
+    let when = if outcome.total_steps > 0 {
+        format!(
+            " after {} steps; the result covers what was played",
+            outcome.total_steps
+        )
+    } else if outcome
+        .agents
+        .iter()
+        .all(|a| a.status == AgentStatus::NotStarted)
+    {
+        " before the agents started".to_string()
+    } else {
+        String::new()
+    };
+    outcome.error_message = format!("{why}{when}");
 }
 
 fn same_request(existing: &str, new: &str, match_id: &str, state: &str) -> Result<()> {
@@ -342,5 +426,72 @@ fn same_request(existing: &str, new: &str, match_id: &str, state: &str) -> Resul
             "match_id {match_id:?} is already used by a different request ({state}); send the identical request \
              to attach to it, or use a new match_id"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::info::Entrants;
+
+    fn entrants() -> Entrants<'static> {
+        Entrants {
+            match_id: "m",
+            seed: 1,
+            agent_ids: vec!["a", "b"],
+        }
+    }
+
+    #[test]
+    fn a_stopped_match_says_why() {
+        let budget = Duration::from_secs(30);
+        let mut played = entrants().failed(
+            MatchStatus::Cancelled,
+            "match cancelled by a shutdown request",
+        );
+        played.total_steps = 12;
+        let cases = [
+            (
+                played.clone(),
+                StopReason::Request,
+                MatchStatus::Cancelled,
+                "cancelled by a CancelMatch request after 12 steps; the result covers what was played",
+            ),
+            (
+                played.clone(),
+                StopReason::Deadline,
+                MatchStatus::Timeout,
+                "the match's budget of 30 s (timeout_sec: queue, agent installs and play) ran out after 12 \
+                 steps; the result covers what was played",
+            ),
+            (
+                entrants().not_started(
+                    MatchStatus::Cancelled,
+                    "cancelled while installing the agents",
+                ),
+                StopReason::Shutdown,
+                MatchStatus::Cancelled,
+                "cancelled: the executor shut down before the agents started",
+            ),
+            (
+                entrants().failed(
+                    MatchStatus::Cancelled,
+                    "cancelled; the orchestrator left no result",
+                ),
+                StopReason::Request,
+                MatchStatus::Cancelled,
+                "cancelled by a CancelMatch request",
+            ),
+        ];
+        for (mut outcome, reason, status, message) in cases {
+            stopped(&mut outcome, reason, budget);
+            assert_eq!(outcome.status, status, "{reason:?}");
+            assert_eq!(outcome.error_message, message, "{reason:?}");
+        }
+        // A match that ended on its own before the stop took effect keeps its result.
+        let mut done = entrants().failed(MatchStatus::Success, "");
+        stopped(&mut done, StopReason::Deadline, budget);
+        assert_eq!(done.status, MatchStatus::Success);
+        assert_eq!(done.error_message, "");
     }
 }

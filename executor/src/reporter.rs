@@ -17,6 +17,7 @@ use proto::pb::{self, MatchEvent, ReportAck};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::error::quoted;
 use crate::live::{LiveEvent, LiveMatch};
 use crate::metrics::Metrics;
 
@@ -249,7 +250,8 @@ impl pb::match_reporter_server::MatchReporter for ReporterService {
                 self.metrics.report_refused();
                 tracing::warn!(match_id = %match_id, "report refused: no running match with this token");
                 return Err(Status::unauthenticated(format!(
-                    "report for match {match_id:?} refused: the token does not match a running match"
+                    "report for match {} refused: the token does not match a running match",
+                    quoted(&match_id)
                 )));
             }
         };
@@ -257,8 +259,9 @@ impl pb::match_reporter_server::MatchReporter for ReporterService {
         while let Some(ev) = event.take() {
             if ev.match_id != match_id {
                 return Err(Status::invalid_argument(format!(
-                    "report stream for match {match_id:?} carried an event for {:?}; use one stream per match",
-                    ev.match_id
+                    "report stream for match {} carried an event for {}; use one stream per match",
+                    quoted(&match_id),
+                    quoted(&ev.match_id)
                 )));
             }
             apply(&slot, &match_id, ev.event)?;

@@ -131,6 +131,7 @@ mod tests {
                     json_url: "file:///r/m1.json".into(),
                     html_url: "file:///r/m1.html".into(),
                 }),
+                replay_error: None,
             },
         }
     }

@@ -65,6 +65,17 @@ async fn cancelling_a_running_match_keeps_the_partial_replay() {
         "{}",
         result.total_steps
     );
+    // The result says what happened: an API cancel, after how many steps.
+    assert_eq!(
+        result.error_message,
+        format!(
+            "cancelled by a CancelMatch request after {} steps; the result covers what was played",
+            result.total_steps
+        )
+    );
+    for agent in &result.agent_results {
+        assert_eq!(agent.status(), pb::AgentStatus::Ok, "{agent:?}");
+    }
     let replay_path = result
         .replay_url
         .strip_prefix("file://")
@@ -117,11 +128,13 @@ async fn cancelling_a_queued_match_ends_it_before_it_starts() {
     let result = info.result.expect("result");
     assert_eq!(result.status(), pb::MatchStatus::StatusCancelled);
     assert_eq!(result.total_steps, 0);
-    assert!(
-        result.error_message.contains("before the match started"),
-        "{}",
-        result.error_message
+    assert_eq!(
+        result.error_message,
+        "cancelled by a CancelMatch request before the match started"
     );
+    for agent in &result.agent_results {
+        assert_eq!(agent.status(), pb::AgentStatus::NotStarted, "{agent:?}");
+    }
     let info = client
         .cancel_match(pb::CancelMatchRequest {
             match_id: "cancel-running".into(),

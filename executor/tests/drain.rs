@@ -133,6 +133,13 @@ async fn matches_still_running_after_the_grace_period_are_cancelled_and_recorded
         "{result:?}"
     );
     assert!(result.total_steps < 1000);
+    assert!(
+        result
+            .error_message
+            .starts_with("cancelled: the executor shut down after"),
+        "{}",
+        result.error_message
+    );
 }
 
 #[tokio::test]

@@ -12,14 +12,19 @@ use orchestrator::{Cli, Command};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    orchestrator::telemetry::init(cli.log_format)?;
     match cli.command {
         Command::Run(config) => {
-            orchestrator::run(*config, shutdown_signal())
+            // Listening from the start: a SIGTERM that comes while the match is being set up (its scratch
+            // directory made, its agents starting) ends the match as cancelled and cleans up, instead of killing
+            // the process on the spot and leaving them behind.
+            let shutdown = shutdown_signal()?;
+            orchestrator::telemetry::init(cli.log_format)?;
+            orchestrator::run(*config, shutdown)
                 .await
                 .context("orchestrator run failed")?;
         }
         Command::Verify(args) => {
+            orchestrator::telemetry::init(cli.log_format)?;
             let report = orchestrator::verify::verify_file(&args.replay)
                 .with_context(|| format!("replay {} does not verify", args.replay.display()))?;
             println!("{report}");
@@ -28,20 +33,17 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT; the match then ends as cancelled and its result is still written.
-async fn shutdown_signal() {
+/// Starts listening for SIGTERM and SIGINT at once, and resolves on the first of them; the match then ends as
+/// cancelled and its result is still written.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT cancels the match");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-    tracing::warn!("shutdown requested; ending the match as cancelled");
+        tracing::warn!("shutdown requested; ending the match as cancelled");
+    })
 }

@@ -5,11 +5,12 @@
 //! - [`spec`]: the match spec the executor writes and the orchestrator reads.
 //! - [`outcome`]: the result of a match, as the orchestrator writes it to its result file and report stream.
 //! - [`replay`]: the versioned replay document.
-//! - [`ids`]: the rules for match ids.
+//! - [`ids`]: the rules for match ids; [`image`]: the grammar of OCI image references.
 //! - [`convert`]: mapping between the domain types above and the wire messages.
 
 pub mod convert;
 pub mod ids;
+pub mod image;
 pub mod outcome;
 pub mod replay;
 pub mod spec;

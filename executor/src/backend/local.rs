@@ -21,8 +21,9 @@ use crate::process::{LOG_TAIL_BYTES, describe, tail};
 use crate::reporter::ReportHub;
 use crate::request::MatchPlan;
 
-/// Extra time the orchestrator gets over the match budget before the executor stops it.
-const ORCHESTRATOR_SLACK: Duration = Duration::from_secs(30);
+/// What the orchestrator leaves of the match's remaining budget for ending the match, writing its files and
+/// reporting: it ends the match on its own (`STATUS_TIMEOUT`) before the executor has to stop it.
+const ANSWER_MARGIN: Duration = Duration::from_secs(2);
 /// Time between SIGTERM and SIGKILL when the executor stops an orchestrator.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long a local orchestrator keeps retrying its report stream.
@@ -48,6 +49,9 @@ struct MatchFiles {
     result: PathBuf,
     replay: PathBuf,
     log: PathBuf,
+    /// The agents' writable directories: inside the work directory, so that they go with it whatever happens
+    /// to the orchestrator.
+    scratch: PathBuf,
 }
 
 impl MatchFiles {
@@ -58,6 +62,7 @@ impl MatchFiles {
             result: dir.join("result.json"),
             replay: dir.join("replay.json"),
             log: dir.join("orchestrator.log"),
+            scratch: dir.join("scratch"),
         }
     }
 }
@@ -82,7 +87,9 @@ impl LocalBackend {
             "EXECUTOR_AGENT_INIT_BIN",
         )
         .await?;
-        let work_root = settings.data_dir.join("work");
+        // Absolute: the helpers run in the match's work directory and get paths inside it.
+        let work_root = std::path::absolute(settings.data_dir.join("work"))
+            .map_err(Error::io("resolving the data directory"))?;
         tokio::fs::create_dir_all(&work_root)
             .await
             .map_err(Error::io(format!("creating {}", work_root.display())))?;
@@ -120,7 +127,7 @@ impl LocalBackend {
             Ok(ran) => ran,
             Err(e) => (
                 plan.entrants()
-                    .failed(MatchStatus::Error, format!("executor: {e}")),
+                    .not_started(MatchStatus::Error, format!("executor: {e}")),
                 None,
             ),
         };
@@ -160,8 +167,24 @@ impl LocalBackend {
             Installed::All(agent_dirs) => agent_dirs,
             Installed::Ended(outcome) => return Ok((*outcome, None)),
         };
+        // The installs drew on the match's budget: the orchestrator gets what is left of it.
+        let Some(budget) = live
+            .deadline()
+            .saturating_duration_since(tokio::time::Instant::now())
+            .checked_sub(ANSWER_MARGIN)
+            .filter(|left| !left.is_zero())
+        else {
+            let message = format!(
+                "the match's budget of {} s (timeout_sec) ran out while installing the agents",
+                plan.timeout.as_secs()
+            );
+            return Ok((
+                plan.entrants().not_started(MatchStatus::Timeout, message),
+                None,
+            ));
+        };
         let files = MatchFiles::in_dir(dir);
-        write_private(&files.spec, &plan.spec_json(agent_dirs)?).await?;
+        write_private(&files.spec, &plan.spec_json_within(agent_dirs, budget)?).await?;
         let registration = self.hub.register(live);
         write_private(&files.token, registration.token().as_bytes()).await?;
         let log = tokio::fs::File::create(&files.log)
@@ -184,29 +207,12 @@ impl LocalBackend {
                 self.orchestrator_bin.display()
             )))?;
 
-        let deadline =
-            plan.timeout + Duration::from_millis(plan.limits.init_ms) + ORCHESTRATOR_SLACK;
-        let ended = tokio::select! {
-            waited = tokio::time::timeout(deadline, child.wait()) => match waited {
-                Ok(status) => Ended::Exited(status),
-                Err(_) => Ended::Overran,
-            },
-            () = cancel.cancelled() => Ended::Cancelled,
-        };
-        let exit = match ended {
-            Ended::Exited(status) => {
-                Some(status.map_err(Error::io("waiting for the orchestrator"))?)
-            }
-            Ended::Overran => {
-                tracing::warn!(
-                    deadline_sec = deadline.as_secs(),
-                    "orchestrator overran its deadline; stopping it"
-                );
-                stop(&mut child).await;
-                None
-            }
-            Ended::Cancelled => {
-                tracing::info!("match cancelled; stopping the orchestrator");
+        // The match's deadline (or a cancel) comes as the cancel token: `Matches` pulls it when the budget runs
+        // out, and the orchestrator then ends the match with what was played.
+        let exit = tokio::select! {
+            status = child.wait() => Some(status.map_err(Error::io("waiting for the orchestrator"))?),
+            () = cancel.cancelled() => {
+                tracing::info!(reason = ?live.stop_reason(), "match stopped; stopping the orchestrator");
                 stop(&mut child).await
             }
         };
@@ -219,24 +225,17 @@ impl LocalBackend {
         let entrants = plan.entrants();
         let outcome = match (outcome, exit) {
             (Some(outcome), _) => outcome,
-            (None, _) if cancel.is_cancelled() => entrants.failed(
-                MatchStatus::Cancelled,
-                "cancelled; the orchestrator left no result",
-            ),
-            (None, None) => entrants.failed(
-                MatchStatus::Timeout,
-                format!(
-                    "match did not finish within {} s and was stopped",
-                    deadline.as_secs()
-                ),
-            ),
-            (None, Some(status)) => entrants.failed(
+            (None, Some(status)) if !cancel.is_cancelled() => entrants.failed(
                 MatchStatus::Error,
                 format!(
                     "orchestrator failed ({}): {}",
                     describe(status),
                     log_tail(&files.log).await
                 ),
+            ),
+            (None, _) => entrants.failed(
+                MatchStatus::Cancelled,
+                "cancelled; the orchestrator left no result",
             ),
         };
         let replay = if !plan.record_replay {
@@ -266,6 +265,8 @@ impl LocalBackend {
             files.replay.clone().into(),
             "--python".into(),
             self.python.clone().into(),
+            "--scratch-dir".into(),
+            files.scratch.clone().into(),
             "--log-format".into(),
             "json".into(),
             // The executor is the orchestrator's parent here: when it is gone there is no one left to report
@@ -314,13 +315,6 @@ async fn stop(child: &mut tokio::process::Child) -> Option<ExitStatus> {
     }
     let _ = child.kill().await;
     None
-}
-
-/// How waiting for the orchestrator ended.
-enum Ended {
-    Exited(std::io::Result<ExitStatus>),
-    Overran,
-    Cancelled,
 }
 
 async fn read_outcome(path: &Path) -> Option<MatchOutcome> {

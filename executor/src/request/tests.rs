@@ -145,6 +145,28 @@ async fn bad_requests_name_the_field() {
             "agents[0].docker_image \"a b\" is not an image reference",
         ),
         (
+            "docker image that never parses",
+            Box::new(|r| {
+                r.agents[0].code_url.clear();
+                r.agents[0].docker_image = "registry.example/UPPER:tag".into();
+            }),
+            "agents[0].docker_image \"registry.example/UPPER:tag\" is not an image reference (invalid reference \
+             format)",
+        ),
+        (
+            "docker image with an empty tag",
+            Box::new(|r| {
+                r.agents[0].code_url.clear();
+                r.agents[0].docker_image = "oci://registry.example/agent:".into();
+            }),
+            "is not an image reference (invalid reference format)",
+        ),
+        (
+            "both code_url and docker_image",
+            Box::new(|r| r.agents[1].docker_image = "registry.example/agent:1".into()),
+            "agents[1] has both code_url and docker_image; give exactly one",
+        ),
+        (
             "no code at all",
             Box::new(|r| r.agents[1].code_url.clear()),
             "agents[1] has neither code_url nor docker_image",
@@ -217,4 +239,54 @@ fn fingerprint_tells_requests_apart_but_not_metadata_order() {
     a.seed = 0;
     a.agents[0].code_url = "/b".into();
     assert_ne!(base, fingerprint(&a));
+}
+
+#[tokio::test]
+async fn errors_quote_at_most_a_short_piece_of_the_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap().to_string();
+    type Edit = Box<dyn Fn(&mut pb::MatchRequest)>;
+    let huge = |c: char, n: usize| std::iter::repeat_n(c, n).collect::<String>();
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "100 KB match id",
+            Box::new(move |r| r.match_id = huge('m', 100_000)),
+            "match_id \"mmm",
+        ),
+        (
+            "60 KB code URL",
+            Box::new(move |r| r.agents[0].code_url = format!("/nonexistent/{}", huge('u', 60_000))),
+            "agents[0].code_url \"/nonexistent/uuu",
+        ),
+        (
+            "60 KB scheme",
+            Box::new(move |r| r.agents[0].code_url = format!("{}://x", huge('s', 60_000))),
+            "scheme \"sss",
+        ),
+        (
+            "60 KB docker image",
+            Box::new(move |r| {
+                r.agents[0].code_url.clear();
+                r.agents[0].docker_image = huge('i', 60_000);
+            }),
+            "agents[0].docker_image \"iii",
+        ),
+        (
+            "60 KB environment name",
+            Box::new(move |r| r.environment = huge('e', 60_000)),
+            "unknown environment \"eee",
+        ),
+    ];
+    for (name, edit, want) in cases {
+        let mut req = valid_request(&path);
+        edit(&mut req);
+        match plan(&req, &settings()).await {
+            Err(Error::InvalidArgument(msg)) => {
+                assert!(msg.contains(want), "{name}: {msg:?}");
+                assert!(msg.len() < 1024, "{name}: {} bytes", msg.len());
+                assert!(msg.contains(" bytes)"), "{name}: the length is said: {msg}");
+            }
+            other => panic!("{name}: expected InvalidArgument, got {other:?}"),
+        }
+    }
 }
