@@ -105,7 +105,8 @@ impl Backend {
     ) -> Result<Self> {
         Ok(Self(match settings.backend {
             BackendKind::Local => Kind::Local(
-                local::LocalBackend::new(settings, Arc::clone(hub), local_report_url).await?,
+                local::LocalBackend::new(settings, Arc::clone(hub), local_report_url, recorder)
+                    .await?,
             ),
             BackendKind::Kubernetes => Kind::Kubernetes(
                 kubernetes::KubernetesBackend::connect(settings, hub, recorder).await?,

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use proto::outcome::{AgentStatus, MatchStatus};
+use proto::outcome::{AgentStatus, MatchOutcome, MatchStatus};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -69,6 +69,45 @@ pub(crate) enum StopReason {
     Shutdown,
     /// The match's whole budget (`timeout_sec`, counted from its submission) ran out.
     Deadline,
+    /// The executor died during the match; its next start found the match's work directory.
+    Restart,
+}
+
+impl StopReason {
+    /// Says in a cancelled outcome why the match was stopped (a match stopped by its `budget` is a timeout);
+    /// an outcome that ended otherwise before the stop took effect is left as it is.
+    pub(crate) fn settle(self, outcome: &mut MatchOutcome, budget: std::time::Duration) {
+        if outcome.status != MatchStatus::Cancelled {
+            return;
+        }
+        let why = match self {
+            Self::Request => "cancelled by a CancelMatch request".to_string(),
+            Self::Shutdown => "cancelled: the executor shut down".to_string(),
+            Self::Restart => "cancelled: the executor restarted during the match".to_string(),
+            Self::Deadline => {
+                outcome.status = MatchStatus::Timeout;
+                format!(
+                    "the match's budget of {} s (timeout_sec: queue, agent installs and play) ran out",
+                    budget.as_secs()
+                )
+            }
+        };
+        let when = if outcome.total_steps > 0 {
+            format!(
+                " after {} steps; the result covers what was played",
+                outcome.total_steps
+            )
+        } else if outcome
+            .agents
+            .iter()
+            .all(|a| a.status == AgentStatus::NotStarted)
+        {
+            " before the agents started".to_string()
+        } else {
+            String::new()
+        };
+        outcome.error_message = format!("{why}{when}");
+    }
 }
 
 /// One queued or running match.
@@ -197,8 +236,6 @@ impl LiveMatch {
 
 #[cfg(test)]
 mod tests {
-    use proto::outcome::MatchOutcome;
-
     use super::*;
 
     #[tokio::test]
@@ -255,5 +292,73 @@ mod tests {
         live.cancel(StopReason::Request);
         assert_eq!(live.stop_reason(), Some(StopReason::Deadline));
         assert!(live.cancel_token().is_cancelled());
+    }
+
+    fn entrants() -> Entrants<'static> {
+        Entrants {
+            match_id: "m",
+            seed: 1,
+            agent_ids: vec!["a", "b"],
+        }
+    }
+
+    #[test]
+    fn a_stopped_match_says_why() {
+        let budget = std::time::Duration::from_secs(30);
+        let mut played = entrants().failed(
+            MatchStatus::Cancelled,
+            "match cancelled by a shutdown request",
+        );
+        played.total_steps = 12;
+        let cases = [
+            (
+                played.clone(),
+                StopReason::Request,
+                MatchStatus::Cancelled,
+                "cancelled by a CancelMatch request after 12 steps; the result covers what was played",
+            ),
+            (
+                played.clone(),
+                StopReason::Deadline,
+                MatchStatus::Timeout,
+                "the match's budget of 30 s (timeout_sec: queue, agent installs and play) ran out after 12 \
+                 steps; the result covers what was played",
+            ),
+            (
+                entrants().not_started(
+                    MatchStatus::Cancelled,
+                    "cancelled while installing the agents",
+                ),
+                StopReason::Shutdown,
+                MatchStatus::Cancelled,
+                "cancelled: the executor shut down before the agents started",
+            ),
+            (
+                entrants().failed(
+                    MatchStatus::Cancelled,
+                    "cancelled; the orchestrator left no result",
+                ),
+                StopReason::Request,
+                MatchStatus::Cancelled,
+                "cancelled by a CancelMatch request",
+            ),
+            (
+                played.clone(),
+                StopReason::Restart,
+                MatchStatus::Cancelled,
+                "cancelled: the executor restarted during the match after 12 steps; the result covers what was \
+                 played",
+            ),
+        ];
+        for (mut outcome, reason, status, message) in cases {
+            reason.settle(&mut outcome, budget);
+            assert_eq!(outcome.status, status, "{reason:?}");
+            assert_eq!(outcome.error_message, message, "{reason:?}");
+        }
+        // A match that ended on its own before the stop took effect keeps its result.
+        let mut done = entrants().failed(MatchStatus::Success, "");
+        StopReason::Deadline.settle(&mut done, budget);
+        assert_eq!(done.status, MatchStatus::Success);
+        assert_eq!(done.error_message, "");
     }
 }

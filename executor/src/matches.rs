@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::outcome::{AgentStatus, MatchOutcome, MatchStatus};
+use proto::outcome::{AgentStatus, MatchStatus};
 use tokio::sync::{Mutex, watch};
 
 use crate::admission::{Admission, Reservation};
@@ -293,7 +293,7 @@ impl Matches {
                     ),
                     // A backend that leaves matches running on a drain lets them run on; submitting again
                     // (to another replica) attaches to them.
-                    Some(StopReason::Shutdown) | None => (
+                    Some(StopReason::Shutdown | StopReason::Restart) | None => (
                         MatchStatus::Cancelled,
                         "the executor shut down before the match started; submit it again"
                             .to_string(),
@@ -333,7 +333,7 @@ impl Matches {
                 replay,
             } => {
                 if let Some(reason) = live.stop_reason() {
-                    stopped(&mut outcome, reason, plan.timeout);
+                    reason.settle(&mut outcome, plan.timeout);
                 }
                 self.recorder
                     .finish(&live.submitted, outcome, replay.as_deref())
@@ -385,39 +385,6 @@ impl Matches {
     }
 }
 
-/// Says in a cancelled outcome why the match was stopped; a match stopped by its budget is a timeout.
-fn stopped(outcome: &mut MatchOutcome, reason: StopReason, budget: Duration) {
-    if outcome.status != MatchStatus::Cancelled {
-        return;
-    }
-    let why = match reason {
-        StopReason::Request => "cancelled by a CancelMatch request".to_string(),
-        StopReason::Shutdown => "cancelled: the executor shut down".to_string(),
-        StopReason::Deadline => {
-            outcome.status = MatchStatus::Timeout;
-            format!(
-                "the match's budget of {} s (timeout_sec: queue, agent installs and play) ran out",
-                budget.as_secs()
-            )
-        }
-    };
-    let when = if outcome.total_steps > 0 {
-        format!(
-            " after {} steps; the result covers what was played",
-            outcome.total_steps
-        )
-    } else if outcome
-        .agents
-        .iter()
-        .all(|a| a.status == AgentStatus::NotStarted)
-    {
-        " before the agents started".to_string()
-    } else {
-        String::new()
-    };
-    outcome.error_message = format!("{why}{when}");
-}
-
 fn same_request(existing: &str, new: &str, match_id: &str, state: &str) -> Result<()> {
     if existing == new {
         Ok(())
@@ -426,72 +393,5 @@ fn same_request(existing: &str, new: &str, match_id: &str, state: &str) -> Resul
             "match_id {match_id:?} is already used by a different request ({state}); send the identical request \
              to attach to it, or use a new match_id"
         )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::info::Entrants;
-
-    fn entrants() -> Entrants<'static> {
-        Entrants {
-            match_id: "m",
-            seed: 1,
-            agent_ids: vec!["a", "b"],
-        }
-    }
-
-    #[test]
-    fn a_stopped_match_says_why() {
-        let budget = Duration::from_secs(30);
-        let mut played = entrants().failed(
-            MatchStatus::Cancelled,
-            "match cancelled by a shutdown request",
-        );
-        played.total_steps = 12;
-        let cases = [
-            (
-                played.clone(),
-                StopReason::Request,
-                MatchStatus::Cancelled,
-                "cancelled by a CancelMatch request after 12 steps; the result covers what was played",
-            ),
-            (
-                played.clone(),
-                StopReason::Deadline,
-                MatchStatus::Timeout,
-                "the match's budget of 30 s (timeout_sec: queue, agent installs and play) ran out after 12 \
-                 steps; the result covers what was played",
-            ),
-            (
-                entrants().not_started(
-                    MatchStatus::Cancelled,
-                    "cancelled while installing the agents",
-                ),
-                StopReason::Shutdown,
-                MatchStatus::Cancelled,
-                "cancelled: the executor shut down before the agents started",
-            ),
-            (
-                entrants().failed(
-                    MatchStatus::Cancelled,
-                    "cancelled; the orchestrator left no result",
-                ),
-                StopReason::Request,
-                MatchStatus::Cancelled,
-                "cancelled by a CancelMatch request",
-            ),
-        ];
-        for (mut outcome, reason, status, message) in cases {
-            stopped(&mut outcome, reason, budget);
-            assert_eq!(outcome.status, status, "{reason:?}");
-            assert_eq!(outcome.error_message, message, "{reason:?}");
-        }
-        // A match that ended on its own before the stop took effect keeps its result.
-        let mut done = entrants().failed(MatchStatus::Success, "");
-        stopped(&mut done, StopReason::Deadline, budget);
-        assert_eq!(done.status, MatchStatus::Success);
-        assert_eq!(done.error_message, "");
     }
 }

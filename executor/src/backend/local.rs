@@ -1,5 +1,8 @@
 //! The local backend: every match in a private work directory, `agent-init` once per agent, then
-//! `orchestrator run` as a child process that reports back over `MatchReporter`.
+//! `orchestrator run` as a child process that reports back over `MatchReporter`. On start it adopts what a
+//! previous run left in the work directories (`adopt`).
+
+mod adopt;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -18,8 +21,10 @@ use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::live::LiveMatch;
 use crate::process::{LOG_TAIL_BYTES, describe, tail};
+use crate::recorder::Recorder;
 use crate::reporter::ReportHub;
 use crate::request::MatchPlan;
+use adopt::WorkRecord;
 
 /// What the orchestrator leaves of the match's remaining budget for ending the match, writing its files and
 /// reporting: it ends the match on its own (`STATUS_TIMEOUT`) before the executor has to stop it.
@@ -68,11 +73,12 @@ impl MatchFiles {
 }
 
 impl LocalBackend {
-    /// Finds the helper binaries and prepares the work directory.
+    /// Finds the helper binaries and prepares the work directory, adopting what a previous run left there.
     pub(super) async fn new(
         settings: &ExecutorArgs,
         hub: Arc<ReportHub>,
         report_url: String,
+        recorder: &Recorder,
     ) -> Result<Self> {
         let bins = &settings.binaries;
         let orchestrator_bin = resolve_binary(
@@ -93,6 +99,7 @@ impl LocalBackend {
         tokio::fs::create_dir_all(&work_root)
             .await
             .map_err(Error::io(format!("creating {}", work_root.display())))?;
+        adopt::adopt_leftovers(&work_root, recorder).await?;
         Ok(Self {
             orchestrator_bin,
             agent_init_bin,
@@ -162,6 +169,18 @@ impl LocalBackend {
         live: &Arc<LiveMatch>,
         dir: &Path,
     ) -> Result<(MatchOutcome, Option<Vec<u8>>)> {
+        // First, what a restarted executor needs to record this match should this run die.
+        let record = WorkRecord {
+            match_id: plan.match_id.clone(),
+            fingerprint: live.submitted.fingerprint.clone(),
+            environment: plan.environment.clone(),
+            agent_ids: plan.agent_ids(),
+            seed: plan.seed,
+            record_replay: plan.record_replay,
+        };
+        let record = serde_json::to_vec(&record)
+            .map_err(|e| Error::Internal(format!("encoding the work record: {e}")))?;
+        write_private(&dir.join(WorkRecord::FILE), &record).await?;
         let cancel = live.cancel_token();
         let agent_dirs = match install_all(&self.agent_init_bin, plan, dir, cancel).await? {
             Installed::All(agent_dirs) => agent_dirs,
