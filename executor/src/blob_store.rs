@@ -4,10 +4,32 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
+
+/// Size of the parts of a streamed upload (S3's smallest part size).
+const PART_BYTES: usize = 5 * 1024 * 1024;
+/// Parts of one streamed upload in flight while the next fills: with it, what bounds its memory.
+const PARTS_IN_FLIGHT: usize = 1;
+
+/// An object being read: its size and its bytes as they arrive.
+pub(crate) struct Download {
+    pub(crate) size: u64,
+    pub(crate) bytes: BoxStream<'static, object_store::Result<Bytes>>,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("size", &self.size)
+            .finish()
+    }
+}
 
 /// A store rooted at one URL.
 #[derive(Debug, Clone)]
@@ -100,6 +122,57 @@ impl BlobStore {
         Ok(())
     }
 
+    /// Writes an object from the chunks `chunks` delivers, in parts, holding at most a few parts in memory; the
+    /// object appears whole when the last chunk is in, and not at all when a chunk is an error or the store
+    /// fails. Returns the bytes written.
+    pub(crate) async fn put_stream(
+        &self,
+        name: &str,
+        mut chunks: mpsc::Receiver<std::io::Result<Bytes>>,
+    ) -> Result<u64> {
+        let failed =
+            |e: object_store::Error| Error::Store(format!("writing {}: {e}", self.url_of(name)));
+        let upload = self
+            .inner
+            .put_multipart(&self.key(name))
+            .await
+            .map_err(failed)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut written = 0u64;
+        while let Some(chunk) = chunks.recv().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(Error::io(format!(
+                        "reading what goes to {}",
+                        self.url_of(name)
+                    ))(e));
+                }
+            };
+            if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                let _ = writer.abort().await;
+                return Err(failed(e));
+            }
+            written += chunk.len() as u64;
+            writer.put(chunk);
+        }
+        writer.finish().await.map_err(failed)?;
+        Ok(written)
+    }
+
+    /// Opens an object for reading as a stream; `None` when it does not exist.
+    pub(crate) async fn get_stream(&self, name: &str) -> Result<Option<Download>> {
+        match self.inner.get(&self.key(name)).await {
+            Ok(result) => Ok(Some(Download {
+                size: result.meta.size,
+                bytes: result.into_stream(),
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(Error::Store(format!("reading {}: {e}", self.url_of(name)))),
+        }
+    }
+
     /// Reads an object; `None` when it does not exist.
     pub(crate) async fn get(&self, name: &str) -> Result<Option<Vec<u8>>> {
         match self.inner.get(&self.key(name)).await {
@@ -136,6 +209,53 @@ mod tests {
             store.url_of("replays/m1.json"),
             format!("file://{}/replays/m1.json", abs.display())
         );
+    }
+
+    #[tokio::test]
+    async fn streamed_objects_appear_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::local(dir.path()).unwrap();
+        // More than two parts, in chunks that do not fall on part boundaries.
+        let chunk = Bytes::from(vec![7u8; 3 * 1024 * 1024 + 11]);
+        let (tx, rx) = mpsc::channel(2);
+        let sent = chunk.clone();
+        tokio::spawn(async move {
+            for _ in 0..4 {
+                tx.send(Ok(sent.clone())).await.unwrap();
+            }
+        });
+        let written = store.put_stream("replays/big.json", rx).await.unwrap();
+        assert_eq!(written, 4 * chunk.len() as u64);
+        let download = store.get_stream("replays/big.json").await.unwrap().unwrap();
+        assert_eq!(download.size, written);
+        let read: Vec<Bytes> = futures_util::TryStreamExt::try_collect(download.bytes)
+            .await
+            .unwrap();
+        assert_eq!(read.iter().map(Bytes::len).sum::<usize>() as u64, written);
+        assert!(read.iter().all(|b| b.iter().all(|&x| x == 7)));
+
+        // A producer that fails leaves no object.
+        let (tx, rx) = mpsc::channel(2);
+        tokio::spawn(async move {
+            tx.send(Ok(Bytes::from_static(b"{\"part\""))).await.unwrap();
+            tx.send(Err(std::io::Error::other("disk gone")))
+                .await
+                .unwrap();
+        });
+        let err = store.put_stream("replays/cut.json", rx).await.unwrap_err();
+        assert!(err.to_string().contains("disk gone"), "{err}");
+        assert!(
+            store
+                .get_stream("replays/cut.json")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("replays"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["big.json"]);
     }
 
     #[test]

@@ -112,6 +112,15 @@ pub struct ExecutorArgs {
     /// Store replay JSON gzip-compressed (`<match_id>.json.gz`).
     #[arg(long, env = "EXECUTOR_REPLAY_GZIP", default_value_t = false)]
     pub replay_gzip: bool,
+    /// Largest replay kept, in bytes: a request whose replay could grow larger (the environment's episode
+    /// limit times what a step takes) is refused when it arrives, and a replay that still comes out larger is
+    /// not stored (the result says so).
+    #[arg(long, env = "EXECUTOR_MAX_REPLAY_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_replay_bytes: u64,
+    /// For tests only: a lower limit for the replay copy a report stream carries, so that tests can reach it
+    /// with short matches. Never set it in production.
+    #[arg(long, env = "EXECUTOR_TEST_REPORT_REPLAY_CAP_BYTES", hide = true)]
+    pub test_report_replay_cap_bytes: Option<u64>,
     /// Matches played at the same time; further requests wait in the queue.
     #[arg(long, env = "EXECUTOR_MAX_CONCURRENT_MATCHES", default_value_t = 4)]
     pub max_concurrent_matches: usize,
@@ -341,6 +350,12 @@ impl ServeArgs {
 }
 
 impl ExecutorArgs {
+    /// The largest replay a report stream may carry.
+    pub(crate) fn report_replay_cap(&self) -> u64 {
+        self.test_report_replay_cap_bytes
+            .map_or(self.max_replay_bytes, |cap| cap.min(self.max_replay_bytes))
+    }
+
     /// Checks values that clap cannot.
     pub fn check(&self) -> Result<()> {
         self.check_limits()?;
@@ -368,6 +383,11 @@ impl ExecutorArgs {
         let bad = |msg: &str| Err(Error::InvalidConfig(msg.to_string()));
         if self.max_concurrent_matches == 0 {
             return bad("max-concurrent-matches must be at least 1");
+        }
+        if self.max_replay_bytes == 0 {
+            return bad(
+                "max-replay-bytes must be at least 1; requests that want no replay say so with record_replay",
+            );
         }
         if self.default_timeout_sec == 0 || self.default_timeout_sec > self.max_timeout_sec {
             return bad("default-timeout-sec must be between 1 and max-timeout-sec");

@@ -46,7 +46,15 @@ async fn replay(State(matches): State<Arc<Matches>>, Path(file): Path<String>) -
         return (StatusCode::NOT_FOUND, "not a replay file name\n").into_response();
     };
     match matches.replay_file(&file).await {
-        Ok(Some(bytes)) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        // Streamed from the store as it is read: a replay is never held whole per request.
+        Ok(Some(download)) => (
+            [
+                (header::CONTENT_TYPE, content_type.to_string()),
+                (header::CONTENT_LENGTH, download.size.to_string()),
+            ],
+            axum::body::Body::from_stream(download.bytes),
+        )
+            .into_response(),
         Ok(None) => (StatusCode::NOT_FOUND, "no such replay\n").into_response(),
         Err(e) => {
             tracing::error!(file = %file, error = %e, "reading a replay failed");

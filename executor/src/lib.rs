@@ -15,7 +15,8 @@
 //!   `agent_init` and `process`) or [`backend::kubernetes`] (one Job per match, watched, reconciled).
 //! - [`reporter`]: the `executor.MatchReporter` service receiving orchestrator event streams.
 //! - `recorder`: the one owner of finished matches (replays and results, for both backends), over `blob_store`,
-//!   `replay_store`, `result_store` and [`viewer`] (the replay viewer page).
+//!   `replay_store`, `result_store` and [`viewer`] (the replay viewer page); `replay_spool`: the replay copy a
+//!   report stream carries.
 //! - `metrics`: Prometheus metrics; [`play`]: the `executor play` command.
 
 mod admission;
@@ -34,6 +35,7 @@ mod metrics;
 pub mod play;
 mod process;
 mod recorder;
+mod replay_spool;
 mod replay_store;
 pub mod reporter;
 pub mod request;

@@ -18,12 +18,13 @@ use tokio::sync::{Mutex, watch};
 
 use crate::admission::{Admission, Reservation};
 use crate::backend::{Backend, Drain, Ending, Played};
+use crate::blob_store::Download;
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::info::{MatchInfo, MatchResult, Submitted};
 use crate::live::{LiveMatch, Phase, StopReason};
 use crate::metrics::Metrics;
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, Replay};
 use crate::request::{self, MatchPlan, Submission};
 use crate::result_store::StoredMatch;
 
@@ -218,8 +219,8 @@ impl Matches {
             .encode(self.admission.running(), self.admission.queued())
     }
 
-    /// A stored replay file by its file name.
-    pub(crate) async fn replay_file(&self, file: &str) -> Result<Option<Vec<u8>>> {
+    /// A stored replay file by its file name, to stream.
+    pub(crate) async fn replay_file(&self, file: &str) -> Result<Option<Download>> {
         self.recorder.replay_file(file).await
     }
 
@@ -306,7 +307,11 @@ impl Matches {
                 }
                 let outcome = plan.entrants().not_started(status, message);
                 self.recorder
-                    .finish(&live.submitted, outcome, None)
+                    .finish(
+                        &live.submitted,
+                        outcome,
+                        Replay::unplayed(plan.record_replay),
+                    )
                     .await
                     .result
             }
@@ -335,9 +340,7 @@ impl Matches {
                 if let Some(reason) = live.stop_reason() {
                     reason.settle(&mut outcome, plan.timeout);
                 }
-                self.recorder
-                    .finish(&live.submitted, outcome, replay.as_deref())
-                    .await
+                self.recorder.finish(&live.submitted, outcome, replay).await
             }
             Ending::Recorded(stored) => stored,
         };

@@ -142,8 +142,8 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn replay_stored(&self, bytes: usize) {
-        self.replay_bytes.inc_by(bytes as u64);
+    pub(crate) fn replay_stored(&self, bytes: u64) {
+        self.replay_bytes.inc_by(bytes);
     }
 
     pub(crate) fn rejected(&self, reason: &str) {

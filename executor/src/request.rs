@@ -172,9 +172,22 @@ impl Submission {
         } else {
             req.seed
         };
-        orchestrator::envs::make(env.name, &config, seed)
+        let game = orchestrator::envs::make(env.name, &config, seed)
             .map_err(|e| invalid(format!("environment_config_json: {e}")))?;
         let limits = limits(req.limits.as_ref(), &settings.agent_limits, timeout_sec)?;
+        if req.record_replay {
+            let steps = game.max_steps();
+            let ids: Vec<String> = agents.iter().map(|a| a.agent_id.clone()).collect();
+            let bound = orchestrator::replay::size_bound(game, &req.match_id, seed, &ids, &limits);
+            if bound > settings.max_replay_bytes {
+                return Err(invalid(format!(
+                    "record_replay: the replay of up to {steps} steps of {} could take {bound} bytes, over this \
+                     executor's replay limit of {} bytes (max-replay-bytes); shorten the episode in \
+                     environment_config_json or set record_replay to false",
+                    env.name, settings.max_replay_bytes
+                )));
+            }
+        }
         Ok(MatchPlan {
             match_id: req.match_id.clone(),
             environment: env.name.to_string(),

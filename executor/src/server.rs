@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::matches::Matches;
 use crate::metrics::Metrics;
 use crate::recorder::Recorder;
+use crate::replay_spool::SpoolSettings;
 use crate::replay_store::ReplayStore;
 use crate::reporter::{ReportHub, ReporterService};
 use crate::result_store::ResultStore;
@@ -68,7 +69,12 @@ pub async fn run(
         replays,
         ResultStore::new(blobs),
         Arc::clone(&metrics),
+        settings.max_replay_bytes,
     ));
+    let spool = SpoolSettings {
+        dir: fresh_dir(&settings.data_dir.join("spool")).await?,
+        cap: settings.report_replay_cap(),
+    };
     let backend = Backend::start(&settings, &hub, report_url(local), &recorder).await?;
     let sink = backend.report_sink();
     let validator = Arc::new(Validator::new(
@@ -103,7 +109,7 @@ pub async fn run(
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let mut reporter_service = ReporterService::new(hub, metrics);
     if let Some(sink) = sink {
-        reporter_service = reporter_service.with_sink(sink);
+        reporter_service = reporter_service.with_sink(sink, spool);
     }
     let reporter =
         MatchReporterServer::new(reporter_service).max_decoding_message_size(MAX_MESSAGE_BYTES);
@@ -194,6 +200,21 @@ pub async fn run(
 /// delayed ACK of the reply's headers (about 40 ms on Linux), which every unary call would pay.
 fn grpc_incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+/// An empty directory at `path` (what a previous run left there is removed), as an absolute path.
+async fn fresh_dir(path: &std::path::Path) -> Result<std::path::PathBuf> {
+    let path =
+        std::path::absolute(path).map_err(Error::io(format!("resolving {}", path.display())))?;
+    match tokio::fs::remove_dir_all(&path).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(format!("emptying {}", path.display()))(e)),
+    }
+    tokio::fs::create_dir_all(&path)
+        .await
+        .map_err(Error::io(format!("creating {}", path.display())))?;
+    Ok(path)
 }
 
 /// Where local orchestrators reach this server: a wildcard listen address is reached over loopback.

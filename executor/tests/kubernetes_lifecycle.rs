@@ -806,3 +806,53 @@ async fn any_replica_reports_and_watches_a_match_another_replica_follows() {
     assert_eq!(from_a, result, "both replicas give the same result");
     assert_eq!(cluster.sim.request_count("create", "jobs"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_larger_than_a_report_stream_may_carry_is_said_to_be_missing() {
+    let cluster = Cluster::start(0.2).await;
+    let port = free_port();
+    // The test-only setting lowers the replay a report stream may carry to 64 KiB.
+    let executor = cluster.executor(
+        port,
+        &format!("http://127.0.0.1:{port}"),
+        &["--test-report-replay-cap-bytes", "65536"],
+    );
+    let request = pb::MatchRequest {
+        match_id: "k8s-long-rps".into(),
+        environment: "rps".into(),
+        agents: vec![
+            agent("a", &example_agent("rps-shell")),
+            agent("b", &example_agent("rps-shell")),
+        ],
+        timeout_sec: 300,
+        record_replay: true,
+        seed: 3,
+        environment_config_json: r#"{"episodeSteps": 2000}"#.into(),
+        limits: None,
+    };
+    let response = executor
+        .client()
+        .await
+        .run_match(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_status(
+        &response,
+        pb::MatchStatus::StatusSuccess,
+        "replay not stored: the replay is larger than the 65536 bytes a report stream may carry",
+    );
+    assert_eq!(response.total_steps, 1999);
+    assert_eq!(
+        response.replay_error,
+        "the replay is larger than the 65536 bytes a report stream may carry"
+    );
+    assert_eq!(response.replay_url, "");
+    assert_eq!(response.replay_sha256, "");
+    // Nothing cut was stored, and nothing is left spooled.
+    let replays = cluster.dir.path().join("store/replays");
+    assert!(!replays.join("k8s-long-rps.json").exists());
+    assert!(!replays.join("k8s-long-rps.html").exists());
+    let spooled = std::fs::read_dir(executor.data_dir.path().join("spool")).unwrap();
+    assert_eq!(spooled.count(), 0);
+}

@@ -167,6 +167,88 @@ impl Recorder {
     }
 }
 
+/// Steps of a match played with default actions to measure what one step of an environment takes in its
+/// replay.
+const SAMPLE_STEPS: u32 = 64;
+/// What an agent's entry in the outcome takes besides its stderr tail (id, numbers, first error, isolation).
+const AGENT_OUTCOME_BYTES: u64 = 4096;
+
+/// An upper estimate, in bytes, of the replay of a match of `env` (freshly made; it is played here) between
+/// `agents` with `limits`: the document around the steps as written for a short sample played with default
+/// actions, `env.max_steps()` steps of twice the largest step of that sample (numbers of the longest forms,
+/// the longest move status), and an outcome whose every agent has a full stderr tail of characters that JSON
+/// escapes. Used to refuse a configuration whose replay could not be kept before the match is played.
+pub fn size_bound(
+    mut env: Box<dyn Environment>,
+    match_id: &str,
+    seed: u64,
+    agents: &[String],
+    limits: &proto::spec::Limits,
+) -> u64 {
+    let mut recorder = Recorder::new(
+        match_id,
+        env.info().name,
+        env.config(),
+        seed,
+        agents.to_vec(),
+        env.render(),
+    );
+    let players = env.info().players;
+    let mut largest_step = 0u64;
+    let mut render = Vec::new();
+    for step in 1..=SAMPLE_STEPS {
+        let movers = env.to_move();
+        let actions: Vec<Option<Value>> = (0..players)
+            .map(|p| movers.contains(&p).then(|| env.default_action(p)))
+            .collect();
+        let result = env.step(&actions);
+        render.clear();
+        if env.write_render(&mut render).is_err() {
+            render.extend_from_slice(b"null");
+        }
+        let recorded: Vec<Value> = actions
+            .into_iter()
+            .map(|a| a.unwrap_or(Value::Null))
+            .collect();
+        let before = recorder.steps.len();
+        recorder.push(
+            StepRecord {
+                step: u32::MAX - step,
+                actions: &recorded,
+                rewards: &vec![-f64::MAX / 3.0; players],
+                statuses: &vec![MoveStatus::InvalidAction; players],
+                time_ms: &vec![-f64::MAX / 7.0; players],
+                render: &render,
+            },
+            env.as_ref(),
+        );
+        largest_step = largest_step.max((recorder.steps.len() - before) as u64);
+        if result.done {
+            break;
+        }
+    }
+    let sample = recorder.steps.len() as u64;
+    let outcome = MatchOutcome {
+        match_id: match_id.to_string(),
+        status: proto::outcome::MatchStatus::Success,
+        winner: None,
+        agents: Vec::new(),
+        total_steps: u32::MAX,
+        execution_time_sec: f64::MAX,
+        seed,
+        error_message: String::new(),
+        replay_sha256: None,
+    };
+    let document = recorder
+        .finish(&outcome)
+        .map_or(0, |(bytes, _)| bytes.len() as u64);
+    // A stderr character JSON escapes as `\u00XX` takes six bytes.
+    let per_agent = AGENT_OUTCOME_BYTES + 6 * limits.stderr_bytes as u64;
+    document.saturating_sub(sample)
+        + env.max_steps().saturating_mul(2 * largest_step)
+        + per_agent * agents.len() as u64
+}
+
 /// `SHA-256(prev || canonical_json(state))`.
 pub fn chain_hash(prev: &[u8; 32], state: &Value) -> Result<[u8; 32], serde_json::Error> {
     Ok(chain_step(prev, canonical_json(state)?.as_bytes()))

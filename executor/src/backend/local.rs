@@ -21,7 +21,7 @@ use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::live::LiveMatch;
 use crate::process::{LOG_TAIL_BYTES, describe, tail};
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, Replay};
 use crate::reporter::ReportHub;
 use crate::request::MatchPlan;
 use adopt::WorkRecord;
@@ -126,7 +126,7 @@ impl LocalBackend {
         let (ran, removal) = match self.work_dir(plan).await {
             Ok(work) => {
                 let ran = self.try_play(plan, live, work.path()).await;
-                (ran, Some(WorkCleanup::start(work)))
+                (ran, Some(WorkCleanup(work)))
             }
             Err(e) => (Err(e), None),
         };
@@ -135,7 +135,7 @@ impl LocalBackend {
             Err(e) => (
                 plan.entrants()
                     .not_started(MatchStatus::Error, format!("executor: {e}")),
-                None,
+                Replay::unplayed(plan.record_replay),
             ),
         };
         if outcome.execution_time_sec == 0.0 {
@@ -168,7 +168,7 @@ impl LocalBackend {
         plan: &MatchPlan,
         live: &Arc<LiveMatch>,
         dir: &Path,
-    ) -> Result<(MatchOutcome, Option<Vec<u8>>)> {
+    ) -> Result<(MatchOutcome, Option<Replay>)> {
         // First, what a restarted executor needs to record this match should this run die.
         let record = WorkRecord {
             match_id: plan.match_id.clone(),
@@ -184,7 +184,9 @@ impl LocalBackend {
         let cancel = live.cancel_token();
         let agent_dirs = match install_all(&self.agent_init_bin, plan, dir, cancel).await? {
             Installed::All(agent_dirs) => agent_dirs,
-            Installed::Ended(outcome) => return Ok((*outcome, None)),
+            Installed::Ended(outcome) => {
+                return Ok((*outcome, Replay::unplayed(plan.record_replay)));
+            }
         };
         // The installs drew on the match's budget: the orchestrator gets what is left of it.
         let Some(budget) = live
@@ -197,10 +199,8 @@ impl LocalBackend {
                 "the match's budget of {} s (timeout_sec) ran out while installing the agents",
                 plan.timeout.as_secs()
             );
-            return Ok((
-                plan.entrants().not_started(MatchStatus::Timeout, message),
-                None,
-            ));
+            let outcome = plan.entrants().not_started(MatchStatus::Timeout, message);
+            return Ok((outcome, Replay::unplayed(plan.record_replay)));
         };
         let files = MatchFiles::in_dir(dir);
         write_private(&files.spec, &plan.spec_json_within(agent_dirs, budget)?).await?;
@@ -257,13 +257,16 @@ impl LocalBackend {
                 "cancelled; the orchestrator left no result",
             ),
         };
-        let replay = if !plan.record_replay {
-            None
-        } else if !collected.replay.is_empty() {
-            Some(collected.replay)
-        } else {
-            tokio::fs::read(&files.replay).await.ok()
-        };
+        // The orchestrator's own file is the whole replay; the report stream's copy is not needed here.
+        let replay = plan.record_replay.then(|| {
+            if files.replay.is_file() {
+                Replay::file(files.replay.clone())
+            } else if outcome.total_steps == 0 {
+                Replay::Missing("the match ended before it was played".into())
+            } else {
+                Replay::Missing("the orchestrator wrote no replay file".into())
+            }
+        });
         Ok((outcome, replay))
     }
 
@@ -296,25 +299,24 @@ impl LocalBackend {
     }
 }
 
-/// The removal of a finished match's work directory. It runs on a blocking thread, so that it overlaps storing
-/// the replay instead of holding up a runtime worker; the match is answered only after [`WorkCleanup::finish`],
-/// so no work directory outlives its match. Dropped unfinished, the removal still completes.
+/// A played match's work directory, removed once the match is recorded (the replay is stored from it): on a
+/// blocking thread, and before the match is answered, so that no work directory outlives its match. Dropped
+/// unfinished, the directory is still removed.
 #[derive(Debug)]
-pub(super) struct WorkCleanup(tokio::task::JoinHandle<()>);
+pub(super) struct WorkCleanup(TempDir);
 
 impl WorkCleanup {
-    fn start(work: TempDir) -> Self {
-        Self(tokio::task::spawn_blocking(move || {
+    /// Removes the work directory and waits until it is gone.
+    pub(super) async fn finish(self) {
+        let work = self.0;
+        let removed = tokio::task::spawn_blocking(move || {
             let path = work.path().to_path_buf();
             if let Err(e) = work.close() {
                 tracing::warn!(path = %path.display(), error = %e, "removing the match work directory failed");
             }
-        }))
-    }
-
-    /// Waits until the work directory is gone.
-    pub(super) async fn finish(self) {
-        if let Err(e) = self.0.await {
+        })
+        .await;
+        if let Err(e) = removed {
             tracing::error!(error = %e, "the work directory removal task failed");
         }
     }

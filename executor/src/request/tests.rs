@@ -197,6 +197,22 @@ async fn bad_requests_name_the_field() {
             "environment_config_json must be a JSON object",
         ),
         (
+            "replay that cannot fit",
+            Box::new(|r| {
+                r.environment = "rps".into();
+                r.environment_config_json = r#"{"episodeSteps": 1000000}"#.into();
+            }),
+            "record_replay: the replay of up to 999999 steps of rps could take",
+        ),
+        (
+            "replay over the limit names the limit",
+            Box::new(|r| {
+                r.environment = "rps".into();
+                r.environment_config_json = r#"{"episodeSteps": 1000000}"#.into();
+            }),
+            "over this executor's replay limit of 268435456 bytes (max-replay-bytes)",
+        ),
+        (
             "unknown config key",
             Box::new(|r| r.environment_config_json = r#"{"colour": 1}"#.into()),
             "environment_config_json: pong config",
@@ -289,4 +305,25 @@ async fn errors_quote_at_most_a_short_piece_of_the_request() {
             other => panic!("{name}: expected InvalidArgument, got {other:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn a_replay_limit_refuses_only_matches_that_record_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let mut req = valid_request(path);
+    req.environment = "rps".into();
+    req.environment_config_json = r#"{"episodeSteps": 1000000}"#.into();
+    req.record_replay = false;
+    let planned = plan(&req, &settings()).await.expect("no replay, no limit");
+    assert_eq!(planned.config["episodeSteps"], 1_000_000);
+
+    // A lower limit refuses what the default takes, and the bound grows with the episode.
+    req.record_replay = true;
+    req.environment_config_json = r#"{"episodeSteps": 2000}"#.into();
+    let mut small = settings();
+    assert!(plan(&req, &small).await.is_ok());
+    small.max_replay_bytes = 100_000;
+    let err = plan(&req, &small).await.unwrap_err().to_string();
+    assert!(err.contains("replay limit of 100000 bytes"), "{err}");
 }

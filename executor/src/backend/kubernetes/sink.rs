@@ -10,6 +10,7 @@ use super::KubernetesBackend;
 use super::meta::JobMeta;
 use super::names::job_name;
 use crate::error::{Error, Result};
+use crate::recorder::Replay;
 use crate::reporter::ReportSink;
 
 #[tonic::async_trait]
@@ -18,7 +19,12 @@ impl ReportSink for KubernetesBackend {
         self.key.verify(match_id, token)
     }
 
-    async fn record(&self, match_id: &str, outcome: MatchOutcome, replay: Vec<u8>) -> Result<()> {
+    async fn record(
+        &self,
+        match_id: &str,
+        outcome: MatchOutcome,
+        replay: Option<Replay>,
+    ) -> Result<()> {
         let name = job_name(match_id);
         let job = match self.tracker.job(&name) {
             Some(job) => job,
@@ -29,7 +35,6 @@ impl ReportSink for KubernetesBackend {
         let meta = JobMeta::of(&job).ok_or_else(|| {
             Error::Internal(format!("Job {name} lacks the executor's annotations"))
         })?;
-        let replay = Some(replay.as_slice()).filter(|r| !r.is_empty());
         self.recorder
             .record(&meta.submitted, outcome, replay)
             .await

@@ -13,7 +13,7 @@ use super::MatchFiles;
 use crate::error::{Error, Result};
 use crate::info::{Entrants, Submitted};
 use crate::live::StopReason;
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, Replay};
 
 /// Time the processes of a previous run get to end their matches and exit after SIGTERM (orchestrators got
 /// one already when their executor died): time to stop the agents, write the result and replay, and give up
@@ -127,15 +127,15 @@ async fn adopt(dir: &Path, recorder: &Recorder) -> Result<Option<MatchStatus>> {
             "the executor restarted before the match started",
         ),
     };
-    let replay = if work.record_replay && outcome.replay_sha256.is_some() {
-        tokio::fs::read(&files.replay).await.ok()
-    } else {
-        None
-    };
+    let replay = work.record_replay.then(|| {
+        if files.replay.is_file() {
+            Replay::file(files.replay.clone())
+        } else {
+            Replay::Missing("the executor restarted before a replay was written".into())
+        }
+    });
     let status = outcome.status;
-    recorder
-        .record(&work.submitted(), outcome, replay.as_deref())
-        .await?;
+    recorder.record(&work.submitted(), outcome, replay).await?;
     Ok(Some(status))
 }
 
