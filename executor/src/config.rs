@@ -91,7 +91,44 @@ pub struct ServeArgs {
     pub drain_grace_sec: u64,
     #[command(flatten)]
     #[serde(flatten)]
+    pub connections: ConnectionArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
     pub executor: ExecutorArgs,
+}
+
+/// Limits on the connections of the gRPC and HTTP listeners (see `connections` in the code map). At a cap, a
+/// new connection takes the place of one that never sent a request or of the longest idle one; when all are
+/// busy, a few more answer health checks only. The caps are lowered to fit the open-file limit, whose soft
+/// value is raised to the hard one at start.
+#[derive(Debug, Clone, Args, Serialize)]
+pub struct ConnectionArgs {
+    /// Most gRPC connections open at once.
+    #[arg(long, env = "EXECUTOR_MAX_GRPC_CONNECTIONS", default_value_t = ConnectionArgs::DEFAULT.max_grpc_connections)]
+    pub max_grpc_connections: usize,
+    /// Most HTTP connections open at once.
+    #[arg(long, env = "EXECUTOR_MAX_HTTP_CONNECTIONS", default_value_t = ConnectionArgs::DEFAULT.max_http_connections)]
+    pub max_http_connections: usize,
+    /// Time a new connection has to complete its first request (TCP and HTTP/2 handshakes, the request's
+    /// headers), in milliseconds; then it is closed.
+    #[arg(long, env = "EXECUTOR_CONNECTION_FIRST_REQUEST_TIMEOUT_MS",
+          default_value_t = ConnectionArgs::DEFAULT.connection_first_request_timeout_ms)]
+    pub connection_first_request_timeout_ms: u64,
+    /// Time a connection may stay open without a request in flight, in milliseconds; a long request (a
+    /// `RunMatch`, a watch, a report stream) keeps its connection however long it lasts.
+    #[arg(long, env = "EXECUTOR_CONNECTION_IDLE_TIMEOUT_MS",
+          default_value_t = ConnectionArgs::DEFAULT.connection_idle_timeout_ms)]
+    pub connection_idle_timeout_ms: u64,
+}
+
+impl ConnectionArgs {
+    /// The defaults (also what the embedded executor of `play` uses).
+    pub const DEFAULT: Self = Self {
+        max_grpc_connections: 4096,
+        max_http_connections: 1024,
+        connection_first_request_timeout_ms: 10_000,
+        connection_idle_timeout_ms: 120_000,
+    };
 }
 
 /// How matches are run; shared by `serve` and the embedded executor of `play`.
@@ -335,6 +372,23 @@ pub struct PlayArgs {
 }
 
 impl ServeArgs {
+    /// Checks values that clap cannot.
+    pub fn check(&self) -> Result<()> {
+        let c = &self.connections;
+        if c.max_grpc_connections == 0 || c.max_http_connections == 0 {
+            return Err(Error::InvalidConfig(
+                "max-grpc-connections and max-http-connections must be at least 1".into(),
+            ));
+        }
+        if c.connection_first_request_timeout_ms == 0 || c.connection_idle_timeout_ms == 0 {
+            return Err(Error::InvalidConfig(
+                "connection-first-request-timeout-ms and connection-idle-timeout-ms must be greater than 0"
+                    .into(),
+            ));
+        }
+        self.executor.check()
+    }
+
     /// The HTTP listen address, `None` when disabled.
     pub fn http_addr(&self) -> Result<Option<SocketAddr>> {
         if self.http_listen.eq_ignore_ascii_case("off") || self.http_listen.is_empty() {

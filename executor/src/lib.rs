@@ -2,8 +2,8 @@
 //! child processes or Kubernetes Jobs) and stores their replays and results.
 //!
 //! - [`config`]: flags, environment and config file; [`telemetry`]: logging.
-//! - [`server`]: assembles the gRPC and HTTP servers and drains on shutdown; `http`: metrics, health and
-//!   replay downloads.
+//! - [`server`]: assembles the gRPC and HTTP servers and drains on shutdown; `connections`: the limits on
+//!   both listeners' connections; `http`: metrics, health and replay downloads.
 //! - `service`: the `executor.Executor` handlers, the edge where wire messages become domain calls (`convert`
 //!   maps the executor's domain types, `info` and `live`, to the wire and back).
 //! - `matches`: the life of matches (submission, idempotency, the task per match, cancellation, drain);
@@ -24,6 +24,7 @@ mod agent_init;
 pub mod backend;
 mod blob_store;
 pub mod config;
+mod connections;
 mod convert;
 mod environments;
 pub mod error;

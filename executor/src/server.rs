@@ -6,16 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use proto::pb::executor_server::ExecutorServer;
 use proto::pb::match_reporter_server::MatchReporterServer;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::backend::Backend;
 use crate::blob_store::BlobStore;
-use crate::config::ExecutorArgs;
+use crate::config::{ConnectionArgs, ExecutorArgs};
+use crate::connections::{ActivityLayer, ConnectionLimits, Connections, Health, HttpListener};
 use crate::error::{Error, Result};
 use crate::matches::Matches;
 use crate::metrics::Metrics;
@@ -40,6 +39,8 @@ pub struct Listeners {
     pub http: Option<TcpListener>,
     /// Time running matches get to finish once shutdown starts.
     pub drain_grace: Duration,
+    /// Limits on both listeners' connections.
+    pub connections: ConnectionArgs,
 }
 
 /// Serves until `shutdown` resolves, then drains: reports NOT_SERVING, takes no new matches, cancels queued
@@ -81,6 +82,26 @@ pub async fn run(
         backend.tools(),
         settings.agent_limits.clone(),
     ));
+    let budget = crate::connections::fd_budget(
+        listeners.connections.max_grpc_connections,
+        listeners.connections.max_http_connections,
+        settings.max_concurrent_matches,
+    );
+    let limits = |max| ConnectionLimits {
+        max,
+        first_request: Duration::from_millis(
+            listeners.connections.connection_first_request_timeout_ms,
+        ),
+        idle: Duration::from_millis(listeners.connections.connection_idle_timeout_ms),
+    };
+    tracing::info!(
+        open_file_limit = budget.soft_limit,
+        max_grpc_connections = budget.grpc_max,
+        max_http_connections = budget.http_max,
+        "connection limits"
+    );
+    let grpc_connections = Connections::new("grpc", limits(budget.grpc_max), Arc::clone(&metrics));
+    let http_connections = Connections::new("http", limits(budget.http_max), Arc::clone(&metrics));
     let matches = Matches::new(settings, backend, recorder, Arc::clone(&metrics));
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -146,14 +167,15 @@ pub async fn run(
                 .map_err(Error::io("reading the http address"))?;
             tracing::info!(addr = %addr, "http listening");
             let mut stopped = stopped_rx.clone();
-            let router = crate::http::router(Arc::clone(&matches));
-            let listener = listener.tap_io(|tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "setting TCP_NODELAY on an http connection failed");
-                }
-            });
+            let app = crate::http::router(Arc::clone(&matches))
+                .layer(ActivityLayer(Health::Http))
+                .into_make_service_with_connect_info::<crate::connections::Conn>();
+            let listener = HttpListener {
+                listener,
+                connections: http_connections,
+            };
             Some(tokio::spawn(async move {
-                axum::serve(listener, router)
+                axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
                         let _ = stopped.wait_for(|s| *s).await;
                     })
@@ -164,8 +186,9 @@ pub async fn run(
     };
 
     tracing::info!(addr = %local, "executor listening");
-    let incoming = grpc_incoming(listeners.grpc);
+    let incoming = grpc_connections.incoming(listeners.grpc);
     let serve = tonic::transport::Server::builder()
+        .layer(ActivityLayer(Health::Grpc))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -194,12 +217,6 @@ pub async fn run(
         }
     }
     grpc
-}
-
-/// The gRPC server's connections, with TCP_NODELAY: without it a reply's trailers wait behind the client's
-/// delayed ACK of the reply's headers (about 40 ms on Linux), which every unary call would pay.
-fn grpc_incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// An empty directory at `path` (what a previous run left there is removed), as an absolute path.
@@ -238,22 +255,5 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => tracing::info!("received SIGTERM"),
         _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use tokio_stream::StreamExt;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn grpc_connections_do_not_wait_for_delayed_acks() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut incoming = grpc_incoming(listener);
-        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let accepted = incoming.next().await.unwrap().unwrap();
-        assert!(accepted.nodelay().unwrap());
     }
 }

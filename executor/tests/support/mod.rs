@@ -39,7 +39,33 @@ impl Executor {
     /// Starts the executor with extra flags and environment variables.
     #[track_caller]
     pub fn start_with(data_dir: tempfile::TempDir, extra: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_executor"))
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_executor")),
+            data_dir,
+            extra,
+            env,
+        )
+    }
+
+    /// Starts the executor with at most `limit` open files (soft and hard limit), through `sh -c 'ulimit -n'`.
+    #[track_caller]
+    pub fn start_with_open_files(limit: u64, extra: &[&str]) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_executor"));
+        Self::spawn(command, tempfile::tempdir().expect("data dir"), extra, &[])
+    }
+
+    #[track_caller]
+    fn spawn(
+        mut command: Command,
+        data_dir: tempfile::TempDir,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        let mut child = command
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .args(["--http-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
@@ -122,6 +148,22 @@ impl Executor {
         let _ = self.child.wait();
         let dir = tempfile::tempdir().expect("placeholder dir");
         std::mem::replace(&mut self.data_dir, dir)
+    }
+
+    /// The value of a metric (its whole name with labels, as `/metrics` writes it); 0 when absent.
+    pub fn metric(&self, name: &str) -> f64 {
+        let (status, body) = self.http_get("/metrics");
+        assert_eq!(status, 200);
+        String::from_utf8_lossy(&body)
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(name)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0.0)
     }
 
     /// A plain HTTP GET on the executor's HTTP endpoint: (status, body).
