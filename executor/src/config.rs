@@ -146,6 +146,10 @@ pub struct ExecutorArgs {
     /// they are the store's URLs.
     #[arg(long, env = "EXECUTOR_REPLAY_BASE_URL")]
     pub replay_base_url: Option<String>,
+    /// File holding a token that downloads from `/replays/` must present (`Authorization: Bearer <token>`).
+    /// Without it, anyone who can reach the HTTP endpoint and knows a match id can read its replay.
+    #[arg(long, env = "EXECUTOR_REPLAY_TOKEN_FILE")]
+    pub replay_token_file: Option<PathBuf>,
     /// Store replay JSON gzip-compressed (`<match_id>.json.gz`).
     #[arg(long, env = "EXECUTOR_REPLAY_GZIP", default_value_t = false)]
     pub replay_gzip: bool,

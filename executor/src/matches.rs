@@ -16,7 +16,7 @@ use std::time::Duration;
 use proto::outcome::{AgentStatus, MatchStatus};
 use tokio::sync::{Mutex, watch};
 
-use crate::admission::{Admission, Reservation};
+use crate::admission::{Admission, Reservation, Slot};
 use crate::backend::{Backend, Drain, Ending, Played};
 use crate::blob_store::Download;
 use crate::config::ExecutorArgs;
@@ -201,6 +201,13 @@ impl Matches {
             Handle::Finished(stored) => Ok(stored.info()),
             Handle::Elsewhere(info) => Ok(*info),
         }
+    }
+
+    /// A slot for agent code run outside a match (`ValidateAgent` unpacks, checks and plays a smoke match
+    /// of a submitted agent): it counts against the concurrency limit and in `active_matches`, and waits in
+    /// the queue like a match (or is refused when the queue is full or the executor is draining).
+    pub(crate) async fn validation_slot(&self) -> Result<Slot> {
+        self.admission.reserve()?.acquire().await
     }
 
     /// Whether new matches are taken (not draining).

@@ -184,7 +184,7 @@ impl Drop for Registration {
 }
 
 /// Compares two tokens in time independent of where they differ.
-fn same_token(a: &str, b: &str) -> bool {
+pub(crate) fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

@@ -55,6 +55,10 @@ pub async fn run(
         .grpc
         .local_addr()
         .map_err(Error::io("reading the listening address"))?;
+    let replay_token = match &settings.replay_token_file {
+        Some(path) => Some(crate::http::load_replay_token(path).await?),
+        None => None,
+    };
     let hub = ReportHub::new();
     let metrics = Arc::new(Metrics::new());
     let blobs = match &settings.store_url {
@@ -167,7 +171,7 @@ pub async fn run(
                 .map_err(Error::io("reading the http address"))?;
             tracing::info!(addr = %addr, "http listening");
             let mut stopped = stopped_rx.clone();
-            let app = crate::http::router(Arc::clone(&matches))
+            let app = crate::http::router(Arc::clone(&matches), replay_token)
                 .layer(ActivityLayer(Health::Http))
                 .into_make_service_with_connect_info::<crate::connections::Conn>();
             let listener = HttpListener {
