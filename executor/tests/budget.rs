@@ -7,18 +7,14 @@ mod support;
 use std::net::TcpListener;
 
 use proto::pb;
-use support::{Executor, agent, example_agent, pong_request, test_agent};
+use support::{Executor, agent, example_agent, long_pong, pong_request, stored_replay};
 
-/// A long pong match between agents that think 50 ms per move.
+/// A long pong match with a budget of `timeout_sec`.
 fn long_match(id: &str, timeout_sec: u32) -> pb::MatchRequest {
-    let mut request = pong_request(
-        id,
-        agent("a", &test_agent("slow-steps")),
-        agent("b", &test_agent("slow-steps")),
-    );
-    request.environment_config_json = r#"{"max_steps": 100000, "winning_score": 1000}"#.into();
-    request.timeout_sec = timeout_sec;
-    request
+    pb::MatchRequest {
+        timeout_sec,
+        ..long_pong(id)
+    }
 }
 
 /// A loopback HTTP address that accepts connections and never answers: an agent download that never ends.
@@ -49,10 +45,7 @@ async fn a_match_that_plays_past_its_budget_ends_as_a_timeout_with_what_was_play
     );
     assert!(result.total_steps < 100_000);
     // The replay holds exactly what was played.
-    let replay_path = result.replay_url.strip_prefix("file://").expect("replay");
-    let replay: proto::replay::Replay =
-        serde_json::from_slice(&std::fs::read(replay_path).unwrap()).unwrap();
-    assert_eq!(replay.steps.len() as u32, result.total_steps);
+    stored_replay(&result);
     assert_eq!(executor.leftover_processes(), vec![]);
 }
 

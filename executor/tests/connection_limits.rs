@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use proto::pb::{self, match_update::Update};
-use support::{Executor, agent, pong_request, test_agent};
+use support::{Executor, long_pong};
 use tokio_stream::StreamExt;
 use tonic::Code;
 
@@ -151,12 +151,10 @@ async fn idle_connections_are_closed_but_long_requests_keep_theirs() {
     assert_closed_by_the_executor(&mut kept_alive, Duration::from_secs(30));
 
     // A match far longer than the idle timeout, answered on the connection that asked for it.
-    let mut request = pong_request(
-        "idle-long",
-        agent("a", &test_agent("slow-steps")),
-        agent("b", &test_agent("slow-steps")),
-    );
-    request.environment_config_json = r#"{"max_steps": 40, "winning_score": 1000}"#.into();
+    let request = pb::MatchRequest {
+        environment_config_json: r#"{"max_steps": 40, "winning_score": 1000}"#.into(),
+        ..long_pong("idle-long")
+    };
     let result = executor
         .client()
         .await
@@ -181,12 +179,7 @@ async fn idle_connections_are_closed_but_long_requests_keep_theirs() {
 async fn at_a_cap_of_busy_connections_health_checks_still_answer() {
     // Three: the orchestrator's report stream and two watches.
     let executor = Executor::start(&["--max-grpc-connections", "3"]);
-    let mut request = pong_request(
-        "busy-cap",
-        agent("a", &test_agent("slow-steps")),
-        agent("b", &test_agent("slow-steps")),
-    );
-    request.environment_config_json = r#"{"max_steps": 100000, "winning_score": 1000}"#.into();
+    let request = long_pong("busy-cap");
     // Two client connections, each with a watch in flight for the whole match.
     let mut first = executor.client().await;
     first.submit_match(request).await.unwrap();

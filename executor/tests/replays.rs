@@ -10,8 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use proto::pb;
-use sha2::Digest;
-use support::{Executor, agent, example_agent};
+use support::{Executor, agent, example_agent, stored_replay};
 use tonic::Code;
 
 /// An rps match of `steps` rounds between the shell starter agents, with a replay.
@@ -65,18 +64,10 @@ async fn a_replay_larger_than_a_report_stream_may_carry_is_kept_whole() {
     assert_eq!(result.error_message, "");
     assert_eq!(result.replay_error, "");
     assert_eq!(result.total_steps, 19_999);
-    let path = result
-        .replay_url
-        .strip_prefix("file://")
-        .expect("replay stored");
-    let json = std::fs::read(path).unwrap();
+    let (json, replay) = stored_replay(&result);
     assert!(json.len() > 50 * 65536, "{} bytes", json.len());
-    assert_eq!(
-        hex::encode(sha2::Sha256::digest(&json)),
-        result.replay_sha256
-    );
-    let replay: proto::replay::Replay = serde_json::from_slice(&json).expect("complete JSON");
     assert_eq!(replay.steps.len(), 19_999);
+    let path = result.replay_url.strip_prefix("file://").unwrap();
     let orchestrator = Path::new(env!("CARGO_BIN_EXE_executor")).with_file_name("orchestrator");
     let verified = Command::new(orchestrator)
         .arg("verify")

@@ -8,10 +8,11 @@ mod support;
 
 use std::net::TcpListener;
 
-use proto::pb::{self, match_update::Update};
-use sha2::Digest;
-use support::{Executor, agent, example_agent, pong_request, processes_under, test_agent};
-use tokio_stream::StreamExt;
+use proto::pb;
+use support::{
+    Executor, agent, example_agent, long_pong, pong_request, processes_under, stored_replay,
+    wait_for_play,
+};
 use tonic::Code;
 
 #[tokio::test]
@@ -61,18 +62,6 @@ async fn finished_results_survive_a_restart() {
     );
 }
 
-/// A long pong match between agents that think 50 ms per move.
-fn long_match(id: &str) -> pb::MatchRequest {
-    let mut request = pong_request(
-        id,
-        agent("a", &test_agent("slow-steps")),
-        agent("b", &test_agent("slow-steps")),
-    );
-    request.environment_config_json = r#"{"max_steps": 100000, "winning_score": 1000}"#.into();
-    request.timeout_sec = 600;
-    request
-}
-
 /// The entries of the executor's work root.
 fn work_dirs(data: &std::path::Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(data.join("work"))
@@ -84,22 +73,12 @@ fn work_dirs(data: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn a_match_left_by_a_killed_executor_is_recorded_on_restart() {
     let executor = Executor::start(&[]);
     let mut client = executor.client().await;
-    let request = long_match("killed-1");
+    let request = pb::MatchRequest {
+        timeout_sec: 600,
+        ..long_pong("killed-1")
+    };
     client.submit_match(request.clone()).await.unwrap();
-    let mut watch = client
-        .watch_match(pb::WatchMatchRequest {
-            match_id: "killed-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    while let Some(update) = watch.next().await {
-        if let Some(Update::Frame(frame)) = update.unwrap().update {
-            if frame.step >= 3 {
-                break;
-            }
-        }
-    }
+    wait_for_play(&executor, "killed-1", 3).await;
     let data = executor.kill();
     assert_eq!(
         work_dirs(data.path()).len(),
@@ -141,13 +120,7 @@ async fn a_match_left_by_a_killed_executor_is_recorded_on_restart() {
         )
     );
     // The replay its orchestrator wrote is stored whole.
-    let json = std::fs::read(result.replay_url.strip_prefix("file://").expect("replay")).unwrap();
-    assert_eq!(
-        hex::encode(sha2::Sha256::digest(&json)),
-        result.replay_sha256
-    );
-    let replay: proto::replay::Replay = serde_json::from_slice(&json).unwrap();
-    assert_eq!(replay.steps.len() as u32, result.total_steps);
+    stored_replay(&result);
 
     // The same request again answers with that result instead of playing the match again.
     let again = client.run_match(request).await.unwrap().into_inner();

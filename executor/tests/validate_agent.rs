@@ -156,13 +156,10 @@ async fn bad_validation_requests_are_invalid_arguments() {
 async fn validations_take_a_match_slot_and_wait_in_its_queue() {
     let executor = Executor::start(&["--max-concurrent-matches", "1", "--max-queued-matches", "1"]);
     let mut client = executor.client().await;
-    let mut long = support::pong_request(
-        "holds-the-slot",
-        support::agent("a", &support::test_agent("slow-steps")),
-        support::agent("b", &support::test_agent("slow-steps")),
-    );
-    long.environment_config_json = r#"{"max_steps": 100000, "winning_score": 1000}"#.into();
-    client.submit_match(long).await.unwrap();
+    client
+        .submit_match(support::long_pong("holds-the-slot"))
+        .await
+        .unwrap();
     let zip = zip_of(&[("agent.py", b"def get_action(observation):\n    return 1\n")]);
     let waiting = {
         let mut client = client.clone();

@@ -276,6 +276,60 @@ pub fn pong_request(match_id: &str, a: pb::AgentData, b: pb::AgentData) -> pb::M
     }
 }
 
+/// A pong match between agents that think 50 ms per move, long enough to be cancelled, stopped or watched.
+pub fn long_pong(match_id: &str) -> pb::MatchRequest {
+    let mut request = pong_request(
+        match_id,
+        agent("a", &test_agent("slow-steps")),
+        agent("b", &test_agent("slow-steps")),
+    );
+    request.environment_config_json = r#"{"max_steps": 100000, "winning_score": 1000}"#.into();
+    request
+}
+
+/// Waits until the match has played `steps` steps (its watch shows a frame of that step).
+pub async fn wait_for_play(executor: &Executor, match_id: &str, steps: u32) {
+    use tokio_stream::StreamExt;
+    let mut watch = executor
+        .client()
+        .await
+        .watch_match(pb::WatchMatchRequest {
+            match_id: match_id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    while let Some(update) = watch.next().await {
+        match update.unwrap().update {
+            Some(pb::match_update::Update::Frame(frame)) if frame.step >= steps => return,
+            Some(pb::match_update::Update::Finished(r)) => {
+                panic!("match {match_id} ended before it was seen playing: {r:?}")
+            }
+            _ => {}
+        }
+    }
+    panic!("the watch of match {match_id} ended before it was seen playing");
+}
+
+/// The replay a response points at, read from the file store: its bytes are exactly what `replay_sha256`
+/// says, and it holds one step per step played.
+#[track_caller]
+pub fn stored_replay(response: &pb::MatchResponse) -> (Vec<u8>, proto::replay::Replay) {
+    use sha2::Digest;
+    let path = response
+        .replay_url
+        .strip_prefix("file://")
+        .unwrap_or_else(|| panic!("no replay stored: {response:?}"));
+    let json = std::fs::read(path).expect("the stored replay");
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&json)),
+        response.replay_sha256
+    );
+    let replay: proto::replay::Replay = serde_json::from_slice(&json).expect("a whole replay");
+    assert_eq!(replay.steps.len() as u32, response.total_steps);
+    (json, replay)
+}
+
 /// Pids of live processes whose working directory or command line mention `dir`.
 pub fn processes_under(dir: &Path) -> Vec<(i32, String)> {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
