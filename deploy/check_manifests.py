@@ -6,8 +6,12 @@ Subcommands:
   accepted TARGET        prints the checkov checks accepted for TARGET (deploy/checkov-accepted.txt), comma
                          separated; fails when an entry has no reason
   select KIND FILE       prints the objects of KIND in FILE as YAML documents
+  same FILE RENDER       FILE holds the same objects as RENDER, in the same order (comments and formatting aside)
+  grace FILE             the executor's terminationGracePeriodSeconds exceeds its preStop pause plus the
+                         drain-grace-sec of its executor.toml, so a drain ends before SIGKILL
   dashboard              every metric the Grafana dashboard queries is registered in executor/src/metrics.rs
-  docs                   every `just RECIPE` in docs/deploy.md is a recipe, every deploy/ and docker/ path exists
+  docs                   every `just RECIPE` in docs/deploy.md is a recipe, every deploy/ and docker/ path exists,
+                         and the image tags the guide builds and pushes are the ones the gke overlay runs
 """
 
 import fnmatch
@@ -171,6 +175,50 @@ def cmd_select(kind, path):
     return 0
 
 
+def cmd_same(path, render):
+    mine = [doc for _, doc in docs([path])]
+    theirs = [doc for _, doc in docs([render])]
+    name = lambda d: f"{d.get('kind')}/{dig(d, ['metadata', 'name'])}"
+    for i, (a, b) in enumerate(zip(mine, theirs)):
+        if a != b:
+            print(f"FAIL {path}: object {i + 1} ({name(a)}) differs from the render's ({name(b)})")
+            return 1
+    if len(mine) != len(theirs):
+        print(f"FAIL {path} holds {len(mine)} objects, the render {len(theirs)}")
+        return 1
+    print(f"{path}: the same {len(mine)} objects as the render")
+    return 0
+
+
+def cmd_grace(path):
+    objects = [doc for _, doc in docs([path])]
+    deployment = next(
+        (d for d in objects if d.get("kind") == "Deployment" and dig(d, ["metadata", "name"]) == "rl-arena-executor"),
+        None,
+    )
+    config = next(
+        (d for d in objects if d.get("kind") == "ConfigMap" and dig(d, ["metadata", "name"]) == "executor-config"),
+        None,
+    )
+    if deployment is None or config is None:
+        print(f"FAIL {path}: no executor Deployment or executor-config ConfigMap")
+        return 1
+    pod = dig(deployment, ["spec", "template", "spec"])
+    container = next(c for c in pod["containers"] if c["name"] == "executor")
+    pause = dig(container, ["lifecycle", "preStop", "sleep", "seconds"])
+    drain = re.search(r"^drain-grace-sec\s*=\s*(\d+)", config["data"]["executor.toml"], re.M)
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    if pause is None or drain is None:
+        print(f"FAIL {path}: the executor has no preStop sleep, or executor.toml no drain-grace-sec")
+        return 1
+    if grace <= pause + int(drain.group(1)):
+        print(f"FAIL {path}: terminationGracePeriodSeconds {grace} is not above the preStop pause {pause} s plus "
+              f"drain-grace-sec {drain.group(1)}")
+        return 1
+    print(f"{path}: termination grace {grace} s > preStop {pause} s + drain {drain.group(1)} s")
+    return 0
+
+
 def cmd_dashboard():
     dashboard = ROOT / "deploy" / "components" / "monitoring" / "dashboard.json"
     text = json.dumps(json.loads(dashboard.read_text()))
@@ -207,8 +255,40 @@ def cmd_docs():
         if not (ROOT / path).exists():
             print(f"FAIL docs/deploy.md names {path}, which does not exist")
             failed = True
+    failed |= check_image_tags(text)
     print(f"docs: {len(used)} recipes and the deploy/docker paths of docs/deploy.md exist")
     return 1 if failed else 0
+
+
+def overlay_image_tags(overlay):
+    """The tags of the images an overlay runs: its kustomization's `newTag`s and its executor.toml's images."""
+    tags = set()
+    base = ROOT / "deploy" / "overlays" / overlay
+    for _, doc in docs([base / "kustomization.yaml"]):
+        for image in doc.get("images") or []:
+            if "newTag" in image:
+                tags.add(str(image["newTag"]))
+    toml = (base / "executor.toml").read_text()
+    tags.update(re.findall(r'^k8s-[a-z-]+-image\s*=\s*"[^"]*:([^":@/]+)"', toml, re.M))
+    return tags
+
+
+def check_image_tags(text):
+    """The guide's `just images TAG` and `just push REGISTRY TAG` use the tag the gke overlay runs."""
+    tags = overlay_image_tags("gke")
+    if len(tags) != 1:
+        print(f"FAIL deploy/overlays/gke runs images of several tags: {sorted(tags)}")
+        return True
+    (tag,) = tags
+    used = re.findall(r"just images (\S+)", text) + re.findall(r"just push \S+ (\S+)", text)
+    wrong = sorted({t for t in used if t != tag})
+    for t in wrong:
+        print(f"FAIL docs/deploy.md builds or pushes images tagged {t}; deploy/overlays/gke runs {tag}")
+    if not used:
+        print("FAIL docs/deploy.md names no image tag to build and push")
+        return True
+    print(f"docs: the guide's image tag {tag} is the gke overlay's ({len(used)} commands)")
+    return bool(wrong)
 
 
 def main(argv):
@@ -224,6 +304,10 @@ def main(argv):
         return cmd_accepted(rest[0])
     if command == "select":
         return cmd_select(rest[0], rest[1])
+    if command == "grace":
+        return cmd_grace(rest[0])
+    if command == "same":
+        return cmd_same(rest[0], rest[1])
     if command == "dashboard":
         return cmd_dashboard()
     if command == "docs":

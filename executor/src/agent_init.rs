@@ -10,6 +10,7 @@ use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
+use crate::live::StopReason;
 use crate::process::{LOG_TAIL_BYTES, describe, tail};
 use crate::request::MatchPlan;
 
@@ -105,17 +106,20 @@ pub(crate) async fn install(
 }
 
 /// Installs every agent of a match, in parallel, into `<dir>/agents/agent-N`; an agent whose artifact is bad
-/// is charged with the failed match.
+/// is charged with the failed match. The installs draw on the match's budget: at its `deadline` they are
+/// stopped and the match is a timeout.
 pub(crate) async fn install_all(
     bin: &Path,
     plan: &MatchPlan,
     dir: &Path,
     cancel: &CancellationToken,
+    deadline: tokio::time::Instant,
 ) -> Result<Installed> {
+    let stop = cancel.child_token();
     let mut installs = tokio::task::JoinSet::new();
     for (i, agent) in plan.agents.iter().enumerate() {
         let (bin, source, dir) = (bin.to_path_buf(), agent.source.clone(), dir.to_path_buf());
-        let cancel = cancel.clone();
+        let cancel = stop.clone();
         installs.spawn(async move {
             let dest = dir.join("agents").join(format!("agent-{}", i + 1));
             let result_file = dir.join(format!("agent-{}-init.txt", i + 1));
@@ -141,6 +145,11 @@ pub(crate) async fn install_all(
                     MatchStatus::Cancelled,
                     "cancelled while installing the agents",
                 ))));
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                stop.cancel();
+                while installs.join_next().await.is_some() {}
+                return Ok(Installed::Ended(Box::new(out_of_budget(plan))));
             }
         };
         let (i, result) =
@@ -168,6 +177,13 @@ pub(crate) async fn install_all(
         message,
         &faults,
     ))))
+}
+
+/// The outcome of a match whose budget ran out before its agents started.
+pub(crate) fn out_of_budget(plan: &MatchPlan) -> MatchOutcome {
+    let mut outcome = plan.entrants().not_started(MatchStatus::Cancelled, "");
+    StopReason::Deadline.settle(&mut outcome, plan.timeout);
+    outcome
 }
 
 /// The command line of one install (the Kubernetes backend's `agent-N-init` containers get the same flags).

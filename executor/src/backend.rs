@@ -163,6 +163,14 @@ impl Backend {
         }
     }
 
+    /// The name of the Kubernetes Job of a match; `None` for local matches.
+    pub(crate) fn job_name(&self, match_id: &str) -> Option<String> {
+        match &self.0 {
+            Kind::Local(_) => None,
+            Kind::Kubernetes(_) => Some(kubernetes::job_name(match_id)),
+        }
+    }
+
     pub(crate) fn drain(&self) -> Drain {
         match &self.0 {
             Kind::Local(_) => Drain::FinishThenCancel,

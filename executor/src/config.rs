@@ -240,13 +240,23 @@ pub struct KubernetesArgs {
         default_value = "1Gi"
     )]
     pub k8s_orchestrator_memory_request: String,
-    /// Memory limit of the `match-orchestrator` container; exceeding it is OOMKilled.
+    /// Largest memory limit of the `match-orchestrator` container. A match pod's limit is its agents'
+    /// address-space limits (`limits.memory_mb` each) plus `k8s-orchestrator-memory-headroom`, so that a
+    /// greedy agent hits its own limit (and is charged for it) before the container is OOMKilled as a whole;
+    /// a request whose agents cannot fit under this cap is refused.
     #[arg(
         long,
         env = "EXECUTOR_K8S_ORCHESTRATOR_MEMORY_LIMIT",
-        default_value = "4Gi"
+        default_value = "8Gi"
     )]
     pub k8s_orchestrator_memory_limit: String,
+    /// Memory the orchestrator itself (and the environment) may use on top of its agents' limits.
+    #[arg(
+        long,
+        env = "EXECUTOR_K8S_ORCHESTRATOR_MEMORY_HEADROOM",
+        default_value = "512Mi"
+    )]
+    pub k8s_orchestrator_memory_headroom: String,
     /// CPU request of each `agent-N-init` container.
     #[arg(long, env = "EXECUTOR_K8S_INIT_CPU_REQUEST", default_value = "100m")]
     pub k8s_init_cpu_request: String,
@@ -275,15 +285,42 @@ pub struct KubernetesArgs {
     /// RuntimeClass of the match pods (such as `gvisor`).
     #[arg(long, env = "EXECUTOR_K8S_RUNTIME_CLASS")]
     pub k8s_runtime_class: Option<String>,
-    /// Seconds a Job gets beyond the match timeout and agent start-up (its `activeDeadlineSeconds` slack).
-    #[arg(long, env = "EXECUTOR_K8S_DEADLINE_SLACK_SEC", default_value_t = 120)]
+    /// Seconds the executor waits past a match's budget (`timeout_sec`, the Job's `activeDeadlineSeconds`,
+    /// pod start-up and agent installs included) for the stopped orchestrator to report what was played,
+    /// before it records the timeout itself.
+    #[arg(long, env = "EXECUTOR_K8S_DEADLINE_SLACK_SEC", default_value_t = 5)]
     pub k8s_deadline_slack_sec: u64,
     /// Seconds a finished Job (and its Secret) is kept (`ttlSecondsAfterFinished`).
     #[arg(long, env = "EXECUTOR_K8S_TTL_SEC", default_value_t = 600)]
     pub k8s_ttl_sec: u32,
-    /// Seconds a match pod may stay unschedulable before the match fails with a capacity error.
+    /// Seconds a match pod may stay unschedulable before the match fails with a capacity error (on an
+    /// autoscaling cluster: the time to provision a node). The match's own budget bounds it too.
     #[arg(long, env = "EXECUTOR_K8S_STARTUP_BUDGET_SEC", default_value_t = 120)]
     pub k8s_startup_budget_sec: u64,
+    /// Seconds a container may wait in a reason the kubelet retries (`ErrImagePull`,
+    /// `CreateContainerConfigError`, `CreateContainerError`: common on fresh or upgraded nodes) before the
+    /// match fails; `ImagePullBackOff` fails at once.
+    #[arg(long, env = "EXECUTOR_K8S_TRANSIENT_GRACE_SEC", default_value_t = 60)]
+    pub k8s_transient_grace_sec: u64,
+    /// User and group id of every match container. Processes limits count per user on a node, so this uid
+    /// should belong to no other workload (not 65532, the uid of distroless images and of the executor).
+    #[arg(long, env = "EXECUTOR_K8S_MATCH_UID", default_value_t = 61000,
+          value_parser = clap::value_parser!(i64).range(1..=2_147_483_647))]
+    pub k8s_match_uid: i64,
+    /// Sandbox layers without which no match starts (`orchestrator run --require-isolation`): a node that
+    /// lacks one (an old kernel, gVisor without Landlock) fails the match with a message naming it. Empty:
+    /// none required.
+    #[arg(
+        long,
+        env = "EXECUTOR_K8S_REQUIRE_ISOLATION",
+        value_delimiter = ',',
+        default_value = "no_new_privs,no_capabilities,rlimits,seccomp,landlock_fs"
+    )]
+    pub k8s_require_isolation: Vec<String>,
+    /// Containers that admission webhooks add to every match pod (a service-mesh sidecar, say): they share the
+    /// pod's 12 KiB of termination messages, so the orchestrator's result gets less room.
+    #[arg(long, env = "EXECUTOR_K8S_SIDECAR_CONTAINERS", default_value_t = 0)]
+    pub k8s_sidecar_containers: u32,
     /// Seconds a finished Job with no waiting request may stay unrecorded before any replica records its result
     /// from the termination message.
     #[arg(long, env = "EXECUTOR_K8S_ADOPT_GRACE_SEC", default_value_t = 10)]

@@ -53,6 +53,8 @@ impl From<&MatchInfo> for pb::MatchInfo {
             current_step: info.current_step,
             environment: info.environment.clone(),
             agent_ids: info.agent_ids.clone(),
+            // Where the match runs is the backend's to say; the service fills it in.
+            job_name: String::new(),
         }
     }
 }

@@ -30,6 +30,10 @@ use crate::result_store::StoredMatch;
 
 /// Time cancelled matches get to record their results during shutdown.
 const CANCEL_GRACE: Duration = Duration::from_secs(20);
+/// Time past a playing match's deadline that its backend gets to end it on its own (a local orchestrator
+/// stops before the deadline; a Kubernetes Job's deadline stops its pod, whose report is the result) before
+/// the executor stops it.
+const STOP_BACKSTOP: Duration = Duration::from_secs(5);
 
 /// A match found by id.
 #[derive(Debug, Clone)]
@@ -160,6 +164,11 @@ impl Matches {
                 "no match with match_id {match_id:?}; submit it with SubmitMatch or RunMatch first"
             ))),
         }
+    }
+
+    /// The name of the Kubernetes Job of a match; `None` with the local backend.
+    pub(crate) fn job_name(&self, match_id: &str) -> Option<String> {
+        self.backend.job_name(match_id)
     }
 
     /// Waits for the result of a match followed elsewhere (see [`Handle::Elsewhere`]).
@@ -377,14 +386,14 @@ impl Matches {
         stored.result
     }
 
-    /// Has the backend play the match, and stops it when its budget runs out: the backend then ends it as it
-    /// ends a cancelled match, with the result as it stands.
+    /// Has the backend play the match, and stops it when its budget runs out and the backend did not end it
+    /// on its own: the backend then ends it as it ends a cancelled match, with the result as it stands.
     async fn play_within_budget(&self, plan: &MatchPlan, live: &Arc<LiveMatch>) -> Played {
         let play = self.backend.play(plan, live);
         tokio::pin!(play);
         tokio::select! {
             played = &mut play => return played,
-            () = tokio::time::sleep_until(live.deadline()) => {}
+            () = tokio::time::sleep_until(live.deadline() + STOP_BACKSTOP) => {}
         }
         tracing::warn!(
             timeout_sec = plan.timeout.as_secs(),

@@ -129,20 +129,6 @@ impl Recorder {
         Ok(stored)
     }
 
-    /// Records that a match whose result is stored ended otherwise: a timed-out orchestrator reports what was
-    /// played before it was stopped, and the match is then a timeout.
-    pub(crate) async fn amend(
-        &self,
-        mut stored: StoredMatch,
-        status: MatchStatus,
-        message: String,
-    ) -> Result<StoredMatch> {
-        stored.result.outcome.status = status;
-        stored.result.outcome.error_message = message;
-        self.results.put(&stored).await?;
-        Ok(stored)
-    }
-
     /// The recorded result of a match.
     pub(crate) async fn get(&self, match_id: &str) -> Result<Option<StoredMatch>> {
         self.results.get(match_id).await

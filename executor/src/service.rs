@@ -60,6 +60,14 @@ impl ExecutorService {
             e.into()
         })
     }
+
+    /// A match's state on the wire, with the Kubernetes Job that plays it.
+    fn wire_info(&self, info: &crate::info::MatchInfo) -> pb::MatchInfo {
+        pb::MatchInfo {
+            job_name: self.matches.job_name(&info.match_id).unwrap_or_default(),
+            ..pb::MatchInfo::from(info)
+        }
+    }
 }
 
 #[tonic::async_trait]
@@ -131,8 +139,9 @@ impl pb::executor_server::Executor for ExecutorService {
         &self,
         request: Request<pb::GetMatchRequest>,
     ) -> Result<Response<pb::MatchInfo>, Status> {
-        let handle = self.matches.get(&request.into_inner().match_id).await?;
-        Ok(Response::new(pb::MatchInfo::from(&handle.info())))
+        let match_id = request.into_inner().match_id;
+        let handle = self.matches.get(&match_id).await?;
+        Ok(Response::new(self.wire_info(&handle.info())))
     }
 
     async fn cancel_match(
@@ -140,7 +149,7 @@ impl pb::executor_server::Executor for ExecutorService {
         request: Request<pb::CancelMatchRequest>,
     ) -> Result<Response<pb::MatchInfo>, Status> {
         let info = self.matches.cancel(&request.into_inner().match_id).await?;
-        Ok(Response::new(pb::MatchInfo::from(&info)))
+        Ok(Response::new(self.wire_info(&info)))
     }
 
     async fn list_environments(

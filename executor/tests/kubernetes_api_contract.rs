@@ -1,6 +1,7 @@
 //! The exact Kubernetes API requests of the backend, against a scripted API server (`tower_test` mock):
-//! create Secret, Job and the Secret's owner; 409 on create attaches or conflicts; 429 is retried; cancel
-//! deletes in the foreground; a watch answered 410 Gone lists again.
+//! create the Job, then its Secret owned by it (never patched; a Job without its Secret is deleted); 409 on
+//! create attaches (making a missing Secret) or conflicts; 429 is retried; cancel deletes in the foreground;
+//! a watch answered 410 Gone lists again; the Jobs' FailedCreate events are watched.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -62,7 +63,6 @@ struct Seen {
     method: Method,
     path: String,
     query: HashMap<String, String>,
-    content_type: String,
     body: Value,
     respond: tower_test::mock::SendResponse<Response<Body>>,
 }
@@ -87,12 +87,6 @@ async fn next(handle: &mut Handle) -> Seen {
         method: parts.method,
         path: parts.uri.path().to_string(),
         query,
-        content_type: parts
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
         body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         respond,
     }
@@ -108,6 +102,14 @@ fn reply(seen: Seen, status: u16, body: Value) {
     );
 }
 
+/// Expects the Job's create and answers that it was created, with uid `job-uid`.
+async fn job_created(handle: &mut Handle) {
+    let seen = next(handle).await;
+    assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, JOBS));
+    let body = seen.body.clone();
+    reply(seen, 201, with_uid(body, "job-uid"));
+}
+
 fn status(code: u16, reason: &str) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
            "message": format!("{reason} (scripted)"), "reason": reason, "code": code})
@@ -121,25 +123,13 @@ fn with_uid(mut object: Value, uid: &str) -> Value {
 
 const JOBS: &str = "/apis/batch/v1/namespaces/rl-arena/jobs";
 const SECRETS: &str = "/api/v1/namespaces/rl-arena/secrets";
+const EVENTS: &str = "/api/v1/namespaces/rl-arena/events";
 
 #[tokio::test]
-async fn creates_the_secret_then_the_job_then_owns_the_secret() {
+async fn creates_the_job_then_its_secret_owned_by_it() {
     let (client, mut handle) = mock();
     let objects = objects("m-1", "fp-1");
     let scenario = tokio::spawn(async move {
-        let seen = next(&mut handle).await;
-        assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, SECRETS));
-        assert_eq!(
-            seen.query.get("fieldManager").map(String::as_str),
-            Some("rl-arena-executor")
-        );
-        assert_eq!(seen.body["kind"], "Secret");
-        assert_eq!(seen.body["metadata"]["name"], "m-1");
-        assert_eq!(seen.body["metadata"]["labels"]["match-id"], "m-1");
-        assert!(seen.body["data"]["spec.json"].is_string());
-        let body = seen.body.clone();
-        reply(seen, 201, with_uid(body, "secret-uid"));
-
         let seen = next(&mut handle).await;
         assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, JOBS));
         assert_eq!(
@@ -147,42 +137,107 @@ async fn creates_the_secret_then_the_job_then_owns_the_secret() {
             Some("rl-arena-executor")
         );
         assert_eq!(seen.body["kind"], "Job");
+        assert_eq!(seen.body["metadata"]["name"], "match-m-1");
         assert_eq!(
             seen.body["metadata"]["annotations"]["rl-arena.dev/fingerprint"],
             "fp-1"
         );
         assert_eq!(seen.body["spec"]["backoffLimit"], 0);
+        let secret_name = seen.body["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "match-spec")
+            .unwrap()["secret"]["secretName"]
+            .clone();
+        assert!(
+            secret_name.as_str().unwrap().starts_with("match-m-1-"),
+            "{secret_name}"
+        );
         let body = seen.body.clone();
         reply(seen, 201, with_uid(body, "job-uid"));
 
         let seen = next(&mut handle).await;
-        assert_eq!(
-            (&seen.method, seen.path.as_str()),
-            (&Method::PATCH, &*format!("{SECRETS}/m-1"))
-        );
-        assert_eq!(seen.content_type, "application/merge-patch+json");
+        assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, SECRETS));
         assert_eq!(
             seen.query.get("fieldManager").map(String::as_str),
             Some("rl-arena-executor")
         );
+        assert_eq!(seen.body["kind"], "Secret");
+        assert_eq!(seen.body["metadata"]["name"], secret_name);
+        assert_eq!(seen.body["metadata"]["labels"]["match-id"], "m-1");
         assert_eq!(
-            seen.body,
-            json!({"metadata": {"ownerReferences": [
-                {"apiVersion": "batch/v1", "kind": "Job", "name": "m-1", "uid": "job-uid"}]}}),
-            "only the owner: the Secret was new"
+            seen.body["metadata"]["annotations"]["rl-arena.dev/fingerprint"],
+            "fp-1"
         );
-        reply(
-            seen,
-            200,
-            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "m-1"}}),
+        assert_eq!(seen.body["immutable"], true);
+        assert_eq!(
+            seen.body["metadata"]["ownerReferences"],
+            json!([{"apiVersion": "batch/v1", "kind": "Job", "name": "match-m-1", "uid": "job-uid"}]),
+            "owned by its Job from the start"
         );
+        assert!(seen.body["data"]["spec.json"].is_string());
+        let body = seen.body.clone();
+        reply(seen, 201, with_uid(body, "secret-uid"));
+        // Nothing else: no patch of an immutable Secret.
+        handle.next_request().await.is_none()
     });
-    let attached = JobApi::new(client, NS)
-        .create_or_attach(&objects, "m-1", "fp-1")
-        .await
-        .unwrap();
+    let api = JobApi::new(client, NS);
+    let attached = api.create_or_attach(&objects, "m-1", "fp-1").await.unwrap();
     assert!(
         matches!(attached, Attached::Created(job) if job.metadata.uid.as_deref() == Some("job-uid"))
+    );
+    drop(api);
+    assert!(scenario.await.unwrap(), "a request after the Secret");
+}
+
+#[tokio::test]
+async fn a_secret_that_exists_already_is_kept_never_patched_or_replaced() {
+    let (client, mut handle) = mock();
+    let objects = objects("m-5", "fp");
+    let scenario = tokio::spawn(async move {
+        job_created(&mut handle).await;
+        // The first create went through but its answer was lost; the retry finds it.
+        let seen = next(&mut handle).await;
+        assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, SECRETS));
+        reply(seen, 503, status(503, "ServiceUnavailable"));
+        let seen = next(&mut handle).await;
+        assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, SECRETS));
+        reply(seen, 409, status(409, "AlreadyExists"));
+        handle.next_request().await.is_none()
+    });
+    let api = JobApi::new(client, NS);
+    let attached = api.create_or_attach(&objects, "m-5", "fp").await.unwrap();
+    assert!(matches!(attached, Attached::Created(_)));
+    drop(api);
+    assert!(scenario.await.unwrap(), "a request after the 409");
+}
+
+#[tokio::test]
+async fn a_job_whose_secret_cannot_be_created_is_deleted() {
+    let (client, mut handle) = mock();
+    let objects = objects("m-6", "fp");
+    let scenario = tokio::spawn(async move {
+        job_created(&mut handle).await;
+        let seen = next(&mut handle).await;
+        assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, SECRETS));
+        reply(seen, 403, status(403, "Forbidden"));
+        let seen = next(&mut handle).await;
+        assert_eq!(
+            (&seen.method, seen.path.as_str()),
+            (&Method::DELETE, &*format!("{JOBS}/match-m-6"))
+        );
+        assert_eq!(seen.body["propagationPolicy"], "Foreground");
+        reply(seen, 404, status(404, "NotFound"));
+    });
+    let err = JobApi::new(client, NS)
+        .create_or_attach(&objects, "m-6", "fp")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("match Secret") && err.contains("Forbidden"),
+        "{err}"
     );
     scenario.await.unwrap();
 }
@@ -195,24 +250,36 @@ async fn an_existing_job_is_attached_to_when_the_request_is_the_same_and_refused
         let existing = with_uid(serde_json::to_value(&objects.job).unwrap(), "old-uid");
         let scenario = tokio::spawn(async move {
             let seen = next(&mut handle).await;
-            assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, SECRETS));
-            reply(seen, 409, status(409, "AlreadyExists"));
-            let seen = next(&mut handle).await;
             assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, JOBS));
             reply(seen, 409, status(409, "AlreadyExists"));
             let seen = next(&mut handle).await;
             assert_eq!(
                 (&seen.method, seen.path.as_str()),
-                (&Method::GET, &*format!("{JOBS}/m-1"))
+                (&Method::GET, &*format!("{JOBS}/match-m-1"))
             );
             let mut job = existing;
             job["metadata"]["annotations"]["rl-arena.dev/fingerprint"] =
                 json!(existing_fingerprint);
+            let secret_name =
+                job["spec"]["template"]["spec"]["volumes"][2]["secret"]["secretName"].clone();
             reply(seen, 200, job);
+            if existing_fingerprint == "fp-1" {
+                // The running Job gets its Secret in case its creator stopped before making it; it exists.
+                let seen = next(&mut handle).await;
+                assert_eq!((&seen.method, seen.path.as_str()), (&Method::POST, SECRETS));
+                assert_eq!(seen.body["metadata"]["name"], secret_name);
+                assert_eq!(
+                    seen.body["metadata"]["ownerReferences"][0]["uid"],
+                    "old-uid"
+                );
+                reply(seen, 409, status(409, "AlreadyExists"));
+            }
+            // Nothing else is written.
+            handle.next_request().await.is_none()
         });
-        let result = JobApi::new(client, NS)
-            .create_or_attach(&objects, "m-1", "fp-1")
-            .await;
+        let api = JobApi::new(client, NS);
+        let result = api.create_or_attach(&objects, "m-1", "fp-1").await;
+        drop(api);
         match (result, attaches) {
             (Ok(Attached::Existing(job)), true) => {
                 assert_eq!(job.metadata.uid.as_deref(), Some("old-uid"));
@@ -222,7 +289,7 @@ async fn an_existing_job_is_attached_to_when_the_request_is_the_same_and_refused
             }
             (other, _) => panic!("fingerprint {existing_fingerprint}: unexpected {other:?}"),
         }
-        scenario.await.unwrap();
+        assert!(scenario.await.unwrap(), "a write after attaching");
     }
 }
 
@@ -231,10 +298,6 @@ async fn too_many_requests_and_server_errors_are_retried() {
     let (client, mut handle) = mock();
     let objects = objects("m-2", "fp");
     let scenario = tokio::spawn(async move {
-        let seen = next(&mut handle).await;
-        assert_eq!(seen.path, SECRETS);
-        let body = seen.body.clone();
-        reply(seen, 201, with_uid(body, "s"));
         let mut job_posts = 0;
         for code in [429, 503] {
             let seen = next(&mut handle).await;
@@ -252,12 +315,12 @@ async fn too_many_requests_and_server_errors_are_retried() {
         let body = seen.body.clone();
         reply(seen, 201, with_uid(body, "job-uid"));
         let seen = next(&mut handle).await;
-        assert_eq!(seen.method, Method::PATCH);
-        reply(
-            seen,
-            200,
-            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "m-2"}}),
-        );
+        assert_eq!(seen.path, SECRETS);
+        reply(seen, 503, status(503, "ServiceUnavailable"));
+        let seen = next(&mut handle).await;
+        assert_eq!(seen.path, SECRETS, "the Secret's create is retried too");
+        let body = seen.body.clone();
+        reply(seen, 201, with_uid(body, "s"));
         job_posts
     });
     let attached = JobApi::new(client, NS)
@@ -338,13 +401,25 @@ async fn a_watch_that_is_gone_lists_again() {
     while job_lists < 2 {
         let seen = next(&mut handle).await;
         assert_eq!(seen.method, Method::GET);
+        let watching = seen.query.get("watch").map(String::as_str) == Some("true");
+        if seen.path == EVENTS {
+            assert_eq!(
+                seen.query.get("fieldSelector").map(String::as_str),
+                Some("involvedObject.kind=Job,reason=FailedCreate")
+            );
+            if watching {
+                pending.push(seen);
+            } else {
+                reply(seen, 200, list("EventList", "1", Vec::new()));
+            }
+            continue;
+        }
         assert_eq!(
             seen.query.get("labelSelector").map(String::as_str),
             Some("app.kubernetes.io/managed-by=rl-arena-executor"),
             "{}",
             seen.path
         );
-        let watching = seen.query.get("watch").map(String::as_str) == Some("true");
         match (seen.path.as_str(), watching) {
             (JOBS, false) => {
                 job_lists += 1;
@@ -414,6 +489,7 @@ async fn every_task_waiting_for_the_first_lists_is_woken() {
                 lists += 1;
                 reply(seen, 200, list("PodList", "1", Vec::new()));
             }
+            (EVENTS, false) => reply(seen, 200, list("EventList", "1", Vec::new())),
             // Watches stay open: nothing else happens after the lists.
             (_, true) => watches.push(seen),
             (path, _) => panic!("unexpected request to {path}"),

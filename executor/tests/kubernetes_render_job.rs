@@ -104,10 +104,10 @@ fn the_job_name_of_an_id_that_is_no_dns_label_is_cleaned_and_hashed() {
     let yaml = render(&["--match-id", "League_Round.7"]);
     let name_line = yaml
         .lines()
-        .find(|l| l.trim_start().starts_with("name: league-round-7-"))
+        .find(|l| l.trim_start().starts_with("name: match-league-round-7-"))
         .unwrap_or_else(|| panic!("no cleaned name in:\n{yaml}"));
     let name = name_line.trim().trim_start_matches("name: ");
-    assert_eq!(name.len(), "league-round-7-".len() + 8, "{name}");
+    assert_eq!(name.len(), "match-league-round-7-".len() + 8, "{name}");
     assert!(
         yaml.contains("match-id: League_Round.7"),
         "the label keeps the id"

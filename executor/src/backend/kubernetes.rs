@@ -2,7 +2,8 @@
 //!
 //! - [`job`]: the one function that builds a match's Job and Secret (also `executor render-job`, see
 //!   `sample`); `meta`: what a Job's labels and annotations say about its match.
-//! - `names`: the deterministic Job name of a match id.
+//! - `names`: the deterministic Job name of a match id (`match-<id>`); `sizing`: a match pod's memory and
+//!   the room for the orchestrator's termination message.
 //! - `api`: the few API calls a match makes (create-or-attach, get, delete), with retries and a field manager.
 //! - `tracker`: one watcher per kind (Jobs, Pods) feeding reflector stores; waiters are woken per match.
 //! - `diagnose`: Job and pod status to a verdict (running, produced a result, failed with a precise cause).
@@ -39,6 +40,7 @@ mod names;
 mod reconciler;
 mod sample;
 mod sink;
+mod sizing;
 mod termination;
 mod tracker;
 mod waiter;
@@ -48,6 +50,7 @@ mod tests;
 
 pub use api::{Attached, JobApi};
 pub use job::{JobSettings, MatchObjects};
+pub(crate) use names::job_name;
 pub use sample::render_sample;
 pub use tracker::Tracker;
 
@@ -61,8 +64,10 @@ pub const API_PERMISSIONS: &[(&str, &str, &str)] = &[
     ("batch", "jobs", "delete"),
     ("", "pods", "list"),
     ("", "pods", "watch"),
+    // Created owned by its Job, never changed: no patch, and no delete (the owner goes with its Job).
     ("", "secrets", "create"),
-    ("", "secrets", "patch"),
+    ("", "events", "list"),
+    ("", "events", "watch"),
 ];
 
 /// Time the executor waits for its first list of Jobs and pods before serving anyway.
@@ -76,6 +81,10 @@ const NO_SMOKE_MATCH: &str = "smoke match skipped: this executor plays matches a
 struct Timing {
     /// How long a pod may stay unschedulable.
     startup_budget: Duration,
+    /// How long a container may wait in a reason the kubelet retries.
+    transient_grace: Duration,
+    /// How long past a match's budget the stopped orchestrator may take to report.
+    deadline_slack: Duration,
     /// How long a finished Job nobody waits for may stay unrecorded before this replica records it.
     adopt_grace: Duration,
     /// `ttlSecondsAfterFinished`; the janitor deletes finished Jobs older than twice this.
@@ -138,6 +147,8 @@ impl KubernetesBackend {
             key,
             timing: Timing {
                 startup_budget: Duration::from_secs(k.k8s_startup_budget_sec),
+                transient_grace: Duration::from_secs(k.k8s_transient_grace_sec),
+                deadline_slack: Duration::from_secs(k.k8s_deadline_slack_sec),
                 adopt_grace: Duration::from_secs(k.k8s_adopt_grace_sec),
                 ttl: Duration::from_secs(u64::from(k.k8s_ttl_sec)),
             },
@@ -173,12 +184,15 @@ impl KubernetesBackend {
         fingerprint: &str,
     ) -> Result<Attached> {
         let name = names::job_name(&plan.match_id);
-        if let Some(job) = self.tracker.job(&name) {
-            return api::attach(&job, &plan.match_id, fingerprint);
-        }
         let objects = self
             .settings
             .build(plan, fingerprint, &self.key.token(&plan.match_id))?;
+        if let Some(job) = self.tracker.job(&name) {
+            return self
+                .api
+                .attach(&job, &objects, &plan.match_id, fingerprint)
+                .await;
+        }
         let attached = self
             .api
             .create_or_attach(&objects, &plan.match_id, fingerprint)

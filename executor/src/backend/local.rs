@@ -16,7 +16,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::{Ending, Held, Played, Tools};
-use crate::agent_init::{Installed, install_all};
+use crate::agent_init::{Installed, install_all, out_of_budget};
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::live::LiveMatch;
@@ -182,7 +182,9 @@ impl LocalBackend {
             .map_err(|e| Error::Internal(format!("encoding the work record: {e}")))?;
         write_private(&dir.join(WorkRecord::FILE), &record).await?;
         let cancel = live.cancel_token();
-        let agent_dirs = match install_all(&self.agent_init_bin, plan, dir, cancel).await? {
+        let installed =
+            install_all(&self.agent_init_bin, plan, dir, cancel, live.deadline()).await?;
+        let agent_dirs = match installed {
             Installed::All(agent_dirs) => agent_dirs,
             Installed::Ended(outcome) => {
                 return Ok((*outcome, Replay::unplayed(plan.record_replay)));
@@ -195,12 +197,7 @@ impl LocalBackend {
             .checked_sub(ANSWER_MARGIN)
             .filter(|left| !left.is_zero())
         else {
-            let message = format!(
-                "the match's budget of {} s (timeout_sec) ran out while installing the agents",
-                plan.timeout.as_secs()
-            );
-            let outcome = plan.entrants().not_started(MatchStatus::Timeout, message);
-            return Ok((outcome, Replay::unplayed(plan.record_replay)));
+            return Ok((out_of_budget(plan), Replay::unplayed(plan.record_replay)));
         };
         let files = MatchFiles::in_dir(dir);
         write_private(&files.spec, &plan.spec_json_within(agent_dirs, budget)?).await?;

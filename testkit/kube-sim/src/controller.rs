@@ -1,7 +1,8 @@
 //! The control plane loops, run on every change and on a short tick for timers. Parts:
 //! - `failure_policy`: what a failed pod means for its Job under `podFailurePolicy`;
 //! - `job`: the Job controller (one pod per Job, status from pod phases, `backoffLimit`,
-//!   `activeDeadlineSeconds`, `suspend`) and TTL-after-finished;
+//!   `activeDeadlineSeconds`, `suspend`, terminal conditions after the pods are gone, pod creation
+//!   refused by quota) and TTL-after-finished;
 //! - `gc`: the garbage collector (ownerReferences, foreground deletion).
 
 mod failure_policy;
@@ -21,8 +22,13 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.subscribe();
     loop {
         {
+            let quota = shared.faults().exhausted_quota.clone();
+            let cx = job::Conditions {
+                scale: shared.config.time_scale,
+                exhausted_quota: quota.as_deref(),
+            };
             let mut store = shared.store();
-            job::reconcile_jobs(&mut store, shared.config.time_scale);
+            job::reconcile_jobs(&mut store, &cx);
             gc::collect_garbage(&mut store);
         }
         tokio::select! {

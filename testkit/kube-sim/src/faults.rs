@@ -1,6 +1,7 @@
 //! Fault injection and request accounting: what tests switch on to see how a client copes
-//! (image pulls that fail, unschedulable pods, OOM kills, node loss, API restarts, injected
-//! error responses) and how many requests of each verb and resource the API served.
+//! (image pulls that fail, unschedulable pods, OOM kills, node loss, an exhausted quota,
+//! container creation errors that clear, API restarts, injected error responses) and how many
+//! requests of each verb and resource the API served.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -24,6 +25,18 @@ pub struct ErrorInjection {
     pub count: u32,
 }
 
+/// A container that fails to be created a number of times, in a reason the kubelet retries
+/// (`CreateContainerError`, `CreateContainerConfigError`, `ErrImagePull`), before it starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransientError {
+    /// The container's name (in any pod).
+    pub container: String,
+    /// The waiting reason shown meanwhile.
+    pub reason: String,
+    /// How many tries fail; each retry comes after a back-off.
+    pub times: u32,
+}
+
 /// One row of the request counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestCount {
@@ -44,12 +57,27 @@ pub(crate) struct Faults {
     /// Bumped on every node loss; pods started under an older value are lost.
     pub(crate) node_epoch: u64,
     pub(crate) errors: Vec<ErrorInjection>,
+    /// While set, the named ResourceQuota refuses every new pod.
+    pub(crate) exhausted_quota: Option<String>,
+    pub(crate) transient: Vec<TransientError>,
     pub(crate) counts: BTreeMap<(String, String), u64>,
 }
 
 impl Faults {
     pub(crate) fn image_pull_fails(&self, image: &str) -> bool {
         self.image_pull.iter().any(|p| image_matches(p, image))
+    }
+
+    /// Takes one failed try of `container`'s creation, if one is due: its reason.
+    pub(crate) fn take_transient(&mut self, container: &str) -> Option<String> {
+        let hit = self
+            .transient
+            .iter_mut()
+            .find(|t| t.times > 0 && t.container == container)?;
+        hit.times -= 1;
+        let reason = hit.reason.clone();
+        self.transient.retain(|t| t.times > 0);
+        Some(reason)
     }
 
     /// Counts a request and returns the injected error code for it, if any.

@@ -12,7 +12,8 @@
 //! - `images`: the image map ([`ImageMapping`]) and how its patterns name images;
 //! - `config`: [`Config`];
 //! - `store`: objects, the global resource version, watch history and write semantics;
-//! - `faults`: fault switches ([`ErrorInjection`]) and request counts ([`RequestCount`]);
+//! - `faults`: fault switches ([`ErrorInjection`], [`TransientError`], an exhausted quota) and request
+//!   counts ([`RequestCount`]);
 //! - `processes`: process groups of running containers;
 //! - `shared`: the state the API, the controllers and the kubelet share;
 //! - `events`: core/v1 Events recorded by the controllers and the kubelet;
@@ -47,6 +48,6 @@ mod validate;
 pub use child::SimProcess;
 pub use config::Config;
 pub use error::{ApiError, Error, Result};
-pub use faults::{ErrorInjection, RequestCount};
+pub use faults::{ErrorInjection, RequestCount, TransientError};
 pub use images::ImageMapping;
 pub use sim::Sim;

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::faults::{ErrorInjection, Faults};
+use crate::faults::{ErrorInjection, Faults, TransientError};
 use crate::kinds::Kind;
 use crate::object::uid;
 use crate::processes::ProcessGroups;
@@ -80,6 +80,16 @@ impl Shared {
                 faults.image_pull.push(pattern.to_owned());
             }
         }
+        self.poke();
+    }
+
+    pub(crate) fn set_exhausted_quota(&self, quota: Option<&str>) {
+        self.faults().exhausted_quota = quota.map(str::to_owned);
+        self.poke();
+    }
+
+    pub(crate) fn add_transient_error(&self, error: TransientError) {
+        self.faults().transient.push(error);
         self.poke();
     }
 

@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::faults::{ErrorInjection, RequestCount};
+use crate::faults::{ErrorInjection, RequestCount, TransientError};
 use crate::shared::{Shared, stopped};
 
 /// A running simulator in this process. Dropping it stops the API and kills every container.
@@ -94,6 +94,18 @@ impl Sim {
 
     pub fn clear_image_pull_failure(&self, pattern: &str) {
         self.shared.set_image_pull_failure(pattern, false);
+    }
+
+    /// While `Some(name)`, the ResourceQuota `name` refuses every new pod: the Job controller records
+    /// a `FailedCreate` warning (`exceeded quota: name, ...`) and tries again after a back-off.
+    pub fn exhaust_quota(&self, quota: Option<&str>) {
+        self.shared.set_exhausted_quota(quota);
+    }
+
+    /// Makes the creation of a container fail `times` times in a reason the kubelet retries (as on a
+    /// fresh node), each shown as its waiting reason with a `Failed` event, before it starts.
+    pub fn transient_container_error(&self, error: TransientError) {
+        self.shared.add_transient_error(error);
     }
 
     /// While on, new pods stay Pending with `PodScheduled=False` reason `Unschedulable`.

@@ -77,12 +77,14 @@ pub(crate) struct DeleteOptions {
 }
 
 /// Controller bookkeeping that the real cluster keeps in finalizers and timestamps with
-/// sub-second precision lost: which pods a Job has counted, when Jobs started and finished.
+/// sub-second precision lost: which pods a Job has counted, when Jobs started and finished, and
+/// when a Job's pod creation last failed (it is retried after a back-off).
 #[derive(Debug, Default)]
 pub(crate) struct JobBook {
     pub(crate) counted: HashSet<String>,
     pub(crate) started: HashMap<String, Instant>,
     pub(crate) finished: HashMap<String, Instant>,
+    pub(crate) create_failed: HashMap<String, Instant>,
 }
 
 pub(crate) struct Store {
@@ -266,6 +268,7 @@ impl Store {
         let id = uid(&object).to_owned();
         self.jobs.started.remove(&id);
         self.jobs.finished.remove(&id);
+        self.jobs.create_failed.remove(&id);
         self.emit(kind, ns, "DELETED", object.clone(), None);
         object
     }

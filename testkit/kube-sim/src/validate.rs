@@ -71,6 +71,41 @@ pub(crate) fn validate(kind: Kind, object: &Value) -> Result<(), ApiError> {
     }
 }
 
+/// Checks what an update may not change: a Secret's `type`, and the data of a Secret or ConfigMap marked
+/// `immutable: true` (which stays so). Metadata (labels, owner references) may change. 422 naming each field,
+/// as the API server's `ValidateSecretUpdate` and `ValidateConfigMapUpdate` answer.
+pub(crate) fn validate_update(kind: Kind, old: &Value, new: &Value) -> Result<(), ApiError> {
+    const IMMUTABLE: &str = "Forbidden: field is immutable when `immutable` is set";
+    let mut causes = Causes::new();
+    let data_fields: &[&str] = match kind {
+        Kind::Secret => &["data"],
+        Kind::ConfigMap => &["data", "binaryData"],
+        _ => return Ok(()),
+    };
+    if kind == Kind::Secret && old.get("type") != new.get("type") && new.get("type").is_some() {
+        cause(&mut causes, "type", "Invalid value: field is immutable");
+    }
+    if old.get("immutable") == Some(&Value::Bool(true)) {
+        if new.get("immutable") != Some(&Value::Bool(true)) {
+            cause(&mut causes, "immutable", IMMUTABLE);
+        }
+        for field in data_fields {
+            if old.get(*field) != new.get(*field) {
+                cause(&mut causes, field, IMMUTABLE);
+            }
+        }
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            kind,
+            crate::object::meta_str(old, "name"),
+            &causes,
+        ))
+    }
+}
+
 /// Names are DNS-1123 subdomains; Job names are labels, since they become label values.
 fn validate_name(kind: Kind, name: &str, causes: &mut Causes) {
     if name.is_empty() {

@@ -1,12 +1,12 @@
 //! API server semantics through kube-rs: errors as Status bodies (404, 409, 410, 422), resource
 //! versions, generateName, selectors, merge patch, server-side apply, the status subresource,
-//! watches that resume and bookmarks, discovery.
+//! watches that resume and bookmarks, discovery, immutable Secrets and ConfigMaps.
 
 mod support;
 
 use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::core::ErrorResponse;
 use serde_json::json;
@@ -358,4 +358,82 @@ async fn discovery_answers_version_and_resources() {
     ] {
         assert!(names.contains(&want), "{want} in {names:?}");
     }
+}
+
+#[tokio::test]
+async fn immutable_secrets_and_config_maps_refuse_data_changes_but_take_metadata() {
+    let (_sim, client) = start(1.0).await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), NS);
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "frozen"}, "immutable": true, "stringData": {"k": "v"},
+    }))
+    .expect("secret json");
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("create");
+    let merge = |body: serde_json::Value| {
+        let secrets = secrets.clone();
+        async move {
+            secrets
+                .patch("frozen", &PatchParams::default(), &Patch::Merge(&body))
+                .await
+        }
+    };
+    let e = api_error(merge(json!({"data": {"k": "dw=="}})).await);
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        e.message,
+        "Secret \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set"
+    );
+    let e = api_error(merge(json!({"immutable": false})).await);
+    assert!(e.message.contains("immutable: Forbidden"), "{}", e.message);
+    // Metadata stays writable: labels and owner references.
+    let patched = merge(
+        json!({"metadata": {"labels": {"a": "b"}, "ownerReferences": [
+        {"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "u"}]}}),
+    )
+    .await
+    .expect("metadata patch");
+    assert_eq!(patched.metadata.owner_references.map(|o| o.len()), Some(1));
+    // A mutable Secret's data changes as before.
+    let open: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "open"}, "stringData": {"k": "v"}}))
+            .expect("secret json");
+    secrets
+        .create(&PostParams::default(), &open)
+        .await
+        .expect("create");
+    secrets
+        .patch(
+            "open",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"k": "dw=="}})),
+        )
+        .await
+        .expect("a mutable Secret's data changes");
+
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
+    let frozen: ConfigMap = serde_json::from_value(
+        json!({"metadata": {"name": "frozen"}, "immutable": true, "data": {"k": "v"}}),
+    )
+    .expect("configmap json");
+    maps.create(&PostParams::default(), &frozen)
+        .await
+        .expect("create");
+    let e = api_error(
+        maps.patch(
+            "frozen",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"k": "w"}})),
+        )
+        .await,
+    );
+    assert_eq!(e.code, 422);
+    assert!(
+        e.message
+            .starts_with("ConfigMap \"frozen\" is invalid: data: Forbidden"),
+        "{}",
+        e.message
+    );
 }

@@ -57,6 +57,35 @@ async fn binary_serves_the_api_and_admin_endpoints() {
         other => panic!("expected the injected 503, got {other:?}"),
     }
     assert!(jobs.get("child").await.is_ok());
+    // An exhausted quota refuses the next Job's pod until it is cleared; a transient creation error clears.
+    let post = |path: &str, body: &str| sim.admin("POST", path, body).expect("admin").0;
+    assert_eq!(post("/_sim/faults/quota", r#"{"quota":"q"}"#), 200);
+    assert_eq!(
+        post(
+            "/_sim/faults/transient",
+            r#"{"container":"main","reason":"CreateContainerError","times":1}"#
+        ),
+        200
+    );
+    jobs.create(&PostParams::default(), &shell_job("later", "echo hi"))
+        .await
+        .expect("create");
+    eventually("a FailedCreate event", || async {
+        let events: Api<k8s_openapi::api::core::v1::Event> =
+            Api::default_namespaced(client.clone());
+        let list = events.list(&Default::default()).await.ok()?;
+        list.items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("FailedCreate"))
+    })
+    .await;
+    assert!(job_pods(&client, "later").await.is_empty());
+    assert_eq!(post("/_sim/faults/quota", r#"{"quota":""}"#), 200);
+    assert_eq!(finished(&jobs, "later").await.0, "Complete");
+    assert_eq!(
+        post("/_sim/faults/transient", r#"{"container":"main"}"#),
+        400
+    );
     assert_eq!(
         sim.admin("POST", "/_sim/nonsense", "{}").expect("admin").0,
         404

@@ -1,5 +1,6 @@
-//! Fault injection: image pulls, missing Secrets, unschedulable pods, OOM kills, node loss, API
-//! restarts and injected error responses, plus request counting.
+//! Fault injection: image pulls, missing Secrets (a mount retried, or a container config error),
+//! an exhausted quota, container creation errors that clear, unschedulable pods, OOM kills, node
+//! loss, API restarts and injected error responses, plus request counting.
 
 mod support;
 
@@ -67,7 +68,7 @@ async fn image_pull_failure_backs_off_until_cleared() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_secret_is_a_create_container_config_error() {
+async fn a_missing_secret_volume_is_a_mount_the_kubelet_retries() {
     let (_sim, client) = start(0.05).await;
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let mut job = shell_job("cfg", "test \"$(cat \"$1\")\" = hello");
@@ -83,6 +84,53 @@ async fn a_missing_secret_is_a_create_container_config_error() {
         .expect("create");
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     let name = pod_name(&pod_of(&client, "cfg").await);
+    let mount = eventually("a FailedMount event", || async {
+        events_with_reason(&client, "FailedMount").await.pop()
+    })
+    .await;
+    assert_eq!(
+        mount.message.as_deref(),
+        Some("MountVolume.SetUp failed for volume \"spec\" : secret \"late\" not found")
+    );
+    assert_eq!(mount.type_.as_deref(), Some("Warning"));
+    assert_eq!(mount.involved_object.name.as_deref(), Some(name.as_str()));
+    // Not a container error: the pod waits, its container still being created.
+    let pod = pods.get(&name).await.expect("pod");
+    assert_eq!(
+        waiting_reason(&pod, false).as_deref(),
+        Some("ContainerCreating")
+    );
+    assert_eq!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Pending")
+    );
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), NS);
+    let secret: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "late"}, "stringData": {"greeting": "hello"}}),
+    )
+    .expect("secret");
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("create secret");
+    assert_eq!(finished(&jobs, "cfg").await.0, "Complete");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_secret_in_the_environment_is_a_create_container_config_error() {
+    let (_sim, client) = start(0.05).await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
+    let mut job = shell_job("env", "test \"$GREETING\" = hello");
+    pod_spec_mut(&mut job).containers[0].env = Some(
+        serde_json::from_value(json!([{"name": "GREETING",
+            "valueFrom": {"secretKeyRef": {"name": "later", "key": "greeting"}}}]))
+        .expect("env json"),
+    );
+    jobs.create(&PostParams::default(), &job)
+        .await
+        .expect("create");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let name = pod_name(&pod_of(&client, "env").await);
     let pod = eventually("CreateContainerConfigError", || async {
         let pod = pods.get(&name).await.ok()?;
         (waiting_reason(&pod, false).as_deref() == Some("CreateContainerConfigError"))
@@ -96,17 +144,82 @@ async fn a_missing_secret_is_a_create_container_config_error() {
         .and_then(|s| s.waiting)
         .and_then(|w| w.message)
         .unwrap_or_default();
-    assert_eq!(message, "secret \"late\" not found");
+    assert_eq!(message, "secret \"later\" not found");
     let secrets: Api<Secret> = Api::namespaced(client.clone(), NS);
     let secret: Secret = serde_json::from_value(
-        json!({"metadata": {"name": "late"}, "stringData": {"greeting": "hello"}}),
+        json!({"metadata": {"name": "later"}, "stringData": {"greeting": "hello"}}),
     )
     .expect("secret");
     secrets
         .create(&PostParams::default(), &secret)
         .await
         .expect("create secret");
-    assert_eq!(finished(&jobs, "cfg").await.0, "Complete");
+    assert_eq!(finished(&jobs, "env").await.0, "Complete");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_quota_is_a_failed_create_event_on_the_job_until_it_frees() {
+    let (sim, client) = start(0.05).await;
+    sim.exhaust_quota(Some("matches"));
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
+    jobs.create(&PostParams::default(), &shell_job("quota", "true"))
+        .await
+        .expect("create");
+    let refused = eventually("a FailedCreate event", || async {
+        events_with_reason(&client, "FailedCreate").await.pop()
+    })
+    .await;
+    assert_eq!(refused.type_.as_deref(), Some("Warning"));
+    assert_eq!(refused.involved_object.kind.as_deref(), Some("Job"));
+    assert_eq!(refused.involved_object.name.as_deref(), Some("quota"));
+    let job = jobs.get("quota").await.expect("job");
+    assert_eq!(refused.involved_object.uid, job.metadata.uid);
+    let message = refused.message.unwrap_or_default();
+    assert!(
+        message.starts_with("Error creating: pods \"quota-")
+            && message.contains("is forbidden: exceeded quota: matches"),
+        "{message}"
+    );
+    assert!(job_pods(&client, "quota").await.is_empty());
+    // The event is found by the field selector a client watches with.
+    let events: Api<Event> = Api::namespaced(client.clone(), NS);
+    let selected = events
+        .list(&ListParams::default().fields("involvedObject.kind=Job,reason=FailedCreate"))
+        .await
+        .expect("list events");
+    assert!(!selected.items.is_empty());
+    sim.exhaust_quota(None);
+    assert_eq!(finished(&jobs, "quota").await.0, "Complete");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_creation_errors_the_kubelet_retries_clear() {
+    let (sim, client) = start(0.05).await;
+    sim.transient_container_error(kube_sim::TransientError {
+        container: "main".into(),
+        reason: "CreateContainerError".into(),
+        times: 2,
+    });
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
+    jobs.create(&PostParams::default(), &shell_job("flaky", "true"))
+        .await
+        .expect("create");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let name = pod_name(&pod_of(&client, "flaky").await);
+    eventually("CreateContainerError", || async {
+        let pod = pods.get(&name).await.ok()?;
+        (waiting_reason(&pod, false).as_deref() == Some("CreateContainerError")).then_some(())
+    })
+    .await;
+    assert_eq!(finished(&jobs, "flaky").await.0, "Complete");
+    let failures = events_with_reason(&client, "Failed").await;
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert!(failures.iter().all(|e| {
+        e.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("CreateContainerError")
+    }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

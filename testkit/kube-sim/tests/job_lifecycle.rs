@@ -1,6 +1,6 @@
 //! A whole match-shaped Job through kube-rs: a Secret volume, init containers writing to an
 //! emptyDir, a main container reading both and writing a termination message, watched to
-//! completion with `kube::runtime::watcher`.
+//! completion with `kube::runtime::watcher`; termination messages cut as the kubelet cuts them.
 
 mod support;
 
@@ -171,4 +171,35 @@ async fn job_runs_init_containers_then_main_and_reports_completion() {
         .find_map(|d| std::fs::read_to_string(d.path().join("volumes/agents/seen-spec")).ok())
         .expect("seen-spec written into the emptyDir");
     assert_eq!(seen, "{\"env\":\"pong\"}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn termination_messages_keep_the_files_tail_within_the_pods_12_kib() {
+    let (_sim, client) = start(0.05).await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
+    // Each container writes 5000 bytes: 1000 `a` then 4000 `b`. The kubelet reads the last 4096
+    // (96 `a`, 4000 `b`); with four containers each keeps the first 12288 / 4 = 3072 of those.
+    let write = |name: &str| {
+        json!({"name": name, "image": "sim/shell",
+            "args": ["-c", "head -c 1000 /dev/zero | tr '\\0' a > \"$1\"; head -c 4000 /dev/zero | tr '\\0' b >> \"$1\"",
+                     "sh", "/dev/termination-log"]})
+    };
+    let mut job = shell_job("messages", "true");
+    *pod_spec_mut(&mut job) = serde_json::from_value(json!({
+        "restartPolicy": "Never",
+        "initContainers": [write("init-1"), write("init-2")],
+        "containers": [write("main-1"), write("main-2")],
+    }))
+    .expect("pod spec json");
+    jobs.create(&PostParams::default(), &job)
+        .await
+        .expect("create");
+    assert_eq!(finished(&jobs, "messages").await.0, "Complete");
+    let pod = first_pod(&client, "messages").await;
+    let want = format!("{}{}", "a".repeat(96), "b".repeat(3072 - 96));
+    for name in ["init-1", "init-2", "main-1", "main-2"] {
+        let (_, _, message) = terminated(&pod, name).expect("terminated");
+        assert_eq!(message.len(), 3072, "{name}");
+        assert_eq!(message, want, "{name}");
+    }
 }

@@ -1,5 +1,5 @@
-//! The few Kubernetes API calls a match makes besides the shared watches: create the Secret and the Job (or
-//! attach to the Job of the same request), give the Secret its owner, get a Job, delete a Job. Every write
+//! The few Kubernetes API calls a match makes besides the shared watches: create the Job (or attach to the Job
+//! of the same request) and its Secret, owned by it from its creation, get a Job, delete a Job. Every write
 //! names the field manager; 429 and 5xx answers and transport errors are retried with backoff.
 
 use std::future::Future;
@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client, ResourceExt};
-use serde_json::json;
 
-use super::job::{FIELD_MANAGER, MatchObjects, owner_reference};
+use super::diagnose::is_finished;
+use super::job::{FIELD_MANAGER, MatchObjects, SPEC_VOLUME, owner_reference};
 use super::meta::{FINGERPRINT_ANNOTATION, MATCH_ID_LABEL};
 use crate::error::{Error, Result};
 
@@ -46,28 +46,17 @@ impl JobApi {
         }
     }
 
-    /// Creates the Secret, then the Job, then makes the Job the Secret's owner. When the Job exists
-    /// already, attaches to it if it carries the same request fingerprint, else answers a conflict.
+    /// Creates the Job, then its Secret owned by it (deleting the Job deletes the Secret; the pod waits for
+    /// the Secret's volume until it exists). When the Job exists already, attaches to it if it carries the
+    /// same request fingerprint, else answers a conflict.
     pub async fn create_or_attach(
         &self,
         objects: &MatchObjects,
         match_id: &str,
         fingerprint: &str,
     ) -> Result<Attached> {
-        let post = PostParams {
-            dry_run: false,
-            field_manager: Some(FIELD_MANAGER.into()),
-        };
         let name = objects.job.name_any();
-        let secret_existed = match retry("create secret", || {
-            self.secrets.create(&post, &objects.secret)
-        })
-        .await
-        {
-            Ok(_) => false,
-            Err(kube::Error::Api(e)) if e.code == 409 => true,
-            Err(e) => return Err(api_error("creating the match Secret", &name, e)),
-        };
+        let post = post();
         let job = match retry("create job", || self.jobs.create(&post, &objects.job)).await {
             Ok(job) => job,
             Err(kube::Error::Api(e)) if e.code == 409 => {
@@ -75,7 +64,7 @@ impl JobApi {
                     .await
                     .map_err(|e| api_error("reading the existing match Job", &name, e))?;
                 return match existing {
-                    Some(job) => attach(&job, match_id, fingerprint),
+                    Some(job) => self.attach(&job, objects, match_id, fingerprint).await,
                     // Deleted between the two calls: a retry of the request creates it anew.
                     None => Err(Error::Unavailable(format!(
                         "match Job {name} was being deleted; send the request again"
@@ -84,26 +73,57 @@ impl JobApi {
             }
             Err(e) => return Err(api_error("creating the match Job", &name, e)),
         };
-        let Some(owner) = owner_reference(&job) else {
-            return Err(Error::Internal(format!("created Job {name} has no uid")));
-        };
-        // A Secret left by an earlier attempt gets this request's data too.
-        let mut patch = json!({ "metadata": { "ownerReferences": [owner] } });
-        if secret_existed {
-            patch["data"] = serde_json::to_value(&objects.secret.data)
-                .map_err(|e| Error::Internal(format!("encoding the Secret: {e}")))?;
+        if let Err(e) = self.create_secret(&job, &objects.secret).await {
+            // Without its Secret the pod would wait for its volume until the deadline.
+            if let Err(delete) = self.delete(&name).await {
+                tracing::warn!(job = %name, error = %delete, "deleting a match Job without its Secret failed");
+            }
+            return Err(e);
         }
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.into()),
-            ..Default::default()
-        };
-        let patch = Patch::Merge(&patch);
-        retry("patch secret", || {
-            self.secrets.patch(&name, &params, &patch)
-        })
-        .await
-        .map_err(|e| api_error("setting the match Secret's owner", &name, e))?;
         Ok(Attached::Created(Box::new(job)))
+    }
+
+    /// Attaches to an existing Job made for the same request; refuses one made for another. A running Job
+    /// whose creator stopped before creating its Secret gets it now (an existing one is left as it is).
+    pub async fn attach(
+        &self,
+        job: &Job,
+        objects: &MatchObjects,
+        match_id: &str,
+        fingerprint: &str,
+    ) -> Result<Attached> {
+        let attached = same_request(job, match_id, fingerprint)?;
+        if !is_finished(job) {
+            if let Err(e) = self.create_secret(job, &objects.secret).await {
+                tracing::warn!(job = %job.name_any(), error = %e, "creating the Secret of an attached match Job failed");
+            }
+        }
+        Ok(attached)
+    }
+
+    /// Creates the Secret that `job` mounts, owned by it (an owner set at creation needs no permission
+    /// beyond `create`, even where the OwnerReferencesPermissionEnforcement admission plugin runs). One that
+    /// exists already (a create that timed out went through, or the Job's creator made it) is kept: Secrets
+    /// are immutable, and the name is the Job's own.
+    async fn create_secret(&self, job: &Job, secret: &Secret) -> Result<()> {
+        let Some(owner) = owner_reference(job) else {
+            return Err(Error::Internal(format!(
+                "match Job {} has no uid",
+                job.name_any()
+            )));
+        };
+        let mut secret = secret.clone();
+        if let Some(name) = mounted_secret(job) {
+            secret.metadata.name = Some(name);
+        }
+        secret.metadata.owner_references = Some(vec![owner]);
+        let name = secret.name_any();
+        let post = post();
+        match retry("create secret", || self.secrets.create(&post, &secret)).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+            Err(e) => Err(api_error("creating the match Secret", &name, e)),
+        }
     }
 
     /// The Job named `name`, if it exists.
@@ -132,8 +152,25 @@ impl JobApi {
     }
 }
 
-/// Attaches to an existing Job when it was made for the same request.
-pub(super) fn attach(job: &Job, match_id: &str, fingerprint: &str) -> Result<Attached> {
+/// The name of the Secret a match Job mounts.
+fn mounted_secret(job: &Job) -> Option<String> {
+    job.spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .volumes
+        .as_ref()?
+        .iter()
+        .find(|v| v.name == SPEC_VOLUME)?
+        .secret
+        .as_ref()?
+        .secret_name
+        .clone()
+}
+
+/// An existing Job, when it was made for the same request.
+fn same_request(job: &Job, match_id: &str, fingerprint: &str) -> Result<Attached> {
     let same_match = job.labels().get(MATCH_ID_LABEL).map(String::as_str) == Some(match_id);
     let same_request = job
         .annotations()
@@ -148,6 +185,14 @@ pub(super) fn attach(job: &Job, match_id: &str, fingerprint: &str) -> Result<Att
              identical request to attach to it, or use a new match_id",
             job.name_any()
         )))
+    }
+}
+
+/// Create parameters: every write names the field manager.
+fn post() -> PostParams {
+    PostParams {
+        dry_run: false,
+        field_manager: Some(FIELD_MANAGER.into()),
     }
 }
 

@@ -1,25 +1,36 @@
-//! Turns what the watches show of a match's Job and pod into a verdict: still going, the orchestrator
-//! produced its result, or the match failed, with the precise status and message. Pure: the caller supplies
-//! the objects and the time.
+//! Turns what the watches show of a match's Job, its pod and its `FailedCreate` events into a verdict: still
+//! going, the orchestrator produced its result, or the match failed, with the precise status and message.
+//! Pure: the caller supplies the objects and the time.
+//!
+//! Since Kubernetes 1.31 a Job's `Failed` and `Complete` conditions come only after its pods terminate,
+//! preceded by `FailureTarget` and `SuccessCriteriaMet`; the verdict reads either. A Job past its deadline
+//! stops its pod, whose orchestrator then reports what was played: the verdict waits for the pod to end (at
+//! most the report grace) so that report is the result.
 
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
 use k8s_openapi::chrono::{DateTime, Utc};
 use proto::outcome::MatchStatus;
 
 use super::job::{AGENT_INIT_BAD_ARTIFACT, AGENT_INIT_UNREACHABLE, ORCHESTRATOR_CONTAINER};
 
-/// Waiting reasons that never resolve on their own: the match fails at once.
+/// Waiting reasons that do not resolve on their own: the match fails at once. `ImagePullBackOff` means the
+/// kubelet tried and is backing off.
 const STUCK_REASONS: &[&str] = &[
-    "ErrImagePull",
     "ImagePullBackOff",
     "InvalidImageName",
     "ErrImageNeverPull",
+    "RunContainerError",
+];
+/// Waiting reasons the kubelet retries and that fresh or upgraded nodes show for a while (a registry
+/// credential or a Secret not yet synced, a runtime still starting): the match fails only when one lasts
+/// longer than the transient grace.
+const TRANSIENT_REASONS: &[&str] = &[
+    "ErrImagePull",
     "CreateContainerConfigError",
     "CreateContainerError",
-    "RunContainerError",
 ];
 /// How long a failed Job waits for its pod's final status to arrive (the two watches are not ordered).
 const POD_STATUS_LAG: Duration = Duration::from_secs(5);
@@ -59,11 +70,20 @@ pub(super) struct Context<'a> {
     pub(super) agent_ids: &'a [String],
     /// How long a pod may stay unschedulable.
     pub(super) startup_budget: Duration,
+    /// How long a container may wait in a transient reason.
+    pub(super) transient_grace: Duration,
+    /// How long a Job past its deadline waits for its stopped pod (and the report of what was played).
+    pub(super) report_grace: Duration,
     pub(super) now: DateTime<Utc>,
 }
 
-/// The verdict on a match from its Job and its pods (any order).
-pub(super) fn diagnose(job: &Job, pods: &[&Pod], cx: &Context<'_>) -> Verdict {
+/// The verdict on a match from its Job, its pods (any order) and the Job's `FailedCreate` events.
+pub(super) fn diagnose(
+    job: &Job,
+    pods: &[&Pod],
+    failed_creates: &[&Event],
+    cx: &Context<'_>,
+) -> Verdict {
     let conditions = job
         .status
         .as_ref()
@@ -75,25 +95,29 @@ pub(super) fn diagnose(job: &Job, pods: &[&Pod], cx: &Context<'_>) -> Verdict {
             .find(|c| c.type_ == kind && c.status == "True")
     };
     let failed = true_condition("Failed").or_else(|| true_condition("FailureTarget"));
-    if let Some(c) = failed {
-        if c.reason.as_deref() == Some("DeadlineExceeded") {
-            let deadline = job
-                .spec
-                .as_ref()
-                .and_then(|s| s.active_deadline_seconds)
-                .unwrap_or_default();
-            return Verdict::Failed {
-                status: MatchStatus::Timeout,
-                message: format!(
-                    "match did not finish within its Job deadline of {deadline} s and was stopped"
-                ),
-                faults: Vec::new(),
-            };
-        }
-    }
     // The newest pod tells the most (there is only one with backoffLimit 0).
     let mut pods = pods.to_vec();
     pods.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    if let Some(message) = deadline_exceeded(job) {
+        let waited = failed.map_or(Duration::ZERO, |c| {
+            since(c.last_transition_time.as_ref(), cx)
+        });
+        if pods.last().is_some_and(|p| !pod_ended(p)) && waited < cx.report_grace {
+            return Verdict::Pending {
+                recheck_in: Some(cx.report_grace - waited),
+            };
+        }
+        return Verdict::Failed {
+            status: MatchStatus::Timeout,
+            message,
+            faults: Vec::new(),
+        };
+    }
+    if pods.is_empty() {
+        if let Some(verdict) = failed_create(failed_creates) {
+            return verdict;
+        }
+    }
     if let Some(pod) = pods.last() {
         if let Some(verdict) = diagnose_pod(pod, cx) {
             return verdict;
@@ -105,17 +129,8 @@ pub(super) fn diagnose(job: &Job, pods: &[&Pod], cx: &Context<'_>) -> Verdict {
         };
     }
     if let Some(c) = failed {
-        let waited = c
-            .last_transition_time
-            .as_ref()
-            .and_then(|t| (cx.now - t.0).to_std().ok())
-            .unwrap_or_default();
-        let pod_behind = pods.last().is_some_and(|p| {
-            !matches!(
-                p.status.as_ref().and_then(|s| s.phase.as_deref()),
-                Some("Failed" | "Succeeded")
-            )
-        });
+        let waited = since(c.last_transition_time.as_ref(), cx);
+        let pod_behind = pods.last().is_some_and(|p| !pod_ended(p));
         if pod_behind && waited < POD_STATUS_LAG {
             return Verdict::Pending {
                 recheck_in: Some(POD_STATUS_LAG - waited),
@@ -137,14 +152,69 @@ pub(super) fn diagnose(job: &Job, pods: &[&Pod], cx: &Context<'_>) -> Verdict {
     Verdict::Pending { recheck_in }
 }
 
-/// Whether a Job has finished, either way.
+/// The message of a Job stopped at its deadline (`activeDeadlineSeconds`, the match's whole budget), if it
+/// was.
+pub(super) fn deadline_exceeded(job: &Job) -> Option<String> {
+    let conditions = job.status.as_ref()?.conditions.as_deref()?;
+    conditions.iter().find(|c| {
+        (c.type_ == "Failed" || c.type_ == "FailureTarget")
+            && c.status == "True"
+            && c.reason.as_deref() == Some("DeadlineExceeded")
+    })?;
+    let deadline = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.active_deadline_seconds)
+        .unwrap_or_default();
+    Some(format!(
+        "match did not finish within its budget of {deadline} s (pod start-up and agent installs included) \
+         and was stopped"
+    ))
+}
+
+/// Whether a pod has ended (its phase is final).
+fn pod_ended(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Failed" | "Succeeded")
+    )
+}
+
+/// Time from `at` to now (zero without a time or for a time ahead).
+fn since(
+    at: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    cx: &Context<'_>,
+) -> Duration {
+    at.and_then(|t| (cx.now - t.0).to_std().ok())
+        .unwrap_or_default()
+}
+
+/// A Job whose pod cannot be created: a ResourceQuota refuses it (the Job controller retries, but the match
+/// waits for capacity that other matches hold: a capacity error now) or admission forbids it.
+fn failed_create(events: &[&Event]) -> Option<Verdict> {
+    let message = events
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("FailedCreate"))
+        .filter_map(|e| e.message.as_deref())
+        .find(|m| m.contains("forbidden"))?;
+    let message = clip(message.trim());
+    Some(Verdict::failed(if message.contains("exceeded quota") {
+        format!("RESOURCE_EXHAUSTED: the match pod could not be created: {message}")
+    } else {
+        format!("the match pod could not be created: {message}")
+    }))
+}
+
+/// Whether a Job has met its end, either way: a terminal condition, or (since Kubernetes 1.31) the interim one
+/// after which the Job controller stops its pods itself.
 pub(super) fn is_finished(job: &Job) -> bool {
+    const ENDS: [&str; 4] = ["Complete", "Failed", "SuccessCriteriaMet", "FailureTarget"];
     job.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| {
             cs.iter()
-                .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+                .any(|c| ENDS.contains(&c.type_.as_str()) && c.status == "True")
         })
 }
 
@@ -179,8 +249,14 @@ fn diagnose_pod(pod: &Pod, cx: &Context<'_>) -> Option<Verdict> {
         }
     }
     for c in inits.iter().chain(mains) {
-        if let Some(verdict) = stuck(c, pod) {
-            return Some(verdict);
+        match stuck(c, pod, cx) {
+            Some(Stuck::Now(verdict)) => return Some(verdict),
+            Some(Stuck::Within(left)) => {
+                return Some(Verdict::Pending {
+                    recheck_in: Some(left),
+                });
+            }
+            None => {}
         }
     }
     let reason = status.reason.as_deref().unwrap_or_default();
@@ -312,11 +388,24 @@ fn failed_init(c: &ContainerStatus, cx: &Context<'_>) -> Option<Verdict> {
     })
 }
 
-/// A container waiting for a reason that will not resolve by itself.
-fn stuck(c: &ContainerStatus, pod: &Pod) -> Option<Verdict> {
+/// A container that waits for a reason that does not resolve by itself, or for a transient one.
+enum Stuck {
+    /// The match fails.
+    Now(Verdict),
+    /// The kubelet may still succeed within this much of the transient grace.
+    Within(Duration),
+}
+
+/// A container waiting in a stuck reason, or in a transient one (past the grace: stuck).
+fn stuck(c: &ContainerStatus, pod: &Pod, cx: &Context<'_>) -> Option<Stuck> {
     let w = c.state.as_ref()?.waiting.as_ref()?;
     let reason = w.reason.as_deref()?;
-    if !STUCK_REASONS.contains(&reason) {
+    if TRANSIENT_REASONS.contains(&reason) {
+        let waited = since(due_since(pod, &c.name).as_ref(), cx);
+        if waited < cx.transient_grace {
+            return Some(Stuck::Within(cx.transient_grace - waited));
+        }
+    } else if !STUCK_REASONS.contains(&reason) {
         return None;
     }
     let image = pod_image(pod, &c.name).unwrap_or_else(|| c.image.clone());
@@ -328,10 +417,33 @@ fn stuck(c: &ContainerStatus, pod: &Pod) -> Option<Verdict> {
     } else {
         format!("container {} could not be created", c.name)
     };
-    Some(Verdict::failed(format!(
+    Some(Stuck::Now(Verdict::failed(format!(
         "{what} ({reason}): {}",
         clip(w.message.as_deref().unwrap_or("no message").trim())
-    )))
+    ))))
+}
+
+/// When a container became due to start: when the init container before it ended (containers wait for
+/// every init container), else when the kubelet took the pod on.
+fn due_since(
+    pod: &Pod,
+    container: &str,
+) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time> {
+    let status = pod.status.as_ref()?;
+    let inits = status
+        .init_container_statuses
+        .as_deref()
+        .unwrap_or_default();
+    let before = match inits.iter().position(|c| c.name == container) {
+        Some(i) => &inits[..i],
+        None => inits,
+    };
+    before
+        .iter()
+        .filter_map(|c| c.state.as_ref()?.terminated.as_ref()?.finished_at.clone())
+        .max_by_key(|t| t.0)
+        .or_else(|| status.start_time.clone())
+        .or_else(|| pod.metadata.creation_timestamp.clone())
 }
 
 /// The image a container was given in the pod spec.

@@ -19,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 
 use super::meta;
 use super::names::job_name;
+use super::sizing::{self, MemoryPolicy};
 use crate::config::KubernetesArgs;
 use crate::error::{Error, Result};
 use crate::request::MatchPlan;
@@ -29,14 +30,12 @@ pub(super) const FIELD_MANAGER: &str = "rl-arena-executor";
 pub(super) const ORCHESTRATOR_CONTAINER: &str = "match-orchestrator";
 /// Where the match pod mounts the Secret.
 pub(super) const SPEC_DIR: &str = "/etc/rl-arena";
+/// The pod volume of the Secret.
+pub(super) const SPEC_VOLUME: &str = "match-spec";
 /// Where the agents are installed (an emptyDir shared by the init containers and the orchestrator).
 pub(super) const AGENTS_DIR: &str = "/agents";
 /// The Kubernetes termination message file; agent-init and the orchestrator write their results there.
 pub(super) const TERMINATION_LOG: &str = "/dev/termination-log";
-/// Largest termination message Kubernetes keeps.
-pub(super) const TERMINATION_MESSAGE_MAX: usize = 4096;
-/// Non-root user and group of every match container.
-pub(super) const MATCH_UID: i64 = 65532;
 /// `agent-init` exit code: the artifact is bad (the agent's fault).
 pub(super) const AGENT_INIT_BAD_ARTIFACT: i32 = 10;
 /// `agent-init` exit code: the source could not be reached (the infrastructure's fault).
@@ -58,15 +57,21 @@ pub struct JobSettings {
     pull_policy: String,
     pull_secrets: Vec<String>,
     service_account: String,
-    orchestrator_resources: ResourceRequirements,
+    orchestrator_cpu: (String, String),
+    memory: MemoryPolicy,
     init_resources: ResourceRequirements,
     node_selector: BTreeMap<String, String>,
     tolerations: Vec<Toleration>,
     priority_class: Option<String>,
     runtime_class: Option<String>,
-    deadline_slack_sec: u64,
     ttl_sec: i32,
     report_address: String,
+    /// User and group of every match container.
+    match_uid: i64,
+    /// Sandbox layers the orchestrator must apply or fail the match.
+    require_isolation: Vec<String>,
+    /// Containers that webhooks add to each match pod.
+    sidecars: usize,
 }
 
 impl JobSettings {
@@ -110,12 +115,15 @@ impl JobSettings {
                 .cloned()
                 .collect(),
             service_account: args.k8s_service_account.clone(),
-            orchestrator_resources: resources(
-                &args.k8s_orchestrator_cpu_request,
-                &args.k8s_orchestrator_memory_request,
-                &args.k8s_orchestrator_cpu_limit,
-                &args.k8s_orchestrator_memory_limit,
+            orchestrator_cpu: (
+                args.k8s_orchestrator_cpu_request.clone(),
+                args.k8s_orchestrator_cpu_limit.clone(),
             ),
+            memory: MemoryPolicy::new(
+                &args.k8s_orchestrator_memory_request,
+                &args.k8s_orchestrator_memory_headroom,
+                &args.k8s_orchestrator_memory_limit,
+            )?,
             init_resources: resources(
                 &args.k8s_init_cpu_request,
                 &args.k8s_init_memory_request,
@@ -126,15 +134,24 @@ impl JobSettings {
             tolerations,
             priority_class: args.k8s_priority_class.clone().filter(|s| !s.is_empty()),
             runtime_class: args.k8s_runtime_class.clone().filter(|s| !s.is_empty()),
-            deadline_slack_sec: args.k8s_deadline_slack_sec,
             ttl_sec,
             report_address: report_address.to_string(),
+            match_uid: args.k8s_match_uid,
+            require_isolation: isolation_layers(&args.k8s_require_isolation)?,
+            sidecars: args.k8s_sidecar_containers as usize,
         })
     }
 
-    /// The Job's `activeDeadlineSeconds` for a match: its budget, agent start-up and the slack.
-    pub(super) fn deadline_sec(&self, plan: &MatchPlan) -> u64 {
-        plan.timeout.as_secs() + plan.limits.init_ms.div_ceil(1000) + self.deadline_slack_sec
+    /// The Job's `activeDeadlineSeconds` for a match: the caller's whole budget, counted from the Job's start,
+    /// so pod start-up and agent installs draw on it.
+    pub(super) fn deadline_sec(plan: &MatchPlan) -> u64 {
+        plan.timeout.as_secs().max(1)
+    }
+
+    /// Room for the orchestrator's result in a match pod's termination messages: the pod's 12 KiB split
+    /// across its init containers, the orchestrator and injected sidecars.
+    pub(super) fn result_max_bytes(&self, agents: usize) -> usize {
+        sizing::result_max_bytes(agents + 1 + self.sidecars)
     }
 
     /// Builds a match's Job and Secret.
@@ -154,9 +171,20 @@ impl JobSettings {
         // and paths a node that maps volumes elsewhere (the simulator) can resolve too.
         let spec_json =
             plan.spec_json((1..=plan.agents.len()).map(|i| format!("agent-{i}").into()))?;
+        let memory = self
+            .memory
+            .for_match(plan.agents.len(), plan.limits.memory_mb)?;
+        // The Secret carries the request's fingerprint too; its owner, the Job, is set when it is created.
+        // Its name is new (the Job's and a random suffix): a Secret left by an earlier Job of the same name
+        // (Secrets are immutable, its data another match's) is never the one this pod mounts.
+        let secret_name = format!("{name}-{:08x}", rand::random::<u32>());
         let secret = Secret {
             metadata: ObjectMeta {
-                annotations: None,
+                name: Some(secret_name.clone()),
+                annotations: Some(BTreeMap::from([(
+                    meta::FINGERPRINT_ANNOTATION.to_string(),
+                    fingerprint.to_string(),
+                )])),
                 ..meta.clone()
             },
             type_: Some("Opaque".into()),
@@ -181,7 +209,7 @@ impl JobSettings {
                     &format!("{AGENTS_DIR}/agent-{}", i + 1),
                 )),
                 resources: Some(self.init_resources.clone()),
-                security_context: Some(container_security()),
+                security_context: Some(container_security(self.match_uid)),
                 termination_message_path: Some(TERMINATION_LOG.into()),
                 termination_message_policy: Some("File".into()),
                 volume_mounts: Some(vec![mount("agents", AGENTS_DIR, false), tmp_mount()]),
@@ -192,16 +220,21 @@ impl JobSettings {
             name: ORCHESTRATOR_CONTAINER.into(),
             image: Some(self.orchestrator_image.clone()),
             image_pull_policy: Some(self.pull_policy.clone()),
-            args: Some(self.orchestrator_args()),
+            args: Some(self.orchestrator_args(self.result_max_bytes(plan.agents.len()))),
             working_dir: Some(AGENTS_DIR.into()),
-            resources: Some(self.orchestrator_resources.clone()),
-            security_context: Some(container_security()),
+            resources: Some(resources(
+                &self.orchestrator_cpu.0,
+                &format!("{}Mi", memory.request_mib),
+                &self.orchestrator_cpu.1,
+                &format!("{}Mi", memory.limit_mib),
+            )),
+            security_context: Some(container_security(self.match_uid)),
             // The result is read from here, never from logs.
             termination_message_path: Some(TERMINATION_LOG.into()),
             termination_message_policy: Some("File".into()),
             volume_mounts: Some(vec![
                 mount("agents", AGENTS_DIR, true),
-                mount("match-spec", SPEC_DIR, true),
+                mount(SPEC_VOLUME, SPEC_DIR, true),
                 tmp_mount(),
             ]),
             ..Default::default()
@@ -213,9 +246,9 @@ impl JobSettings {
             enable_service_links: Some(false),
             security_context: Some(PodSecurityContext {
                 run_as_non_root: Some(true),
-                run_as_user: Some(MATCH_UID),
-                run_as_group: Some(MATCH_UID),
-                fs_group: Some(MATCH_UID),
+                run_as_user: Some(self.match_uid),
+                run_as_group: Some(self.match_uid),
+                fs_group: Some(self.match_uid),
                 seccomp_profile: Some(runtime_default()),
                 ..Default::default()
             }),
@@ -233,9 +266,9 @@ impl JobSettings {
                     ..Default::default()
                 },
                 Volume {
-                    name: "match-spec".into(),
+                    name: SPEC_VOLUME.into(),
                     secret: Some(SecretVolumeSource {
-                        secret_name: Some(name.clone()),
+                        secret_name: Some(secret_name.clone()),
                         default_mode: Some(0o440),
                         ..Default::default()
                     }),
@@ -254,7 +287,7 @@ impl JobSettings {
             runtime_class_name: self.runtime_class.clone(),
             ..Default::default()
         };
-        let deadline = i64::try_from(self.deadline_sec(plan)).unwrap_or(i64::MAX);
+        let deadline = i64::try_from(Self::deadline_sec(plan)).unwrap_or(i64::MAX);
         let job = Job {
             metadata: meta,
             spec: Some(JobSpec {
@@ -280,8 +313,8 @@ impl JobSettings {
 impl JobSettings {
     /// The `match-orchestrator` container's command line (a local orchestrator gets the same flags with its
     /// work directory's paths).
-    fn orchestrator_args(&self) -> Vec<String> {
-        vec![
+    fn orchestrator_args(&self, result_max_bytes: usize) -> Vec<String> {
+        let mut args = vec![
             "run".into(),
             "--spec".into(),
             format!("{SPEC_DIR}/spec.json"),
@@ -291,12 +324,19 @@ impl JobSettings {
             self.report_address.clone(),
             "--result-file".into(),
             TERMINATION_LOG.into(),
-            // The termination message holds at most 4096 bytes: the orchestrator shortens its outcome.
+            // The pod's termination messages have little room: the orchestrator shortens its outcome.
             "--result-max-bytes".into(),
-            TERMINATION_MESSAGE_MAX.to_string(),
+            result_max_bytes.to_string(),
             "--log-format".into(),
             "json".into(),
-        ]
+        ];
+        if !self.require_isolation.is_empty() {
+            args.extend([
+                "--require-isolation".into(),
+                self.require_isolation.join(","),
+            ]);
+        }
+        args
     }
 }
 
@@ -376,14 +416,34 @@ fn runtime_default() -> SeccompProfile {
     }
 }
 
-/// The "restricted" Pod Security profile, per container.
-fn container_security() -> SecurityContext {
+/// The sandbox layer names of the configuration, without blanks; a name that is no layer name at all is a
+/// configuration error (the orchestrator checks that each names a layer it knows).
+fn isolation_layers(names: &[String]) -> Result<Vec<String>> {
+    let names: Vec<String> = names
+        .iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if let Some(bad) = names
+        .iter()
+        .find(|n| !n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    {
+        return Err(Error::InvalidConfig(format!(
+            "k8s-require-isolation {bad:?}: layer names are lower case with underscores, such as seccomp or \
+             landlock_fs (see `orchestrator run --help`)"
+        )));
+    }
+    Ok(names)
+}
+
+/// The "restricted" Pod Security profile, per container, as user and group `uid`.
+fn container_security(uid: i64) -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         read_only_root_filesystem: Some(true),
         run_as_non_root: Some(true),
-        run_as_user: Some(MATCH_UID),
-        run_as_group: Some(MATCH_UID),
+        run_as_user: Some(uid),
+        run_as_group: Some(uid),
         privileged: Some(false),
         capabilities: Some(Capabilities {
             drop: Some(vec!["ALL".into()]),

@@ -3,17 +3,15 @@
 
 use proto::outcome::{MatchOutcome, MatchStatus};
 
-use super::job::TERMINATION_MESSAGE_MAX;
 use crate::info::Entrants;
 
-/// Length from which an invalid termination message was probably cut by Kubernetes.
-const CUT_SUSPECT_LEN: usize = 4000;
-
 /// The outcome in the orchestrator's termination message, or an error outcome that says why there is none.
-/// Kubernetes cuts termination messages at 4096 bytes, so a long outcome may arrive truncated.
+/// The kubelet keeps `room` bytes of it (the pod's 12 KiB split across its containers), so an outcome longer
+/// than the orchestrator was told to write arrives cut.
 pub(super) fn from_termination_message(
     entrants: &Entrants<'_>,
     message: Option<&str>,
+    room: usize,
 ) -> MatchOutcome {
     let Some(message) = message else {
         return entrants.failed(
@@ -37,8 +35,8 @@ pub(super) fn from_termination_message(
                 "the orchestrator finished but its result was lost: no report arrived and its termination \
                  message ({} bytes{}) is not a valid outcome: {e}",
                 message.len(),
-                if message.len() >= CUT_SUSPECT_LEN {
-                    format!(", probably cut at the {TERMINATION_MESSAGE_MAX}-byte limit")
+                if message.len() >= room.saturating_sub(room / 32) {
+                    format!(", probably cut at the pod's {room}-byte share of termination messages")
                 } else {
                     String::new()
                 }

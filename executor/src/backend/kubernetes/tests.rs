@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
 use k8s_openapi::api::core::v1::{
-    ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, Pod,
+    ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, Event, Pod,
     PodCondition, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -20,17 +20,22 @@ use super::termination::from_termination_message;
 use crate::request::{AgentSource, MatchPlan};
 
 #[test]
-fn job_names_are_dns_labels_and_keep_ids_that_already_are() {
-    let long = "a".repeat(63);
+fn job_names_are_match_dash_id_when_that_is_a_dns_label_else_cleaned_and_hashed() {
+    let uuid = "0b6f4d1e-6c1a-4f57-9d33-2f8e61a0c0de";
+    let longest = "a".repeat(57);
+    let too_long = "a".repeat(58);
     let long_upper = format!("{}B", "a".repeat(62));
     let cases: &[(&str, Option<&str>)] = &[
-        ("m1", Some("m1")),
-        ("match-2026-11-26", Some("match-2026-11-26")),
-        (&long, Some(&long)),
+        ("m1", Some("match-m1")),
+        (uuid, Some("match-0b6f4d1e-6c1a-4f57-9d33-2f8e61a0c0de")),
+        ("2026-11-26", Some("match-2026-11-26")),
+        (&longest, Some(&*format!("match-{longest}"))),
+        (&too_long, None),
         ("M1", None),
         ("match_1", None),
         ("a.b.c", None),
         ("1.2", None),
+        ("x-", None),
         (&long_upper, None),
     ];
     for (id, kept) in cases {
@@ -39,11 +44,11 @@ fn job_names_are_dns_labels_and_keep_ids_that_already_are() {
             is_dns_label(&name),
             "{id:?} -> {name:?} is not a DNS-1123 label"
         );
+        assert!(name.starts_with("match-"), "{id:?} -> {name:?}");
         assert_eq!(name, job_name(id), "{id:?}: not deterministic");
         match kept {
             Some(kept) => assert_eq!(&name, kept, "{id:?}"),
             None => {
-                assert_ne!(&name, id, "{id:?} must be changed");
                 assert_eq!(
                     name.len() - name.rfind('-').unwrap() - 1,
                     8,
@@ -54,13 +59,17 @@ fn job_names_are_dns_labels_and_keep_ids_that_already_are() {
     }
     assert_eq!(
         job_name("match_1"),
-        format!("match-1-{}", &hash("match_1")[..8])
+        format!("match-match-1-{}", &hash("match_1")[..8])
     );
-    assert_eq!(job_name("a.b.c"), format!("a-b-c-{}", &hash("a.b.c")[..8]));
+    assert_eq!(
+        job_name("a.b.c"),
+        format!("match-a-b-c-{}", &hash("a.b.c")[..8])
+    );
     // Ids that clean to the same text still get different names.
     assert_ne!(job_name("M1"), job_name("m_1"));
     assert_ne!(job_name("a.b"), job_name("a_b"));
     assert_eq!(job_name(&long_upper).len(), 63);
+    assert_eq!(job_name(&too_long).len(), 63);
 }
 
 fn hash(s: &str) -> String {
@@ -126,7 +135,11 @@ fn the_job_is_labelled_hardened_and_carries_the_request() {
     );
     let spec = job.spec.as_ref().unwrap();
     assert_eq!(spec.backoff_limit, Some(0));
-    assert_eq!(spec.active_deadline_seconds, Some(100 + 10 + 120));
+    assert_eq!(
+        spec.active_deadline_seconds,
+        Some(100),
+        "the caller's whole budget, start-up included"
+    );
     assert_eq!(spec.ttl_seconds_after_finished, Some(600));
     let template = &spec.template;
     assert_eq!(
@@ -168,7 +181,8 @@ fn the_job_is_labelled_hardened_and_carries_the_request() {
         assert_eq!(sc.allow_privilege_escalation, Some(false), "{}", c.name);
         assert_eq!(sc.read_only_root_filesystem, Some(true), "{}", c.name);
         assert_eq!(sc.run_as_non_root, Some(true), "{}", c.name);
-        assert_eq!(sc.run_as_user, Some(65532), "{}", c.name);
+        assert_eq!(sc.run_as_user, Some(61000), "{}", c.name);
+        assert_eq!(sc.run_as_group, Some(61000), "{}", c.name);
         assert_eq!(
             sc.capabilities.as_ref().unwrap().drop.as_deref(),
             Some(&["ALL".to_string()][..])
@@ -207,11 +221,49 @@ fn the_job_is_labelled_hardened_and_carries_the_request() {
         args.windows(2).any(|w| w == ["--result-max-bytes", "4096"]),
         "{args:?}"
     );
+    assert!(
+        args.windows(2).any(|w| w
+            == [
+                "--require-isolation",
+                "no_new_privs,no_capabilities,rlimits,seccomp,landlock_fs"
+            ]),
+        "{args:?}"
+    );
+    assert_eq!(psc.run_as_user, Some(61000));
+    assert_eq!(psc.fs_group, Some(61000));
+    // Two agents of 2048 MiB and the orchestrator's 512 MiB.
+    let resources = pod.containers[0].resources.as_ref().unwrap();
+    assert_eq!(resources.limits.as_ref().unwrap()["memory"].0, "4608Mi");
+    assert_eq!(resources.requests.as_ref().unwrap()["memory"].0, "1024Mi");
 
     // The Secret: the spec with in-pod agent dirs, and the token.
     let secret = &objects.secret;
-    assert_eq!(secret.metadata.name, job.metadata.name);
+    // A name of its own, which the pod mounts: never a leftover of an earlier Job of the same name.
+    let secret_name = secret.metadata.name.clone().unwrap();
+    assert!(
+        secret_name.starts_with("match-m-1-") && secret_name.len() == "match-m-1-".len() + 8,
+        "{secret_name}"
+    );
+    let volume = pod
+        .volumes
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|v| v.name == "match-spec")
+        .unwrap();
+    assert_eq!(
+        volume.secret.as_ref().unwrap().secret_name.as_deref(),
+        Some(secret_name.as_str())
+    );
+    let again = settings.build(&plan(), "fp", "tok").unwrap();
+    assert_ne!(again.secret.metadata.name, secret.metadata.name);
     assert_eq!(secret.metadata.labels.as_ref(), Some(labels));
+    assert_eq!(
+        secret.metadata.annotations.as_ref().unwrap()[meta::FINGERPRINT_ANNOTATION],
+        "fp"
+    );
+    assert!(secret.metadata.owner_references.is_none(), "set on create");
+    assert_eq!(secret.immutable, Some(true));
     let data = secret.data.as_ref().unwrap();
     assert_eq!(data["token"].0, b"tok");
     let spec: proto::spec::MatchSpec = serde_json::from_slice(&data["spec.json"].0).unwrap();
@@ -222,6 +274,117 @@ fn the_job_is_labelled_hardened_and_carries_the_request() {
         Some("/agents"),
         "agent dirs are relative to it"
     );
+}
+
+#[test]
+fn the_pod_memory_is_the_agents_limits_plus_headroom_and_a_match_that_cannot_fit_is_refused() {
+    let settings = JobSettings::new(&args(), "http://executor:50051").unwrap();
+    let limit = |agent_mib: u64| {
+        let mut plan = plan();
+        plan.limits.memory_mb = agent_mib;
+        settings.build(&plan, "fp", "tok").map(|o| {
+            let pod = o.job.spec.unwrap().template.spec.unwrap();
+            let r = pod.containers[0].resources.clone().unwrap();
+            (
+                r.limits.unwrap()["memory"].0.clone(),
+                r.requests.unwrap()["memory"].0.clone(),
+            )
+        })
+    };
+    assert_eq!(limit(256).unwrap(), ("1024Mi".into(), "1024Mi".into()));
+    assert_eq!(limit(100).unwrap(), ("712Mi".into(), "712Mi".into()));
+    assert_eq!(limit(3840).unwrap(), ("8192Mi".into(), "1024Mi".into()));
+    let refused = limit(3841).unwrap_err();
+    assert!(
+        matches!(&refused, crate::error::Error::InvalidArgument(m)
+            if m.contains("limits.memory_mb") && m.contains("at most 3840 MiB per agent")),
+        "{refused}"
+    );
+    let mut a = args();
+    a.k8s_orchestrator_memory_limit = "lots".into();
+    let e = JobSettings::new(&a, "http://x").unwrap_err().to_string();
+    assert!(e.contains("k8s-orchestrator-memory-limit"), "{e}");
+    a.k8s_orchestrator_memory_limit = "256Mi".into();
+    let e = JobSettings::new(&a, "http://x").unwrap_err().to_string();
+    assert!(e.contains("headroom"), "{e}");
+}
+
+#[test]
+fn memory_quantities_read_as_the_api_writes_them() {
+    use super::sizing::quantity_bytes;
+    let cases: &[(&str, Option<u64>)] = &[
+        ("512Mi", Some(512 << 20)),
+        ("4Gi", Some(4 << 30)),
+        ("1G", Some(1_000_000_000)),
+        ("1.5Gi", Some(3 << 29)),
+        ("2048", Some(2048)),
+        ("128k", Some(128_000)),
+        ("", None),
+        ("Gi", None),
+        ("4gb", None),
+        ("-1Gi", None),
+        ("100m", None),
+    ];
+    for (q, want) in cases {
+        assert_eq!(quantity_bytes(q), *want, "{q:?}");
+    }
+}
+
+#[test]
+fn the_result_gets_the_orchestrators_share_of_the_pods_termination_messages() {
+    use super::sizing::result_max_bytes;
+    // The kubelet's 12 KiB per pod, split across every container, at most 4096 each.
+    for (containers, room) in [(1, 4096), (3, 4096), (4, 3072), (5, 2457), (7, 1755)] {
+        assert_eq!(
+            result_max_bytes(containers),
+            room,
+            "{containers} containers"
+        );
+    }
+    let mut a = args();
+    a.k8s_sidecar_containers = 1;
+    let settings = JobSettings::new(&a, "http://x").unwrap();
+    assert_eq!(settings.result_max_bytes(2), 3072);
+    let objects = settings.build(&plan(), "fp", "tok").unwrap();
+    let pod = objects.job.spec.unwrap().template.spec.unwrap();
+    let args = pod.containers[0].args.clone().unwrap();
+    assert!(
+        args.windows(2).any(|w| w == ["--result-max-bytes", "3072"]),
+        "{args:?}"
+    );
+}
+
+#[test]
+fn the_match_uid_and_required_layers_are_configurable() {
+    let mut a = args();
+    a.k8s_match_uid = 40000;
+    a.k8s_require_isolation = vec![String::new()];
+    let settings = JobSettings::new(&a, "http://x").unwrap();
+    let pod = settings
+        .build(&plan(), "fp", "tok")
+        .unwrap()
+        .job
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    assert_eq!(pod.security_context.unwrap().run_as_user, Some(40000));
+    let args = pod.containers[0].args.clone().unwrap();
+    assert!(
+        !args.iter().any(|a| a == "--require-isolation"),
+        "none required: {args:?}"
+    );
+    let mut a = args_with_layers(&["seccomp", "Landlock FS"]);
+    a.k8s_match_uid = 40000;
+    let e = JobSettings::new(&a, "http://x").unwrap_err().to_string();
+    assert!(e.contains("k8s-require-isolation"), "{e}");
+}
+
+fn args_with_layers(layers: &[&str]) -> crate::config::KubernetesArgs {
+    let mut a = args();
+    a.k8s_require_isolation = layers.iter().map(|l| l.to_string()).collect();
+    a
 }
 
 #[test]
@@ -303,17 +466,34 @@ fn pod(status: PodStatus) -> Pod {
 }
 
 fn verdict(job: &Job, pods: &[Pod], now: i64) -> Verdict {
+    verdict_with_events(job, pods, &[], now)
+}
+
+fn verdict_with_events(job: &Job, pods: &[Pod], events: &[Event], now: i64) -> Verdict {
     let ids = ["alice".to_string(), "bob".to_string()];
     let pods: Vec<&Pod> = pods.iter().collect();
+    let events: Vec<&Event> = events.iter().collect();
     diagnose(
         job,
         &pods,
+        &events,
         &Context {
             agent_ids: &ids,
             startup_budget: Duration::from_secs(60),
+            transient_grace: Duration::from_secs(30),
+            report_grace: Duration::from_secs(10),
             now: at(now).0,
         },
     )
+}
+
+fn failed_create(message: &str) -> Event {
+    Event {
+        reason: Some("FailedCreate".into()),
+        message: Some(message.into()),
+        type_: Some("Warning".into()),
+        ..Default::default()
+    }
 }
 
 fn failed(v: &Verdict) -> (MatchStatus, String, usize) {
@@ -376,22 +556,66 @@ fn diagnosis_table() {
         "{message}"
     );
 
-    // Image pull errors and bad container config fail at once.
-    for reason in [
-        "ErrImagePull",
-        "ImagePullBackOff",
-        "CreateContainerConfigError",
-    ] {
+    // A pull the kubelet has backed off from fails at once.
+    for reason in ["ImagePullBackOff", "InvalidImageName", "RunContainerError"] {
         let p = pod(PodStatus {
             init_container_statuses: Some(vec![waiting("agent-1-init", reason)]),
+            start_time: Some(at(0)),
             ..Default::default()
         });
-        let v = verdict(&running, &[p], 0);
-        let (status, message, _) = failed(&v);
+        let (status, message, _) = failed(&verdict(&running, &[p], 0));
         assert_eq!(status, MatchStatus::Error);
         assert!(
             message.contains(reason) && message.contains("agent-1-init"),
             "{message}"
+        );
+    }
+    // Reasons the kubelet retries get the transient grace (30 s here) from when the container was due: the
+    // pod's start, or the end of the init container before it.
+    for reason in [
+        "ErrImagePull",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+    ] {
+        let p = || {
+            pod(PodStatus {
+                start_time: Some(at(0)),
+                init_container_statuses: Some(vec![waiting("agent-1-init", reason)]),
+                ..Default::default()
+            })
+        };
+        assert_eq!(
+            verdict(&running, &[p()], 10),
+            Verdict::Pending {
+                recheck_in: Some(Duration::from_secs(20))
+            },
+            "{reason}"
+        );
+        let (status, message, _) = failed(&verdict(&running, &[p()], 31));
+        assert_eq!(status, MatchStatus::Error);
+        assert!(
+            message.contains(reason) && message.contains("agent-1-init"),
+            "{message}"
+        );
+        let mut finished = terminated("agent-2-init", 0, "Completed", "");
+        if let Some(t) = finished.state.as_mut().and_then(|s| s.terminated.as_mut()) {
+            t.finished_at = Some(at(100));
+        }
+        let later = pod(PodStatus {
+            start_time: Some(at(0)),
+            init_container_statuses: Some(vec![
+                terminated("agent-1-init", 0, "Completed", ""),
+                finished,
+            ]),
+            container_statuses: Some(vec![waiting(job::ORCHESTRATOR_CONTAINER, reason)]),
+            ..Default::default()
+        });
+        assert_eq!(
+            verdict(&running, &[later], 110),
+            Verdict::Pending {
+                recheck_in: Some(Duration::from_secs(20))
+            },
+            "{reason} of the orchestrator counts from the last init container's end"
         );
     }
     // A container that is only starting is not a failure.
@@ -502,6 +726,78 @@ fn diagnosis_table() {
     ));
     assert_eq!(status, MatchStatus::Timeout);
     assert!(message.contains("230 s"), "{message}");
+    // Past its deadline (FailureTarget, since 1.31 before Failed) the Job stops its pod: the verdict waits for
+    // the pod to end, at most the report grace (10 s here), so the stopped orchestrator's report is the result.
+    let mut stopping = job_with(&[("FailureTarget", "DeadlineExceeded")]);
+    if let Some(c) = stopping.status.as_mut().and_then(|s| s.conditions.as_mut()) {
+        c[0].last_transition_time = Some(at(0));
+    }
+    let terminating = || {
+        pod(PodStatus {
+            phase: Some("Running".into()),
+            ..Default::default()
+        })
+    };
+    assert_eq!(
+        verdict(&stopping, &[terminating()], 4),
+        Verdict::Pending {
+            recheck_in: Some(Duration::from_secs(6))
+        }
+    );
+    assert_eq!(
+        failed(&verdict(&stopping, &[terminating()], 10)).0,
+        MatchStatus::Timeout
+    );
+    let ended = pod(PodStatus {
+        phase: Some("Succeeded".into()),
+        container_statuses: Some(vec![terminated(
+            job::ORCHESTRATOR_CONTAINER,
+            0,
+            "Completed",
+            "{}",
+        )]),
+        ..Default::default()
+    });
+    assert_eq!(
+        failed(&verdict(&stopping, &[ended], 1)).0,
+        MatchStatus::Timeout,
+        "a pod stopped at the deadline is a timeout, whatever it exited with"
+    );
+
+    // Pod creation refused: a quota is a capacity error at once, admission an error; others are retried.
+    let quota = failed_create(
+        "Error creating: pods \"match-m-1-abcde\" is forbidden: exceeded quota: matches, requested: \
+         limits.memory=4608Mi, used: limits.memory=8Gi, limited: limits.memory=8Gi",
+    );
+    let (status, message, _) = failed(&verdict_with_events(
+        &running,
+        &[],
+        std::slice::from_ref(&quota),
+        0,
+    ));
+    assert_eq!(status, MatchStatus::Error);
+    assert!(
+        message.starts_with("RESOURCE_EXHAUSTED: ") && message.contains("exceeded quota: matches"),
+        "{message}"
+    );
+    let psa = failed_create(
+        "Error creating: pods \"match-m-1-abcde\" is forbidden: violates PodSecurity \"restricted:latest\"",
+    );
+    let message = failed(&verdict_with_events(&running, &[], &[psa], 0)).1;
+    assert!(
+        !message.contains("RESOURCE_EXHAUSTED") && message.contains("violates PodSecurity"),
+        "{message}"
+    );
+    let webhook = failed_create("Error creating: Internal error occurred: failed calling webhook");
+    assert_eq!(
+        verdict_with_events(&running, &[], &[webhook], 0),
+        Verdict::Pending { recheck_in: None }
+    );
+    assert_eq!(
+        verdict_with_events(&running, &[terminating()], &[quota], 0),
+        Verdict::Pending { recheck_in: None },
+        "a pod exists: a later try succeeded"
+    );
     assert_eq!(
         verdict(&job_with(&[("Complete", "")]), &[], 0),
         Verdict::Succeeded {
@@ -516,10 +812,10 @@ fn termination_messages_that_are_not_outcomes_become_errors_that_say_so() {
     let plan = plan.entrants();
     let outcome = plan.failed(MatchStatus::Success, "");
     let json = serde_json::to_string(&outcome).unwrap();
-    assert_eq!(from_termination_message(&plan, Some(&json)), outcome);
+    assert_eq!(from_termination_message(&plan, Some(&json), 4096), outcome);
 
     let cut = &json[..json.len() / 2];
-    let lost = from_termination_message(&plan, Some(cut));
+    let lost = from_termination_message(&plan, Some(cut), 4096);
     assert_eq!(lost.status, MatchStatus::Error);
     assert!(
         lost.error_message.contains("not a valid outcome"),
@@ -527,13 +823,19 @@ fn termination_messages_that_are_not_outcomes_become_errors_that_say_so() {
         lost.error_message
     );
     let long = format!("{{\"match_id\":\"m-1\",\"x\":\"{}", "a".repeat(4100));
-    let lost = from_termination_message(&plan, Some(&long[..4096]));
+    let lost = from_termination_message(&plan, Some(&long[..4096]), 4096);
     assert!(
-        lost.error_message.contains("4096-byte limit"),
+        lost.error_message.contains("4096-byte share"),
         "{}",
         lost.error_message
     );
-    let none = from_termination_message(&plan, None);
+    let lost = from_termination_message(&plan, Some(&long[..3072]), 3072);
+    assert!(
+        lost.error_message.contains("3072-byte share"),
+        "{}",
+        lost.error_message
+    );
+    let none = from_termination_message(&plan, None, 4096);
     assert!(
         none.error_message.contains("no termination"),
         "{}",
@@ -561,6 +863,12 @@ fn api_permissions_cover_every_call() {
         assert!(has("batch", "jobs", verb), "jobs {verb}");
     }
     assert!(has("", "pods", "watch") && has("", "pods", "list"));
-    assert!(has("", "secrets", "create") && has("", "secrets", "patch"));
+    assert!(has("", "secrets", "create"));
+    assert!(
+        !has("", "secrets", "patch") && !has("", "secrets", "delete"),
+        "match Secrets are created owned and never changed"
+    );
+    assert!(!has("", "secrets", "get") && !has("", "secrets", "list"));
+    assert!(has("", "events", "watch") && has("", "events", "list"));
     assert!(!has("", "pods", "log"), "logs are never read");
 }

@@ -1,16 +1,17 @@
-//! The shared view of the cluster: one watcher per kind (Jobs, Pods) selecting the executor's label, each
-//! feeding a reflector store. Every event wakes the waiters of the match it concerns (a `watch` channel per
-//! match id); nothing polls the API. A failed watch backs off and re-lists.
+//! The shared view of the cluster: one watcher per kind (Jobs, Pods) selecting the executor's label, and one
+//! of the Jobs' `FailedCreate` events (a ResourceQuota or admission refusing a match pod shows nowhere else),
+//! each feeding a reflector store. Every change wakes the waiters of the match it concerns (a `watch` channel
+//! per match id); nothing polls the API. A failed watch backs off and re-lists.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::watcher::{self, Event};
+use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -23,6 +24,8 @@ pub struct Tracker {
     namespace: String,
     jobs: Store<Job>,
     pods: Store<Pod>,
+    /// `FailedCreate` events of Jobs (of any Job: events carry no labels).
+    failed_creates: Store<Event>,
     wakers: Arc<Wakers>,
     /// Becomes true once both stores hold their first full list.
     ready: watch::Receiver<bool>,
@@ -43,6 +46,7 @@ impl Tracker {
     pub fn start(client: Client, namespace: &str) -> Arc<Self> {
         let (jobs, jobs_writer) = reflector::store::<Job>();
         let (pods, pods_writer) = reflector::store::<Pod>();
+        let (failed_creates, events_writer) = reflector::store::<Event>();
         let wakers = Arc::new(Wakers {
             by_match: Mutex::new(HashMap::new()),
             any: watch::channel(0).0,
@@ -60,16 +64,38 @@ impl Tracker {
             );
             let pod_stream = reflector::reflector(
                 pods_writer,
-                watcher::watcher(Api::<Pod>::namespaced(client, namespace), config)
+                watcher::watcher(Api::<Pod>::namespaced(client.clone(), namespace), config)
                     .default_backoff(),
             );
+            let event_stream = reflector::reflector(
+                events_writer,
+                watcher::watcher(
+                    Api::<Event>::namespaced(client, namespace),
+                    watcher::Config::default().fields(FAILED_CREATE_SELECTOR),
+                )
+                .default_backoff(),
+            );
+            // An event names its Job, whose label names the match.
+            let job_names = jobs.clone();
+            let match_of_event = move |e: &Event| {
+                let name = e.involved_object.name.as_deref()?;
+                let ns = e.involved_object.namespace.as_deref().unwrap_or_default();
+                let job = job_names.get(&ObjectRef::new(name).within(ns))?;
+                job.labels().get(MATCH_ID_LABEL).cloned()
+            };
             // A store's readiness wakes only the task that polled it last, so exactly one task waits for it
             // and tells every other waiter through a watch channel.
             let (ready_tx, ready) = watch::channel(false);
             let (jobs_ready, pods_ready) = (jobs.clone(), pods.clone());
             let tasks = vec![
-                tokio::spawn(feed(job_stream, Arc::clone(&wakers), "jobs")),
-                tokio::spawn(feed(pod_stream, Arc::clone(&wakers), "pods")),
+                tokio::spawn(feed(job_stream, Arc::clone(&wakers), "jobs", match_label)),
+                tokio::spawn(feed(pod_stream, Arc::clone(&wakers), "pods", match_label)),
+                tokio::spawn(feed(
+                    event_stream,
+                    Arc::clone(&wakers),
+                    "events",
+                    match_of_event,
+                )),
                 tokio::spawn(async move {
                     if jobs_ready.wait_until_ready().await.is_ok()
                         && pods_ready.wait_until_ready().await.is_ok()
@@ -82,6 +108,7 @@ impl Tracker {
                 namespace: namespace.to_string(),
                 jobs,
                 pods,
+                failed_creates,
                 wakers,
                 ready,
                 tasks,
@@ -129,6 +156,29 @@ impl Tracker {
     }
 }
 
+impl Tracker {
+    /// The `FailedCreate` events of a Job, as last seen (only those of this Job, not of an earlier one of
+    /// the same name).
+    pub(super) fn failed_creates(&self, job: &Job) -> Vec<Arc<Event>> {
+        let Some(uid) = job.metadata.uid.as_deref() else {
+            return Vec::new();
+        };
+        self.failed_creates
+            .state()
+            .into_iter()
+            .filter(|e| e.involved_object.uid.as_deref() == Some(uid))
+            .collect()
+    }
+}
+
+/// The events the third watch selects.
+const FAILED_CREATE_SELECTOR: &str = "involvedObject.kind=Job,reason=FailedCreate";
+
+/// The match of a Job or pod: its label.
+fn match_label<K: Resource>(o: &K) -> Option<String> {
+    o.meta().labels.as_ref()?.get(MATCH_ID_LABEL).cloned()
+}
+
 impl Wakers {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<u64>>> {
         self.by_match.lock().unwrap_or_else(PoisonError::into_inner)
@@ -168,28 +218,32 @@ impl Drop for Tracker {
 
 /// Drives one watch and wakes the waiters of what changed. Errors are logged; the watcher backs off and
 /// lists again (a `410 Gone` included).
-async fn feed<K, S>(stream: S, wakers: Arc<Wakers>, kind: &'static str)
-where
+async fn feed<K, S>(
+    stream: S,
+    wakers: Arc<Wakers>,
+    kind: &'static str,
+    match_of: impl Fn(&K) -> Option<String>,
+) where
     K: Resource + Clone + 'static,
-    S: futures_util::Stream<Item = Result<Event<K>, watcher::Error>>,
+    S: futures_util::Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
 {
+    use watcher::Event as Change;
     let mut stream = std::pin::pin!(stream);
     while let Some(event) = stream.next().await {
         match event {
-            Ok(Event::Apply(o) | Event::Delete(o) | Event::InitApply(o)) => {
-                wakers.wake(
-                    o.meta()
-                        .labels
-                        .as_ref()
-                        .and_then(|l| l.get(MATCH_ID_LABEL))
-                        .map(String::as_str),
-                );
+            Ok(Change::Apply(o) | Change::Delete(o) | Change::InitApply(o)) => {
+                // An object of no known match wakes nobody in particular.
+                if let Some(id) = match_of(&o) {
+                    wakers.wake(Some(&id));
+                } else {
+                    wakers.any.send_modify(|n| *n += 1);
+                }
             }
-            Ok(Event::InitDone) => {
+            Ok(Change::InitDone) => {
                 tracing::debug!(kind, "watch listed");
                 wakers.wake(None);
             }
-            Ok(Event::Init) => {}
+            Ok(Change::Init) => {}
             Err(e) => {
                 tracing::warn!(kind, error = %e, "watch failed; backing off and listing again");
             }

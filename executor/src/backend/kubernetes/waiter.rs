@@ -19,8 +19,6 @@ use crate::live::LiveMatch;
 use crate::request::MatchPlan;
 use crate::result_store::StoredMatch;
 
-/// Time the executor keeps waiting past a Job's own deadline before it gives up on the watch.
-const WATCH_MARGIN: Duration = Duration::from_secs(60);
 /// How long a waiter waits for the watch to show its Job before it asks the API whether it still exists.
 const UNSEEN_JOB_WAIT: Duration = Duration::from_secs(3);
 /// Longest wait without a change when no recheck is due.
@@ -65,7 +63,8 @@ impl KubernetesBackend {
         let name = job_name(&plan.match_id);
         let entrants = plan.entrants();
         let agent_ids = plan.agent_ids();
-        let deadline = Duration::from_secs(self.settings.deadline_sec(plan)) + WATCH_MARGIN;
+        // The Job stops itself at the budget; this backstop answers in case the Job controller does not.
+        let deadline = plan.timeout + self.timing.deadline_slack;
         let outcome = |outcome| Ending::Outcome {
             outcome,
             replay: None,
@@ -75,6 +74,11 @@ impl KubernetesBackend {
             () = live.cancel_token().cancelled() => {
                 tracing::info!("match cancelled; deleting its job");
                 self.api.delete(&name).await?;
+                // A result recorded before the cancel (the match ended, or its Job's deadline stopped it and
+                // the orchestrator reported what was played) is final.
+                if let Some(stored) = self.recorder.get(&plan.match_id).await? {
+                    return Ok(Ending::Recorded(stored));
+                }
                 return Ok(outcome(entrants.failed(MatchStatus::Cancelled, "cancelled")));
             }
         };
@@ -92,11 +96,14 @@ impl KubernetesBackend {
             }
             None => {
                 let _ = self.api.delete(&name).await;
+                if let Some(stored) = self.recorder.get(&plan.match_id).await? {
+                    return Ok(Ending::Recorded(stored));
+                }
                 return Ok(outcome(entrants.failed(
                     MatchStatus::Timeout,
                     format!(
-                        "the match Job {name} did not end within {} s; it was deleted",
-                        deadline.as_secs()
+                        "the match Job {name} did not end within the match's budget of {} s; it was deleted",
+                        plan.timeout.as_secs()
                     ),
                 )));
             }
@@ -155,12 +162,17 @@ impl KubernetesBackend {
     pub(super) fn verdict(&self, match_id: &str, job: &Job, agent_ids: &[String]) -> Verdict {
         let pods = self.tracker.pods(match_id);
         let pods: Vec<_> = pods.iter().map(AsRef::as_ref).collect();
+        let events = self.tracker.failed_creates(job);
+        let events: Vec<_> = events.iter().map(AsRef::as_ref).collect();
         diagnose::diagnose(
             job,
             &pods,
+            &events,
             &diagnose::Context {
                 agent_ids,
                 startup_budget: self.timing.startup_budget,
+                transient_grace: self.timing.transient_grace,
+                report_grace: self.timing.deadline_slack,
                 now: Utc::now(),
             },
         )
@@ -187,6 +199,7 @@ impl KubernetesBackend {
                 Ok(Settled::Outcome(from_termination_message(
                     entrants,
                     termination_message.as_deref(),
+                    self.settings.result_max_bytes(entrants.agent_ids.len()),
                 )))
             }
             Verdict::Failed {
@@ -198,9 +211,9 @@ impl KubernetesBackend {
                     self.api.delete(name).await?;
                 }
                 tracing::info!(status = ?status, message = %message, "match failed");
-                // A timed-out orchestrator still reports what was played before it was stopped.
-                if let (MatchStatus::Timeout, Some(stored)) = (status, stored) {
-                    let stored = self.recorder.amend(stored, status, message).await?;
+                // The first result recorded is final: a timed-out orchestrator's report of what was played
+                // (recorded as a timeout, see `sink`), or a report that made it before the failure.
+                if let Some(stored) = stored {
                     return Ok(Settled::Stored(stored));
                 }
                 Ok(Settled::Outcome(

@@ -2,6 +2,11 @@
 //! finishes when its pods succeed, when failures pass `backoffLimit`, when a `podFailurePolicy`
 //! rule fails it, or when `activeDeadlineSeconds` passes; a finished Job's active pods are
 //! deleted, and the Job itself after `ttlSecondsAfterFinished`.
+//!
+//! As since Kubernetes 1.31, a Job that meets its criteria first gets `SuccessCriteriaMet` or
+//! `FailureTarget` and has its active pods deleted; `Complete` or `Failed` (and the TTL's clock)
+//! follow only once no pod of it is running or terminating. A pod that cannot be created (an
+//! exhausted quota) is a `FailedCreate` warning on the Job, retried after a back-off.
 
 use std::time::Instant;
 
@@ -15,6 +20,16 @@ use crate::object::{
 };
 use crate::store::{DeleteOptions, Key, Store};
 use crate::time::{now_rfc3339, scaled};
+
+/// Simulated seconds between tries to create a pod that could not be created.
+const CREATE_RETRY_SECONDS: f64 = 10.0;
+
+/// What the controller reads from the fault switches.
+pub(crate) struct Conditions<'a> {
+    pub(crate) scale: f64,
+    /// A ResourceQuota that refuses every new pod, by name.
+    pub(crate) exhausted_quota: Option<&'a str>,
+}
 
 /// How a Job ends.
 struct Finish {
@@ -56,15 +71,16 @@ impl Finish {
     }
 }
 
-pub(crate) fn reconcile_jobs(store: &mut Store, scale: f64) {
+pub(crate) fn reconcile_jobs(store: &mut Store, cx: &Conditions<'_>) {
     for key in store.keys(Some(Kind::Job)) {
         if let Some(job) = store.by_key(&key).cloned() {
-            reconcile_job(store, &key, &job, scale);
+            reconcile_job(store, &key, &job, cx);
         }
     }
 }
 
-fn reconcile_job(store: &mut Store, key: &Key, job: &Value, scale: f64) {
+fn reconcile_job(store: &mut Store, key: &Key, job: &Value, cx: &Conditions<'_>) {
+    let scale = cx.scale;
     let job_uid = uid(job).to_owned();
     let pods: Vec<Value> = store
         .list(Kind::Pod, Some(&key.1))
@@ -83,6 +99,12 @@ fn reconcile_job(store: &mut Store, key: &Key, job: &Value, scale: f64) {
         keep_finished(store, key, job, &census, status, now, scale);
         return;
     }
+    if has_condition(job, "SuccessCriteriaMet", "True")
+        || has_condition(job, "FailureTarget", "True")
+    {
+        finish_when_pods_are_gone(store, key, job, &census, status, now);
+        return;
+    }
     if job.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true) {
         return;
     }
@@ -99,11 +121,11 @@ fn reconcile_job(store: &mut Store, key: &Key, job: &Value, scale: f64) {
     let active_count = match finish {
         Some(finish) => {
             delete_pods(store, &key.1, active);
-            finish_job(store, job, &mut status, &finish, now);
+            target_job(&mut status, &finish);
             0
         }
         None if active.is_empty() && terminating == 0 && !is_deleting(job) => {
-            usize::from(create_pod(store, key, job))
+            usize::from(create_pod(store, key, job, cx, now))
         }
         None => active.len(),
     };
@@ -254,25 +276,92 @@ fn limit_reached(
     }
 }
 
-/// Writes the terminal conditions (`SuccessCriteriaMet`+`Complete` or `FailureTarget`+`Failed`)
-/// and records the event.
-fn finish_job(store: &mut Store, job: &Value, status: &mut Value, finish: &Finish, now: Instant) {
-    let (first, done) = if finish.complete {
-        ("SuccessCriteriaMet", "Complete")
-    } else {
-        ("FailureTarget", "Failed")
-    };
+/// Adds a condition to a Job's status.
+fn add_condition(status: &mut Value, kind: &str, reason: &str, message: &str) {
     let at = now_rfc3339();
     let mut conditions = status
         .get("conditions")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    conditions.extend([first, done].map(|kind| {
-        json!({"type": kind, "status": "True", "reason": finish.reason,
-            "message": finish.message, "lastProbeTime": at, "lastTransitionTime": at})
-    }));
+    conditions.push(json!({"type": kind, "status": "True", "reason": reason,
+        "message": message, "lastProbeTime": at, "lastTransitionTime": at}));
     status["conditions"] = json!(conditions);
+}
+
+/// Writes the interim condition (`SuccessCriteriaMet` or `FailureTarget`); the terminal one
+/// follows once the Job's pods are gone.
+fn target_job(status: &mut Value, finish: &Finish) {
+    let interim = if finish.complete {
+        "SuccessCriteriaMet"
+    } else {
+        "FailureTarget"
+    };
+    add_condition(status, interim, finish.reason, &finish.message);
+}
+
+/// A Job past its interim condition: its active pods are deleted, and once none is running or
+/// terminating it gets the terminal condition.
+fn finish_when_pods_are_gone(
+    store: &mut Store,
+    key: &Key,
+    job: &Value,
+    census: &Census<'_>,
+    mut status: Value,
+    now: Instant,
+) {
+    delete_pods(store, &key.1, &census.active);
+    if census.active.is_empty() && census.terminating == 0 {
+        let complete = has_condition(job, "SuccessCriteriaMet", "True");
+        let interim = if complete {
+            "SuccessCriteriaMet"
+        } else {
+            "FailureTarget"
+        };
+        let condition = job
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|cs| cs.iter().find(|c| c["type"] == json!(interim)))
+            .cloned()
+            .unwrap_or(json!({}));
+        let text = |field: &str| condition[field].as_str().unwrap_or("").to_owned();
+        let finish = Finish {
+            complete,
+            reason: if complete {
+                "CompletionsReached"
+            } else {
+                failure_reason(&text("reason"))
+            },
+            message: text("message"),
+        };
+        finish_job(store, job, &mut status, &finish, now);
+    }
+    if let Some(map) = status.as_object_mut() {
+        map.remove("active");
+    }
+    status["ready"] = json!(0);
+    status["terminating"] = json!(census.terminating);
+    let _ = store.mutate(key, |j| j["status"] = status);
+}
+
+/// The static reason of a failure, from the text of its interim condition.
+fn failure_reason(reason: &str) -> &'static str {
+    match reason {
+        "BackoffLimitExceeded" => "BackoffLimitExceeded",
+        "DeadlineExceeded" => "DeadlineExceeded",
+        _ => "PodFailurePolicy",
+    }
+}
+
+/// Writes the terminal condition (`Complete` or `Failed`), starts the TTL's clock and records the
+/// event.
+fn finish_job(store: &mut Store, job: &Value, status: &mut Value, finish: &Finish, now: Instant) {
+    let done = if finish.complete {
+        "Complete"
+    } else {
+        "Failed"
+    };
+    add_condition(status, done, finish.reason, &finish.message);
     if finish.complete {
         status["completionTime"] = json!(now_rfc3339());
     }
@@ -293,9 +382,31 @@ fn finish_job(store: &mut Store, job: &Value, status: &mut Value, finish: &Finis
     );
 }
 
-/// Creates the Job's next pod and records the event; whether it was created.
-fn create_pod(store: &mut Store, key: &Key, job: &Value) -> bool {
-    let (created, warning, reason, message) = match store.create(Kind::Pod, &key.1, pod_for(job)) {
+/// Creates the Job's next pod and records the event; whether it was created. A pod refused (by an
+/// exhausted quota) is a `FailedCreate` warning, tried again after a back-off.
+fn create_pod(
+    store: &mut Store,
+    key: &Key,
+    job: &Value,
+    cx: &Conditions<'_>,
+    now: Instant,
+) -> bool {
+    let job_uid = uid(job).to_owned();
+    if let Some(failed_at) = store.jobs.create_failed.get(&job_uid) {
+        if now < *failed_at + scaled(CREATE_RETRY_SECONDS, cx.scale) {
+            return false;
+        }
+    }
+    let created = match cx.exhausted_quota {
+        Some(quota) => Err(exceeded_quota(job, quota)),
+        None => store.create(Kind::Pod, &key.1, pod_for(job)),
+    };
+    if created.is_err() {
+        store.jobs.create_failed.insert(job_uid, now);
+    } else {
+        store.jobs.create_failed.remove(&job_uid);
+    }
+    let (created, warning, reason, message) = match created {
         Ok(pod) => (
             true,
             false,
@@ -304,7 +415,12 @@ fn create_pod(store: &mut Store, key: &Key, job: &Value) -> bool {
         ),
         Err(error) => {
             tracing::warn!(%error, job = %key.2, "kube-sim: cannot create pod for job");
-            (false, true, "FailedCreate", error.message)
+            (
+                false,
+                true,
+                "FailedCreate",
+                format!("Error creating: {}", error.message),
+            )
         }
     };
     record_event(
@@ -317,6 +433,19 @@ fn create_pod(store: &mut Store, key: &Key, job: &Value) -> bool {
         "job-controller",
     );
     created
+}
+
+/// The admission error of a pod that an exhausted ResourceQuota refuses.
+fn exceeded_quota(job: &Value, quota: &str) -> crate::error::ApiError {
+    crate::error::ApiError::new(
+        403,
+        "Forbidden",
+        format!(
+            "pods \"{}-{}\" is forbidden: exceeded quota: {quota}, requested: pods=1, used: pods=0, limited: pods=0",
+            meta_str(job, "name"),
+            "xxxxx"
+        ),
+    )
 }
 
 /// A pod from the Job's template, named after the Job and controlled by it.

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::response::{error_response, json_response};
 use crate::error::ApiError;
-use crate::faults::ErrorInjection;
+use crate::faults::{ErrorInjection, TransientError};
 use crate::shared::Shared;
 
 /// Serves `/_sim/{path}`.
@@ -51,6 +51,18 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &Bytes)
                 Err(e) => error_response(&e),
             }
         }
+        ("POST", "faults/quota") => {
+            let quota = text("quota");
+            shared.set_exhausted_quota(Some(quota.as_str()).filter(|q| !q.is_empty()));
+            ok()
+        }
+        ("POST", "faults/transient") => match serde_json::from_value::<TransientError>(body) {
+            Ok(error) => {
+                shared.add_transient_error(error);
+                ok()
+            }
+            Err(e) => error_response(&ApiError::bad_request(format!("transient error: {e}"))),
+        },
         ("POST", "faults/node-loss") => {
             shared.lose_node();
             ok()

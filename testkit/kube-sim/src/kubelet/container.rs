@@ -1,6 +1,8 @@
-//! One container as a host process group: pulled, launched with its rewritten command line,
-//! environment and working directory, watched for an injected OOM kill and for the pod's
-//! deletion (SIGTERM, then SIGKILL after the grace period), and reported when it exits.
+//! One container as a host process group: pulled, created (an injected creation error is shown
+//! as its waiting reason and retried after a back-off, as the kubelet does), launched with its
+//! rewritten command line, environment and working directory, watched for an injected OOM kill
+//! and for the pod's deletion (SIGTERM, then SIGKILL after the grace period), and reported when
+//! it exits.
 
 use std::collections::HashMap;
 use std::os::unix::process::ExitStatusExt;
@@ -23,6 +25,8 @@ use crate::time::{now_rfc3339, scaled};
 
 /// The exit code reported for a container that could not start.
 const START_ERROR_CODE: i32 = 128;
+/// Simulated seconds between tries to create a container that failed to be created.
+const CREATE_RETRY_SECONDS: f64 = 2.0;
 
 /// What one container needs from the pod's preparation.
 pub(crate) struct Inputs<'a> {
@@ -30,6 +34,8 @@ pub(crate) struct Inputs<'a> {
     pub(crate) env: &'a Vars,
     /// Host directories of the pod's volumes, by volume name.
     pub(crate) volumes: &'a HashMap<String, PathBuf>,
+    /// Containers of the pod (init containers included): they share its termination messages.
+    pub(crate) pod_containers: usize,
 }
 
 /// A container's process as it will be started.
@@ -53,6 +59,8 @@ pub(crate) async fn run(
 ) -> Result<i32, Interrupt> {
     let mut changed = task.shared.changed.subscribe();
     let binary = pull(task, &mut changed, which, &c.name, &c.image).await?;
+    create(task, which, &c.name).await?;
+    let containers = inputs.pod_containers;
     let launch = prepare(task, c, binary, inputs);
     let Some((mut child, pgid)) = start(task, c, which, &launch) else {
         return Ok(START_ERROR_CODE);
@@ -61,7 +69,29 @@ pub(crate) async fn run(
     // Anything the container left behind in its group goes with it.
     kill_group(pgid, Signal::SIGKILL);
     task.shared.processes.lock().remove_group(&task.uid, pgid);
-    Ok(finish(task, c, which, &launch, exit, oom))
+    Ok(finish(task, c, which, &launch, (exit, oom), containers))
+}
+
+/// Waits out injected creation errors: each try shows its reason and a `Failed` event, and the
+/// next comes after a back-off.
+async fn create(task: &PodTask, which: Which, name: &str) -> Result<(), Interrupt> {
+    let backoff = scaled(CREATE_RETRY_SECONDS, task.shared.config.time_scale);
+    loop {
+        if let Some(i) = task.check() {
+            return Err(i);
+        }
+        let Some(reason) = task.shared.faults().take_transient(name) else {
+            return Ok(());
+        };
+        let message = format!("kube-sim: injected {reason} of container {name}; retrying");
+        tracing::info!(pod = %task.name(), container = %name, %reason, "kube-sim: container creation failed");
+        task.set_container(which, name, |st| {
+            st["state"] = status::waiting(&reason, Some(&message));
+        });
+        task.event(true, "Failed", &format!("Error: {message}"));
+        // The whole back-off: the status write just made is a change too.
+        tokio::time::sleep(backoff).await;
+    }
 }
 
 /// Directories, the termination message file, and the command line with `$(VAR)` expanded to
@@ -209,8 +239,8 @@ fn finish(
     c: &Container,
     which: Which,
     launch: &Launch,
-    exit: std::io::Result<ExitStatus>,
-    oom: bool,
+    (exit, oom): (std::io::Result<ExitStatus>, bool),
+    containers: usize,
 ) -> i32 {
     let code = match &exit {
         Ok(s) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(9)),
@@ -224,7 +254,13 @@ fn finish(
         (code, "Error")
     };
     let policy = c.termination_message_policy.as_deref();
-    let message = termination::message(&launch.termination_file, &launch.log, policy, code);
+    let message = termination::message(
+        &launch.termination_file,
+        &launch.log,
+        policy,
+        code,
+        containers,
+    );
     tracing::info!(pod = %task.name(), container = %c.name, exit_code = code, reason, "kube-sim: container terminated");
     let end = Terminated {
         exit_code: code,

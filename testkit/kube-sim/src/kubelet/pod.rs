@@ -1,7 +1,11 @@
 //! One pod's life on the node: it waits while the node is unschedulable, is scheduled, waits
-//! until its volumes and environments can be prepared (a missing Secret or ConfigMap is a
-//! `CreateContainerConfigError` until it appears), runs its init containers in order and then
+//! until its volumes and environments can be prepared, runs its init containers in order and then
 //! all its containers together, and ends `Succeeded` or `Failed`. A lost node fails it.
+//!
+//! A volume whose Secret or ConfigMap is missing is a mount the kubelet keeps retrying: the pod
+//! stays `Pending` with its containers waiting (`PodInitializing`, `ContainerCreating`) and a
+//! `FailedMount` warning, and starts once the object appears. A missing object that an env
+//! variable names is a `CreateContainerConfigError` of the container until it appears.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -24,6 +28,8 @@ struct Prepared {
     volumes: HashMap<String, PathBuf>,
     /// Variables by container name.
     env: HashMap<String, Vars>,
+    /// Init containers and containers of the pod.
+    containers: usize,
 }
 
 /// Runs the pod, then cleans up: kills what is left, marks a lost pod, and lets a deleted pod go.
@@ -92,6 +98,7 @@ impl Prepared {
         Inputs {
             env: self.env.get(container).unwrap_or(&NONE),
             volumes: &self.volumes,
+            pod_containers: self.containers,
         }
     }
 }
@@ -159,7 +166,12 @@ async fn wait_until_prepared(
         }
         match prepare(task, pod, spec) {
             Ok(prepared) => return Ok(prepared),
-            Err(message) if !reported => {
+            Err(Unprepared::Mount(message)) if !reported => {
+                reported = true;
+                tracing::info!(pod = %task.name(), %message, "kube-sim: mount waits");
+                task.event(true, "FailedMount", &message);
+            }
+            Err(Unprepared::Config(message)) if !reported => {
                 reported = true;
                 report_config_error(task, spec, &message);
             }
@@ -169,17 +181,30 @@ async fn wait_until_prepared(
     }
 }
 
-/// Host directories for volumes and the environment of every container, or the
-/// `CreateContainerConfigError` message.
-fn prepare(task: &PodTask, pod: &Value, spec: &PodSpec) -> Result<Prepared, String> {
+/// Why a pod cannot start its containers yet.
+enum Unprepared {
+    /// A volume cannot be set up (`FailedMount`).
+    Mount(String),
+    /// A container's environment cannot be built (`CreateContainerConfigError`).
+    Config(String),
+}
+
+/// Host directories for volumes and the environment of every container.
+fn prepare(task: &PodTask, pod: &Value, spec: &PodSpec) -> Result<Prepared, Unprepared> {
     let store = task.shared.store();
     let ns = &task.key.1;
-    let volumes = volumes::prepare(&store, ns, &task.dir, &spec.volumes)?;
+    let volumes =
+        volumes::prepare(&store, ns, &task.dir, &spec.volumes).map_err(Unprepared::Mount)?;
     let mut env = HashMap::new();
     for c in spec.init_containers.iter().chain(&spec.containers) {
-        env.insert(c.name.clone(), container_env(&store, ns, pod, c)?);
+        let vars = container_env(&store, ns, pod, c).map_err(Unprepared::Config)?;
+        env.insert(c.name.clone(), vars);
     }
-    Ok(Prepared { volumes, env })
+    Ok(Prepared {
+        volumes,
+        env,
+        containers: spec.init_containers.len() + spec.containers.len(),
+    })
 }
 
 /// The first container waits in `CreateContainerConfigError`; a warning event says why.

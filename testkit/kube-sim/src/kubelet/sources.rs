@@ -10,7 +10,7 @@ use crate::store::Store;
 pub(crate) type File = (String, Vec<u8>);
 
 /// The files of the named Secret or ConfigMap; `None` when it is missing and `optional`, the
-/// `CreateContainerConfigError` message when it is missing and required.
+/// error (`secret "x" not found`) when it is missing and required.
 pub(crate) fn files(
     store: &Store,
     kind: Kind,

@@ -1,34 +1,46 @@
-//! The termination message of a container: the file at `terminationMessagePath`, cut to 4096
-//! bytes as the kubelet does, or with `FallbackToLogsOnError` the log tail of a failed container
-//! that wrote none.
+//! The termination message of a container, as the kubelet makes it: the last 4096 bytes of the
+//! file at `terminationMessagePath` (or, with `FallbackToLogsOnError`, the log tail of a failed
+//! container that wrote none), then at most the container's share of the pod's 12 KiB (split
+//! evenly across init containers and containers), keeping the first bytes of that.
 
 use std::path::Path;
 
-/// Termination messages are cut to this many bytes.
+/// The kubelet reads at most this many bytes, the last ones, of a termination message file.
 const MESSAGE_LIMIT: usize = 4096;
+/// Termination message bytes a whole pod may report, split evenly across its containers.
+const POD_LIMIT: usize = 12 * 1024;
 /// The log bytes, then lines, that the fallback reads.
 const FALLBACK_BYTES: usize = 2048;
 const FALLBACK_LINES: usize = 80;
 
-/// The message of a container that exited with `exit_code`.
-pub(crate) fn message(file: &Path, log: &Path, policy: Option<&str>, exit_code: i32) -> String {
-    let message = read_capped(file, MESSAGE_LIMIT);
+/// The message of a container that exited with `exit_code`, in a pod of `containers` containers.
+pub(crate) fn message(
+    file: &Path,
+    log: &Path,
+    policy: Option<&str>,
+    exit_code: i32,
+    containers: usize,
+) -> String {
+    let mut message = read_tail(file, MESSAGE_LIMIT);
     if message.is_empty() && policy == Some("FallbackToLogsOnError") && exit_code != 0 {
-        return tail_lines(&read_tail(log, FALLBACK_BYTES), FALLBACK_LINES);
+        message = tail_lines(&read_tail(log, FALLBACK_BYTES), FALLBACK_LINES);
     }
-    message
+    head(message, POD_LIMIT / containers.max(1))
 }
 
-/// At most `limit` bytes of the file, cut at a character boundary.
-fn read_capped(path: &Path, limit: usize) -> String {
-    let bytes = std::fs::read(path).unwrap_or_default();
-    let mut end = bytes.len().min(limit);
-    while end > 0 && std::str::from_utf8(&bytes[..end]).is_err() {
-        end -= 1;
+/// The first `limit` bytes of `text`, cut at a character boundary.
+fn head(mut text: String, limit: usize) -> String {
+    if text.len() > limit {
+        let mut end = limit;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
     }
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    text
 }
 
+/// The last `limit` bytes of a file (a character cut at the start becomes U+FFFD).
 fn read_tail(path: &Path, limit: usize) -> String {
     let bytes = std::fs::read(path).unwrap_or_default();
     let start = bytes.len().saturating_sub(limit);

@@ -1,6 +1,7 @@
 //! Volumes as host directories: `emptyDir` (one per pod), `secret` and `configMap` (files
 //! written from the decoded data, `items` and `defaultMode` honoured) and `hostPath` (the host
-//! path itself).
+//! path itself). A volume that cannot be set up (its Secret or ConfigMap is missing) is a failed
+//! mount, retried by the pod.
 
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
@@ -12,8 +13,8 @@ use super::spec::{FileOptions, Volume};
 use crate::kinds::Kind;
 use crate::store::Store;
 
-/// The host directory of every volume, by volume name, or the `CreateContainerConfigError`
-/// message.
+/// The host directory of every volume, by volume name, or the `FailedMount` message, worded like
+/// the kubelet's.
 pub(crate) fn prepare(
     store: &Store,
     ns: &str,
@@ -22,7 +23,13 @@ pub(crate) fn prepare(
 ) -> Result<HashMap<String, PathBuf>, String> {
     let mut dirs = HashMap::new();
     for volume in volumes {
-        dirs.insert(volume.name.clone(), host_dir(store, ns, dir, volume)?);
+        let host = host_dir(store, ns, dir, volume).map_err(|e| {
+            format!(
+                "MountVolume.SetUp failed for volume \"{}\" : {e}",
+                volume.name
+            )
+        })?;
+        dirs.insert(volume.name.clone(), host);
     }
     Ok(dirs)
 }

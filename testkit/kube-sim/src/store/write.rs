@@ -224,6 +224,7 @@ fn replaced_main(kind: Kind, old: &Value, mut object: Value) -> Result<Value, Ap
         object["metadata"]["generation"] = json!(generation + 1);
     }
     validate::validate(kind, &object)?;
+    validate::validate_update(kind, old, &object)?;
     Ok(object)
 }
 
