@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload, WriteMultipart};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
@@ -44,6 +44,11 @@ pub(crate) struct BlobStore {
 impl BlobStore {
     /// Opens the store at `url`; a local directory is created when missing.
     pub(crate) fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, std::env::vars())
+    }
+
+    /// [`Self::open`] with a cloud store configured from the variables `vars` instead of the environment.
+    fn open_with(url: &str, vars: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
         let bad = |msg: String| Error::InvalidConfig(format!("store url {url:?}: {msg}"));
         let (scheme, rest) = url
             .split_once("://")
@@ -72,7 +77,8 @@ impl BlobStore {
             "s3" | "gs" | "az" | "azure" | "abfs" => {
                 let parsed = url::Url::parse(&url).map_err(|e| bad(e.to_string()))?;
                 // Only the clouds' own variables: a stray `REGION` or `TOKEN` must not configure the store.
-                let options = std::env::vars()
+                let options = vars
+                    .into_iter()
                     .filter(|(k, _)| {
                         ["AWS_", "GOOGLE_", "AZURE_"]
                             .iter()
@@ -113,13 +119,35 @@ impl BlobStore {
         format!("{}/{name}", self.url)
     }
 
-    /// Writes an object whole (readers never see part of it).
-    pub(crate) async fn put(&self, name: &str, bytes: Vec<u8>) -> Result<()> {
-        self.inner
-            .put(&self.key(name), PutPayload::from(bytes))
+    /// Writes an object whole (readers never see part of it) unless one exists under its name, in one conditional request (a local rename
+    /// that does not replace, `If-None-Match: *` in the clouds), so that of two writers only the first
+    /// succeeds. `false` when the object existed; it is left as it was. A store that cannot write
+    /// conditionally (S3 with `AWS_CONDITIONAL_PUT=disabled`) is asked whether the object exists first.
+    pub(crate) async fn create(&self, name: &str, bytes: Vec<u8>) -> Result<bool> {
+        let key = self.key(name);
+        let failed =
+            |e: object_store::Error| Error::Store(format!("writing {}: {e}", self.url_of(name)));
+        let payload = PutPayload::from(bytes);
+        match self
+            .inner
+            .put_opts(&key, payload.clone(), PutMode::Create.into())
             .await
-            .map_err(|e| Error::Store(format!("writing {}: {e}", self.url_of(name))))?;
-        Ok(())
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(object_store::Error::NotImplemented { .. }) => {
+                tracing::warn!(
+                    object = %self.url_of(name),
+                    "the store cannot write conditionally; checking first, which a concurrent writer can race"
+                );
+                if self.get(name).await?.is_some() {
+                    return Ok(false);
+                }
+                self.inner.put(&key, payload).await.map_err(failed)?;
+                Ok(true)
+            }
+            Err(e) => Err(failed(e)),
+        }
     }
 
     /// Writes an object from the chunks `chunks` delivers, in parts, holding at most a few parts in memory; the
@@ -198,7 +226,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::local(dir.path()).unwrap();
         assert_eq!(store.get("replays/m1.json").await.unwrap(), None);
-        store.put("replays/m1.json", b"{}".to_vec()).await.unwrap();
+        assert!(
+            store
+                .create("replays/m1.json", b"{}".to_vec())
+                .await
+                .unwrap()
+        );
         assert_eq!(
             store.get("replays/m1.json").await.unwrap().as_deref(),
             Some(&b"{}"[..])
@@ -209,6 +242,49 @@ mod tests {
             store.url_of("replays/m1.json"),
             format!("file://{}/replays/m1.json", abs.display())
         );
+    }
+
+    /// Sixteen writers create one object at once: one of them writes it, and a later create leaves it alone.
+    async fn only_the_first_create_writes(store: &BlobStore) {
+        let writers: Vec<_> = (0..16u8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move { (i, store.create("results/m1.pb", vec![i; 64]).await) })
+            })
+            .collect();
+        let mut created = Vec::new();
+        for writer in writers {
+            let (i, result) = writer.await.unwrap();
+            if result.unwrap() {
+                created.push(i);
+            }
+        }
+        assert_eq!(created.len(), 1, "{created:?}");
+        let stored = store.get("results/m1.pb").await.unwrap().unwrap();
+        assert_eq!(stored, vec![created[0]; 64]);
+        assert!(
+            !store
+                .create("results/m1.pb", b"later".to_vec())
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.get("results/m1.pb").await.unwrap().unwrap(), stored);
+    }
+
+    #[tokio::test]
+    async fn of_concurrent_creates_of_one_file_only_the_first_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        only_the_first_create_writes(&BlobStore::local(dir.path()).unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn of_concurrent_creates_of_one_s3_object_only_the_first_writes() {
+        // As `main` does.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let moto = testkit::Moto::start();
+        moto.create_bucket("arena");
+        let store = BlobStore::open_with("s3://arena/prod", moto.env()).unwrap();
+        only_the_first_create_writes(&store).await;
     }
 
     #[tokio::test]

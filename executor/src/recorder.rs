@@ -10,6 +10,11 @@
 //! replica, which answers its clients whatever happens to the stores, and [`Recorder::record`] for everyone
 //! else (a report stream, a canceller, the Kubernetes reconciler), which fails so that the caller can say so
 //! (a report stream is then retried).
+//!
+//! The first result recorded for a match is final: the result is created only where none exists (one
+//! conditional write, see [`ResultStore::create`]), and a writer that comes second gets the first result
+//! back. Callers skip the replay when they find a result already; one that races past that check may leave a
+//! replay file no result points at, never a result whose replay is another's.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -84,9 +89,9 @@ impl Recorder {
         }
     }
 
-    /// Records a match its waiter on this replica played; the match is answered with the returned result
-    /// even when the stores fail: a replay that cannot be stored is said in the result, a result that cannot
-    /// be stored is logged.
+    /// Records a match its waiter on this replica played; the match is answered with the returned result (the
+    /// one recorded first) even when the stores fail: a replay that cannot be stored is said in the result, a
+    /// result that cannot be stored is logged.
     pub(crate) async fn finish(
         &self,
         submitted: &Submitted,
@@ -104,13 +109,17 @@ impl Recorder {
             submitted: submitted.clone(),
             result,
         };
-        if let Err(e) = self.results.put(&stored).await {
-            tracing::error!(match_id = %stored.result.outcome.match_id, error = %e, "storing the result failed");
+        match self.results.create(stored.clone()).await {
+            Ok(first) => first,
+            Err(e) => {
+                tracing::error!(match_id = %stored.result.outcome.match_id, error = %e, "storing the result failed");
+                stored
+            }
         }
-        stored
     }
 
-    /// Records a match nobody waits for here; fails when the replay or the result cannot be stored.
+    /// Records a match nobody waits for here and returns the result recorded first; fails when the replay or
+    /// the result cannot be stored.
     pub(crate) async fn record(
         &self,
         submitted: &Submitted,
@@ -121,12 +130,12 @@ impl Recorder {
         if let Some(replay) = replay {
             self.attach_replay(&mut result, replay).await?;
         }
-        let stored = StoredMatch {
-            submitted: submitted.clone(),
-            result,
-        };
-        self.results.put(&stored).await?;
-        Ok(stored)
+        self.results
+            .create(StoredMatch {
+                submitted: submitted.clone(),
+                result,
+            })
+            .await
     }
 
     /// The recorded result of a match.
