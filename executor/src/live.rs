@@ -119,7 +119,9 @@ pub(crate) struct LiveMatch {
     /// Steps reported so far.
     step: AtomicU32,
     events: broadcast::Sender<LiveEvent>,
-    /// When the match's budget runs out: its answer is due then, queue time, agent installs and play included.
+    /// The match's whole budget (`timeout_sec`), and when it runs out: its answer is due then, queue time,
+    /// agent installs and play included.
+    budget: std::time::Duration,
     deadline: tokio::time::Instant,
     cancel: CancellationToken,
     /// The first reason the match was cancelled for; what its result then says happened.
@@ -127,18 +129,16 @@ pub(crate) struct LiveMatch {
 }
 
 impl LiveMatch {
-    pub(crate) fn new(
-        match_id: String,
-        submitted: Submitted,
-        deadline: tokio::time::Instant,
-    ) -> Self {
+    /// A match submitted now with a budget of `budget`.
+    pub(crate) fn new(match_id: String, submitted: Submitted, budget: std::time::Duration) -> Self {
         Self {
             match_id,
             submitted,
             phase: watch::channel(Phase::Queued).0,
             step: AtomicU32::new(0),
             events: broadcast::channel(EVENT_BUFFER).0,
-            deadline,
+            budget,
+            deadline: tokio::time::Instant::now() + budget,
             cancel: CancellationToken::new(),
             stop_reason: OnceLock::new(),
         }
@@ -147,6 +147,13 @@ impl LiveMatch {
     /// When the match's budget runs out.
     pub(crate) fn deadline(&self) -> tokio::time::Instant {
         self.deadline
+    }
+
+    /// Says in the cancelled `outcome` of this match why it was stopped, when it was.
+    pub(crate) fn settle(&self, outcome: &mut MatchOutcome) {
+        if let Some(reason) = self.stop_reason() {
+            reason.settle(outcome, self.budget);
+        }
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -247,7 +254,7 @@ mod tests {
                 environment: "pong".into(),
                 agent_ids: vec!["a".into(), "b".into()],
             },
-            tokio::time::Instant::now(),
+            std::time::Duration::from_secs(60),
         );
         let mut rx = live.subscribe();
         assert_eq!(live.info().state, MatchState::Queued);
@@ -284,7 +291,7 @@ mod tests {
                 environment: "pong".into(),
                 agent_ids: vec!["a".into()],
             },
-            tokio::time::Instant::now(),
+            std::time::Duration::from_secs(60),
         );
         assert_eq!(live.stop_reason(), None);
         assert!(!live.cancel_token().is_cancelled());

@@ -124,7 +124,6 @@ impl Matches {
             )
             .map(|()| Handle::Finished(Box::new(stored)));
         }
-        let submitted_at = tokio::time::Instant::now();
         let plan = submission.plan(&self.settings).await?;
         let reservation = self.admission.reserve()?;
         let entry = Arc::new(LiveMatch::new(
@@ -134,7 +133,7 @@ impl Matches {
                 environment: plan.environment.clone(),
                 agent_ids: plan.agent_ids(),
             },
-            submitted_at + plan.timeout,
+            plan.timeout,
         ));
         live.insert(plan.match_id.clone(), Arc::clone(&entry));
         self.live_count.send_replace(live.len());
@@ -353,9 +352,7 @@ impl Matches {
                 mut outcome,
                 replay,
             } => {
-                if let Some(reason) = live.stop_reason() {
-                    reason.settle(&mut outcome, plan.timeout);
-                }
+                live.settle(&mut outcome);
                 self.recorder.finish(&live.submitted, outcome, replay).await
             }
             Ending::Recorded(stored) => stored,

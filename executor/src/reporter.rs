@@ -277,7 +277,11 @@ impl pb::match_reporter_server::MatchReporter for ReporterService {
         }
         if let (Some((sink, _)), Some(spool)) = (sink, spool) {
             let outcome = slot.lock().outcome.clone();
-            if let Some(outcome) = outcome {
+            if let Some(mut outcome) = outcome {
+                // A stopped orchestrator says it was cancelled; the match followed here knows why.
+                if let Some(live) = &slot.live {
+                    live.settle(&mut outcome);
+                }
                 let replay = spool.finish(&outcome).await;
                 // Recorded before the acknowledgement: once the orchestrator exits, the result is stored.
                 sink.record(&match_id, outcome, replay).await.map_err(|e| {

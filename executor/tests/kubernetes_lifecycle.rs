@@ -12,7 +12,7 @@ use std::time::Duration;
 use kube_cluster::*;
 use proto::pb;
 use proto::pb::match_update::Update;
-use support::{agent, example_agent};
+use support::{agent, eventually, example_agent, stored_replay, wait_for_play_on};
 use tokio_stream::StreamExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,6 +74,19 @@ async fn a_pong_match_runs_as_one_job_with_a_handful_of_requests_and_leaves_noth
     assert_eq!(cluster.count().await, (0, 0, 0));
 }
 
+/// Every agent of a match that failed before its orchestrator started is reported not started.
+#[track_caller]
+fn assert_not_started(response: &pb::MatchResponse) {
+    for agent in &response.agent_results {
+        assert_eq!(
+            agent.status(),
+            pb::AgentStatus::NotStarted,
+            "{}: {agent:?}",
+            response.match_id
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_failure_ends_the_match_with_its_status_and_cause() {
     let cluster = Cluster::start(0.05).await;
@@ -100,7 +113,11 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
         pb::AgentStatus::Error,
         "{junk_result:?}"
     );
-    assert_eq!(response.agent_results[0].status(), pb::AgentStatus::Ok);
+    // The other agent never ran: its orchestrator never started.
+    assert_eq!(
+        response.agent_results[0].status(),
+        pb::AgentStatus::NotStarted
+    );
 
     // An unreachable source is the infrastructure's fault (exit 11).
     let mut req = quick_request("k8s-unreachable");
@@ -110,12 +127,7 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
     );
     let response = client.run_match(req).await.unwrap().into_inner();
     assert_status(&response, pb::MatchStatus::StatusError, "infrastructure");
-    assert!(
-        response
-            .agent_results
-            .iter()
-            .all(|a| a.status() == pb::AgentStatus::Ok)
-    );
+    assert_not_started(&response);
 
     // System image pull errors fail at once, and the Job is deleted.
     cluster.sim.fail_image_pull("sim/orchestrator");
@@ -135,6 +147,7 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
         "{}",
         response.error_message
     );
+    assert_not_started(&response);
 
     // Unschedulable past the startup budget.
     cluster.sim.set_unschedulable(true);
@@ -149,6 +162,7 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
         pb::MatchStatus::StatusError,
         "RESOURCE_EXHAUSTED",
     );
+    assert_not_started(&response);
 
     // The Job's deadline is a timeout (the orchestrator's own budget is much longer).
     let mut req = slow_request("k8s-deadline");
@@ -184,6 +198,14 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
         }
         let response = waiting.await.unwrap().unwrap().into_inner();
         assert_status(&response, pb::MatchStatus::StatusError, cause);
+        // The agents ran.
+        assert!(
+            response
+                .agent_results
+                .iter()
+                .all(|a| a.status() == pb::AgentStatus::Ok),
+            "{response:?}"
+        );
     }
 
     // Failed matches whose pods could still run were deleted.
@@ -202,7 +224,40 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_deletes_the_job_and_records_the_match_cancelled() {
+async fn past_the_budget_the_jobs_own_deadline_verdict_is_awaited_within_the_slack() {
+    // A simulated second lasts five real ones: the Job's deadline (timeout_sec 2) comes 10 s after it
+    // started, later than the 5 s past the budget after which the executor stops a match itself.
+    let cluster = Cluster::start(5.0).await;
+    let executor = cluster.replica(&[
+        "--k8s-deadline-slack-sec",
+        "30",
+        "--k8s-startup-budget-sec",
+        "600",
+    ]);
+    // The pod never runs: only the Job's deadline ends the match.
+    cluster.sim.set_unschedulable(true);
+    let mut request = quick_request("k8s-deadline-verdict");
+    request.timeout_sec = 2;
+    let response = executor
+        .client()
+        .await
+        .run_match(request)
+        .await
+        .unwrap()
+        .into_inner();
+    cluster.sim.set_unschedulable(false);
+    // The Job's verdict, not the executor's own stop (which would delete the Job and say the budget ran out
+    // before the agents started).
+    assert_status(
+        &response,
+        pb::MatchStatus::StatusTimeout,
+        "match did not finish within its budget of 2 s (pod start-up and agent installs included) and was \
+         stopped",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_deletes_the_job_and_records_the_match_cancelled_with_what_was_played() {
     let cluster = Cluster::start(0.2).await;
     let executor = cluster.replica(&[]);
     let mut client = executor.client().await;
@@ -212,7 +267,7 @@ async fn cancel_deletes_the_job_and_records_the_match_cancelled() {
         .unwrap()
         .into_inner();
     assert_eq!(info.match_id, "k8s-cancel");
-    cluster.running_pod("k8s-cancel").await;
+    wait_for_play_on(executor.client().await, "k8s-cancel", 3).await;
     let info = client
         .cancel_match(pb::CancelMatchRequest {
             match_id: "k8s-cancel".into(),
@@ -220,10 +275,23 @@ async fn cancel_deletes_the_job_and_records_the_match_cancelled() {
         .await
         .unwrap()
         .into_inner();
+    // The stopped orchestrator's report is the result, and it says what happened: an API cancel.
+    let result = info.result.unwrap();
     assert_eq!(
-        info.result.unwrap().status(),
-        pb::MatchStatus::StatusCancelled
+        result.status(),
+        pb::MatchStatus::StatusCancelled,
+        "{result:?}"
     );
+    assert!(result.total_steps >= 3, "{result:?}");
+    assert_eq!(
+        result.error_message,
+        format!(
+            "cancelled by a CancelMatch request after {} steps; the result covers what was played",
+            result.total_steps
+        )
+    );
+    // The replay of what was played came over the report stream and is stored whole.
+    stored_replay(&result);
     // Foreground deletion: the Job goes once its pod (and Secret) are gone.
     let mut gone = false;
     for _ in 0..300 {
@@ -238,6 +306,70 @@ async fn cancel_deletes_the_job_and_records_the_match_cancelled() {
         "the cancelled match left objects: {:?}",
         cluster.count().await
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_does_not_follow_a_match_cancels_it_and_its_cancel_is_the_result() {
+    let cluster = Cluster::start(0.2).await;
+    let (port_a, port_b) = (free_port(), free_port());
+    // Reports go to a, which follows the match.
+    let service = Service::start(vec![port_a, port_b]).await;
+    let a = cluster.executor(port_a, &service.url(), &[]);
+    let b = cluster.executor(port_b, &service.url(), &[]);
+    let waiting = {
+        let mut client = a.client().await;
+        tokio::spawn(async move { client.run_match(slow_request("k8s-cancel-b")).await })
+    };
+    wait_for_play_on(a.client().await, "k8s-cancel-b", 3).await;
+
+    let info = b
+        .client()
+        .await
+        .cancel_match(pb::CancelMatchRequest {
+            match_id: "k8s-cancel-b".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let cancelled = info.result.expect("result");
+    assert_status(
+        &cancelled,
+        pb::MatchStatus::StatusCancelled,
+        "cancelled by a CancelMatch request",
+    );
+    for agent in &cancelled.agent_results {
+        assert_eq!(
+            agent.status(),
+            pb::AgentStatus::Ok,
+            "the agents ran: {agent:?}"
+        );
+    }
+    // The replica that followed the match answers with that result: the stopped orchestrator's report,
+    // which came after it, does not replace it.
+    let answered = waiting.await.unwrap().unwrap().into_inner();
+    assert_eq!(answered, cancelled);
+    let mut gone = false;
+    for _ in 0..300 {
+        if cluster.count().await == (0, 0, 0) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        gone,
+        "the cancelled match left objects: {:?}",
+        cluster.count().await
+    );
+    eventually(
+        "the stopped orchestrator's report reached a and was dropped",
+        200,
+        || {
+            let log = a.log.lock().unwrap().clone();
+            async move { log.contains("a report arrived after the match was recorded") }
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -289,10 +289,13 @@ pub fn long_pong(match_id: &str) -> pb::MatchRequest {
 
 /// Waits until the match has played `steps` steps (its watch shows a frame of that step).
 pub async fn wait_for_play(executor: &Executor, match_id: &str, steps: u32) {
+    wait_for_play_on(executor.client().await, match_id, steps).await;
+}
+
+/// [`wait_for_play`] through `client` (of any executor, a Kubernetes replica's too).
+pub async fn wait_for_play_on(mut client: ExecutorClient<Channel>, match_id: &str, steps: u32) {
     use tokio_stream::StreamExt;
-    let mut watch = executor
-        .client()
-        .await
+    let mut watch = client
         .watch_match(pb::WatchMatchRequest {
             match_id: match_id.into(),
         })
