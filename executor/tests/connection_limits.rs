@@ -1,7 +1,7 @@
 //! Connections that hostile or careless clients hold open cannot take the executor's file descriptors or
 //! starve health checks: thousands of idle sockets against an executor with few open files, handshakes and
-//! requests that never complete, idle keep-alive connections, and a cap full of busy connections where health
-//! checks still answer.
+//! requests that never complete, idle keep-alive connections (HTTP and gRPC), and a cap full of busy
+//! connections on either listener where health checks still answer.
 
 mod support;
 
@@ -243,5 +243,76 @@ async fn at_a_cap_of_busy_connections_health_checks_still_answer() {
     assert_eq!(
         info.result.unwrap().status(),
         pb::MatchStatus::StatusCancelled
+    );
+}
+
+#[tokio::test]
+async fn at_a_cap_of_busy_http_connections_healthz_still_answers() {
+    let executor = Executor::start(&["--max-http-connections", "2"]);
+    // A 64 MiB file in the replay store, far more than socket buffers hold.
+    let replays = executor.data_dir.path().join("replays");
+    std::fs::create_dir_all(&replays).unwrap();
+    std::fs::write(replays.join("big-1.html"), vec![b'x'; 64 * 1024 * 1024]).unwrap();
+    // Two downloads whose readers stop after the status line: their requests stay in flight.
+    let host = executor.http.trim_start_matches("http://").to_string();
+    let _busy: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut socket = TcpStream::connect(&host).unwrap();
+            write!(
+                socket,
+                "GET /replays/big-1.html HTTP/1.1\r\nHost: {host}\r\n\r\n"
+            )
+            .unwrap();
+            let mut head = [0u8; 12];
+            socket.read_exact(&mut head).unwrap();
+            assert_eq!(&head, b"HTTP/1.1 200");
+            socket
+        })
+        .collect();
+
+    // New connections join the health reserve: health answers, the rest is told to come back.
+    let (status, body) = executor.http_get("/healthz");
+    assert_eq!((status, body.as_slice()), (200, &b"ok\n"[..]));
+    let (status, _) = executor.http_get("/readyz");
+    assert_eq!(status, 200);
+    let (status, _) = executor.http_get("/metrics");
+    assert_eq!(status, 503);
+    // gRPC has its own connections.
+    let health = executor
+        .client()
+        .await
+        .health_check(pb::HealthCheckRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(health.healthy);
+}
+
+#[tokio::test]
+async fn an_idle_grpc_connection_is_closed() {
+    let executor = Executor::start(&["--connection-idle-timeout-ms", "300"]);
+    let mut client = executor.client().await;
+    let health = client
+        .health_check(pb::HealthCheckRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(health.healthy);
+    // The client's connection, idle after its request, is closed by the executor.
+    support::eventually("the idle gRPC connection is closed", 600, || {
+        let closed = executor.metric(
+            r#"rl_arena_executor_connections_closed_total{listener="grpc",reason="idle_timeout"}"#,
+        );
+        async move { closed >= 1.0 }
+    })
+    .await;
+    // A client reconnects and is served.
+    assert!(
+        executor
+            .client()
+            .await
+            .health_check(pb::HealthCheckRequest {})
+            .await
+            .is_ok()
     );
 }

@@ -12,7 +12,10 @@ use std::time::Duration;
 use kube_cluster::*;
 use proto::pb;
 use proto::pb::match_update::Update;
-use support::{agent, eventually, example_agent, stored_replay, wait_for_play_on};
+use support::{
+    agent, eventually, example_agent, peak_memory, reset_peak_memory, stored_replay,
+    wait_for_play_on,
+};
 use tokio_stream::StreamExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -515,6 +518,100 @@ fn forged_events(match_id: &str) -> Vec<pb::MatchEvent> {
             outcome_json: outcome.to_string(),
         })),
     }]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_replay_over_a_report_stream_is_stored_without_being_held_in_memory() {
+    use proto::pb::match_event::Event;
+    use sha2::Digest;
+    const SIZE: usize = 96 * 1024 * 1024;
+    const CHUNK: usize = 1024 * 1024;
+    let cluster = Cluster::start(0.2).await;
+    let executor = cluster.replica(&["--k8s-startup-budget-sec", "600"]);
+    // The match's own pod never runs: the report below, sent as its orchestrator would, is the only one.
+    cluster.sim.set_unschedulable(true);
+    let mut client = executor.client().await;
+    client
+        .submit_match(quick_request("k8s-big-replay"))
+        .await
+        .unwrap();
+
+    // A JSON document of SIZE bytes, in the report stream's chunks.
+    let chunk = |i: usize| -> Vec<u8> {
+        (i * CHUNK..((i + 1) * CHUNK).min(SIZE))
+            .map(|at| match at {
+                0..8 => b"{\"pad\":\""[at],
+                _ if at == SIZE - 2 => b'"',
+                _ if at == SIZE - 1 => b'}',
+                _ => b'x',
+            })
+            .collect()
+    };
+    let chunks = SIZE.div_ceil(CHUNK);
+    let mut digest = sha2::Sha256::new();
+    for i in 0..chunks {
+        digest.update(chunk(i));
+    }
+    let digest = hex::encode(digest.finalize());
+    let outcome = serde_json::json!({
+        "match_id": "k8s-big-replay", "status": "success", "agents": [], "total_steps": 1,
+        "execution_time_sec": 0.1, "seed": 1, "replay_sha256": digest,
+    });
+    let events = (0..chunks)
+        .map(move |i| Event::ReplayChunk(pb::ReplayChunk { data: chunk(i) }))
+        .chain([Event::Finished(pb::MatchFinished {
+            outcome_json: outcome.to_string(),
+        })])
+        .map(|event| pb::MatchEvent {
+            match_id: "k8s-big-replay".into(),
+            event: Some(event),
+        });
+    let key = std::fs::read(cluster.dir.path().join("report.key")).unwrap();
+    let token = executor::reporter::ReportKey::new(&key)
+        .unwrap()
+        .token("k8s-big-replay");
+    let mut request = tonic::Request::new(tokio_stream::iter(events));
+    request.metadata_mut().insert(
+        proto::TOKEN_METADATA_KEY,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    let pid = executor.child.id();
+    reset_peak_memory(pid);
+    pb::match_reporter_client::MatchReporterClient::connect(executor.addr.clone())
+        .await
+        .unwrap()
+        .report(request)
+        .await
+        .expect("the report is recorded");
+    let peak = peak_memory(pid);
+
+    assert!(
+        peak < SIZE as u64,
+        "the executor's resident memory peaked at {peak} bytes receiving a {SIZE}-byte replay"
+    );
+
+    // It was recorded whole before the acknowledgement, and that first result stays: cancelling the match
+    // now answers with it.
+    let info = client
+        .cancel_match(pb::CancelMatchRequest {
+            match_id: "k8s-big-replay".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    cluster.sim.set_unschedulable(false);
+    let result = info.result.expect("recorded");
+    assert_eq!(
+        result.status(),
+        pb::MatchStatus::StatusSuccess,
+        "{result:?}"
+    );
+    assert_eq!(result.replay_error, "");
+    assert_eq!(result.replay_sha256, digest);
+    let stored = std::fs::metadata(result.replay_url.strip_prefix("file://").unwrap()).unwrap();
+    assert_eq!(stored.len(), SIZE as u64);
+    let spooled = std::fs::read_dir(executor.data_dir.path().join("spool")).unwrap();
+    assert_eq!(spooled.count(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use proto::pb;
-use support::{Executor, agent, example_agent, stored_replay};
+use support::{Executor, agent, example_agent, peak_memory, reset_peak_memory, stored_replay};
 use tonic::Code;
 
 /// An rps match of `steps` rounds between the shell starter agents, with a replay.
@@ -28,22 +28,6 @@ fn rps_request(id: &str, episode_steps: u32) -> pb::MatchRequest {
         environment_config_json: format!(r#"{{"episodeSteps": {episode_steps}}}"#),
         limits: None,
     }
-}
-
-/// Starts a new peak of the process's resident memory (`VmHWM`) from its current size.
-fn reset_peak_memory(pid: u32) {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("resetting the peak RSS");
-}
-
-/// The process's peak resident memory, in bytes.
-fn peak_memory(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmHWM");
-    kib * 1024
 }
 
 #[tokio::test]
