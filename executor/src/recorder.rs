@@ -232,3 +232,152 @@ fn not_stored(result: &mut MatchResult, why: String) {
     }
     result.replay_error = Some(why);
 }
+
+#[cfg(test)]
+mod tests {
+    use proto::outcome::MatchStatus;
+    use sha2::Digest;
+
+    use super::*;
+    use crate::blob_store::BlobStore;
+    use crate::info::Entrants;
+
+    /// A recorder on a file store in `dir`, keeping replays of at most `limit` bytes.
+    fn recorder(dir: &Path, limit: u64) -> Recorder {
+        let blobs = BlobStore::local(dir).unwrap();
+        Recorder::new(
+            ReplayStore::new(blobs.clone(), None, false),
+            ResultStore::new(blobs),
+            Arc::new(Metrics::new()),
+            limit,
+        )
+    }
+
+    fn submitted() -> Submitted {
+        Submitted {
+            fingerprint: "fp".into(),
+            environment: "rps".into(),
+            agent_ids: vec!["a".into(), "b".into()],
+        }
+    }
+
+    /// A played match `match_id` whose orchestrator reported `digest` for its replay.
+    fn played(match_id: &str, digest: Option<String>) -> MatchOutcome {
+        let mut outcome = Entrants {
+            match_id,
+            seed: 1,
+            agent_ids: vec!["a", "b"],
+        }
+        .failed(MatchStatus::Success, "");
+        outcome.total_steps = 3;
+        outcome.replay_sha256 = digest;
+        outcome
+    }
+
+    #[tokio::test]
+    async fn a_replay_is_stored_only_whole_and_the_result_says_why_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = recorder(&dir.path().join("store"), 64);
+        let whole = br#"{"steps":[1,2,3]}"#;
+        let file = dir.path().join("replay.json");
+        std::fs::write(&file, whole).unwrap();
+        let digest = hex::encode(sha2::Sha256::digest(whole));
+        let cut = hex::encode(sha2::Sha256::digest(&whole[..10]));
+        let big = dir.path().join("big.json");
+        std::fs::write(&big, [b' '; 65]).unwrap();
+        let big_digest = hex::encode(sha2::Sha256::digest([b' '; 65]));
+        let cases = [
+            (
+                "whole",
+                Some(digest.clone()),
+                Replay::file(file.clone()),
+                None,
+            ),
+            (
+                "cut",
+                Some(cut),
+                Replay::file(file.clone()),
+                Some(
+                    "the replay file is not the document the orchestrator reported (its SHA-256 differs): it \
+                     is cut or changed",
+                ),
+            ),
+            (
+                "undigested",
+                None,
+                Replay::file(file.clone()),
+                Some(
+                    "the orchestrator reported no digest of its replay, so it cannot be known whole",
+                ),
+            ),
+            (
+                "big",
+                Some(big_digest),
+                Replay::file(big),
+                Some(
+                    "the replay is 65 bytes, over this executor's replay limit of 64 bytes (max-replay-bytes)",
+                ),
+            ),
+            (
+                "unwritten",
+                Some(digest.clone()),
+                Replay::file(dir.path().join("missing.json")),
+                Some("the replay file cannot be read"),
+            ),
+            (
+                "missing",
+                Some(digest.clone()),
+                Replay::Missing("the orchestrator wrote no replay file".into()),
+                Some("the orchestrator wrote no replay file"),
+            ),
+        ];
+        for (match_id, reported, replay, refused) in cases {
+            let stored = recorder
+                .record(&submitted(), played(match_id, reported), Some(replay))
+                .await
+                .unwrap();
+            let result = &stored.result;
+            let json = dir.path().join(format!("store/replays/{match_id}.json"));
+            match refused {
+                None => {
+                    assert_eq!(result.replay_error, None, "{match_id}");
+                    assert_eq!(result.outcome.replay_sha256.as_ref(), Some(&digest));
+                    assert_eq!(std::fs::read(&json).unwrap(), whole);
+                    assert!(result.replay.is_some());
+                }
+                Some(why) => {
+                    let error = result.replay_error.as_deref().unwrap_or_default();
+                    assert!(error.starts_with(why), "{match_id}: {error}");
+                    assert_eq!(
+                        result.outcome.error_message,
+                        format!("replay not stored: {error}"),
+                        "{match_id}"
+                    );
+                    assert_eq!(result.outcome.replay_sha256, None, "{match_id}");
+                    assert_eq!(result.replay, None, "{match_id}");
+                    assert!(!json.exists(), "{match_id}: nothing cut is stored");
+                }
+            }
+            // What was recorded is what the store answers.
+            assert_eq!(
+                recorder.get(match_id).await.unwrap().as_ref(),
+                Some(&stored)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_second_record_of_a_match_gets_the_first_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = recorder(dir.path(), 1024);
+        let first = recorder
+            .record(&submitted(), played("m", None), None)
+            .await
+            .unwrap();
+        let mut cancelled = played("m", None);
+        cancelled.status = MatchStatus::Cancelled;
+        let again = recorder.finish(&submitted(), cancelled, None).await;
+        assert_eq!(again, first);
+        assert_eq!(recorder.get("m").await.unwrap(), Some(first));
+    }
+}
