@@ -68,13 +68,9 @@ async fn a_pong_match_runs_as_one_job_with_a_handful_of_requests_and_leaves_noth
     assert_eq!(refused.code(), tonic::Code::AlreadyExists);
 
     // The TTL controller removes the Job, its pod and (owned) Secret.
-    for _ in 0..600 {
-        if cluster.count().await == (0, 0, 0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(cluster.count().await, (0, 0, 0));
+    cluster
+        .assert_emptied(600, "objects left after the TTL")
+        .await;
 }
 
 /// Every agent of a match that failed before its orchestrator started is reported not started.
@@ -296,19 +292,9 @@ async fn cancel_deletes_the_job_and_records_the_match_cancelled_with_what_was_pl
     // The replay of what was played came over the report stream and is stored whole.
     stored_replay(&result);
     // Foreground deletion: the Job goes once its pod (and Secret) are gone.
-    let mut gone = false;
-    for _ in 0..300 {
-        if cluster.count().await == (0, 0, 0) {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        gone,
-        "the cancelled match left objects: {:?}",
-        cluster.count().await
-    );
+    cluster
+        .assert_emptied(300, "the cancelled match left objects")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,19 +337,9 @@ async fn a_replica_that_does_not_follow_a_match_cancels_it_and_its_cancel_is_the
     // which came after it, does not replace it.
     let answered = waiting.await.unwrap().unwrap().into_inner();
     assert_eq!(answered, cancelled);
-    let mut gone = false;
-    for _ in 0..300 {
-        if cluster.count().await == (0, 0, 0) {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        gone,
-        "the cancelled match left objects: {:?}",
-        cluster.count().await
-    );
+    cluster
+        .assert_emptied(300, "the cancelled match left objects")
+        .await;
     eventually(
         "the stopped orchestrator's report reached a and was dropped",
         200,
@@ -492,17 +468,9 @@ async fn many_matches_with_failures_leave_no_objects_after_their_ttl() {
         total as f64 / MATCHES as f64
     );
     assert!(total as usize <= MATCHES * 5, "{requests:?}");
-    for _ in 0..1200 {
-        if cluster.count().await == (0, 0, 0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        cluster.count().await,
-        (0, 0, 0),
-        "objects left after the TTL"
-    );
+    cluster
+        .assert_emptied(1200, "objects left after the TTL")
+        .await;
 }
 
 /// Events a forger would send: a finished outcome that names itself the winner.

@@ -126,6 +126,21 @@ impl Cluster {
     }
 
     /// The name of the match's pod once its orchestrator container runs.
+    /// Waits until no managed Job, pod or Secret is left, looking `attempts` times 100 ms apart; fails saying
+    /// `what` and what is left otherwise.
+    pub async fn assert_emptied(&self, attempts: u32, what: &str) {
+        for _ in 0..attempts {
+            if self.count().await == (0, 0, 0) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{what}: (jobs, pods, secrets) left: {:?}",
+            self.count().await
+        );
+    }
+
     pub async fn running_pod(&self, match_id: &str) -> String {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), NS);
         let lp = ListParams::default().labels(&format!("match-id={match_id}"));
