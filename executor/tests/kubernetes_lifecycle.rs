@@ -300,11 +300,8 @@ async fn cancel_deletes_the_job_and_records_the_match_cancelled_with_what_was_pl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_that_does_not_follow_a_match_cancels_it_and_its_cancel_is_the_result() {
     let cluster = Cluster::start(0.2).await;
-    let (port_a, port_b) = (free_port(), free_port());
     // Reports go to a, which follows the match.
-    let service = Service::start(vec![port_a, port_b]).await;
-    let a = cluster.executor(port_a, &service.url(), &[]);
-    let b = cluster.executor(port_b, &service.url(), &[]);
+    let (_service, a, b) = cluster.two_replicas().await;
     let waiting = {
         let mut client = a.client().await;
         tokio::spawn(async move { client.run_match(slow_request("k8s-cancel-b")).await })
@@ -354,10 +351,7 @@ async fn a_replica_that_does_not_follow_a_match_cancels_it_and_its_cancel_is_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_match_hands_the_match_to_the_other_with_one_job() {
     let cluster = Cluster::start(0.2).await;
-    let (port_a, port_b) = (free_port(), free_port());
-    let service = Service::start(vec![port_a, port_b]).await;
-    let a = cluster.executor(port_a, &service.url(), &[]);
-    let b = cluster.executor(port_b, &service.url(), &[]);
+    let (_service, a, b) = cluster.two_replicas().await;
 
     let waiting = {
         let mut client = a.client().await;
@@ -628,10 +622,7 @@ async fn reports_need_the_hmac_token_of_their_own_match() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_replica_reports_and_watches_a_match_another_replica_follows() {
     let cluster = Cluster::start(0.2).await;
-    let (port_a, port_b) = (free_port(), free_port());
-    let service = Service::start(vec![port_a, port_b]).await;
-    let a = cluster.executor(port_a, &service.url(), &[]);
-    let b = cluster.executor(port_b, &service.url(), &[]);
+    let (_service, a, b) = cluster.two_replicas().await;
 
     a.client()
         .await

@@ -97,6 +97,15 @@ impl Cluster {
         Replica::start(&flags, self.sim.kubeconfig_path())
     }
 
+    /// Two replicas behind one "Service", which sends every report stream to `a` while it is up, else to `b`.
+    pub async fn two_replicas(&self) -> (Service, Replica, Replica) {
+        let (port_a, port_b) = (free_port(), free_port());
+        let service = Service::start(vec![port_a, port_b]).await;
+        let a = self.executor(port_a, &service.url(), &[]);
+        let b = self.executor(port_b, &service.url(), &[]);
+        (service, a, b)
+    }
+
     /// A replica on a free port whose match pods report to it directly.
     pub fn replica(&self, extra: &[&str]) -> Replica {
         let port = free_port();
