@@ -222,7 +222,7 @@ def pong_config(steps):
 def section_envs(args):
     print("\n== 1. environment step cost, in process, built-in agents ==", flush=True)
     ours = json_lines(
-        ["cargo", "bench", "-q", "-p", "orchestrator", "--bench", "envs", "--", "--json", "--reps", str(args.reps),
+        ["cargo", "bench", "-q", "-p", "rl-arena-envs", "--bench", "steps", "--", "--json", "--reps", str(args.reps),
          "--secs", str(args.secs)],
         cwd=ROOT,
     )
@@ -348,6 +348,8 @@ class Executor:
         self.tmp = Path(tmp)
         self.data = self.tmp / f"{name}-data"
         self.data.mkdir(exist_ok=True)
+        # The bench agents' directory is the executor's one local code root.
+        (WORK / "agents").mkdir(parents=True, exist_ok=True)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -356,7 +358,8 @@ class Executor:
         self.proc = subprocess.Popen(
             [str(EXECUTOR), "serve", "--listen", f"127.0.0.1:{self.port}", "--http-listen", "off", "--data-dir",
              str(self.data), "--orchestrator-bin", str(ORCH), "--agent-init-bin", str(AGENT_INIT),
-             "--max-concurrent-matches", str(max_concurrent), *extra(self.port)],
+             "--max-concurrent-matches", str(max_concurrent), "--local-code-roots", str(WORK / "agents"),
+             *extra(self.port)],
             stdout=self.log, stderr=self.log, env={**os.environ, **(env or {})},
         )
         try:
@@ -457,7 +460,7 @@ def section_executor(args, tmp, sections):
             latency = [executor.run_match(agent, 1) for _ in range(args.latency_reps)]
             stages = WORK / "spawns.txt"
             dest = Path(tmp) / "spawn-dest"
-            init = "\t".join([str(AGENT_INIT), "--source", str(agent), "--dest"])
+            init = "\t".join([str(AGENT_INIT), "--local-roots", str(WORK / "agents"), "--source", str(agent), "--dest"])
             stages.write_text(
                 f"{init}\t{dest}-a\n{init}\t{dest}-b\n--\n{ORCH}\t--version\n--\n"
                 f"{agent / 'fast-agent'}\n{agent / 'fast-agent'}\n"

@@ -1,8 +1,13 @@
-//! Compiles the `.proto` contracts with a pure-Rust protobuf compiler, so no system `protoc` is needed.
+//! Compiles the `.proto` contracts with a pure-Rust protobuf compiler, so no system `protoc` is needed (with the
+//! `grpc` feature; without it there is nothing to compile).
 
-use std::path::PathBuf;
+#[cfg(not(feature = "grpc"))]
+fn main() {}
 
+#[cfg(feature = "grpc")]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    use std::path::PathBuf;
+
     let files = ["proto/executor.proto", "proto/reporter.proto"];
     for file in files {
         println!("cargo:rerun-if-changed={file}");

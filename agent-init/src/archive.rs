@@ -69,17 +69,105 @@ pub fn detect(path: &Path, name: Option<&str>) -> Result<Format> {
         return Ok(Format::Tar);
     }
     match name.and_then(Format::from_name) {
-        // Pre-POSIX tar files carry no magic; the reader checks their header checksums.
-        Some(Format::Tar) => Ok(Format::Tar),
+        // Pre-POSIX tar files carry no magic, only a header checksum.
+        Some(Format::Tar) if tar_checksum_ok(&head) => Ok(Format::Tar),
         Some(format) => Err(Error::BadArchive {
             format: format.name(),
             reason: format!(
-                "the file is named like a {} archive but its content is not one (truncated or mislabelled)",
+                "the file is named like a {} archive but its content is not one (truncated, mislabelled, or an error page)",
                 format.name()
             ),
         }),
         None => Ok(Format::Single),
     }
+}
+
+/// Whether `head` starts with a tar header whose checksum is right (the unsigned sum of the
+/// header's bytes with the checksum field counted as spaces).
+fn tar_checksum_ok(head: &[u8]) -> bool {
+    let Some(header) = head.get(..512) else {
+        return false;
+    };
+    let field = &header[148..156];
+    let digits: String = field
+        .iter()
+        .take_while(|b| **b != 0)
+        .map(|b| *b as char)
+        .collect();
+    let Ok(stored) = u32::from_str_radix(digits.trim(), 8) else {
+        return false;
+    };
+    let sum: u32 = header
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                u32::from(b' ')
+            } else {
+                u32::from(*b)
+            }
+        })
+        .sum();
+    sum == stored
+}
+
+/// Checks that a single file installed as Python source is text: UTF-8 without NUL bytes, and
+/// not markup (no Python source starts with `<`, every HTML or XML page does).
+pub(crate) fn check_python_source(path: &Path, name: &str) -> Result<()> {
+    let refused = |reason: &'static str| Error::BadContent {
+        name: common::text::shorten(name, 100),
+        reason,
+    };
+    let mut file =
+        File::open(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut carry, mut started) = (0, false);
+    loop {
+        let n = file
+            .read(&mut buf[carry..])
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        if n == 0 {
+            break;
+        }
+        let len = carry + n;
+        let chunk = &buf[..len];
+        if chunk.contains(&0) {
+            return Err(refused(
+                "a .py file must be Python source text, and it holds NUL bytes",
+            ));
+        }
+        if !started {
+            let text = chunk.strip_prefix(b"\xef\xbb\xbf").unwrap_or(chunk);
+            if let Some(first) = text.iter().find(|b| !b.is_ascii_whitespace()) {
+                if *first == b'<' {
+                    return Err(refused(
+                        "a .py file must be Python source text, and it looks like an HTML or XML page (an error page answered with 200?)",
+                    ));
+                }
+                started = true;
+            }
+        }
+        carry = match std::str::from_utf8(chunk) {
+            Ok(_) => 0,
+            // A character cut by the chunk's end: kept for the next read.
+            Err(e) if e.error_len().is_none() => {
+                let valid = e.valid_up_to();
+                buf.copy_within(valid..len, 0);
+                len - valid
+            }
+            Err(_) => {
+                return Err(refused(
+                    "a .py file must be Python source text, and it is not UTF-8",
+                ));
+            }
+        };
+    }
+    if carry != 0 {
+        return Err(refused(
+            "a .py file must be Python source text, and it is not UTF-8",
+        ));
+    }
+    Ok(())
 }
 
 /// Unpacks an archive file into the extractor's root.

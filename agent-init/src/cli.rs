@@ -1,9 +1,13 @@
 //! The command line: flags (each also read from `AGENT_INIT_*`), the run, and the result file.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-use clap::Parser;
+use clap::{Args, Parser};
+use common::text::shorten;
+use proto::process::agent_init::Exit;
 
+use crate::destination::{AllowEntry, Destinations};
 use crate::error::Error;
 use crate::http::HttpConfig;
 use crate::install::{self, Installed, Options};
@@ -11,8 +15,8 @@ use crate::limits::Limits;
 use crate::oci::OciConfig;
 use crate::source::Source;
 
-/// Where Kubernetes reads a container's termination message from.
-pub const TERMINATION_LOG: &str = "/dev/termination-log";
+/// Where Kubernetes reads a container's termination message from (the default result file).
+pub use proto::process::TERMINATION_LOG;
 
 /// Fetches one agent artifact and installs it into a directory, atomically and safely.
 ///
@@ -20,22 +24,38 @@ pub const TERMINATION_LOG: &str = "/dev/termination-log";
 ///   /path/to/dir           a local directory, copied (symlinks pointing outside are refused)
 ///   /path/to/file          a local archive or single file
 ///   file:///path           the same as a local path
-///   http://... https://... downloaded (rustls), with timeouts, bounded redirects and retries
+///                          (local sources only below a --local-roots directory; none by default)
+///   http://... https://... downloaded (rustls), with timeouts, bounded redirects and retries;
+///                          public addresses only unless allowed with --allow-hosts
 ///   s3://BUCKET/KEY        S3 or S3-compatible (MinIO: AWS_ENDPOINT, AWS_ALLOW_HTTP=true)
 ///   gs://BUCKET/KEY        Google Cloud Storage
 ///   az://CONTAINER/KEY     Azure Blob Storage (also azure://, abfs://, abfss://)
 ///   oci://REGISTRY/REPO:TAG or oci://REGISTRY/REPO@sha256:DIGEST
 ///                          an OCI image: linux/amd64 or linux/arm64 picked from an index, layers
-///                          applied in order (whiteouts included), --oci-dir (default /app) installed
+///                          applied in order (whiteouts included), --oci-dir (default /app)
+///                          installed; registry, token service and blob redirects: public
+///                          addresses only unless allowed with --allow-hosts
+///
+/// Destinations: every connection an http(s):// or oci:// source makes, redirects included, is
+/// checked on the address it really connects to (names are resolved once and the connection
+/// uses exactly the checked addresses). Refused unless allowed with --allow-hosts: loopback,
+/// private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local and cloud metadata (169.254/16,
+/// fe80::/10, metadata.google.internal ...), CGNAT (100.64/10), unspecified, broadcast,
+/// multicast, reserved, documentation and benchmarking ranges, and IPv4-mapped, IPv4-compatible,
+/// 6to4 and NAT64 forms of those. Proxies from the environment (HTTP_PROXY ...) are not used.
+/// A refusal reads the same whether or not anything listens there.
 ///
 /// Object stores take credentials from the store's standard chain in the environment: AWS_*
 /// (keys, region, web identity, instance metadata), GOOGLE_APPLICATION_CREDENTIALS or the metadata
 /// server, AZURE_STORAGE_* or managed identity. The HTTP timeouts and retries apply to them too.
+/// Their endpoints come from that environment, not from the source, so --allow-hosts does not
+/// apply to them; what a source can read is bounded by the credentials given.
 ///
 /// Formats, detected by content as well as by name: .zip, .tar, .tar.gz/.tgz, .tar.zst/.tzst, or a
-/// single file. A single `.py` file is installed as DIR/agent.py; another single file keeps its
-/// name. An archive whose entries all sit in one top-level directory is unwrapped, so DIR holds the
-/// agent's files directly.
+/// single file. A single `.py` file is installed as DIR/agent.py and must be UTF-8 text without
+/// NUL bytes (an HTML page is refused); another single file keeps its name. A file named like
+/// an archive must be one. An archive whose entries all sit in one top-level directory is
+/// unwrapped, so DIR holds the agent's files directly.
 ///
 /// Safety: nothing is written outside DIR. Absolute paths, `..`, paths through symlinks, symlinks
 /// and hard links pointing out, and device or fifo entries are refused; setuid, setgid, sticky and
@@ -46,7 +66,7 @@ pub const TERMINATION_LOG: &str = "/dev/termination-log";
     name = "agent-init",
     version,
     verbatim_doc_comment,
-    after_help = "Exit codes:\n  0   installed\n  2   usage error (bad flag, source or digest syntax)\n  10  the artifact is bad: invalid or truncated archive, unsafe entry, limit exceeded, sha256 mismatch\n  11  the source is unreachable or unreadable: missing path, connection refused, HTTP error status\n  12  internal failure: the destination cannot be written\n\nOn failure one line `agent-init: <reason>` goes to stderr and the reason to the result file."
+    after_help = exit_help()
 )]
 pub struct Cli {
     /// Artifact to install: a local directory or file, or a file://, http(s)://, s3://, gs://,
@@ -73,6 +93,9 @@ pub struct Cli {
     pub log_json: bool,
 
     #[command(flatten)]
+    pub access: Access,
+
+    #[command(flatten)]
     pub limits: Limits,
 
     #[command(flatten)]
@@ -80,6 +103,82 @@ pub struct Cli {
 
     #[command(flatten)]
     pub oci: OciConfig,
+}
+
+/// Where sources may come from; everything not listed is refused.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Access")]
+pub struct Access {
+    /// Hosts that http(s):// and oci:// sources may reach besides public internet addresses,
+    /// comma-separated: host names (any address they resolve to is then allowed), IP addresses or
+    /// CIDR ranges, e.g. artifacts.arena.svc.cluster.local,10.8.0.0/16. An entry opens every port
+    /// of that host. Repeatable; an empty value means none. Default: none.
+    #[arg(long, env = "AGENT_INIT_ALLOW_HOSTS", value_name = "NAME|IP|CIDR,...")]
+    pub allow_hosts: Vec<List<AllowEntry>>,
+
+    /// Directories below which local sources (a path or file://) may lie, comma-separated. The
+    /// source is resolved (symlinks, `..`) before the check, must lie strictly below a root, and
+    /// is read without following links. A path outside gets the same refusal whether or not it
+    /// exists. Repeatable; an empty value means none. Default: none, so local sources are refused.
+    #[arg(long, env = "AGENT_INIT_LOCAL_ROOTS", value_name = "DIR,...")]
+    pub local_roots: Vec<List<PathBuf>>,
+}
+
+impl Access {
+    /// The destinations `--allow-hosts` opens.
+    pub fn destinations(&self) -> Destinations {
+        let entries: Vec<AllowEntry> = self.allow_hosts.iter().flat_map(|l| l.0.clone()).collect();
+        Destinations::new(&entries)
+    }
+
+    /// The directories `--local-roots` names.
+    pub fn local_roots(&self) -> Vec<PathBuf> {
+        self.local_roots.iter().flat_map(|l| l.0.clone()).collect()
+    }
+}
+
+/// A comma-separated list given to one flag; empty items are skipped, so an empty value (e.g. an
+/// environment variable set to "") means none.
+#[derive(Debug, Clone, Default)]
+pub struct List<T>(pub Vec<T>);
+
+impl<T> FromStr for List<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| item.parse().map_err(|e: T::Err| e.to_string()))
+            .collect::<Result<Vec<T>, String>>()
+            .map(List)
+    }
+}
+
+/// The exit codes section of `--help`, with the process contract's codes.
+fn exit_help() -> String {
+    let line = |exit: Exit, text: &str| format!("  {:<3} {text}\n", exit.code());
+    [
+        "Exit codes:\n".to_string(),
+        line(Exit::Installed, "installed"),
+        line(Exit::Usage, "usage error (bad flag, source or digest syntax)"),
+        line(
+            Exit::BadArtifact,
+            "the artifact is bad: invalid or truncated archive, unsafe entry, limit exceeded, sha256 mismatch,\n      \
+             refused destination (--allow-hosts) or local path (--local-roots)",
+        ),
+        line(
+            Exit::Unreachable,
+            "the source is unreachable or unreadable: missing path, connection refused, HTTP error status",
+        ),
+        line(Exit::Internal, "internal failure: the destination cannot be written"),
+        "\nOn failure one line `agent-init: <reason>` goes to stderr and the reason to the result file.".to_string(),
+    ]
+    .concat()
 }
 
 impl Cli {
@@ -90,6 +189,18 @@ impl Cli {
                 .exists()
                 .then(|| PathBuf::from(TERMINATION_LOG))
         })
+    }
+
+    /// How log lines look: plain text (no colour codes), or JSON.
+    pub fn log_lines(&self) -> common::telemetry::Format {
+        if self.log_json {
+            common::telemetry::Format::Json { flatten: false }
+        } else {
+            common::telemetry::Format::Text {
+                compact: false,
+                plain: true,
+            }
+        }
     }
 }
 
@@ -108,7 +219,7 @@ pub async fn run(cli: Cli) -> u8 {
                 "installed agent"
             );
             (
-                0,
+                Exit::Installed.code(),
                 format!(
                     "installed {} files ({} bytes, {}) from {} into {}",
                     installed.files,
@@ -140,12 +251,51 @@ async fn install_from_cli(cli: &Cli) -> Result<(Source, Installed), Error> {
         sha256: cli.sha256.clone(),
         http: cli.http.clone(),
         oci: cli.oci.clone(),
+        destinations: cli.access.destinations(),
+        local_roots: cli.access.local_roots(),
     };
     tracing::info!(source = %source, dest = %cli.dest.display(), "installing agent");
     let installed = install::install(&source, &cli.dest, &options).await?;
     Ok((source, installed))
 }
 
+/// Longest failure reason written out.
+const REASON_MAX: usize = 1000;
+
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    shorten(
+        &text.split_whitespace().collect::<Vec<_>>().join(" "),
+        REASON_MAX,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_skip_empty_items() {
+        let cases = [
+            ("", Some(vec![])),
+            (" , ,", Some(vec![])),
+            ("a.internal", Some(vec!["a.internal"])),
+            (
+                "a.internal,,10.0.0.0/8,",
+                Some(vec!["a.internal", "10.0.0.0/8"]),
+            ),
+            ("a.internal,10.0.0.0/33", None),
+        ];
+        for (text, want) in cases {
+            let got = text.parse::<List<AllowEntry>>().ok();
+            let want = want.map(|items| {
+                items
+                    .into_iter()
+                    .map(|item| item.parse::<AllowEntry>().unwrap())
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(got.map(|list| list.0), want, "{text:?}");
+        }
+        let roots: List<PathBuf> = "/srv/a, /srv/b,".parse().unwrap();
+        assert_eq!(roots.0, [PathBuf::from("/srv/a"), PathBuf::from("/srv/b")]);
+    }
 }

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use proto::process::agent_init::Exit;
+
 /// Whose fault a failure is; decides the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -16,14 +18,19 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// How the process exits for this fault (the codes are the process contract's).
+    pub fn exit(self) -> Exit {
+        match self {
+            Fault::Usage => Exit::Usage,
+            Fault::Artifact => Exit::BadArtifact,
+            Fault::Source => Exit::Unreachable,
+            Fault::Internal => Exit::Internal,
+        }
+    }
+
     /// The process exit code documented in `agent-init --help`.
     pub fn exit_code(self) -> u8 {
-        match self {
-            Fault::Usage => 2,
-            Fault::Artifact => 10,
-            Fault::Source => 11,
-            Fault::Internal => 12,
-        }
+        self.exit().code()
     }
 }
 
@@ -80,6 +87,19 @@ pub enum Error {
     #[error("source {path} is a {kind}: only directories and regular files can be installed")]
     SourceKind { path: PathBuf, kind: &'static str },
 
+    #[error(
+        "destination {host} is refused: only public internet addresses are reached (the operator can allow a host with --allow-hosts)"
+    )]
+    DestinationRefused { host: String },
+
+    #[error(
+        "local source {path} is refused: local sources must lie inside a directory the operator allows with --local-roots"
+    )]
+    LocalRefused { path: String },
+
+    #[error("artifact {name} is refused: {reason}")]
+    BadContent { name: String, reason: &'static str },
+
     #[error("download {url} failed: HTTP status {status}")]
     HttpStatus { url: String, status: u16 },
 
@@ -116,7 +136,10 @@ impl Error {
             | Error::BadArchive { .. }
             | Error::LimitExceeded { .. }
             | Error::DigestMismatch { .. }
-            | Error::SourceKind { .. } => Fault::Artifact,
+            | Error::SourceKind { .. }
+            | Error::DestinationRefused { .. }
+            | Error::LocalRefused { .. }
+            | Error::BadContent { .. } => Fault::Artifact,
             Error::SourceIo { .. }
             | Error::HttpStatus { .. }
             | Error::HttpTransport { .. }

@@ -417,11 +417,5 @@ impl<'a> Extractor<'a> {
 
 /// A raw entry name fit for one-line messages.
 pub(crate) fn display(raw: &[u8]) -> String {
-    let text = String::from_utf8_lossy(raw);
-    if text.chars().count() > 200 {
-        let short: String = text.chars().take(200).collect();
-        format!("{short}...")
-    } else {
-        text.into_owned()
-    }
+    common::text::shorten(&String::from_utf8_lossy(raw), 200)
 }

@@ -1,7 +1,13 @@
 //! Downloads over `http://` and `https://` (rustls): bounded redirects, timeouts, and retries with
 //! exponential backoff on transient failures only. URLs are shown without credentials.
+//!
+//! Every hop reaches only what [`Destinations`] allows: IP literals are checked before the first
+//! request and on each redirect, names by the client's resolver, which hands the connection exactly
+//! the addresses it checked. Proxies from the environment are ignored, since a proxy would resolve
+//! and connect on its own.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -9,6 +15,7 @@ use reqwest::redirect::Policy;
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
+use crate::destination::{self, Destinations};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::source::redact_url;
@@ -66,9 +73,18 @@ enum Failure {
 }
 
 /// Downloads `url` into `file`, replacing its content on every attempt; returns the byte count.
-pub async fn download(url: &Url, file: &Path, config: &HttpConfig, limits: &Limits) -> Result<u64> {
+pub async fn download(
+    url: &Url,
+    file: &Path,
+    config: &HttpConfig,
+    limits: &Limits,
+    destinations: &Destinations,
+) -> Result<u64> {
     let shown = redact_url(url);
-    let client = client(config).map_err(|e| Error::HttpTransport {
+    if let Some(host) = url.host() {
+        destinations.check_host(&host)?;
+    }
+    let client = client(config, destinations).map_err(|e| Error::HttpTransport {
         url: shown.clone(),
         reason: format!("cannot build the HTTP client: {}", chain(&e)),
     })?;
@@ -91,11 +107,29 @@ pub async fn download(url: &Url, file: &Path, config: &HttpConfig, limits: &Limi
     }
 }
 
-fn client(config: &HttpConfig) -> reqwest::Result<reqwest::Client> {
+/// The client's resolver: every name is resolved and checked by [`Destinations::resolve`].
+struct CheckedResolver(Arc<Destinations>);
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let (destinations, host) = (self.0.clone(), name.as_str().to_owned());
+        Box::pin(async move {
+            let addrs = destinations.resolve(&host, 0).await?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+fn client(config: &HttpConfig, destinations: &Destinations) -> reqwest::Result<reqwest::Client> {
     // Another part of the process may have chosen a provider already; either is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let max_redirects = config.max_redirects;
+    let destinations = Arc::new(destinations.clone());
+    let hops = destinations.clone();
     let policy = Policy::custom(move |attempt| {
+        if let Some(Err(refused)) = attempt.url().host().map(|host| hops.check_host(&host)) {
+            return attempt.error(refused);
+        }
         let downgrade = attempt.url().scheme() == "http"
             && attempt
                 .previous()
@@ -114,6 +148,8 @@ fn client(config: &HttpConfig) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("agent-init/", env!("CARGO_PKG_VERSION")))
         .redirect(policy)
+        .no_proxy()
+        .dns_resolver(CheckedResolver(destinations))
         .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
         .read_timeout(Duration::from_secs(config.read_timeout_secs))
         .timeout(Duration::from_secs(config.timeout_secs))
@@ -133,8 +169,15 @@ async fn fetch_once(
     };
     let mut response = match client.get(url.clone()).send().await {
         Ok(response) => response,
-        Err(e) if e.is_redirect() || e.is_builder() => return Err(Failure::Fatal(transport(&e))),
-        Err(e) => return Err(Failure::Transient(transport(&e))),
+        Err(e) => {
+            return Err(if let Some(refusal) = destination::find_refusal(&e) {
+                Failure::Fatal(refusal)
+            } else if e.is_redirect() || e.is_builder() {
+                Failure::Fatal(transport(&e))
+            } else {
+                Failure::Transient(transport(&e))
+            });
+        }
     };
     let status = response.status();
     if !status.is_success() {

@@ -4,7 +4,6 @@
 
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -12,10 +11,12 @@ use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 use crate::archive::{self, Format};
+use crate::destination::Destinations;
 use crate::error::{Error, Result};
 use crate::extract::{Extractor, Origin, Summary};
 use crate::http::{self, HttpConfig};
 use crate::limits::Limits;
+use crate::local::{self, Opened};
 use crate::object;
 use crate::oci::{self, OciConfig};
 use crate::source::Source;
@@ -28,6 +29,10 @@ pub struct Options {
     pub sha256: Option<String>,
     pub http: HttpConfig,
     pub oci: OciConfig,
+    /// Network destinations that http(s):// and oci:// sources may reach.
+    pub destinations: Destinations,
+    /// Directories below which local sources may lie; none means no local sources.
+    pub local_roots: Vec<PathBuf>,
 }
 
 /// What was installed.
@@ -67,6 +72,7 @@ pub async fn install(source: &Source, dest: &Path, options: &Options) -> Result<
                 &options.http,
                 &options.oci,
                 &options.limits,
+                &options.destinations,
             )
             .await?;
             let (limits, oci_dir) = (options.limits.clone(), options.oci.oci_dir.clone());
@@ -84,7 +90,14 @@ pub async fn install(source: &Source, dest: &Path, options: &Options) -> Result<
             let staging = Staging::prepare(dest)?;
             let artifact = staging.path().join("download");
             if matches!(source, Source::Http(_)) {
-                http::download(url, &artifact, &options.http, &options.limits).await?;
+                http::download(
+                    url,
+                    &artifact,
+                    &options.http,
+                    &options.limits,
+                    &options.destinations,
+                )
+                .await?;
             } else {
                 object::download(url, &artifact, &options.http, &options.limits).await?;
             }
@@ -123,60 +136,83 @@ pub fn install_archive_file(archive: &Path, dest: &Path, limits: &Limits) -> Res
     install_file(staging, archive, name.as_deref(), false, limits, None)
 }
 
-/// Installs a local directory or file. Blocking.
+/// Installs a local directory or file, if it lies below one of `options.local_roots`. Blocking.
 pub fn install_local(
     path: &Path,
     dest: &Path,
     options: &Options,
     expected: Option<String>,
 ) -> Result<Installed> {
-    let meta = fs::metadata(path).map_err(|source| Error::SourceIo {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if meta.is_dir() {
-        if expected.is_some() {
-            return Err(Error::DigestOnDirectory {
-                path: path.to_path_buf(),
-            });
+    match local::open(path, &options.local_roots)? {
+        Opened::Dir(dir) => {
+            if expected.is_some() {
+                return Err(Error::DigestOnDirectory {
+                    path: path.to_path_buf(),
+                });
+            }
+            let staging = Staging::prepare(dest)?;
+            let content = staging.content()?;
+            let mut extractor = Extractor::new(
+                &content,
+                &options.limits,
+                Origin::Directory(path.to_path_buf()),
+                None,
+            );
+            local::copy_tree(&dir, path, &[], &mut extractor)?;
+            let summary = extractor.finish()?;
+            staging.commit(&content, dest)?;
+            Ok(installed(dest, "directory", summary))
         }
-        let staging = Staging::prepare(dest)?;
-        let content = staging.content()?;
-        let mut extractor = Extractor::new(
-            &content,
-            &options.limits,
-            Origin::Directory(path.to_path_buf()),
-            None,
-        );
-        copy_tree(path, &[], &mut extractor)?;
-        let summary = extractor.finish()?;
-        staging.commit(&content, dest)?;
-        return Ok(installed(dest, "directory", summary));
+        Opened::File(file, meta) => {
+            install_local_file(path, file, &meta, dest, &options.limits, expected)
+        }
     }
-    if !meta.is_file() {
-        return Err(Error::SourceKind {
-            path: path.to_path_buf(),
-            kind: "special file",
-        });
-    }
-    if meta.len() > options.limits.max_download_bytes {
-        return Err(Error::LimitExceeded {
-            what: "download size",
-            limit: options.limits.max_download_bytes,
-            flag: "--max-download-bytes",
-        });
+}
+
+/// Installs an opened local file: it is copied first, so that every later read sees the bytes
+/// that were opened and checked.
+fn install_local_file(
+    path: &Path,
+    file: File,
+    meta: &fs::Metadata,
+    dest: &Path,
+    limits: &Limits,
+    expected: Option<String>,
+) -> Result<Installed> {
+    let limit = limits.max_download_bytes;
+    let too_big = || Error::LimitExceeded {
+        what: "download size",
+        limit,
+        flag: "--max-download-bytes",
+    };
+    if meta.len() > limit {
+        return Err(too_big());
     }
     let staging = Staging::prepare(dest)?;
+    let artifact = staging.path().join("download");
+    if copy_bounded(file, &artifact, limit, path)? > limit {
+        return Err(too_big());
+    }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let executable = meta.permissions().mode() & 0o111 != 0;
     install_file(
         staging,
-        path,
+        &artifact,
         name.as_deref(),
         executable,
-        &options.limits,
+        limits,
         expected,
     )
+}
+
+/// Copies at most `limit + 1` bytes of `file` to `to`; returns the byte count.
+fn copy_bounded(file: File, to: &Path, limit: u64, shown: &Path) -> Result<u64> {
+    let mut out =
+        File::create(to).map_err(|e| Error::io(format!("writing {}", to.display()), e))?;
+    std::io::copy(&mut file.take(limit + 1), &mut out).map_err(|source| Error::SourceIo {
+        path: shown.to_path_buf(),
+        source,
+    })
 }
 
 /// Checks the digest, then unpacks an archive or places a single file, then commits.
@@ -201,6 +237,9 @@ fn install_file(
     let content = staging.content()?;
     if format == Format::Single {
         let file_name = single_file_name(name);
+        if file_name == "agent.py" {
+            archive::check_python_source(artifact, name.unwrap_or(&file_name))?;
+        }
         let mut extractor = Extractor::new(&content, limits, Origin::Archive("single file"), None);
         let path = vec![file_name.into_bytes()];
         let mut reader = File::open(artifact)
@@ -284,52 +323,6 @@ fn unwrap_single_dir(content: &Path, summary: &Summary) -> Result<PathBuf> {
         ));
     }
     Ok(first.path())
-}
-
-/// Walks a local directory in name order, feeding every entry to the extractor.
-fn copy_tree(dir: &Path, prefix: &[Vec<u8>], extractor: &mut Extractor<'_>) -> Result<()> {
-    let unreadable = |source| Error::SourceIo {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut entries = fs::read_dir(dir)
-        .map_err(unreadable)?
-        .collect::<std::io::Result<Vec<_>>>()
-        .map_err(unreadable)?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let unreadable = |source| Error::SourceIo {
-            path: path.clone(),
-            source,
-        };
-        let mut components = prefix.to_vec();
-        components.push(entry.file_name().as_bytes().to_vec());
-        let raw = components.join(&b'/');
-        let name = String::from_utf8_lossy(&raw).into_owned();
-        let Some(components) = extractor.entry_path(&raw)? else {
-            continue;
-        };
-        let meta = fs::symlink_metadata(&path).map_err(unreadable)?;
-        let kind = meta.file_type();
-        if kind.is_dir() {
-            extractor.dir(&name, &components)?;
-            copy_tree(&path, &components, extractor)?;
-        } else if kind.is_file() {
-            let mut file = File::open(&path).map_err(unreadable)?;
-            let executable = meta.permissions().mode() & 0o111 != 0;
-            extractor.file(&name, &components, executable, &mut file)?;
-        } else if kind.is_symlink() {
-            let target = fs::read_link(&path).map_err(unreadable)?;
-            extractor.symlink(&name, &components, target.as_os_str().as_bytes())?;
-        } else {
-            return Err(Error::unsafe_entry(
-                &name,
-                "device, fifo and socket files are not allowed",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Lowercase hex SHA-256 of a file.

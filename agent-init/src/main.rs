@@ -8,7 +8,8 @@ use clap::Parser;
 async fn main() -> ExitCode {
     die_with_parent();
     let cli = agent_init::cli::Cli::parse();
-    agent_init::telemetry::init(cli.log_json);
+    // Nothing installs a subscriber before this, so it cannot fail.
+    let _ = common::telemetry::init(cli.log_lines());
     ExitCode::from(agent_init::cli::run(cli).await)
 }
 

@@ -1,6 +1,12 @@
 //! Object store sources (`s3://`, `gs://`, `az://`) through `object_store`, with each store's
 //! standard credential chain from the environment (e.g. `AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT` for
 //! MinIO, web identity, instance metadata; `GOOGLE_APPLICATION_CREDENTIALS`; `AZURE_STORAGE_*`).
+//!
+//! The network destination is the operator's: the endpoint, account and credentials come from
+//! the environment, and a source only names a bucket (or container) and a key, so the
+//! `--allow-hosts` policy does not apply here. What a source can read is bounded by those
+//! credentials: give agent-init read-only credentials for the agents' bucket alone. Error
+//! messages never quote the store's answers.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,10 +41,10 @@ pub async fn download(url: &Url, file: &Path, config: &HttpConfig, limits: &Limi
         store(url, config).map_err(|e| failed(format!("cannot configure the store: {e}")))?;
     let location = object_store::path::Path::from_url_path(url.path())
         .map_err(|e| failed(format!("the object path is invalid: {e}")))?;
-    let result = store.get(&location).await.map_err(|e| match e {
-        object_store::Error::NotFound { .. } => failed("the object does not exist".to_owned()),
-        other => failed(other.to_string()),
-    })?;
+    let result = store
+        .get(&location)
+        .await
+        .map_err(|e| failed(describe(&e)))?;
     let too_big = || Error::LimitExceeded {
         what: "download size",
         limit: limits.max_download_bytes,
@@ -52,8 +58,12 @@ pub async fn download(url: &Url, file: &Path, config: &HttpConfig, limits: &Limi
     let mut stream = result.into_stream();
     let mut bytes: u64 = 0;
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| failed(format!("reading the object after {bytes} bytes: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            failed(format!(
+                "reading the object after {bytes} bytes: {}",
+                describe(&e)
+            ))
+        })?;
         bytes += chunk.len() as u64;
         if bytes > limits.max_download_bytes {
             return Err(too_big());
@@ -63,6 +73,41 @@ pub async fn download(url: &Url, file: &Path, config: &HttpConfig, limits: &Limi
     out.flush().await.map_err(write_error)?;
     tracing::info!(url = %shown, bytes, "downloaded artifact from object store");
     Ok(bytes)
+}
+
+/// What went wrong, in words of our own: the store's messages quote its response bodies, which
+/// go to the debug log only.
+fn describe(error: &object_store::Error) -> String {
+    use object_store::Error as E;
+    use object_store::client::{HttpError, HttpErrorKind};
+    tracing::debug!(%error, "object store request failed");
+    let text = match error {
+        E::NotFound { .. } => "the object does not exist",
+        E::PermissionDenied { .. } => {
+            "access denied: the store's credentials cannot read the object"
+        }
+        E::Unauthenticated { .. } => "the store did not accept the credentials",
+        _ => {
+            let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+            let mut kind = None;
+            while let Some(e) = current {
+                if let Some(http) = e.downcast_ref::<HttpError>() {
+                    kind = Some(http.kind());
+                    break;
+                }
+                current = e.source();
+            }
+            match kind {
+                Some(HttpErrorKind::Connect) => "cannot connect to the store",
+                Some(HttpErrorKind::Timeout) => "timed out",
+                Some(HttpErrorKind::Interrupted | HttpErrorKind::Decode) => {
+                    "the answer was cut short or malformed"
+                }
+                _ => "the store answered with an error",
+            }
+        }
+    };
+    text.to_owned()
 }
 
 /// Our timeouts, then the store's HTTP client settings from the environment (e.g.

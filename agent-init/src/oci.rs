@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use clap::Args;
+use common::text::shorten;
 use futures_util::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
@@ -20,10 +21,12 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::archive::{self, Format};
+use crate::destination::Destinations;
 use crate::error::{Error, Result};
 use crate::extract::{Extractor, Origin, Summary, display};
 use crate::http::HttpConfig;
 use crate::limits::Limits;
+use crate::proxy::EgressProxy;
 
 /// Longest pause between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -74,25 +77,44 @@ enum Failure {
     Fatal(Error),
 }
 
-/// Pulls the image's layers into `dir`; returns the layer files in application order.
+/// Pulls the image's layers into `dir`; returns the layer files in application order. Every
+/// connection (registry, token service, blob redirects) goes through an [`EgressProxy`] that
+/// reaches only what `destinations` allows.
 pub async fn pull(
     image: &str,
     dir: &Path,
     http: &HttpConfig,
     oci: &OciConfig,
     limits: &Limits,
+    destinations: &Destinations,
 ) -> Result<Vec<PathBuf>> {
     let reference = parse_reference(image).map_err(|reason| Error::InvalidSource {
         source_text: format!("oci://{image}"),
         reason,
     })?;
     let auth = registry_auth(oci, reference.resolve_registry())?;
-    let client = client(http, oci)?;
+    let proxy = EgressProxy::start(
+        destinations.clone(),
+        Duration::from_secs(http.connect_timeout_secs),
+    )
+    .await?;
+    let client = client(http, oci, &proxy.url())?;
     let mut backoff = Duration::from_millis(http.retry_backoff_ms);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match pull_once(&client, &reference, &auth, dir, limits).await {
+        let mut outcome = pull_once(&client, &reference, &auth, dir, limits).await;
+        if let Some(refusal) = proxy.refusal() {
+            return Err(refusal);
+        }
+        if let (Err(_), Some(reason)) = (&outcome, proxy.take_unreachable()) {
+            // The proxy saw the cause; the client only saw the proxy's answer.
+            outcome = Err(Failure::Transient(Error::HttpTransport {
+                url: format!("oci://{reference}"),
+                reason,
+            }));
+        }
+        match outcome {
             Ok(layers) => {
                 tracing::info!(image = %reference, layers = layers.len(), attempt, "pulled image");
                 return Ok(layers);
@@ -107,7 +129,9 @@ pub async fn pull(
     }
 }
 
-fn client(http: &HttpConfig, oci: &OciConfig) -> Result<Client> {
+/// The registry client, connecting only through the egress proxy at `proxy` (an explicit proxy
+/// also turns off proxies from the environment).
+fn client(http: &HttpConfig, oci: &OciConfig, proxy: &str) -> Result<Client> {
     // Another part of the process may have chosen a provider already; either is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (os, arch, variant) = platform(oci.oci_platform.as_deref())?;
@@ -130,13 +154,22 @@ fn client(http: &HttpConfig, oci: &OciConfig) -> Result<Client> {
     } else {
         ClientProtocol::HttpsExcept(oci.oci_plain_http.clone())
     };
-    Ok(Client::new(ClientConfig {
+    // `try_from`, not `new`: `new` falls back to a default client, which would bypass the proxy.
+    Client::try_from(ClientConfig {
         protocol,
         platform_resolver: Some(Box::new(resolver)),
         connect_timeout: Some(Duration::from_secs(http.connect_timeout_secs)),
         read_timeout: Some(Duration::from_secs(http.read_timeout_secs)),
+        https_proxy: Some(proxy.to_owned()),
+        http_proxy: Some(proxy.to_owned()),
         ..ClientConfig::default()
-    }))
+    })
+    .map_err(|e| {
+        Error::io(
+            "building the registry client",
+            std::io::Error::other(e.to_string()),
+        )
+    })
 }
 
 /// `os/arch[/variant]`, defaulting to linux and this machine's architecture.
@@ -253,19 +286,17 @@ async fn pull_layer(
     Ok(bytes)
 }
 
-/// The registry's error messages (or codes when a message is empty), joined.
+/// The registry's error codes, joined; their messages are the registry's text and never quoted.
 fn registry_errors(errors: &[oci_client::errors::OciError]) -> String {
     let parts: Vec<String> = errors
         .iter()
         .map(|e| {
-            if e.message.is_empty() {
-                format!("{:?}", e.code)
-            } else {
-                e.message.clone()
-            }
+            serde_json::to_string(&e.code)
+                .map(|code| code.trim_matches('"').to_owned())
+                .unwrap_or_else(|_| format!("{:?}", e.code))
         })
         .collect();
-    parts.join("; ")
+    parts.join(", ")
 }
 
 fn too_big(limits: &Limits) -> Error {
@@ -307,11 +338,9 @@ fn classify(reference: &Reference, credentials: bool, error: OciDistributionErro
             };
             Failure::Transient(source(reason))
         }
-        OciDistributionError::ServerError { code, message, .. } => {
-            let error = Error::HttpStatus {
-                url: format!("{url} ({message})"),
-                status: code,
-            };
+        OciDistributionError::ServerError { code, .. } => {
+            // The message is the response body: never quoted.
+            let error = Error::HttpStatus { url, status: code };
             if code >= 500 || code == 429 || code == 408 {
                 Failure::Transient(error)
             } else {
@@ -347,23 +376,40 @@ fn classify(reference: &Reference, credentials: bool, error: OciDistributionErro
                 )))
             }
         }
-        OciDistributionError::ImageManifestNotFoundError(reason) => {
-            Failure::Fatal(Error::BadArchive {
-                format: "oci image",
-                reason: format!("no usable manifest: {reason}: see --oci-platform"),
-            })
-        }
+        OciDistributionError::ImageManifestNotFoundError(_) => Failure::Fatal(Error::BadArchive {
+            format: "oci image",
+            reason: "no manifest for the platform: see --oci-platform".to_owned(),
+        }),
         e @ (OciDistributionError::ManifestParsingError(_)
         | OciDistributionError::VersionedParsingError(_)
+        | OciDistributionError::ManifestEncodingError(_)
         | OciDistributionError::UnsupportedSchemaVersionError(_)
         | OciDistributionError::UnsupportedMediaTypeError(_)
         | OciDistributionError::SpecViolationError(_)
         | OciDistributionError::DigestError(_)
-        | OciDistributionError::JsonError(_)) => Failure::Fatal(Error::BadArchive {
-            format: "oci image",
-            reason: e.to_string(),
-        }),
-        other => Failure::Fatal(source(other.to_string())),
+        | OciDistributionError::JsonError(_)) => {
+            if let OciDistributionError::DigestError(
+                oci_client::errors::DigestError::VerificationError { expected, actual },
+            ) = &e
+            {
+                return Failure::Fatal(Error::DigestMismatch {
+                    expected: shorten(expected, 100),
+                    actual: shorten(actual, 100),
+                });
+            }
+            // Parser messages can quote the registry's answer: they go to the debug log only.
+            tracing::debug!(error = %e, "the registry's manifest is invalid");
+            Failure::Fatal(Error::BadArchive {
+                format: "oci image",
+                reason: "the manifest is not a valid OCI or Docker image manifest".to_owned(),
+            })
+        }
+        other => {
+            tracing::debug!(error = %other, "registry request failed");
+            Failure::Fatal(source(
+                "the registry's answer could not be used (not an OCI distribution API)".to_owned(),
+            ))
+        }
     }
 }
 
@@ -685,7 +731,7 @@ mod tests {
                 envelope(OciErrorCode::Unsupported),
                 false,
                 false,
-                "from the registry",
+                "the registry answered: UNSUPPORTED",
             ),
             (
                 unauthorized(),
@@ -708,6 +754,10 @@ mod tests {
             assert!(
                 text.contains("oci://127.0.0.1:5000/agents/pong:1"),
                 "{text}"
+            );
+            assert!(
+                !text.contains("from the registry"),
+                "the registry's message is never quoted: {text}"
             );
         }
     }

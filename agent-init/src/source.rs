@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use common::text::shorten;
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -109,14 +110,17 @@ impl FromStr for Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Local(path) => write!(f, "{}", path.display()),
+            Source::Local(path) => f.write_str(&shorten(&path.display().to_string(), SHOWN_MAX)),
             Source::Http(url) | Source::ObjectStore(url) => f.write_str(&redact_url(url)),
-            Source::Oci(image) => write!(f, "oci://{image}"),
+            Source::Oci(image) => write!(f, "oci://{}", shorten(image, SHOWN_MAX)),
         }
     }
 }
 
-/// A URL without user info, query or fragment.
+/// Longest URL or path quoted in a message.
+const SHOWN_MAX: usize = 200;
+
+/// A URL without user info, query or fragment, cut to 200 characters.
 pub fn redact_url(url: &Url) -> String {
     let mut shown = url.clone();
     let _ = shown.set_username("");
@@ -125,7 +129,7 @@ pub fn redact_url(url: &Url) -> String {
         shown.set_query(Some("REDACTED"));
     }
     shown.set_fragment(None);
-    shown.to_string()
+    shorten(shown.as_str(), SHOWN_MAX)
 }
 
 /// Redacts a source text that may not even parse.
@@ -133,7 +137,7 @@ fn redact_text(text: &str) -> String {
     match Url::parse(text) {
         Ok(url) if text.contains("://") => redact_url(&url),
         _ if text.contains('@') || text.contains('?') => "<redacted>".to_owned(),
-        _ => text.to_owned(),
+        _ => shorten(text, SHOWN_MAX),
     }
 }
 

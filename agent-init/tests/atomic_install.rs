@@ -77,6 +77,8 @@ fn an_unwritable_destination_is_an_internal_failure() {
         artifact.as_os_str(),
         "--dest".as_ref(),
         blocked.join("agent-0").as_os_str(),
+        "--local-roots".as_ref(),
+        scratch.root().as_os_str(),
     ]);
     out.assert_code(12)
         .assert_reason_contains("cannot be written");

@@ -5,19 +5,15 @@ mod support;
 
 use support::{Outcome, Reply, Scratch, TestServer, agent_files, agent_zip, sha256_hex};
 
-/// Runs agent-init against `url` with fast retries plus `extra` flags.
+/// Runs agent-init against `url` with fast retries, loopback allowed (`--allow-hosts
+/// 127.0.0.1`, where the test servers listen), plus `extra` flags.
 async fn fetch(scratch: &Scratch, url: &str, extra: &[&str]) -> Outcome {
-    let dest = scratch.dest();
-    let mut args = vec![
-        "--source",
-        url,
-        "--dest",
-        dest.to_str().unwrap(),
-        "--retry-backoff-ms",
-        "1",
-    ];
-    args.extend_from_slice(extra);
-    support::run_async(args).await
+    let args = [
+        &["--allow-hosts", "127.0.0.1", "--retry-backoff-ms", "1"],
+        extra,
+    ]
+    .concat();
+    scratch.fetch(url, &args, &[]).await
 }
 
 #[tokio::test]

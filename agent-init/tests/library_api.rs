@@ -42,7 +42,11 @@ async fn install_takes_a_parsed_source() {
     let scratch = Scratch::new();
     let artifact = scratch.artifact("agent.zip", &agent_zip());
     let source: Source = artifact.to_str().unwrap().parse().unwrap();
-    let installed = agent_init::install(&source, &scratch.dest(), &Options::default())
+    let options = Options {
+        local_roots: vec![scratch.root().to_path_buf()],
+        ..Options::default()
+    };
+    let installed = agent_init::install(&source, &scratch.dest(), &options)
         .await
         .unwrap();
     assert_eq!(installed.dest, scratch.dest());

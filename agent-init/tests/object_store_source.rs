@@ -9,27 +9,19 @@ const SECRET: &str = "minio-secret-key-123";
 
 async fn fetch(scratch: &Scratch, server: &TestServer, source: &str) -> Outcome {
     let endpoint = server.url("");
-    let dest = scratch.dest();
-    support::run_async_env(
-        [
-            "--source",
+    scratch
+        .fetch(
             source,
-            "--dest",
-            dest.to_str().unwrap(),
-            "--retries",
-            "1",
-            "--retry-backoff-ms",
-            "1",
-        ],
-        &[
-            ("AWS_ENDPOINT", &endpoint),
-            ("AWS_ALLOW_HTTP", "true"),
-            ("AWS_ACCESS_KEY_ID", "minio"),
-            ("AWS_SECRET_ACCESS_KEY", SECRET),
-            ("AWS_REGION", "us-east-1"),
-        ],
-    )
-    .await
+            &["--retries", "1", "--retry-backoff-ms", "1"],
+            &[
+                ("AWS_ENDPOINT", &endpoint),
+                ("AWS_ALLOW_HTTP", "true"),
+                ("AWS_ACCESS_KEY_ID", "minio"),
+                ("AWS_SECRET_ACCESS_KEY", SECRET),
+                ("AWS_REGION", "us-east-1"),
+            ],
+        )
+        .await
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 /// What a test registry serves, by digest or tag.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Image {
     blobs: HashMap<String, Vec<u8>>,
     manifests: HashMap<String, (&'static str, Vec<u8>)>,
@@ -77,8 +77,23 @@ impl Image {
 /// Serves `image` as repository `agents/pong`; with `token`, demands the bearer token flow with
 /// basic credentials `bot:hunter2`.
 async fn registry(image: Image, token: bool) -> TestServer {
+    registry_with(image, token, None, None).await
+}
+
+/// Like [`registry`], with the token service at `realm` instead of the registry's `/token`, and
+/// blobs redirected to `BLOBS/blobs/DIGEST` when `blobs` is given.
+async fn registry_with(
+    image: Image,
+    token: bool,
+    realm: Option<String>,
+    blobs: Option<String>,
+) -> TestServer {
     let image = Arc::new(image);
-    let realm = Arc::new(std::sync::OnceLock::<String>::new());
+    let cell = std::sync::OnceLock::<String>::new();
+    if let Some(realm) = realm {
+        let _ = cell.set(realm);
+    }
+    let realm = Arc::new(cell);
     let realm_in = realm.clone();
     let server = TestServer::start_with_head(move |_, path, head| {
         let authorized = !token || head.contains("authorization: bearer secret-token");
@@ -119,6 +134,9 @@ async fn registry(image: Image, token: bool) -> TestServer {
             };
         }
         if let Some(digest) = path.strip_prefix("/v2/agents/pong/blobs/") {
+            if let Some(blobs) = &blobs {
+                return Reply::Redirect(format!("{blobs}/blobs/{digest}"));
+            }
             return match image.blobs.get(digest) {
                 Some(body) => Reply::Ok(body.clone()),
                 None => Reply::Status(404),
@@ -127,31 +145,39 @@ async fn registry(image: Image, token: bool) -> TestServer {
         Reply::Status(404)
     })
     .await;
+    // The registry's own token service, unless another was given.
     let _ = realm.set(server.url("/token"));
     server
 }
 
+/// Pulls `agents/pong:TAG` from the test registry over plain http, loopback allowed.
 async fn pull(scratch: &Scratch, server: &TestServer, tag: &str, extra: &[&str]) -> Outcome {
-    let source = format!("oci://{}/agents/pong:{tag}", server.addr);
-    let dest = scratch.dest();
-    let registry = server.addr.to_string();
-    let home = scratch.root().join("home");
-    let mut args = vec![
-        "--source",
-        &source,
-        "--dest",
-        dest.to_str().unwrap(),
-        "--oci-plain-http",
-        &registry,
-        "--retry-backoff-ms",
-        "1",
-    ];
-    args.extend_from_slice(extra);
-    support::run_async_env(
-        args,
-        &[("HOME", home.to_str().unwrap()), ("DOCKER_CONFIG", "")],
-    )
-    .await
+    pull_allowing(scratch, server.addr, tag, "127.0.0.1", extra).await
+}
+
+/// Pulls `agents/pong:TAG` from the registry at `addr` over plain http with `--allow-hosts
+/// ALLOW` (none when empty).
+async fn pull_allowing(
+    scratch: &Scratch,
+    addr: std::net::SocketAddr,
+    tag: &str,
+    allow: &str,
+    extra: &[&str],
+) -> Outcome {
+    let source = format!("oci://{addr}/agents/pong:{tag}");
+    let registry = addr.to_string();
+    let allowance: &[&str] = if allow.is_empty() {
+        &[]
+    } else {
+        &["--allow-hosts", allow]
+    };
+    let args = [
+        allowance,
+        &["--oci-plain-http", &registry, "--retry-backoff-ms", "1"],
+        extra,
+    ]
+    .concat();
+    scratch.pull(&source, &args, &[]).await
 }
 
 fn base_layer() -> Vec<u8> {
@@ -346,4 +372,162 @@ async fn hostile_or_corrupt_layers_are_refused() {
         out.assert_code(10).assert_reason_contains(reason);
         scratch.assert_untouched(&before);
     }
+}
+
+#[tokio::test]
+async fn a_registry_on_loopback_is_refused_unless_allowed() {
+    let mut image = Image::default();
+    let manifest = image.manifest(&[base_layer()]);
+    image.tag("v1", &manifest.0);
+    let server = registry(image, false).await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let scratch = Scratch::new();
+    let before = scratch.snapshot();
+    let open = pull_allowing(&scratch, server.addr, "v1", "", &[]).await;
+    open.assert_code(10)
+        .assert_reason_contains("destination 127.0.0.1 is refused");
+    scratch.assert_untouched(&before);
+    assert_eq!(server.hits(), 0, "nothing reached the registry");
+    let shut = pull_allowing(&scratch, closed, "v1", "", &[]).await;
+    assert_eq!(
+        open.reason().replace(&server.addr.to_string(), "<addr>"),
+        shut.reason().replace(&closed.to_string(), "<addr>"),
+        "an open and a closed port read the same"
+    );
+    assert_eq!(open.code, shut.code);
+
+    // Allowed, a closed port is the infrastructure's fault, named by the hop that failed.
+    pull_allowing(&scratch, closed, "v1", "127.0.0.1", &["--retries", "0"])
+        .await
+        .assert_code(11)
+        .assert_reason_contains(&format!("cannot connect to {closed}"));
+}
+
+#[tokio::test]
+async fn blob_redirects_reach_only_allowed_hosts() {
+    let mut image = Image::default();
+    let manifest = image.manifest(&[base_layer(), top_layer()]);
+    image.tag("v1", &manifest.0);
+    let blobs = image.blobs.clone();
+    let storage = TestServer::start_at("127.0.0.2", move |_, path| {
+        match path.strip_prefix("/blobs/").and_then(|d| blobs.get(d)) {
+            Some(body) => Reply::Ok(body.clone()),
+            None => Reply::Status(404),
+        }
+    })
+    .await;
+    let server = registry_with(image, false, None, Some(storage.url(""))).await;
+
+    let scratch = Scratch::new();
+    let before = scratch.snapshot();
+    pull_allowing(&scratch, server.addr, "v1", "127.0.0.1", &[])
+        .await
+        .assert_code(10)
+        .assert_reason_contains("destination 127.0.0.2 is refused");
+    scratch.assert_untouched(&before);
+    assert_eq!(storage.hits(), 0, "the redirect was not followed");
+
+    pull_allowing(&scratch, server.addr, "v1", "127.0.0.1,127.0.0.2", &[])
+        .await
+        .assert_code(0);
+    assert_eq!(
+        std::fs::read(scratch.dest().join("agent.py")).unwrap(),
+        b"version = 2\n"
+    );
+    assert_eq!(storage.hits(), 2, "both layers came from the storage host");
+}
+
+#[tokio::test]
+async fn a_token_service_not_allowed_is_refused() {
+    let tokens = TestServer::start_at("127.0.0.2", |_, _| {
+        Reply::Ok(br#"{"token":"secret-token"}"#.to_vec())
+    })
+    .await;
+    let mut image = Image::default();
+    let manifest = image.manifest(&[base_layer()]);
+    image.tag("v1", &manifest.0);
+    let server = registry_with(image, true, Some(tokens.url("/token")), None).await;
+    let scratch = Scratch::new();
+    let before = scratch.snapshot();
+    pull_allowing(&scratch, server.addr, "v1", "127.0.0.1", &[])
+        .await
+        .assert_code(10)
+        .assert_reason_contains("destination 127.0.0.2 is refused");
+    scratch.assert_untouched(&before);
+    assert_eq!(tokens.hits(), 0);
+}
+
+#[tokio::test]
+async fn registry_answers_are_never_quoted() {
+    let server = TestServer::start(|_, path| {
+        if path == "/v2/" {
+            return Reply::Ok(b"{}".to_vec());
+        }
+        Reply::Custom {
+            status: 400,
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body: br#"{"errors":[{"code":"UNSUPPORTED","message":"secret-from-the-body"}]}"#
+                .to_vec(),
+        }
+    })
+    .await;
+    let scratch = Scratch::new();
+    let out = pull_allowing(&scratch, server.addr, "v1", "127.0.0.1", &[]).await;
+    out.assert_code(11);
+    assert!(
+        !out.stderr.contains("secret-from-the-body"),
+        "{}",
+        out.stderr
+    );
+
+    let server = TestServer::start(|_, path| {
+        if path == "/v2/" {
+            return Reply::Ok(b"{}".to_vec());
+        }
+        Reply::Custom {
+            status: 200,
+            headers: vec![("content-type".to_owned(), MANIFEST.to_owned())],
+            body: br#"{"schemaVersion":"secret-from-the-body","layers":7}"#.to_vec(),
+        }
+    })
+    .await;
+    let out = pull_allowing(&scratch, server.addr, "v1", "127.0.0.1", &[]).await;
+    out.assert_code(10)
+        .assert_reason_contains("not a valid OCI or Docker image manifest");
+    assert!(
+        !out.stderr.contains("secret-from-the-body"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn proxies_from_the_environment_are_not_used() {
+    let proxy = TestServer::start(|_, _| Reply::Status(502)).await;
+    let mut image = Image::default();
+    let manifest = image.manifest(&[base_layer()]);
+    image.tag("v1", &manifest.0);
+    let server = registry(image, false).await;
+    let scratch = Scratch::new();
+    let source = format!("oci://{}/agents/pong:v1", server.addr);
+    let registry = server.addr.to_string();
+    let proxy_url = proxy.url("");
+    scratch
+        .pull(
+            &source,
+            &["--allow-hosts", "127.0.0.1", "--oci-plain-http", &registry],
+            &[
+                ("HTTP_PROXY", &proxy_url),
+                ("http_proxy", &proxy_url),
+                ("HTTPS_PROXY", &proxy_url),
+                ("ALL_PROXY", &proxy_url),
+            ],
+        )
+        .await
+        .assert_code(0);
+    assert!(scratch.dest().join("agent.py").is_file());
+    assert_eq!(proxy.hits(), 0, "the environment's proxy was never asked");
 }

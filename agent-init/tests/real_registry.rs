@@ -27,33 +27,26 @@ fn pong_python() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/agents/pong-python")
 }
 
-/// Pulls `oci://REGISTRY/reference` with the registry on plain http and no ambient Docker config.
+/// Pulls `oci://REGISTRY/reference` with the registry on plain http, loopback allowed (`--allow-hosts
+/// 127.0.0.1`) and no ambient Docker config.
 async fn pull(scratch: &Scratch, registry: &Registry, reference: &str, extra: &[&str]) -> Outcome {
     let source = format!("oci://{}/{reference}", registry.host());
-    let dest = scratch.dest();
     let host = registry.host();
-    let home = scratch.root().join("home");
-    let mut args = vec![
-        "--source",
-        &source,
-        "--dest",
-        dest.to_str().expect("utf-8 temp path"),
-        "--oci-plain-http",
-        &host,
-        "--retries",
-        "1",
-        "--retry-backoff-ms",
-        "1",
-    ];
-    args.extend_from_slice(extra);
-    support::run_async_env(
-        args,
+    let args = [
         &[
-            ("HOME", home.to_str().expect("utf-8 temp path")),
-            ("DOCKER_CONFIG", ""),
+            "--allow-hosts",
+            "127.0.0.1",
+            "--oci-plain-http",
+            &host,
+            "--retries",
+            "1",
+            "--retry-backoff-ms",
+            "1",
         ],
-    )
-    .await
+        extra,
+    ]
+    .concat();
+    scratch.pull(&source, &args, &[]).await
 }
 
 /// A base layer with system files and a first version of the agent.

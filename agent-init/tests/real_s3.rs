@@ -21,21 +21,10 @@ fn pong_python() -> PathBuf {
 
 /// Runs agent-init on `source` with moto's endpoint and credentials in its environment.
 async fn fetch(scratch: &Scratch, source: &str, extra: &[&str]) -> Outcome {
-    let dest = scratch.dest();
-    let mut args = vec![
-        "--source",
-        source,
-        "--dest",
-        dest.to_str().expect("utf-8 temp path"),
-        "--retries",
-        "1",
-        "--retry-backoff-ms",
-        "1",
-    ];
-    args.extend_from_slice(extra);
+    let args = [&["--retries", "1", "--retry-backoff-ms", "1"], extra].concat();
     let env = moto().env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    support::run_async_env(args, &env).await
+    scratch.fetch(source, &args, &env).await
 }
 
 /// The installed agent is byte for byte the example it was packed from.

@@ -32,6 +32,7 @@ fn success_is_written_to_the_result_file_from_the_environment() {
         .env("AGENT_INIT_SOURCE", &artifact)
         .env("AGENT_INIT_DEST", scratch.dest())
         .env("AGENT_INIT_RESULT_FILE", &result)
+        .env("AGENT_INIT_LOCAL_ROOTS", scratch.root())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));

@@ -5,17 +5,18 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::text::tail;
 use proto::outcome::{MatchOutcome, MatchStatus};
+use proto::process::agent_init::{Exit, Install as InstallArgs};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
+use crate::agent_sources::AgentSources;
 use crate::error::{Error, Result};
 use crate::live::StopReason;
-use crate::process::{LOG_TAIL_BYTES, describe, tail};
+use crate::process::{LOG_TAIL_BYTES, describe};
 use crate::request::MatchPlan;
 
-/// `agent-init` exit code for an artifact that is the agent's fault.
-const BAD_ARTIFACT: i32 = 10;
 /// How long one agent install may take at most; a match's installs also draw on its budget, which cancels
 /// them when it runs out first.
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -38,21 +39,29 @@ pub(crate) enum Installed {
     Ended(Box<MatchOutcome>),
 }
 
-/// Runs `agent-init` to install `source` into `dest`. It runs in the directory of its result file (a match's
-/// work directory), where an executor restarted after a crash finds and stops it.
+/// Runs `agent-init` to install `source` into `dest`, from the sources `allowed`. It runs in the directory of
+/// its result file (a match's work directory), where an executor restarted after a crash finds and stops it.
 pub(crate) async fn install(
     bin: &Path,
-    source: impl AsRef<std::ffi::OsStr>,
+    source: &str,
     dest: &Path,
     result_file: &Path,
+    allowed: &AgentSources,
     cancel: &CancellationToken,
 ) -> Result<Install> {
+    let install = InstallArgs {
+        source: source.to_string(),
+        dest: dest.to_path_buf(),
+        result_file: Some(result_file.to_path_buf()),
+        sha256: None,
+        access: allowed.access(),
+    };
     let mut command = Command::new(bin);
     if let Some(dir) = result_file.parent().filter(|d| !d.as_os_str().is_empty()) {
         command.current_dir(dir);
     }
     let mut child = command
-        .args(args(source.as_ref(), dest, result_file))
+        .args(install.args())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -95,14 +104,16 @@ pub(crate) async fn install(
         }
     }
     let reason = reason.trim_start_matches("agent-init: ").to_string();
-    Ok(if status.code() == Some(BAD_ARTIFACT) {
-        Install::BadArtifact(reason)
-    } else {
-        Install::Failed(format!(
-            "agent-init failed ({}): {reason}",
-            describe(status)
-        ))
-    })
+    Ok(
+        if status.code().and_then(Exit::from_code) == Some(Exit::BadArtifact) {
+            Install::BadArtifact(reason)
+        } else {
+            Install::Failed(format!(
+                "agent-init failed ({}): {reason}",
+                describe(status)
+            ))
+        },
+    )
 }
 
 /// Installs every agent of a match, in parallel, into `<dir>/agents/agent-N`; an agent whose artifact is bad
@@ -112,6 +123,7 @@ pub(crate) async fn install_all(
     bin: &Path,
     plan: &MatchPlan,
     dir: &Path,
+    allowed: &AgentSources,
     cancel: &CancellationToken,
     deadline: tokio::time::Instant,
 ) -> Result<Installed> {
@@ -119,13 +131,13 @@ pub(crate) async fn install_all(
     let mut installs = tokio::task::JoinSet::new();
     for (i, agent) in plan.agents.iter().enumerate() {
         let (bin, source, dir) = (bin.to_path_buf(), agent.source.clone(), dir.to_path_buf());
-        let cancel = stop.clone();
+        let (allowed, cancel) = (allowed.clone(), stop.clone());
         installs.spawn(async move {
             let dest = dir.join("agents").join(format!("agent-{}", i + 1));
             let result_file = dir.join(format!("agent-{}-init.txt", i + 1));
             (
                 i,
-                install(&bin, &source, &dest, &result_file, &cancel).await,
+                install(&bin, &source, &dest, &result_file, &allowed, &cancel).await,
             )
         });
     }
@@ -184,20 +196,4 @@ pub(crate) fn out_of_budget(plan: &MatchPlan) -> MatchOutcome {
     let mut outcome = plan.entrants().not_started(MatchStatus::Cancelled, "");
     StopReason::Deadline.settle(&mut outcome, plan.timeout);
     outcome
-}
-
-/// The command line of one install (the Kubernetes backend's `agent-N-init` containers get the same flags).
-fn args<'a>(
-    source: &'a std::ffi::OsStr,
-    dest: &'a Path,
-    result_file: &'a Path,
-) -> [&'a std::ffi::OsStr; 6] {
-    [
-        "--source".as_ref(),
-        source,
-        "--dest".as_ref(),
-        dest.as_os_str(),
-        "--result-file".as_ref(),
-        result_file.as_os_str(),
-    ]
 }

@@ -5,18 +5,19 @@
 //! replica follows, what a drain does with running matches (`Drain`), where reports for other replicas'
 //! matches go, and the helper programs `ValidateAgent` runs (`Tools`).
 //!
-//! Recording results is no backend's business: `crate::recorder::Recorder` does it for both. Each backend
-//! builds the two command lines it starts (`agent-init` and `orchestrator run`) in one function each, with the
-//! same flags from the same plan: `agent_init::args` and `LocalBackend::orchestrator_args` on this machine,
-//! `job::agent_init_args` and `JobSettings::orchestrator_args` in a Job; one typed builder can replace them.
+//! Recording results is no backend's business: `crate::recorder::Recorder` does it for both. Both backends
+//! start `agent-init` and `orchestrator run` with command lines built by the process contract's builders
+//! (`proto::process`), from the same plan: on this machine with the work directory's paths, in a Job with the
+//! pod's.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use proto::outcome::MatchOutcome;
 
-use crate::config::{BackendKind, ExecutorArgs};
-use crate::error::Result;
+use crate::agent_sources::AgentSources;
+use crate::config::{BackendKind, BinaryArgs, ExecutorArgs};
+use crate::error::{Error, Result};
 use crate::info::MatchInfo;
 use crate::live::LiveMatch;
 use crate::recorder::{Recorder, Replay};
@@ -85,31 +86,96 @@ pub(crate) enum Drain {
     Leave,
 }
 
-/// The helper programs `ValidateAgent` runs in the executor itself.
+/// The helper programs the executor runs itself: `agent-init` and `orchestrator` (`ValidateAgent` unpacks and
+/// checks agents with them on either backend; the local backend plays matches with them too).
 #[derive(Debug, Clone)]
 pub(crate) struct Tools {
     pub(crate) agent_init: PathBuf,
-    /// The Python interpreter module agents are checked with.
+    pub(crate) orchestrator: PathBuf,
+    /// The Python interpreter of Python module agents.
     pub(crate) python: String,
-    /// The orchestrator that plays smoke matches, or why there is none here.
-    pub(crate) orchestrator: Result<PathBuf, &'static str>,
+    /// Whether `ValidateAgent` plays a smoke match here, or why not.
+    pub(crate) smoke_match: Result<(), &'static str>,
+}
+
+impl Tools {
+    /// Finds the helper binaries: the configured paths, else beside the executor's own executable.
+    async fn locate(bins: &BinaryArgs, smoke_match: Result<(), &'static str>) -> Result<Self> {
+        Ok(Self {
+            agent_init: binary(
+                bins.agent_init_bin.as_deref(),
+                "agent-init",
+                "EXECUTOR_AGENT_INIT_BIN",
+            )
+            .await?,
+            orchestrator: binary(
+                bins.orchestrator_bin.as_deref(),
+                "orchestrator",
+                "EXECUTOR_ORCHESTRATOR_BIN",
+            )
+            .await?,
+            python: bins.python.clone(),
+            smoke_match,
+        })
+    }
+}
+
+/// The configured path, else the binary beside the executor's own executable; it must be a file.
+async fn binary(
+    configured: Option<&Path>,
+    name: &'static str,
+    env: &'static str,
+) -> Result<PathBuf> {
+    let path = match configured {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_exe()
+            .map_err(Error::io("finding the executor's own executable"))?
+            .parent()
+            .map(|dir| dir.join(name))
+            .ok_or_else(|| Error::Internal("the executor's executable has no directory".into()))?,
+    };
+    if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file()) {
+        Ok(path)
+    } else {
+        Err(Error::MissingBinary {
+            name,
+            path: path.display().to_string(),
+            env,
+        })
+    }
 }
 
 impl Backend {
-    /// Starts the configured backend; local orchestrators report to `local_report_url`.
+    /// Starts the configured backend; agents are installed from `sources`, local orchestrators report to
+    /// `local_report_url`.
     pub(crate) async fn start(
         settings: &ExecutorArgs,
+        sources: &AgentSources,
         hub: &Arc<ReportHub>,
         local_report_url: String,
         recorder: &Arc<Recorder>,
     ) -> Result<Self> {
         Ok(Self(match settings.backend {
             BackendKind::Local => Kind::Local(
-                local::LocalBackend::new(settings, Arc::clone(hub), local_report_url, recorder)
-                    .await?,
+                local::LocalBackend::new(
+                    settings,
+                    Tools::locate(&settings.binaries, Ok(())).await?,
+                    sources,
+                    Arc::clone(hub),
+                    local_report_url,
+                    recorder,
+                )
+                .await?,
             ),
             BackendKind::Kubernetes => Kind::Kubernetes(
-                kubernetes::KubernetesBackend::connect(settings, hub, recorder).await?,
+                kubernetes::KubernetesBackend::connect(
+                    settings,
+                    Tools::locate(&settings.binaries, Err(kubernetes::NO_SMOKE_MATCH)).await?,
+                    sources,
+                    hub,
+                    recorder,
+                )
+                .await?,
             ),
         }))
     }
@@ -186,7 +252,7 @@ impl Backend {
         }
     }
 
-    pub(crate) fn tools(&self) -> Tools {
+    pub(crate) fn tools(&self) -> &Tools {
         match &self.0 {
             Kind::Local(local) => local.tools(),
             Kind::Kubernetes(k8s) => k8s.tools(),

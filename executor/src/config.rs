@@ -77,6 +77,19 @@ pub enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// How the lines look: compact coloured text, or JSON with the fields under `fields`.
+    pub fn lines(self) -> common::telemetry::Format {
+        match self {
+            LogFormat::Pretty => common::telemetry::Format::Text {
+                compact: true,
+                plain: false,
+            },
+            LogFormat::Json => common::telemetry::Format::Json { flatten: false },
+        }
+    }
+}
+
 /// Options of `executor serve`.
 #[derive(Debug, Clone, Args, Serialize)]
 pub struct ServeArgs {
@@ -143,7 +156,8 @@ pub struct ExecutorArgs {
     #[arg(long, env = "EXECUTOR_STORE_URL")]
     pub store_url: Option<String>,
     /// Base URL under which replays are published; replay URLs become `<base>/<match_id>.json`. Without it
-    /// they are the store's URLs.
+    /// they are the store's URLs. A relative base such as `replays` publishes paths relative to the store's
+    /// directory, for a backend that shares it (docs/deploy.md).
     #[arg(long, env = "EXECUTOR_REPLAY_BASE_URL")]
     pub replay_base_url: Option<String>,
     /// File holding a token that downloads from `/replays/` must present (`Authorization: Bearer <token>`).
@@ -177,6 +191,9 @@ pub struct ExecutorArgs {
     #[command(flatten)]
     #[serde(flatten)]
     pub agent_limits: AgentLimitArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub agent_sources: AgentSourceArgs,
     #[command(flatten)]
     #[serde(flatten)]
     pub binaries: BinaryArgs,
@@ -370,6 +387,53 @@ pub struct AgentLimitArgs {
     pub agent_max_memory_mb: u64,
 }
 
+/// Where agents may come from besides public internet addresses; everything not listed is refused.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct AgentSourceArgs {
+    /// Directories under which a request's local `code_url` (a path or file://) may lie, comma-separated.
+    /// The path is resolved (symlinks, `..`) before the check and must lie strictly below a root; a relative
+    /// `code_url` is taken relative to the first root. A path outside gets the same refusal whether or not it
+    /// exists. The data directory (and a file:// store) must lie outside every root. Repeatable; an empty
+    /// value means none. Default: none, so local code is refused.
+    #[arg(long, env = "EXECUTOR_LOCAL_CODE_ROOTS", value_name = "DIR,...")]
+    pub local_code_roots: Vec<String>,
+    /// Hosts that `agent-init` may download agents from besides public internet addresses, comma-separated:
+    /// host names, IP addresses or CIDR ranges (an in-cluster artifact server, for example
+    /// artifacts.arena.svc.cluster.local,10.8.0.0/16). Loopback, private, link-local and cloud metadata
+    /// addresses are refused unless listed. Passed to `agent-init --allow-hosts` in both backends. Repeatable; an
+    /// empty value means none.
+    #[arg(
+        long,
+        env = "EXECUTOR_AGENT_SOURCE_ALLOW_HOSTS",
+        value_name = "NAME|IP|CIDR,..."
+    )]
+    pub agent_source_allow_hosts: Vec<String>,
+}
+
+impl AgentSourceArgs {
+    /// The configured roots.
+    pub(crate) fn roots(&self) -> Vec<PathBuf> {
+        items(&self.local_code_roots).map(PathBuf::from).collect()
+    }
+
+    /// The allowed hosts.
+    pub(crate) fn allow_hosts(&self) -> Vec<String> {
+        items(&self.agent_source_allow_hosts)
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// The items of comma-separated lists given to a repeatable flag, without empty ones (an empty environment
+/// variable or value means none).
+fn items(lists: &[String]) -> impl Iterator<Item = &str> {
+    lists
+        .iter()
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+}
+
 /// Where the helper binaries are; by default beside the executor's own executable.
 #[derive(Debug, Clone, Args, Serialize)]
 pub struct BinaryArgs {
@@ -387,7 +451,8 @@ pub struct BinaryArgs {
 /// Options of `executor play`.
 #[derive(Debug, Clone, Args)]
 pub struct PlayArgs {
-    /// Agent directories, archives or `file://` URLs, one per player in seat order.
+    /// Agent directories, archives or `file://` URLs (or remote URLs), one per player in seat order. An
+    /// embedded executor allows the directories holding the local ones as its local code roots.
     #[arg(required = true, num_args = 1..)]
     pub agents: Vec<String>,
     /// Environment to play.
@@ -565,19 +630,33 @@ fn file_defaults(
         .iter()
         .map(|(key, value)| {
             let long = key.replace('_', "-");
-            if !serve
+            let Some(arg) = serve
                 .get_arguments()
-                .any(|a| a.get_long() == Some(long.as_str()))
-            {
+                .find(|a| a.get_long() == Some(long.as_str()))
+            else {
                 return Err(format!(
                     "unknown key {key:?}; keys are the long flag names of `executor serve --help`"
                 ));
-            }
+            };
+            let is_list = matches!(arg.get_action(), clap::ArgAction::Append);
             let text = match value {
                 toml::Value::String(s) => s.clone(),
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Float(f) => f.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
+                // A list flag takes its items comma-separated.
+                toml::Value::Array(items) if is_list => items
+                    .iter()
+                    .map(|item| match item {
+                        toml::Value::String(s) => Ok(s.clone()),
+                        toml::Value::Integer(i) => Ok(i.to_string()),
+                        other => Err(format!(
+                            "key {key:?}: a list may hold strings and numbers, not a {}",
+                            other.type_str()
+                        )),
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()?
+                    .join(","),
                 other => {
                     return Err(format!(
                         "key {key:?}: a {} is not a string, number or boolean",
@@ -585,8 +664,10 @@ fn file_defaults(
                     ));
                 }
             };
-            Ok((long, text))
+            // An empty list is the flag's own default: none.
+            Ok((!(is_list && text.is_empty())).then_some((long, text)))
         })
+        .filter_map(std::result::Result::transpose)
         .collect()
 }
 

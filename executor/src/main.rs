@@ -8,7 +8,9 @@ use executor::config::{Command, ConfigCommand};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = executor::config::parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit());
-    executor::telemetry::init(cli.telemetry.log_format);
+    common::telemetry::init(cli.telemetry.log_format.lines())
+        .map_err(anyhow::Error::from_boxed)
+        .context("starting logging")?;
     // Object stores reach their clouds over rustls; ring is the one crypto provider built in.
     let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
@@ -32,10 +34,10 @@ async fn main() -> anyhow::Result<()> {
                 connections: args.connections.clone(),
             };
             let shutdown = async {
-                executor::server::shutdown_signal().await;
+                common::signal::shutdown().await;
                 // A second signal during the drain exits at once.
                 tokio::spawn(async {
-                    executor::server::shutdown_signal().await;
+                    common::signal::shutdown().await;
                     tracing::warn!("second signal: exiting now");
                     std::process::exit(130);
                 });

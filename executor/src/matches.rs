@@ -17,6 +17,7 @@ use proto::outcome::{AgentStatus, MatchStatus};
 use tokio::sync::{Mutex, watch};
 
 use crate::admission::{Admission, Reservation, Slot};
+use crate::agent_sources::AgentSources;
 use crate::backend::{Backend, Drain, Ending, Played};
 use crate::blob_store::Download;
 use crate::config::ExecutorArgs;
@@ -71,6 +72,8 @@ impl Handle {
 #[derive(Debug)]
 pub(crate) struct Matches {
     settings: ExecutorArgs,
+    /// What requests may name as their agents' code.
+    sources: AgentSources,
     admission: Arc<Admission>,
     backend: Backend,
     recorder: Arc<Recorder>,
@@ -83,6 +86,7 @@ pub(crate) struct Matches {
 impl Matches {
     pub(crate) fn new(
         settings: ExecutorArgs,
+        sources: AgentSources,
         backend: Backend,
         recorder: Arc<Recorder>,
         metrics: Arc<Metrics>,
@@ -93,6 +97,7 @@ impl Matches {
         );
         Arc::new(Self {
             settings,
+            sources,
             admission,
             backend,
             recorder,
@@ -124,7 +129,7 @@ impl Matches {
             )
             .map(|()| Handle::Finished(Box::new(stored)));
         }
-        let plan = submission.plan(&self.settings).await?;
+        let plan = submission.plan(&self.settings, &self.sources).await?;
         let reservation = self.admission.reserve()?;
         let entry = Arc::new(LiveMatch::new(
             plan.match_id.clone(),

@@ -10,7 +10,11 @@ use crate::config::PlayArgs;
 use crate::error::{Error, Result};
 
 /// Plays the match and returns the executor's response.
-pub async fn play(args: PlayArgs) -> Result<pb::MatchResponse> {
+pub async fn play(mut args: PlayArgs) -> Result<pb::MatchResponse> {
+    let code_urls = match args.addr {
+        Some(_) => args.agents.clone(),
+        None => allow_local_agents(&mut args).await?,
+    };
     let match_id = args
         .match_id
         .clone()
@@ -21,10 +25,11 @@ pub async fn play(args: PlayArgs) -> Result<pb::MatchResponse> {
         agents: args
             .agents
             .iter()
+            .zip(code_urls)
             .enumerate()
-            .map(|(i, source)| pb::AgentData {
+            .map(|(i, (source, code_url))| pb::AgentData {
                 agent_id: agent_id(i, source),
-                code_url: source.clone(),
+                code_url,
                 ..Default::default()
             })
             .collect(),
@@ -65,6 +70,36 @@ pub async fn play(args: PlayArgs) -> Result<pb::MatchResponse> {
         Err(e) => return Err(Error::Internal(format!("embedded executor: {e}"))),
     }
     response
+}
+
+/// The embedded executor allows the local agents it is given: each is sent as its real path, and the directory
+/// holding it becomes one of the executor's local code roots. Returns the code URLs to send.
+async fn allow_local_agents(args: &mut PlayArgs) -> Result<Vec<String>> {
+    let mut code_urls = Vec::new();
+    for source in &args.agents {
+        let path = match source.split_once("://") {
+            Some(("file", path)) => path,
+            Some(_) => {
+                code_urls.push(source.clone());
+                continue;
+            }
+            None => source.as_str(),
+        };
+        let real = tokio::fs::canonicalize(path).await.map_err(|e| {
+            Error::InvalidArgument(format!(
+                "agent {source:?} cannot be read ({e}); give an agent directory, archive or file"
+            ))
+        })?;
+        if let Some(dir) = real.parent() {
+            let dir = dir.display().to_string();
+            let roots = &mut args.executor.agent_sources.local_code_roots;
+            if !roots.contains(&dir) {
+                roots.push(dir);
+            }
+        }
+        code_urls.push(real.display().to_string());
+    }
+    Ok(code_urls)
 }
 
 async fn call(addr: String, request: pb::MatchRequest) -> Result<pb::MatchResponse> {

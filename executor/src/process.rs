@@ -21,18 +21,6 @@ pub(crate) fn describe(status: ExitStatus) -> String {
     }
 }
 
-/// The last `max` bytes of `text`, cut at a character boundary.
-pub(crate) fn tail(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
-}
-
 /// Live processes (zombies excluded) whose working directory is `dir` or below it, this process excluded:
 /// the helpers and agents a previous run of the executor left in its work directories.
 pub(crate) fn working_in(dir: &Path) -> Vec<Pid> {

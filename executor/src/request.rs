@@ -11,6 +11,7 @@ use proto::spec::{AgentSpec, Limits, MatchSpec};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::agent_sources::{AgentSources, LocalCode};
 use crate::config::{AgentLimitArgs, ExecutorArgs};
 use crate::error::{Error, Result, quoted};
 use crate::info::Entrants;
@@ -50,7 +51,8 @@ pub struct MatchPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentSource {
     pub agent_id: String,
-    /// What `agent-init --source` gets: a `file://` URL of a local path (checked to exist) or a remote URL.
+    /// What `agent-init --source` gets: a `file://` URL of a local path (found below a local code root) or a
+    /// remote URL.
     pub source: String,
 }
 
@@ -133,12 +135,16 @@ impl Submission {
         &self.fingerprint
     }
 
-    /// Checks the rest of the request against the executor's settings.
-    pub(crate) async fn plan(&self, settings: &ExecutorArgs) -> Result<MatchPlan> {
+    /// Checks the rest of the request against the executor's settings and the agent sources it allows.
+    pub(crate) async fn plan(
+        &self,
+        settings: &ExecutorArgs,
+        sources: &AgentSources,
+    ) -> Result<MatchPlan> {
         let req = &self.request;
         let invalid = |msg: String| Error::InvalidArgument(msg);
-        let env = orchestrator::envs::info(&req.environment).map_err(|e| match e {
-            orchestrator::envs::EnvError::Unknown { known, .. } => invalid(format!(
+        let env = envs::info(&req.environment).map_err(|e| match e {
+            envs::EnvError::Unknown { known, .. } => invalid(format!(
                 "environment: unknown environment {}; known environments: {known}",
                 quoted(&req.environment)
             )),
@@ -154,7 +160,7 @@ impl Submission {
         }
         let mut agents = Vec::with_capacity(req.agents.len());
         for (i, agent) in req.agents.iter().enumerate() {
-            agents.push(agent_source(i, agent, &req.agents[..i]).await?);
+            agents.push(agent_source(i, agent, &req.agents[..i], sources).await?);
         }
         let timeout_sec = match req.timeout_sec {
             0 => settings.default_timeout_sec,
@@ -172,13 +178,13 @@ impl Submission {
         } else {
             req.seed
         };
-        let game = orchestrator::envs::make(env.name, &config, seed)
+        let game = envs::make(env.name, &config, seed)
             .map_err(|e| invalid(format!("environment_config_json: {e}")))?;
         let limits = limits(req.limits.as_ref(), &settings.agent_limits, timeout_sec)?;
         if req.record_replay {
             let steps = game.max_steps();
             let ids: Vec<String> = agents.iter().map(|a| a.agent_id.clone()).collect();
-            let bound = orchestrator::replay::size_bound(game, &req.match_id, seed, &ids, &limits);
+            let bound = replay_bound::size_bound(game, &req.match_id, seed, &ids, &limits);
             if bound > settings.max_replay_bytes {
                 return Err(invalid(format!(
                     "record_replay: the replay of up to {steps} steps of {} could take {bound} bytes, over this \
@@ -329,6 +335,7 @@ async fn agent_source(
     i: usize,
     agent: &pb::AgentData,
     earlier: &[pb::AgentData],
+    sources: &AgentSources,
 ) -> Result<AgentSource> {
     let invalid = |msg: String| Err(Error::InvalidArgument(msg));
     let id = &agent.agent_id;
@@ -388,12 +395,22 @@ async fn agent_source(
         }
         None => Path::new(url),
     };
-    let path = tokio::fs::canonicalize(path).await.map_err(|e| {
-        Error::InvalidArgument(format!(
-            "agents[{i}].code_url {} cannot be read ({e}); give a path or file:// URL the executor can read",
-            quoted(url)
-        ))
-    })?;
+    let path = match sources.locate(path).await? {
+        LocalCode::Found(path) => path,
+        LocalCode::Unreadable(e) => {
+            return invalid(format!(
+                "agents[{i}].code_url {} cannot be read ({e}); give a path or file:// URL the executor can read",
+                quoted(url)
+            ));
+        }
+        // The same words whether or not the path exists, and without the path: nothing to learn from them.
+        LocalCode::Refused => {
+            return invalid(format!(
+                "agents[{i}].code_url is refused: local code must lie inside a directory the operator allows with \
+                 --local-code-roots (a relative path is taken relative to the first of them)"
+            ));
+        }
+    };
     Ok(AgentSource {
         agent_id: id.clone(),
         // As a `file://` URL: an argument that is a plain absolute path could be taken for a path inside the
@@ -444,5 +461,6 @@ fn parse_config(json: &str) -> Result<Map<String, Value>> {
     }
 }
 
+mod replay_bound;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ use proto::pb::match_reporter_server::MatchReporterServer;
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 
+use crate::agent_sources::AgentSources;
 use crate::backend::Backend;
 use crate::blob_store::BlobStore;
 use crate::config::{ConnectionArgs, ExecutorArgs};
@@ -51,6 +52,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     settings.check()?;
+    let sources = AgentSources::resolve(&settings).await?;
     let local = listeners
         .grpc
         .local_addr()
@@ -80,10 +82,10 @@ pub async fn run(
         dir: fresh_dir(&settings.data_dir.join("spool")).await?,
         cap: settings.report_replay_cap(),
     };
-    let backend = Backend::start(&settings, &hub, report_url(local), &recorder).await?;
+    let backend = Backend::start(&settings, &sources, &hub, report_url(local), &recorder).await?;
     let sink = backend.report_sink();
     let validator = Arc::new(Validator::new(
-        backend.tools(),
+        backend.tools().clone(),
         settings.agent_limits.clone(),
     ));
     let budget = crate::connections::fd_budget(
@@ -106,7 +108,7 @@ pub async fn run(
     );
     let grpc_connections = Connections::new("grpc", limits(budget.grpc_max), Arc::clone(&metrics));
     let http_connections = Connections::new("http", limits(budget.http_max), Arc::clone(&metrics));
-    let matches = Matches::new(settings, backend, recorder, Arc::clone(&metrics));
+    let matches = Matches::new(settings, sources, backend, recorder, Arc::clone(&metrics));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -247,17 +249,4 @@ fn report_url(local: SocketAddr) -> String {
         SocketAddr::V6(a) => format!("[{}]", a.ip()),
     };
     format!("http://{host}:{}", local.port())
-}
-
-/// Resolves on the first SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("received SIGTERM"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
-    }
 }

@@ -3,48 +3,27 @@
 
 use std::path::Path;
 
+use common::text::tail;
 use proto::outcome::{AgentStatus, MatchOutcome, MatchStatus};
+use proto::process::orchestrator::{AgentCheck, CheckAgent, LogFormat, Run};
 use proto::spec::{AgentSpec, Limits, MatchSpec};
 use tempfile::TempDir;
 use tokio::process::Command;
 
 use crate::agent_init::{Install, install};
+use crate::agent_sources::AgentSources;
 use crate::backend::Tools;
 use crate::config::AgentLimitArgs;
 use crate::error::{Error, Result};
+use crate::process::{LOG_TAIL_BYTES, describe};
 
 /// Largest archive accepted for validation.
 pub(crate) const MAX_ZIP_BYTES: usize = 64 * 1024 * 1024;
 
-/// How long the Python check may take.
+/// How long checking the agent's code may take (`orchestrator check-agent --timeout-ms`).
 const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Checks what a Python module agent defines without running it: it must parse and define an entry point.
-const PYTHON_CHECK: &str = r#"
-import ast, json, sys
-path = sys.argv[1]
-out = {"errors": [], "warnings": []}
-try:
-    with open(path, "rb") as f:
-        tree = ast.parse(f.read(), filename=path)
-except SyntaxError as e:
-    out["errors"].append(f"{path}: syntax error at line {e.lineno}: {e.msg}")
-    tree = None
-except Exception as e:
-    out["errors"].append(f"{path}: cannot read it: {e}")
-    tree = None
-if tree is not None:
-    functions = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
-    has_agent = "Agent" in classes and any(
-        isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name == "get_action" for m in classes["Agent"].body
-    )
-    if not ("get_action" in functions or has_agent or "act" in functions):
-        out["errors"].append(
-            f"{path}: defines no entry point; define get_action(observation), a class Agent with get_action, or act(observation)"
-        )
-print(json.dumps(out))
-"#;
+/// Time the check process gets beyond its own deadline before the executor gives up on it.
+const CHECK_SLACK: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The built-in opponent of smoke matches: a Python module agent that always answers action 0. When that is
 /// illegal, the environment's default action is played for it and only the opponent is charged.
@@ -92,7 +71,7 @@ impl Validator {
                 "environment not given: only checked that the agent can be started".to_string(),
             );
         } else {
-            orchestrator::envs::info(environment)
+            envs::info(environment)
                 .map_err(|e| Error::InvalidArgument(format!("environment: {e}")))?;
         }
         let work = blocking(|| {
@@ -114,11 +93,17 @@ impl Validator {
     async fn check(&self, work: &TempDir, environment: &str, report: &mut Report) -> Result<()> {
         let dest = work.path().join("agent");
         let result_file = work.path().join("init.txt");
+        // The archive was written here: its directory is the one local root, and nothing is downloaded.
+        let root = tokio::fs::canonicalize(work.path())
+            .await
+            .map_err(Error::io("resolving the validation directory"))?;
+        let archive = work.path().join("agent.zip");
         let dir = match install(
             &self.tools.agent_init,
-            work.path().join("agent.zip"),
+            &archive.display().to_string(),
             &dest,
             &result_file,
+            &AgentSources::only(vec![root]),
             &tokio_util::sync::CancellationToken::new(),
         )
         .await?
@@ -137,53 +122,75 @@ impl Validator {
                 ));
             }
         };
-        let python = self.tools.python.as_str();
-        let launch = match orchestrator::agent::launch::resolve(&dir, Path::new(python)) {
-            Ok(launch) => launch,
-            Err(reason) => {
-                report
-                    .errors
-                    .push(reason.replace(&dir.display().to_string(), "the archive"));
-                return Ok(());
-            }
-        };
-        if launch.kind == "agent.toml" {
-            let program = Path::new(&launch.program);
-            if program.is_absolute() && !is_executable(program).await {
-                let shown = program.strip_prefix(&dir).unwrap_or(program);
-                report.errors.push(format!(
-                    "agent.toml: command {} is not an executable file in the archive",
-                    shown.display()
-                ));
-            }
-        } else {
-            let (mut errors, mut warnings) = check_python(python, &dir, &launch.kind).await?;
-            report.errors.append(&mut errors);
-            report.warnings.append(&mut warnings);
-        }
+        let found = self.check_agent(&dir).await?;
+        let shown = dir.display().to_string();
+        report.errors.extend(
+            found
+                .errors
+                .iter()
+                .map(|error| error.replace(&shown, "the archive")),
+        );
+        report.warnings.extend(found.warnings);
         if report.errors.is_empty() && !environment.is_empty() {
-            match &self.tools.orchestrator {
-                Ok(orchestrator) => {
-                    let errors = self
-                        .smoke_match(orchestrator, &dir, environment, work.path())
-                        .await?;
+            match self.tools.smoke_match {
+                Ok(()) => {
+                    let errors = self.smoke_match(&dir, environment, work.path()).await?;
                     report.errors.extend(errors);
                 }
-                Err(skipped) => report.warnings.push((*skipped).to_string()),
+                Err(skipped) => report.warnings.push(skipped.to_string()),
             }
         }
         Ok(())
     }
 
+    /// Runs `orchestrator check-agent` on the unpacked agent: its launch and code are read with the agent
+    /// limits, the Python parse inside the agent sandbox.
+    async fn check_agent(&self, dir: &Path) -> Result<AgentCheck> {
+        use std::os::unix::process::ExitStatusExt;
+        let args = CheckAgent {
+            dir: dir.to_path_buf(),
+            python: Some(self.tools.python.clone().into()),
+            memory_mb: self.limits.agent_memory_mb,
+            timeout_ms: u64::try_from(CHECK_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
+            log_format: LogFormat::Json,
+        }
+        .args();
+        let run = Command::new(&self.tools.orchestrator)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(CHECK_TIMEOUT + CHECK_SLACK, run)
+            .await
+            .map_err(|_| Error::Internal("checking the agent did not finish".into()))?
+            .map_err(Error::io("running orchestrator check-agent"))?;
+        if output.status.success() {
+            return serde_json::from_slice(&output.stdout)
+                .map_err(|e| Error::Internal(format!("reading the agent check's report: {e}")));
+        }
+        // Killed by the limits it set itself: reading the agent's files cost more than the agent may use.
+        if let Some(signal) = output.status.signal() {
+            return Ok(AgentCheck {
+                errors: vec![format!(
+                    "the agent's files cannot be read within the agent's limits ({} MiB of memory, {} s): the \
+                     check was killed by signal {signal}",
+                    self.limits.agent_memory_mb,
+                    CHECK_TIMEOUT.as_secs()
+                )],
+                ..AgentCheck::default()
+            });
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        Err(Error::Internal(format!(
+            "checking the agent failed ({}): {}",
+            describe(output.status),
+            tail(stderr.trim(), LOG_TAIL_BYTES)
+        )))
+    }
+
     /// Plays a short match of the agent against the built-in opponent, through the real orchestrator and its
     /// sandbox: the agent must load, answer `ready`, and make legal moves in time. Returns the errors found.
-    async fn smoke_match(
-        &self,
-        orchestrator: &Path,
-        dir: &Path,
-        environment: &str,
-        work: &Path,
-    ) -> Result<Vec<String>> {
+    async fn smoke_match(&self, dir: &Path, environment: &str, work: &Path) -> Result<Vec<String>> {
         let opponent = work.join("opponent");
         let mut config = serde_json::Map::new();
         match environment {
@@ -236,16 +243,15 @@ impl Validator {
             std::fs::write(&spec_file, spec_json).map_err(Error::io("writing the smoke spec"))
         })
         .await?;
-        let run = Command::new(orchestrator)
-            .arg("run")
-            .arg("--spec")
-            .arg(&spec_path)
-            .arg("--result-file")
-            .arg(&result_path)
-            .arg("--python")
-            .arg(&self.tools.python)
-            .arg("--log-format")
-            .arg("json")
+        let args = Run {
+            result_file: Some(result_path.clone()),
+            python: Some(self.tools.python.clone().into()),
+            log_format: LogFormat::Json,
+            ..Run::new(&spec_path)
+        }
+        .args();
+        let run = Command::new(&self.tools.orchestrator)
+            .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -299,48 +305,4 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| Error::Internal(format!("validation file task: {e}")))?
-}
-
-async fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    tokio::fs::metadata(path)
-        .await
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-async fn check_python(
-    python: &str,
-    dir: &Path,
-    module: &str,
-) -> Result<(Vec<String>, Vec<String>)> {
-    #[derive(serde::Deserialize)]
-    struct Report {
-        errors: Vec<String>,
-        warnings: Vec<String>,
-    }
-    let run = Command::new(python)
-        .arg("-I")
-        .arg("-c")
-        .arg(PYTHON_CHECK)
-        .arg(module)
-        .current_dir(dir)
-        .env_clear()
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(CHECK_TIMEOUT, run)
-        .await
-        .map_err(|_| {
-            Error::Internal(format!(
-                "checking the Python agent took longer than {} s",
-                CHECK_TIMEOUT.as_secs()
-            ))
-        })?
-        .map_err(Error::io(format!("running {python} to check the agent")))?;
-    let report: Report = serde_json::from_slice(&output.stdout).map_err(|e| {
-        Error::Internal(format!(
-            "checking the Python agent failed ({e}): {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    })?;
-    Ok((report.errors, report.warnings))
 }

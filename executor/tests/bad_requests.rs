@@ -18,50 +18,62 @@ async fn invalid_requests_are_refused_with_the_field_and_the_fix() {
             agent("b", &example_agent("random-python")),
         )
     };
-    type Edit = fn(&mut pb::MatchRequest);
-    let cases: &[(Edit, &str)] = &[
+    // A missing path inside a local code root is named; one outside any root is refused the same way
+    // whether or not it exists.
+    let missing = format!("{}-missing", example_agent("pong-python"));
+    let missing_message = format!("agents[1].code_url {missing:?} cannot be read");
+    type Edit = Box<dyn Fn(&mut pb::MatchRequest)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (
-            |r| r.match_id = "../../etc".into(),
+            Box::new(|r| r.match_id = "../../etc".into()),
             "match_id \"../../etc\" is invalid: it must be 1 to 63 characters",
         ),
         (
-            |r| r.match_id = "-bad".into(),
+            Box::new(|r| r.match_id = "-bad".into()),
             "starting and ending with a letter or digit",
         ),
-        (|r| r.environment = "go".into(), "known environments: pong"),
         (
-            |r| r.agents.truncate(1),
+            Box::new(|r| r.environment = "go".into()),
+            "known environments: pong",
+        ),
+        (
+            Box::new(|r| r.agents.truncate(1)),
             "pong takes exactly 2 agents, got 1",
         ),
         (
-            |r| r.agents[1].agent_id = "a".into(),
+            Box::new(|r| r.agents[1].agent_id = "a".into()),
             "agent ids must be unique",
         ),
         (
-            |r| r.agents[0].agent_id.clear(),
+            Box::new(|r| r.agents[0].agent_id.clear()),
             "agents[0].agent_id is empty",
         ),
         (
-            |r| r.agents[1].code_url = "/does/not/exist".into(),
-            "agents[1].code_url \"/does/not/exist\" cannot be read",
+            Box::new(move |r| r.agents[1].code_url = missing.clone()),
+            &missing_message,
         ),
         (
-            |r| {
+            Box::new(|r| r.agents[1].code_url = "/does/not/exist".into()),
+            "agents[1].code_url is refused: local code must lie inside a directory the operator allows with \
+             --local-code-roots",
+        ),
+        (
+            Box::new(|r| {
                 r.agents[0].code_url.clear();
                 r.agents[0].docker_image = "not an image".into();
-            },
+            }),
             "agents[0].docker_image \"not an image\" is not an image reference",
         ),
         (
-            |r| r.timeout_sec = 100_000,
+            Box::new(|r| r.timeout_sec = 100_000),
             "timeout_sec 100000 is out of range",
         ),
         (
-            |r| r.environment_config_json = r#"{"winning_score": "many"}"#.into(),
+            Box::new(|r| r.environment_config_json = r#"{"winning_score": "many"}"#.into()),
             "environment_config_json: pong config",
         ),
     ];
-    for (edit, want) in cases {
+    for (edit, want) in &cases {
         let mut req = good();
         edit(&mut req);
         let status = client.run_match(req.clone()).await.expect_err("refused");

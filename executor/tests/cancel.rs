@@ -5,17 +5,11 @@
 mod support;
 
 use proto::pb::{self, match_update::Update};
-use support::{Executor, agent, pong_request, test_agent};
+use support::{Executor, cancel, slow_pong, wait_for_step};
 use tokio_stream::StreamExt;
 
 fn long_match(id: &str) -> pb::MatchRequest {
-    let mut request = pong_request(
-        id,
-        agent("a", &test_agent("slow-steps")),
-        agent("b", &test_agent("slow-steps")),
-    );
-    request.environment_config_json = r#"{"max_steps": 1000, "winning_score": 1000}"#.into();
-    request
+    slow_pong(id, r#"{"max_steps": 1000, "winning_score": 1000}"#)
 }
 
 #[tokio::test]
@@ -26,34 +20,9 @@ async fn cancelling_a_running_match_keeps_the_partial_replay() {
         .submit_match(long_match("cancel-1"))
         .await
         .expect("submit");
-    let mut watch = client
-        .watch_match(pb::WatchMatchRequest {
-            match_id: "cancel-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
     // Wait for real play before cancelling.
-    loop {
-        match watch
-            .next()
-            .await
-            .expect("stream open")
-            .expect("update")
-            .update
-        {
-            Some(Update::Frame(frame)) if frame.step >= 3 => break,
-            Some(Update::Finished(r)) => panic!("finished before it was cancelled: {r:?}"),
-            _ => {}
-        }
-    }
-    let info = client
-        .cancel_match(pb::CancelMatchRequest {
-            match_id: "cancel-1".into(),
-        })
-        .await
-        .expect("cancel")
-        .into_inner();
+    let watch = wait_for_step(&mut client, "cancel-1", 3).await;
+    let info = cancel(&mut client, "cancel-1").await;
     assert_eq!(info.state(), pb::MatchState::Finished);
     let result = info.result.expect("result");
     assert_eq!(
@@ -83,7 +52,7 @@ async fn cancelling_a_running_match_keeps_the_partial_replay() {
         .expect("partial replay stored");
     let replay: proto::replay::Replay =
         serde_json::from_slice(&std::fs::read(replay_path).unwrap()).unwrap();
-    assert_eq!(replay.steps.len() as u32, result.total_steps);
+    assert_eq!(replay.frames.len() as u32, result.total_steps);
     assert_eq!(executor.leftover_processes(), vec![]);
 
     // The watcher saw the end too, and the result is what GetMatch says.
@@ -119,13 +88,7 @@ async fn cancelling_a_queued_match_ends_it_before_it_starts() {
         .expect("submit second")
         .into_inner();
     assert_eq!(queued.state(), pb::MatchState::Queued);
-    let info = client
-        .cancel_match(pb::CancelMatchRequest {
-            match_id: "cancel-queued".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = cancel(&mut client, "cancel-queued").await;
     let result = info.result.expect("result");
     assert_eq!(result.status(), pb::MatchStatus::StatusCancelled);
     assert_eq!(result.total_steps, 0);
@@ -136,13 +99,7 @@ async fn cancelling_a_queued_match_ends_it_before_it_starts() {
     for agent in &result.agent_results {
         assert_eq!(agent.status(), pb::AgentStatus::NotStarted, "{agent:?}");
     }
-    let info = client
-        .cancel_match(pb::CancelMatchRequest {
-            match_id: "cancel-running".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = cancel(&mut client, "cancel-running").await;
     assert_eq!(
         info.result.unwrap().status(),
         pb::MatchStatus::StatusCancelled

@@ -74,7 +74,7 @@ async fn every_environment_plays_through_the_executor_with_a_replay() {
         let replay: proto::replay::Replay =
             serde_json::from_slice(&std::fs::read(json_path).unwrap()).unwrap();
         assert_eq!(replay.environment, env);
-        assert_eq!(replay.steps.len() as u32, result.total_steps);
+        assert_eq!(replay.frames.len() as u32, result.total_steps);
         let html = result
             .replay_html_url
             .strip_prefix("file://")

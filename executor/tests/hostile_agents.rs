@@ -35,8 +35,7 @@ fn traversal_tarball(path: &std::path::Path, entry: &str) {
 #[tokio::test]
 async fn archive_path_traversal_is_the_agents_fault_and_writes_nothing_outside() {
     let executor = Executor::start(&[]);
-    let mut client = executor.client().await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = &executor.uploads;
     let archive = dir.path().join("evil.tar.gz");
     traversal_tarball(&archive, "../../../../escaped-agent.py");
     let request = pong_request(
@@ -44,11 +43,7 @@ async fn archive_path_traversal_is_the_agents_fault_and_writes_nothing_outside()
         agent("good", &example_agent("pong-python")),
         agent("evil", archive.to_str().unwrap()),
     );
-    let response = client
-        .run_match(request)
-        .await
-        .expect("a result, not an rpc error")
-        .into_inner();
+    let response = executor.run_match(request).await;
     assert_eq!(
         response.status(),
         pb::MatchStatus::StatusError,
@@ -81,17 +76,12 @@ async fn archive_path_traversal_is_the_agents_fault_and_writes_nothing_outside()
 #[tokio::test]
 async fn an_agent_that_crashes_loses_and_its_stderr_comes_back() {
     let executor = Executor::start(&[]);
-    let mut client = executor.client().await;
     let request = pong_request(
         "crash-1",
         agent("crasher", &test_agent("crash-at-step-3")),
         agent("steady", &example_agent("pong-python")),
     );
-    let response = client
-        .run_match(request)
-        .await
-        .expect("run match")
-        .into_inner();
+    let response = executor.run_match(request).await;
     assert_eq!(
         response.status(),
         pb::MatchStatus::StatusSuccess,

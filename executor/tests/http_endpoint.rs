@@ -4,25 +4,14 @@
 mod support;
 
 use proto::pb;
-use support::{Executor, agent, example_agent, pong_request};
+use support::{Executor, example_pong};
 
 #[tokio::test]
 async fn metrics_health_and_replays_over_http() {
     let executor = Executor::start(&["--replay-base-url", "http://replays.test/replays"]);
     assert_eq!(executor.http_get("/healthz").0, 200);
     assert_eq!(executor.http_get("/readyz").0, 200);
-    let request = pong_request(
-        "http-1",
-        agent("a", &example_agent("pong-python")),
-        agent("b", &example_agent("random-python")),
-    );
-    let result = executor
-        .client()
-        .await
-        .run_match(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let result = executor.run_match(example_pong("http-1", ["a", "b"])).await;
     assert_eq!(result.status(), pb::MatchStatus::StatusSuccess);
     assert_eq!(result.replay_url, "http://replays.test/replays/http-1.json");
     assert_eq!(
@@ -87,11 +76,7 @@ async fn a_replay_token_keeps_replays_private() {
     let token_file = dir.path().join("replay.token");
     std::fs::write(&token_file, "0123456789abcdef0123\n").unwrap();
     let executor = Executor::start(&["--replay-token-file", token_file.to_str().unwrap()]);
-    let request = pong_request(
-        "private-1",
-        agent("a", &example_agent("pong-python")),
-        agent("b", &example_agent("random-python")),
-    );
+    let request = example_pong("private-1", ["a", "b"]);
     let result = executor
         .client()
         .await

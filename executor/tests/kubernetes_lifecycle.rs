@@ -13,7 +13,7 @@ use kube_cluster::*;
 use proto::pb;
 use proto::pb::match_update::Update;
 use support::{
-    agent, eventually, example_agent, peak_memory, reset_peak_memory, stored_replay,
+    agent, cancel, eventually, example_agent, peak_memory, reset_peak_memory, stored_replay,
     wait_for_play_on,
 };
 use tokio_stream::StreamExt;
@@ -100,7 +100,7 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
     let mut client = executor.client().await;
 
     // A bad artifact is the agent's fault (agent-init exit 10), with agent-init's message.
-    let junk = cluster.dir.path().join("junk.zip");
+    let junk = cluster.uploads().join("junk.zip");
     std::fs::write(&junk, b"this is not an archive").unwrap();
     let mut req = quick_request("k8s-bad-artifact");
     req.agents[1] = agent("junk", &junk.display().to_string());
@@ -267,13 +267,7 @@ async fn cancel_deletes_the_job_and_records_the_match_cancelled_with_what_was_pl
         .into_inner();
     assert_eq!(info.match_id, "k8s-cancel");
     wait_for_play_on(executor.client().await, "k8s-cancel", 3).await;
-    let info = client
-        .cancel_match(pb::CancelMatchRequest {
-            match_id: "k8s-cancel".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = cancel(&mut client, "k8s-cancel").await;
     // The stopped orchestrator's report is the result, and it says what happened: an API cancel.
     let result = info.result.unwrap();
     assert_eq!(
@@ -420,12 +414,14 @@ async fn many_matches_with_failures_leave_no_objects_after_their_ttl() {
         "10",
         "--max-concurrent-matches",
         "8",
+        // Room for every request at once: admission is not what this test is about, and on a loaded machine
+        // the first matches may not have ended before the last requests arrive.
         "--max-queued-matches",
-        "64",
+        "200",
         "--connection-first-request-timeout-ms",
         "120000",
     ]);
-    let junk = cluster.dir.path().join("junk.zip");
+    let junk = cluster.uploads().join("junk.zip");
     std::fs::write(&junk, b"not an archive").unwrap();
     cluster.sim.reset_request_counts();
     let mut tasks = Vec::new();
@@ -578,6 +574,49 @@ async fn a_large_replay_over_a_report_stream_is_stored_without_being_held_in_mem
     assert_eq!(stored.len(), SIZE as u64);
     let spooled = std::fs::read_dir(executor.data_dir.path().join("spool")).unwrap();
     assert_eq!(spooled.count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_agent_reads_the_code_with_the_executors_own_orchestrator() {
+    let cluster = Cluster::start(1.0).await;
+    let executor = cluster.replica(&[]);
+    let mut client = executor.client().await;
+    let agents = tempfile::tempdir().unwrap();
+    for (name, source) in [
+        ("good", "def get_action(observation):\n    return 1\n"),
+        ("broken", "def get_action(observation:\n"),
+    ] {
+        std::fs::create_dir(agents.path().join(name)).unwrap();
+        std::fs::write(agents.path().join(name).join("agent.py"), source).unwrap();
+    }
+    let validate = |name: &str| pb::ValidationRequest {
+        agent_id: name.into(),
+        code_zip: testkit::zip_dir("", &agents.path().join(name)),
+        environment: "pong".into(),
+    };
+    let good = client
+        .validate_agent(validate("good"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(good.valid, "{good:?}");
+    assert!(
+        good.warnings
+            .iter()
+            .any(|w| w.starts_with("smoke match skipped")),
+        "{good:?}"
+    );
+    let broken = client
+        .validate_agent(validate("broken"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!broken.valid, "{broken:?}");
+    assert!(
+        broken.errors[0].contains("agent.py: syntax error at line 1"),
+        "{broken:?}"
+    );
+    assert_eq!(cluster.count().await, (0, 0, 0), "no Job for a validation");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

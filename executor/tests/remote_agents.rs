@@ -53,7 +53,7 @@ fn assert_played(executor: &Executor, response: &pb::MatchResponse, ids: [&str; 
     );
     let replay: proto::replay::Replay = serde_json::from_slice(&json).expect("replay parses");
     assert_eq!(replay.agents, ids);
-    assert_eq!(replay.steps.len() as u32, response.total_steps);
+    assert_eq!(replay.frames.len() as u32, response.total_steps);
     assert_eq!(executor.leftover_processes(), vec![]);
 }
 
@@ -82,9 +82,10 @@ async fn pong_between_an_http_tarball_and_an_oci_image() {
         .image("agents/random", Some("1"), arch, &[base, app]);
     let image = format!("{}/agents/random:1", registry.host());
 
+    // The file server and the registry listen on loopback, which agent-init reaches only when allowed.
     let executor = Executor::start_with(
         tempfile::tempdir().expect("data dir"),
-        &[],
+        &["--agent-source-allow-hosts", "127.0.0.1"],
         &[("AGENT_INIT_OCI_PLAIN_HTTP", &registry.host())],
     );
     let mut client = executor.client().await;

@@ -50,7 +50,7 @@ async fn a_replay_larger_than_a_report_stream_may_carry_is_kept_whole() {
     assert_eq!(result.total_steps, 19_999);
     let (json, replay) = stored_replay(&result);
     assert!(json.len() > 50 * 65536, "{} bytes", json.len());
-    assert_eq!(replay.steps.len(), 19_999);
+    assert_eq!(replay.frames.len(), 19_999);
     let path = result.replay_url.strip_prefix("file://").unwrap();
     let orchestrator = Path::new(env!("CARGO_BIN_EXE_executor")).with_file_name("orchestrator");
     let verified = Command::new(orchestrator)

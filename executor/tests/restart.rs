@@ -10,26 +10,16 @@ use std::net::TcpListener;
 
 use proto::pb;
 use support::{
-    Executor, agent, example_agent, long_pong, pong_request, processes_under, stored_replay,
-    wait_for_play,
+    Executor, agent, example_agent, example_pong, long_pong, pong_request, processes_under,
+    stored_replay, wait_for_play,
 };
 use tonic::Code;
 
 #[tokio::test]
 async fn finished_results_survive_a_restart() {
     let executor = Executor::start(&[]);
-    let request = pong_request(
-        "restart-1",
-        agent("a", &example_agent("pong-python")),
-        agent("b", &example_agent("random-python")),
-    );
-    let result = executor
-        .client()
-        .await
-        .run_match(request.clone())
-        .await
-        .unwrap()
-        .into_inner();
+    let request = example_pong("restart-1", ["a", "b"]);
+    let result = executor.run_match(request.clone()).await;
     assert_eq!(result.status(), pb::MatchStatus::StatusSuccess);
 
     let data = executor.kill();

@@ -4,22 +4,14 @@ mod support;
 
 use proto::pb;
 use sha2::Digest;
-use support::{Executor, agent, example_agent, pong_request};
+use support::{Executor, agent, example_agent, example_pong, pong_request};
 
 #[tokio::test]
 async fn pong_between_two_python_agents_of_the_original_format() {
     let executor = Executor::start(&[]);
-    let mut client = executor.client().await;
-    let request = pong_request(
-        "pong-python-1",
-        agent("tracker", &example_agent("pong-python")),
-        agent("random", &example_agent("random-python")),
-    );
-    let response = client
-        .run_match(request)
-        .await
-        .expect("run match")
-        .into_inner();
+    let response = executor
+        .run_match(example_pong("pong-python-1", ["tracker", "random"]))
+        .await;
 
     assert_eq!(response.match_id, "pong-python-1");
     assert_eq!(
@@ -73,7 +65,7 @@ async fn pong_between_two_python_agents_of_the_original_format() {
     );
     let replay: proto::replay::Replay = serde_json::from_slice(&json).expect("replay parses");
     assert_eq!(replay.schema_version, proto::replay::SCHEMA_VERSION);
-    assert_eq!(replay.steps.len() as u32, response.total_steps);
+    assert_eq!(replay.frames.len() as u32, response.total_steps);
     assert_eq!(replay.agents, ["tracker", "random"]);
     assert_eq!(replay.seed, 7);
     let outcome = replay.outcome.expect("outcome in replay");
@@ -96,7 +88,6 @@ async fn pong_between_two_python_agents_of_the_original_format() {
 #[tokio::test]
 async fn protocol_agent_in_another_language_plays_a_python_agent() {
     let executor = Executor::start(&[]);
-    let mut client = executor.client().await;
     let request = pong_request(
         "pong-shell-1",
         agent("shell", &example_agent("pong-shell")),
@@ -105,11 +96,7 @@ async fn protocol_agent_in_another_language_plays_a_python_agent() {
             &format!("file://{}", example_agent("pong-python")),
         ),
     );
-    let response = client
-        .run_match(request)
-        .await
-        .expect("run match")
-        .into_inner();
+    let response = executor.run_match(request).await;
     assert_eq!(
         response.status(),
         pb::MatchStatus::StatusSuccess,

@@ -5,7 +5,7 @@ mod support;
 
 use proto::pb;
 use sha2::Digest;
-use support::{Executor, agent, example_agent, pong_request};
+use support::{Executor, example_pong};
 use testkit::Moto;
 
 #[tokio::test]
@@ -16,18 +16,8 @@ async fn replays_and_results_live_in_the_bucket() {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let store = ["--store-url", "s3://arena/prod"];
     let executor = Executor::start_with(tempfile::tempdir().unwrap(), &store, &env);
-    let request = pong_request(
-        "s3-1",
-        agent("a", &example_agent("pong-python")),
-        agent("b", &example_agent("random-python")),
-    );
-    let result = executor
-        .client()
-        .await
-        .run_match(request.clone())
-        .await
-        .unwrap()
-        .into_inner();
+    let request = example_pong("s3-1", ["a", "b"]);
+    let result = executor.run_match(request.clone()).await;
     assert_eq!(
         result.status(),
         pb::MatchStatus::StatusSuccess,
@@ -67,12 +57,6 @@ async fn replays_and_results_live_in_the_bucket() {
         .unwrap()
         .into_inner();
     assert_eq!(info.result.as_ref(), Some(&result));
-    let again = executor
-        .client()
-        .await
-        .run_match(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let again = executor.run_match(request).await;
     assert_eq!(again, result);
 }

@@ -222,12 +222,12 @@ fn layout(dom: &str) -> (f64, f64, Value) {
 /// Scores at frame `frame`: pong's points, otherwise the sum of the rewards so far.
 fn scores_at(replay: &Replay, frame: usize) -> Vec<f64> {
     if frame > 0 {
-        if let Some(score) = replay.steps[frame - 1].render["score"].as_array() {
+        if let Some(score) = replay.frames[frame - 1].render["score"].as_array() {
             return score.iter().map(|s| s.as_f64().unwrap_or(0.0)).collect();
         }
     }
     let mut totals = vec![0.0; replay.agents.len()];
-    for step in &replay.steps[..frame] {
+    for step in &replay.frames[..frame] {
         for (t, r) in totals.iter_mut().zip(&step.rewards) {
             *t += r;
         }
@@ -241,7 +241,7 @@ fn assert_dom_shows(dom: &str, replay: &Replay, frame: usize) {
     assert_eq!(board_attr(dom, "data-frame"), frame.to_string());
     assert_eq!(
         text_of(dom, "frame-label"),
-        format!("step {frame} / {}", replay.steps.len())
+        format!("step {frame} / {}", replay.frames.len())
     );
     for (p, score) in scores_at(replay, frame).iter().enumerate() {
         let shown: f64 = text_of(dom, &format!("score-{p}"))
@@ -255,7 +255,7 @@ fn assert_dom_shows(dom: &str, replay: &Replay, frame: usize) {
 fn render_at(replay: &Replay, frame: usize) -> &Value {
     match frame {
         0 => &replay.initial_render,
-        n => &replay.steps[n - 1].render,
+        n => &replay.frames[n - 1].render,
     }
 }
 
@@ -297,7 +297,7 @@ fn pong_frames_show_the_ball_and_paddles_where_the_replay_has_them() {
     );
 
     // Where the ball is at another frame, well away from this one and from anything else drawn, is field.
-    let elsewhere = (1..=replay.steps.len())
+    let elsewhere = (1..=replay.frames.len())
         .map(|k| {
             let b = &render_at(&replay, k)["ball"];
             (num(&b["x"]) * sx, num(&b["y"]) * sy)
@@ -316,7 +316,7 @@ fn pong_frames_show_the_ball_and_paddles_where_the_replay_has_them() {
 fn connectx_frames_show_every_checker_in_its_cell() {
     let (replay, text) = real_replay("connectx", json!({}), 4);
     let browser = open(&text);
-    let last = replay.steps.len();
+    let last = replay.frames.len();
     for frame in [last / 2, last] {
         let dom = browser.dom(&frame.to_string());
         assert_dom_shows(&dom, &replay, frame);
@@ -344,7 +344,7 @@ fn connectx_frames_show_every_checker_in_its_cell() {
 fn tictactoe_frames_show_every_mark_in_its_cell() {
     let (replay, text) = real_replay("tictactoe", json!({}), 1);
     let browser = open(&text);
-    let last = replay.steps.len();
+    let last = replay.frames.len();
     let dom = browser.dom("last");
     assert_dom_shows(&dom, &replay, last);
     let (left, top, g) = layout(&dom);
@@ -377,7 +377,7 @@ fn rps_frames_show_the_signs_each_player_showed() {
     let (replay, text) = real_replay("rps", json!({"episodeSteps": 30}), 2);
     let browser = open(&text);
     let signs = ["#8d6e63", "#eeeeee", "#66bb6a", "#42a5f5", "#ab47bc"];
-    for frame in [0, 7, replay.steps.len()] {
+    for frame in [0, 7, replay.frames.len()] {
         let key = frame.to_string();
         let dom = browser.dom(&key);
         assert_dom_shows(&dom, &replay, frame);
@@ -407,4 +407,27 @@ fn the_viewer_needs_no_network() {
         assert!(!page.contains(needle), "the viewer contains {needle:?}");
     }
     assert!(page.contains("default-src 'none'"));
+}
+
+/// The seed is shown with every digit, above 2^53 too: from a version 2 replay (a decimal string) and from a
+/// version 1 replay (a number that `JSON.parse` alone would round), whose frames the page also steps through.
+#[test]
+fn seeds_are_shown_exactly() {
+    let seed = 2_577_073_586_370_302_348_u64;
+    let (replay, text) = real_replay("pong", json!({"max_steps": 30}), seed);
+    assert_eq!(replay.seed, seed);
+    let dom = open(&text).dom("last");
+    let meta = text_of(&dom, "meta");
+    assert!(meta.contains(&format!("| seed {seed} |")), "{meta}");
+    assert_dom_shows(&dom, &replay, replay.frames.len());
+
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/fixtures/replays/v1-pong.json");
+    let text = std::fs::read_to_string(fixture).expect("the version 1 fixture");
+    let replay = proto::replay::from_slice(text.as_bytes()).expect("a version 1 replay");
+    assert_eq!(replay.seed, seed);
+    let dom = open(&text).dom("last");
+    let meta = text_of(&dom, "meta");
+    assert!(meta.contains(&format!("| seed {seed} |")), "{meta}");
+    assert_dom_shows(&dom, &replay, replay.frames.len());
 }

@@ -71,9 +71,50 @@ pub enum Reply {
     Gone(String),
 }
 
-/// A message handed to [`AgentProcess::send`], to be passed to [`AgentProcess::receive`].
+/// A message handed to [`AgentProcess::send`], to be passed to [`AgentProcess::receive`] or
+/// [`AgentProcess::advance`].
 #[derive(Debug)]
 pub(crate) struct Sent(SentState);
+
+impl Sent {
+    /// When the message was fully written, once it was.
+    pub(crate) fn written_at(&self) -> Option<Instant> {
+        match self.0 {
+            SentState::Written(at) => Some(at),
+            _ => None,
+        }
+    }
+}
+
+/// What became of a sent message, with the instants its answer arrived at.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// A line arrived at this instant.
+    Line(Vec<u8>, Instant),
+    /// A line longer than the limit was under way at this instant.
+    TooLong(Instant),
+    /// Lines already wait for the agent: it is not reading (as good as a timeout).
+    NotReading,
+    /// The agent is gone; the reason is a verb phrase.
+    Gone(String),
+}
+
+impl Answer {
+    /// The reply this answer makes, `elapsed` giving the time charged for an arrival instant.
+    pub(crate) fn into_reply(self, elapsed: impl Fn(Instant) -> Duration) -> Reply {
+        match self {
+            Answer::Line(line, at) => Reply::Line {
+                line,
+                elapsed: elapsed(at),
+            },
+            Answer::TooLong(at) => Reply::TooLong {
+                elapsed: elapsed(at),
+            },
+            Answer::NotReading => Reply::TimedOut,
+            Answer::Gone(reason) => Reply::Gone(reason),
+        }
+    }
+}
 
 #[derive(Debug)]
 enum SentState {
@@ -119,6 +160,8 @@ pub struct AgentProcess {
     paused: bool,
     /// The last CPU time read from `/proc` (seconds, all threads); kept for when the process is gone.
     cpu_seconds: f64,
+    /// The agent's hold on its dedicated user, given back (after the group is killed) when this is dropped.
+    tenancy: Option<sandbox::Tenancy>,
 }
 
 impl std::fmt::Debug for AgentProcess {
@@ -146,20 +189,26 @@ impl AgentProcess {
     ) -> Result<(Self, Isolation), String> {
         let cannot =
             |e: std::io::Error| format!("cannot start {} ({}): {e}", launch.display(), launch.kind);
-        let (mut child, mut isolation) = match sandbox {
+        let (mut child, mut isolation, tenancy, uid) = match sandbox {
             Some(prepared) => {
-                let mut command = launch.command(Some(&prepared.scratch));
+                let uid = prepared.uid();
+                // A dedicated user may be unable to search the directories above the agent's own: it runs its
+                // program from its working directory, which it enters before it changes user.
+                let mut command = launch.command(Some(&prepared.scratch), uid.is_some());
                 let isolation = prepared.isolation.clone();
-                prepared.install(&mut command);
-                (sandbox::spawn(command).map_err(cannot)?, isolation)
+                let tenancy = prepared.install(&mut command);
+                let child = sandbox::spawn(command).map_err(cannot)?;
+                (child, isolation, tenancy, uid)
             }
             None => (
-                launch.command(None).spawn().map_err(cannot)?,
+                launch.command(None, false).spawn().map_err(cannot)?,
                 Isolation::default(),
+                None,
+                None,
             ),
         };
         if let Some(pid) = child.id() {
-            sandbox::verify_started(pid, &mut isolation);
+            sandbox::verify_started(pid, uid, &mut isolation);
         }
         let pgid = child
             .id()
@@ -197,6 +246,7 @@ impl AgentProcess {
                 stopped: false,
                 paused: false,
                 cpu_seconds: 0.0,
+                tenancy,
             },
             isolation,
         ))
@@ -207,6 +257,11 @@ impl AgentProcess {
         if !self.paused && self.signal_group(Signal::SIGSTOP) {
             self.paused = true;
         }
+    }
+
+    /// Whether the group is stopped (off turn).
+    pub(crate) fn paused(&self) -> bool {
+        self.paused
     }
 
     /// Resumes a paused process group (SIGCONT).
@@ -238,6 +293,17 @@ impl AgentProcess {
         let sample = sandbox::cpu_time(pid)?;
         self.cpu_seconds = self.cpu_seconds.max(sample.0);
         Some(sample)
+    }
+
+    /// Bytes of the files the agent deleted but keeps open (read as the agent's own user when it has one).
+    pub(crate) fn unlinked_bytes(&self) -> u64 {
+        let Some(pid) = self.child.id().filter(|_| !self.stopped) else {
+            return 0;
+        };
+        match &self.tenancy {
+            Some(tenancy) => tenancy.identity().as_agent(|| sandbox::unlinked_bytes(pid)),
+            None => sandbox::unlinked_bytes(pid),
+        }
     }
 
     /// The CPU time the agent used, as last sampled.
@@ -366,67 +432,82 @@ impl AgentProcess {
     /// lines while earlier answers are owed, are discarded as late.
     pub(crate) async fn receive(
         &mut self,
-        sent: Sent,
+        mut sent: Sent,
         budget: Duration,
         step: Option<u32>,
     ) -> Reply {
-        let written_at = match sent.0 {
-            SentState::Written(at) => at,
-            SentState::Pending => {
-                let write_deadline = tokio::time::Instant::now() + budget;
-                match timeout_at(write_deadline, self.flush()).await {
-                    Ok(Ok(at)) => at,
-                    Ok(Err(error)) => {
-                        return self.gone(format!("writing to it failed: {error}")).await;
-                    }
-                    Err(_) => {
-                        self.stale += 1;
-                        return Reply::TimedOut;
-                    }
-                }
-            }
-            SentState::WriteFailed(error) => {
-                return self.gone(format!("writing to it failed: {error}")).await;
-            }
-            SentState::Stuck => {
-                self.stale += 1;
-                return Reply::TimedOut;
-            }
-            SentState::Gone(reason) => return Reply::Gone(reason),
-            SentState::OutputClosed => return self.gone(String::new()).await,
-        };
-        let deadline = tokio::time::Instant::from_std(written_at + budget);
+        let asked = Instant::now();
+        // The write must finish within `budget`, the answer must come within `budget` of the write's end.
+        let mut until = sent.written_at().unwrap_or(asked) + budget;
         loop {
-            let incoming = match timeout_at(deadline, self.next_incoming()).await {
-                Ok(incoming) => incoming,
-                Err(_) => {
-                    self.stale += 1;
+            let deadline = tokio::time::Instant::from_std(until);
+            if let Some(answer) = self.advance(&mut sent, step, deadline).await {
+                let since = sent.written_at().unwrap_or(asked);
+                return answer.into_reply(|at| at.saturating_duration_since(since));
+            }
+            match sent.written_at() {
+                Some(at) if at + budget > until => until = at + budget,
+                _ => {
+                    self.give_up();
                     return Reply::TimedOut;
                 }
-            };
+            }
+        }
+    }
+
+    /// Takes `sent` as far as it goes before `until`: finishes its write, then waits for its answer.
+    /// `None` when `until` came first; `sent` then remembers where it got to, and a later call goes on from
+    /// there. Cancel-safe.
+    pub(crate) async fn advance(
+        &mut self,
+        sent: &mut Sent,
+        step: Option<u32>,
+        until: tokio::time::Instant,
+    ) -> Option<Answer> {
+        match &sent.0 {
+            SentState::Written(_) => {}
+            SentState::Pending => match timeout_at(until, self.flush()).await {
+                Ok(Ok(at)) => sent.0 = SentState::Written(at),
+                Ok(Err(error)) => {
+                    return Some(self.gone(format!("writing to it failed: {error}")).await);
+                }
+                Err(_) => return None,
+            },
+            SentState::WriteFailed(error) => {
+                let reason = format!("writing to it failed: {error}");
+                return Some(self.gone(reason).await);
+            }
+            SentState::Stuck => {
+                self.give_up();
+                return Some(Answer::NotReading);
+            }
+            SentState::Gone(reason) => return Some(Answer::Gone(reason.clone())),
+            SentState::OutputClosed => return Some(self.gone(String::new()).await),
+        }
+        loop {
+            let incoming = timeout_at(until, self.next_incoming()).await.ok()?;
             match incoming {
                 Incoming::Line(line, at) => {
                     if self.is_late(&line, step) {
                         continue;
                     }
-                    return Reply::Line {
-                        line,
-                        elapsed: at.saturating_duration_since(written_at),
-                    };
+                    return Some(Answer::Line(line, at));
                 }
-                Incoming::TooLong(at) => {
-                    return Reply::TooLong {
-                        elapsed: at.saturating_duration_since(written_at),
-                    };
-                }
+                Incoming::TooLong(at) => return Some(Answer::TooLong(at)),
                 Incoming::Closed(Some(error)) => {
-                    return self
-                        .gone(format!("reading its stdout failed: {error}"))
-                        .await;
+                    return Some(
+                        self.gone(format!("reading its stdout failed: {error}"))
+                            .await,
+                    );
                 }
-                Incoming::Closed(None) => return self.gone(String::new()).await,
+                Incoming::Closed(None) => return Some(self.gone(String::new()).await),
             }
         }
+    }
+
+    /// Gives up on the answer to the last message: when it comes, it is discarded as late.
+    pub(crate) fn give_up(&mut self) {
+        self.stale += 1;
     }
 
     /// Sends `message` and waits for the answer: `send`, then `receive` of what was sent.
@@ -474,7 +555,7 @@ impl AgentProcess {
     }
 
     /// Records that the agent is gone and says why, with its exit status when it has one.
-    async fn gone(&mut self, reason: String) -> Reply {
+    async fn gone(&mut self, reason: String) -> Answer {
         let exit = match tokio::time::timeout(EXIT_STATUS_WAIT, self.child.wait()).await {
             Ok(Ok(status)) => match (
                 status.code(),
@@ -492,7 +573,7 @@ impl AgentProcess {
             format!("{exit} ({reason})")
         };
         self.gone = Some(message.clone());
-        Reply::Gone(message)
+        Answer::Gone(message)
     }
 
     /// Ends the agent: sends `end` (when given), closes stdin, waits up to `grace` for the exit, then kills

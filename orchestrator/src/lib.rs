@@ -1,14 +1,14 @@
 //! The match orchestrator: plays one match inside its pod or as a local child process of the executor.
 //!
-//! - `config`: the command line (`orchestrator run ...`) and the options of a run.
-//! - [`envs`]: the games and their catalog.
+//! - `config`: the command line (`orchestrator run ...`) and the options of a run. The games are the `envs`
+//!   crate's.
 //! - [`agent`]: finding out how to start an agent, running it as a child process and speaking the wire protocol.
 //! - `match_loop`: the match itself ([`play`]): init, steps, fault accounting, winner.
 //! - `sandbox`: the isolation layers applied to every agent process, and the orchestrator's own hardening.
 //! - [`replay`]: the replay recorder, its state-hash chain and digest.
 //! - [`report`]: the `MatchReporter` client stream back to the executor.
 //! - [`verify`]: re-simulating a replay file to check every step, hash and score it records.
-//! - [`telemetry`]: logging setup.
+//! - [`check`]: `check-agent`, the static checks of an installed agent, run with the agent's limits.
 //!
 //! [`run`] is what the binary calls; [`play`] plays a match without touching files or the network.
 
@@ -19,16 +19,15 @@ use proto::outcome::MatchOutcome;
 use proto::spec::MatchSpec;
 
 pub mod agent;
+pub mod check;
 mod config;
-pub mod envs;
 mod match_loop;
 pub mod replay;
 pub mod report;
 mod sandbox;
-pub mod telemetry;
 pub mod verify;
 
-pub use config::{Cli, Command, LogFormat, RunConfig};
+pub use config::{CheckAgentArgs, Cli, Command, LogFormat, RunConfig};
 pub use match_loop::{PlayOptions, Played, play};
 
 /// Failures of the orchestrator itself. Everything an agent or the environment does wrong is part of the
@@ -64,8 +63,8 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    #[error("starting logging: {0}")]
-    Telemetry(String),
+    #[error("checking the agent: {0}")]
+    Check(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -185,14 +184,12 @@ fn compact_outcome(outcome: &MatchOutcome, max: usize) -> Result<Option<Vec<u8>>
 
 /// The last `max` bytes of `text` (at a character boundary), marked as cut when anything was dropped.
 fn tail_of(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
+    let tail = common::text::tail(text, max);
+    if tail.len() == text.len() {
+        tail.to_string()
+    } else {
+        format!("[...]{tail}")
     }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("[...]{}", &text[start..])
 }
 
 /// Writes a file through a temporary sibling and a rename, so that readers never see half of it; where no

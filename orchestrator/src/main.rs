@@ -1,30 +1,52 @@
-//! `orchestrator` binary: parses the command line, starts logging and plays the match with [`orchestrator::run`]
-//! or checks a replay with [`orchestrator::verify`].
+//! `orchestrator` binary: parses the command line, starts logging and plays the match with [`orchestrator::run`],
+//! checks a replay with [`orchestrator::verify`] or an installed agent with [`orchestrator::check`].
 //!
-//! Exit codes of `run`: `0` whenever the match produced a result (whatever its status), `1` when the
-//! orchestrator itself failed (unreadable spec, result not writable), `2` for usage errors. `verify` exits `0`
-//! when the replay checks out and `1` with the diverging step otherwise.
+//! Exit codes (`proto::process::orchestrator::Exit`) of `run`: `0` whenever the match produced a result
+//! (whatever its status), `1` when the orchestrator itself failed (unreadable spec, result not writable), `2` for
+//! usage errors. `verify` exits `0` when the replay checks out and `1` with the diverging step otherwise;
+//! `check-agent` exits `0` when it printed its report (whatever it found) and `1` when it could not check.
+
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
 use orchestrator::{Cli, Command};
+use proto::process::orchestrator::Exit;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let exit = match command(cli).await {
+        Ok(()) => Exit::Finished,
+        Err(error) => {
+            eprintln!("Error: {error:?}");
+            Exit::Failed
+        }
+    };
+    ExitCode::from(exit.code())
+}
+
+async fn command(cli: Cli) -> anyhow::Result<()> {
+    common::telemetry::init(cli.log_format.lines())
+        .map_err(anyhow::Error::from_boxed)
+        .context("starting logging")?;
     match cli.command {
         Command::Run(config) => {
             // Listening from the start: a SIGTERM that comes while the match is being set up (its scratch
             // directory made, its agents starting) ends the match as cancelled and cleans up, instead of killing
             // the process on the spot and leaving them behind.
-            let shutdown = shutdown_signal()?;
-            orchestrator::telemetry::init(cli.log_format)?;
+            let shutdown = shutdown_signal();
             orchestrator::run(*config, shutdown)
                 .await
                 .context("orchestrator run failed")?;
         }
+        Command::CheckAgent(args) => {
+            let report = orchestrator::check::check_agent(&args)
+                .await
+                .context("orchestrator check-agent failed")?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
         Command::Verify(args) => {
-            orchestrator::telemetry::init(cli.log_format)?;
             let report = orchestrator::verify::verify_file(&args.replay)
                 .with_context(|| format!("replay {} does not verify", args.replay.display()))?;
             println!("{report}");
@@ -35,15 +57,10 @@ async fn main() -> anyhow::Result<()> {
 
 /// Starts listening for SIGTERM and SIGINT at once, and resolves on the first of them; the match then ends as
 /// cancelled and its result is still written.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = interrupt.recv() => {}
-        }
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let signal = common::signal::listen();
+    async move {
+        signal.await;
         tracing::warn!("shutdown requested; ending the match as cancelled");
-    })
+    }
 }

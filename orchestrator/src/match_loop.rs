@@ -25,12 +25,14 @@
 //! - `scratch`: the agents' scratch directories and their size check.
 //! - `winner`: the winner rule.
 
+mod clock;
 mod judge;
 mod scratch;
 mod seat;
 mod setup;
 mod start;
 mod step;
+mod think;
 mod winner;
 
 use std::future::Future;
@@ -38,13 +40,12 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use envs::{Environment, MoveStyle};
 use proto::outcome::{MatchOutcome, MatchStatus};
 use proto::spec::MatchSpec;
 use serde_json::json;
-use tokio::time::timeout_at;
 
 use crate::agent::protocol;
-use crate::envs::{Environment, MoveStyle};
 use crate::replay::Recorder;
 use crate::report::Reporter;
 use crate::sandbox::SandboxOptions;
@@ -146,6 +147,8 @@ struct Match<'a> {
     started: Instant,
     /// Steps played so far.
     steps: u32,
+    /// Whether the start is over (every agent answered `init` or is out).
+    ready: bool,
     /// The render's JSON, reused from step to step.
     render: Vec<u8>,
     /// When the scratch directories were last walked; `None` before the first walk.
@@ -190,6 +193,7 @@ impl<'a> Match<'a> {
             deadline,
             started,
             steps: 0,
+            ready: false,
             render: Vec::new(),
             scratch_walked: None,
         }
@@ -197,12 +201,10 @@ impl<'a> Match<'a> {
 
     /// Starts the agents, then plays steps until the match stops, all within the match deadline.
     async fn run(&mut self, prepared: Vec<setup::Start>) -> Stop {
-        if timeout_at(self.deadline, self.start(prepared))
-            .await
-            .is_err()
-        {
+        if !self.start(prepared).await {
             return Stop::MatchTimeout;
         }
+        self.ready = true;
         loop {
             if let ControlFlow::Break(stop) = self.step().await {
                 return stop;
@@ -214,7 +216,15 @@ impl<'a> Match<'a> {
     /// builds the outcome and the replay.
     async fn finish(mut self, stop: Stop, grace: Duration) -> Played {
         let scores = self.env.scores();
-        let (status, message) = stop.status(self.steps, self.spec.limits.match_ms);
+        let match_ms = self.spec.limits.match_ms;
+        let culprits = match stop {
+            Stop::MatchTimeout => {
+                let step = self.ready.then_some(self.steps + 1);
+                clock::attribute(&mut self.seats, match_ms, step, self.reporter).await
+            }
+            _ => String::new(),
+        };
+        let (status, message) = stop.status(self.steps, match_ms, &culprits);
         let winner = match status {
             MatchStatus::Success | MatchStatus::Timeout => winner::pick(&self.seats, &scores),
             MatchStatus::Error | MatchStatus::Cancelled => None,
@@ -251,7 +261,8 @@ impl<'a> Match<'a> {
 
 impl Stop {
     /// The match's status, and its message, after `steps` steps of a match with `match_ms`.
-    fn status(&self, steps: u32, match_ms: u64) -> (MatchStatus, String) {
+    /// `culprits` names the agents that ran out the clock of a match over its budget.
+    fn status(&self, steps: u32, match_ms: u64, culprits: &str) -> (MatchStatus, String) {
         match self {
             Stop::Done | Stop::Disqualified | Stop::NobodyPlays => {
                 (MatchStatus::Success, String::new())
@@ -259,8 +270,9 @@ impl Stop {
             Stop::MatchTimeout => (
                 MatchStatus::Timeout,
                 format!(
-                    "match exceeded its time budget of {match_ms} ms after {steps} steps; the result covers \
-                     what was played"
+                    "match exceeded its time budget of {match_ms} ms after {steps} steps; {culprits}{}the \
+                     result covers what was played",
+                    if culprits.is_empty() { "" } else { "; " }
                 ),
             ),
             Stop::Cancelled => (

@@ -1,10 +1,12 @@
-//! Recording the replay (schema v1): config, seed, agents, initial render, every step, the outcome.
+//! Recording the replay (schema version 2, `proto::replay`): config, seed, agents, initial render, one frame per
+//! step, the outcome.
 //!
 //! State hashes: `h0` is 32 zero bytes; after step `k`, `hk = SHA-256(h(k-1) || canonical JSON of
-//! env.state())`, where `h(k-1)` is the raw 32-byte digest and canonical JSON has object keys sorted
-//! by their UTF-8 bytes and no whitespace. Each step stores `hk` as lowercase hex.
+//! env.state())`, where `h(k-1)` is the raw 32-byte digest and canonical JSON (`envs::canonical`) has object
+//! keys sorted by their UTF-8 bytes and no whitespace. Each frame stores `hk` as lowercase hex, and that
+//! canonical JSON as its `state`.
 //!
-//! Steps are encoded as they are recorded, so that a long match keeps bytes rather than a tree of values per
+//! Frames are encoded as they are recorded, so that a long match keeps bytes rather than a tree of values per
 //! step; the document is assembled from them at the end, byte for byte what encoding the whole [`Replay`]
 //! would give.
 //!
@@ -12,24 +14,29 @@
 //! digest). `MatchOutcome::replay_sha256` in the result file and the `finished` event is the SHA-256 of exactly
 //! those bytes, so hashing the replay file (or the reassembled `replay_chunk`s) reproduces it.
 
+use std::time::SystemTime;
+
+use envs::Environment;
+use envs::canonical::canonical_json;
+use proto::outcome::MatchOutcome;
+#[cfg(doc)]
+use proto::replay::Frame;
+use proto::replay::{Metadata, MoveStatus, OutcomeWithTextSeed, Replay, SCHEMA_VERSION};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use proto::outcome::MatchOutcome;
-use proto::replay::{MoveStatus, Replay, SCHEMA_VERSION};
-
-use crate::envs::Environment;
-#[cfg(doc)]
-use proto::replay::ReplayStep;
-
 /// Builds a replay step by step.
 #[derive(Debug)]
 pub(crate) struct Recorder {
-    /// Everything but the steps, which are kept encoded in `steps`.
+    /// Everything but the frames, which are kept encoded in `frames`.
     replay: Replay,
-    /// The JSON of the steps recorded so far, comma-separated, without the enclosing brackets.
-    steps: Vec<u8>,
+    /// When recording started: the replay's `start_time`.
+    started: SystemTime,
+    /// The JSON of the frames recorded so far, comma-separated, without the enclosing brackets.
+    frames: Vec<u8>,
+    /// Frames recorded so far.
+    count: u32,
     /// The last chained state hash (raw bytes).
     chain: [u8; 32],
     /// Reused buffer for the canonical JSON of each state.
@@ -50,10 +57,9 @@ pub(crate) struct StepRecord<'a> {
     pub(crate) render: &'a [u8],
 }
 
-/// The fields of [`ReplayStep`] before `render`, in its order, to encode a step around a render that is
-/// already JSON.
+/// The fields of [`Frame`] before `info`, in its order, to encode a frame around parts that are already JSON.
 #[derive(Serialize)]
-struct StepHead<'a> {
+struct FrameHead<'a> {
     step: u32,
     actions: &'a [Value],
     rewards: &'a [f64],
@@ -79,20 +85,27 @@ impl Recorder {
                 environment: environment.to_string(),
                 config,
                 seed,
+                metadata: Metadata::new(environment, &agents, None, None),
                 agents,
+                start_time: None,
+                end_time: None,
+                duration: None,
+                num_frames: 0,
                 initial_render,
-                steps: Vec::new(),
+                frames: Vec::new(),
                 outcome: None,
             },
-            steps: Vec::new(),
+            started: SystemTime::now(),
+            frames: Vec::new(),
+            count: 0,
             chain: [0; 32],
             state: Vec::new(),
             failed: None,
         }
     }
 
-    /// Appends a step and extends the hash chain with `env`'s state after it. A step that cannot be encoded
-    /// fails the replay, at `finish`.
+    /// Appends the frame of a step: its record, and `env`'s info and state after it (the state extends the
+    /// hash chain). A step that cannot be encoded fails the replay, at `finish`.
     pub(crate) fn push(&mut self, record: StepRecord<'_>, env: &dyn Environment) {
         if self.failed.is_none() {
             if let Err(error) = self.encode(record, env) {
@@ -107,146 +120,90 @@ impl Recorder {
         env: &dyn Environment,
     ) -> Result<(), serde_json::Error> {
         self.chain = chain_state(&self.chain, env, &mut self.state)?;
-        let head = StepHead {
+        let head = FrameHead {
             step: record.step,
             actions: record.actions,
             rewards: record.rewards,
             statuses: record.statuses,
             time_ms: record.time_ms,
         };
-        let mark = self.steps.len();
+        let mark = self.frames.len();
         if mark > 0 {
-            self.steps.push(b',');
+            self.frames.push(b',');
         }
-        serde_json::to_writer(&mut self.steps, &head)?;
-        // The head's closing brace gives way to the last two fields of `ReplayStep`.
-        if self.steps.pop() != Some(b'}') {
-            self.steps.truncate(mark);
+        serde_json::to_writer(&mut self.frames, &head)?;
+        // The head's closing brace gives way to the remaining fields of `Frame`.
+        if self.frames.pop() != Some(b'}') {
+            self.frames.truncate(mark);
             return Err(serde::ser::Error::custom(
-                "a step's head is not a JSON object",
+                "a frame's head is not a JSON object",
             ));
         }
-        self.steps.extend_from_slice(br#","render":"#);
-        self.steps.extend_from_slice(record.render);
-        self.steps.extend_from_slice(br#","state_hash":""#);
+        self.frames.extend_from_slice(br#","info":"#);
+        if let Err(error) = env.write_step_info(&mut self.frames) {
+            self.frames.truncate(mark);
+            return Err(error);
+        }
+        self.frames.extend_from_slice(br#","render":"#);
+        self.frames.extend_from_slice(record.render);
+        self.frames.extend_from_slice(br#","state":"#);
+        self.frames.extend_from_slice(&self.state);
+        self.frames.extend_from_slice(br#","state_hash":""#);
         let mut hex = [0u8; 64];
         hex::encode_to_slice(self.chain, &mut hex).map_err(serde::ser::Error::custom)?;
-        self.steps.extend_from_slice(&hex);
-        self.steps.extend_from_slice(br#""}"#);
+        self.frames.extend_from_slice(&hex);
+        self.frames.extend_from_slice(br#""}"#);
+        self.count += 1;
         Ok(())
     }
 
     /// Closes the replay with the outcome and returns its JSON bytes and their SHA-256 (hex). The outcome's
     /// own `replay_sha256` is left out of the document (see the module docs).
     pub(crate) fn finish(
-        self,
+        mut self,
         outcome: &MatchOutcome,
     ) -> Result<(Vec<u8>, String), serde_json::Error> {
         if let Some(error) = self.failed {
             return Err(error);
         }
+        let ended = SystemTime::now();
+        let start_time = humantime::format_rfc3339_millis(self.started).to_string();
+        let replay = &mut self.replay;
+        replay.metadata = Metadata::new(
+            &replay.environment,
+            &replay.agents,
+            Some(outcome),
+            Some(start_time.clone()),
+        );
+        replay.start_time = Some(start_time);
+        replay.end_time = Some(humantime::format_rfc3339_millis(ended).to_string());
+        replay.duration = Some(
+            ended
+                .duration_since(self.started)
+                .unwrap_or_default()
+                .as_secs_f64(),
+        );
+        replay.num_frames = self.count;
         let mut embedded = outcome.clone();
         embedded.replay_sha256 = None;
-        // `steps` and `outcome` are the last two fields: the head is everything before the steps' items.
+        // `frames` and `outcome` are the last two fields: the head is everything before the frames' items.
         let head = serde_json::to_vec(&self.replay)?;
         let Some(head) = head.strip_suffix(br#"[],"outcome":null}"#) else {
             return Err(serde::ser::Error::custom(
-                "the replay's last fields are not `steps` and `outcome`",
+                "the replay's last fields are not `frames` and `outcome`",
             ));
         };
-        let tail = serde_json::to_vec(&embedded)?;
-        let mut bytes = Vec::with_capacity(head.len() + self.steps.len() + tail.len() + 16);
+        let tail = serde_json::to_vec(&OutcomeWithTextSeed(&embedded))?;
+        let mut bytes = Vec::with_capacity(head.len() + self.frames.len() + tail.len() + 16);
         bytes.extend_from_slice(head);
         bytes.push(b'[');
-        bytes.extend_from_slice(&self.steps);
+        bytes.extend_from_slice(&self.frames);
         bytes.extend_from_slice(br#"],"outcome":"#);
         bytes.extend_from_slice(&tail);
         bytes.push(b'}');
         let digest = hex::encode(Sha256::digest(&bytes));
         Ok((bytes, digest))
     }
-}
-
-/// Steps of a match played with default actions to measure what one step of an environment takes in its
-/// replay.
-const SAMPLE_STEPS: u32 = 64;
-/// What an agent's entry in the outcome takes besides its stderr tail (id, numbers, first error, isolation).
-const AGENT_OUTCOME_BYTES: u64 = 4096;
-
-/// An upper estimate, in bytes, of the replay of a match of `env` (freshly made; it is played here) between
-/// `agents` with `limits`: the document around the steps as written for a short sample played with default
-/// actions, `env.max_steps()` steps of twice the largest step of that sample (numbers of the longest forms,
-/// the longest move status), and an outcome whose every agent has a full stderr tail of characters that JSON
-/// escapes. Used to refuse a configuration whose replay could not be kept before the match is played.
-pub fn size_bound(
-    mut env: Box<dyn Environment>,
-    match_id: &str,
-    seed: u64,
-    agents: &[String],
-    limits: &proto::spec::Limits,
-) -> u64 {
-    let mut recorder = Recorder::new(
-        match_id,
-        env.info().name,
-        env.config(),
-        seed,
-        agents.to_vec(),
-        env.render(),
-    );
-    let players = env.info().players;
-    let mut largest_step = 0u64;
-    let mut render = Vec::new();
-    for step in 1..=SAMPLE_STEPS {
-        let movers = env.to_move();
-        let actions: Vec<Option<Value>> = (0..players)
-            .map(|p| movers.contains(&p).then(|| env.default_action(p)))
-            .collect();
-        let result = env.step(&actions);
-        render.clear();
-        if env.write_render(&mut render).is_err() {
-            render.extend_from_slice(b"null");
-        }
-        let recorded: Vec<Value> = actions
-            .into_iter()
-            .map(|a| a.unwrap_or(Value::Null))
-            .collect();
-        let before = recorder.steps.len();
-        recorder.push(
-            StepRecord {
-                step: u32::MAX - step,
-                actions: &recorded,
-                rewards: &vec![-f64::MAX / 3.0; players],
-                statuses: &vec![MoveStatus::InvalidAction; players],
-                time_ms: &vec![-f64::MAX / 7.0; players],
-                render: &render,
-            },
-            env.as_ref(),
-        );
-        largest_step = largest_step.max((recorder.steps.len() - before) as u64);
-        if result.done {
-            break;
-        }
-    }
-    let sample = recorder.steps.len() as u64;
-    let outcome = MatchOutcome {
-        match_id: match_id.to_string(),
-        status: proto::outcome::MatchStatus::Success,
-        winner: None,
-        agents: Vec::new(),
-        total_steps: u32::MAX,
-        execution_time_sec: f64::MAX,
-        seed,
-        error_message: String::new(),
-        replay_sha256: None,
-    };
-    let document = recorder
-        .finish(&outcome)
-        .map_or(0, |(bytes, _)| bytes.len() as u64);
-    // A stderr character JSON escapes as `\u00XX` takes six bytes.
-    let per_agent = AGENT_OUTCOME_BYTES + 6 * limits.stderr_bytes as u64;
-    document.saturating_sub(sample)
-        + env.max_steps().saturating_mul(2 * largest_step)
-        + per_agent * agents.len() as u64
 }
 
 /// `SHA-256(prev || canonical_json(state))`.
@@ -273,61 +230,6 @@ fn chain_step(prev: &[u8; 32], canonical_state: &[u8]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// JSON with object keys sorted and no whitespace, independent of how maps are ordered in memory.
-pub(crate) fn canonical_json(value: &Value) -> Result<String, serde_json::Error> {
-    let mut out = Vec::new();
-    write_canonical(value, &mut out)?;
-    String::from_utf8(out).map_err(serde::ser::Error::custom)
-}
-
-/// Appends the canonical JSON of `value` to `out`.
-pub(crate) fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-    match value {
-        Value::Object(map) => {
-            out.push(b'{');
-            // Maps are usually ordered by key already; sorting is needed only when they keep insertion order.
-            if map.keys().is_sorted() {
-                for (i, (key, item)) in map.iter().enumerate() {
-                    write_member(i, key, item, out)?;
-                }
-            } else {
-                let mut members: Vec<(&String, &Value)> = map.iter().collect();
-                members.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                for (i, (key, item)) in members.into_iter().enumerate() {
-                    write_member(i, key, item, out)?;
-                }
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(item, out)?;
-            }
-            out.push(b']');
-        }
-        scalar => serde_json::to_writer(&mut *out, scalar)?,
-    }
-    Ok(())
-}
-
-fn write_member(
-    index: usize,
-    key: &str,
-    item: &Value,
-    out: &mut Vec<u8>,
-) -> Result<(), serde_json::Error> {
-    if index > 0 {
-        out.push(b',');
-    }
-    serde_json::to_writer(&mut *out, key)?;
-    out.push(b':');
-    write_canonical(item, out)
-}
-
 #[cfg(test)]
 mod tests {
     use proto::outcome::{AgentOutcome, AgentStatus, MatchStatus};
@@ -342,7 +244,7 @@ mod tests {
             errors: 0,
             status: AgentStatus::Ok,
             error_message: String::new(),
-            stderr_tail: "\"steps\":[],\"outcome\":null}".into(),
+            stderr_tail: "\"frames\":[],\"outcome\":null}".into(),
             time_used_sec: 0.25,
             cpu_time_sec: 0.125,
             isolation: Default::default(),
@@ -354,7 +256,7 @@ mod tests {
             agents: vec![agent("a"), agent("b")],
             total_steps: 3,
             execution_time_sec: 1.5,
-            seed: 7,
+            seed: u64::MAX - 1,
             error_message: String::new(),
             replay_sha256: Some("ab".repeat(32)),
         }
@@ -362,7 +264,7 @@ mod tests {
 
     #[test]
     fn assembled_replay_is_the_encoding_of_the_whole_document() {
-        let config = json!({"steps": [], "outcome": null, "max_steps": 3});
+        let config = json!({"frames": [], "outcome": null, "max_steps": 3});
         let serde_json::Value::Object(config) = config else {
             unreachable!()
         };
@@ -370,11 +272,11 @@ mod tests {
             "m",
             "pong",
             config,
-            7,
+            u64::MAX - 1,
             vec!["a".into(), "b".into()],
             json!({"x": 0.1}),
         );
-        let mut env = crate::envs::pong::Pong::new(&Map::new(), 5).unwrap();
+        let mut env = envs::make("pong", &Map::new(), 5).unwrap();
         let mut chain = [0; 32];
         for step in 1..=3u32 {
             env.step(&[Some(json!(0)), Some(json!(2))]);
@@ -388,15 +290,37 @@ mod tests {
                 time_ms: &[1.25, 3.0e-5],
                 render: &render,
             };
-            recorder.push(record, &env);
+            recorder.push(record, env.as_ref());
         }
         let (bytes, digest) = recorder.finish(&outcome()).unwrap();
         let replay: Replay = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(serde_json::to_vec(&replay).unwrap(), bytes);
-        assert_eq!(replay.steps.len(), 3);
-        assert_eq!(replay.steps[2].state_hash, hex::encode(chain));
-        assert_eq!(replay.steps[1].actions[1], json!({"move": "up"}));
+        assert_eq!(replay.frames.len(), 3);
+        assert_eq!(replay.num_frames, 3);
+        assert_eq!(replay.frames[2].state_hash, hex::encode(chain));
+        assert_eq!(
+            replay.frames[2].state,
+            env.state(),
+            "the hashed state is the frame's"
+        );
+        let mut info = Vec::new();
+        env.write_step_info(&mut info).unwrap();
+        assert_eq!(
+            replay.frames[2].info,
+            serde_json::from_slice::<Value>(&info).unwrap()
+        );
+        assert_eq!(replay.frames[1].actions[1], json!({"move": "up"}));
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            text.contains(r#""seed":"18446744073709551614""#),
+            "seeds are decimal strings"
+        );
+        let (start, end) = (replay.start_time.unwrap(), replay.end_time.unwrap());
+        assert!(start.ends_with('Z') && start <= end, "{start} {end}");
+        assert_eq!(replay.metadata.timestamp, Some(start));
+        assert_eq!(replay.metadata.final_score.as_deref(), Some("2.5 - 2.5"));
         let embedded = replay.outcome.unwrap();
+        assert_eq!(embedded.seed, u64::MAX - 1);
         assert_eq!(
             embedded.replay_sha256, None,
             "the digest is not in the document"
@@ -413,17 +337,9 @@ mod tests {
         let recorder = Recorder::new("m", "rps", Map::new(), 1, vec![], Value::Null);
         let (bytes, _) = recorder.finish(&outcome()).unwrap();
         let replay: Replay = serde_json::from_slice(&bytes).unwrap();
-        assert!(replay.steps.is_empty());
+        assert!(replay.frames.is_empty());
+        assert_eq!(replay.num_frames, 0);
         assert_eq!(serde_json::to_vec(&replay).unwrap(), bytes);
-    }
-
-    #[test]
-    fn canonical_json_sorts_keys_at_every_level() {
-        let value = json!({"b": [1, {"z": true, "a": null}], "a": "x\"y", "c": 1.5});
-        assert_eq!(
-            canonical_json(&value).unwrap(),
-            r#"{"a":"x\"y","b":[1,{"a":null,"z":true}],"c":1.5}"#
-        );
     }
 
     #[test]

@@ -1,20 +1,27 @@
-//! The agent sandbox: unprivileged isolation layers, each applied in the agent's child process before the
-//! agent program starts, each reported in the outcome as applied or unavailable (with the reason).
+//! The agent sandbox: isolation layers, each applied in the agent's child process before the agent program
+//! starts, each reported in the outcome as applied or unavailable (with the reason).
 //!
-//! - [`child`]: the only module with `unsafe`: what runs between `fork` and `exec`, and kernel probes.
-//! - `seccomp`: the system-call filter (no new processes, no sockets but Unix ones, no ptrace, no signals or
-//!   limits aimed at other processes).
-//! - `fs_rules`: the Landlock ruleset (read-only runtime and agent directory, writable scratch, no TCP).
+//! - [`child`]: the only module with `unsafe`: what runs between `fork` and `exec`, kernel probes, and the
+//!   child that kills a dedicated user's processes.
+//! - `seccomp`: the system-call allow-list (threads only, no sockets, no metadata changes, no shared memory or
+//!   IPC objects, signals, priorities and limits of the agent itself only, every other ABI refused).
+//! - `fs_rules`: the Landlock ruleset (read-only runtime, agent directory and configured paths, writable
+//!   scratch, no TCP) and the resolution of an `agent.toml` command inside it.
+//! - `identity`: dedicated agent users, when the orchestrator may change user ids.
+//! - `usage`: what an agent uses (scratch blocks, deleted files kept open, threads, CPU time).
 //! - `spawner`: the long-lived thread that forks agents, so that their parent-death signal means "the
 //!   orchestrator died".
 //!
-//! No layer needs root, user namespaces or a container runtime. Layers the kernel lacks are skipped and
-//! reported; [`missing_required`] lets a match refuse to start without them.
+//! No layer needs root, user namespaces or a container runtime; with the privilege to change user ids, each
+//! agent also gets a user of its own. Layers the machine lacks are skipped and reported; [`missing_required`]
+//! lets a match refuse to start without them.
 
 pub mod child;
 mod fs_rules;
+mod identity;
 mod seccomp;
 mod spawner;
+mod usage;
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -24,7 +31,10 @@ use proto::outcome::Isolation;
 use proto::spec::Limits;
 
 use child::ChildSetup;
+pub use fs_rules::resolve_program;
+pub use identity::{Tenancy, UidRange};
 pub use spawner::spawn;
+pub use usage::{cpu_time, scratch_usage, threads, unlinked_bytes};
 
 /// Lines are bounded, stdin writes cannot block the match, stderr is drained into a bounded buffer.
 pub const BOUNDED_IO: &str = "bounded_io";
@@ -40,6 +50,8 @@ pub const PARENT_DEATH: &str = "parent_death_signal";
 pub const OOM_SCORE: &str = "oom_score";
 /// Limits on address space, file size, open files, core dumps, CPU seconds and processes.
 pub const RLIMITS: &str = "rlimits";
+/// The agent runs under a uid and gid of its own, used by nothing else (when the orchestrator may set one).
+pub const DEDICATED_UID: &str = "dedicated_uid";
 /// No privileges can be gained through `exec`.
 pub const NO_NEW_PRIVS: &str = "no_new_privs";
 /// Every capability set is empty (matters when the orchestrator runs as root).
@@ -54,6 +66,8 @@ pub const LANDLOCK_NET: &str = "landlock_net";
 pub const LANDLOCK_SCOPES: &str = "landlock_scopes";
 /// The agent not on move in a turn-based game is stopped until its turn.
 pub const PAUSE_OFF_TURN: &str = "pause_off_turn";
+/// In a simultaneous game the agents think one after the other, each alone, the others stopped.
+pub const SERIAL_THINKING: &str = "serial_thinking";
 
 /// Every layer, in the order they are reported.
 pub const LAYERS: &[&str] = &[
@@ -63,6 +77,7 @@ pub const LAYERS: &[&str] = &[
     CLOSED_FDS,
     PARENT_DEATH,
     OOM_SCORE,
+    DEDICATED_UID,
     RLIMITS,
     NO_NEW_PRIVS,
     CAPABILITIES,
@@ -71,6 +86,7 @@ pub const LAYERS: &[&str] = &[
     LANDLOCK_NET,
     LANDLOCK_SCOPES,
     PAUSE_OFF_TURN,
+    SERIAL_THINKING,
 ];
 
 /// Layers that are part of how agents are run and cannot be switched off.
@@ -78,7 +94,11 @@ const ALWAYS_ON: &[&str] = &[BOUNDED_IO, PROCESS_GROUP, CLEAN_ENV];
 
 /// Open files an agent may hold.
 const OPEN_FILES: u64 = 256;
-/// Processes (and threads) of the agent's user: the kernel counts them per user, so this is a backstop.
+/// Threads an agent may have. With a dedicated user the kernel enforces it (the process-count rlimit of that
+/// user); otherwise the orchestrator checks it between steps.
+pub const THREADS: u64 = 256;
+/// Processes (and threads) of the agent's user when the user is shared with the orchestrator: the kernel
+/// counts every process of the user, so this is only a backstop.
 const PROCESSES: u64 = 4096;
 /// CPU seconds on top of the match budget before the kernel kills an agent (a backstop: the match budget
 /// ends matches long before).
@@ -96,6 +116,9 @@ pub struct SandboxOptions {
     /// Where the agents' scratch directories are made and kept; `None`: a temporary directory removed when
     /// the match ends.
     pub scratch_root: Option<PathBuf>,
+    /// The dedicated users agents run as when the orchestrator may change user ids; `None`: agents run as
+    /// the orchestrator's user.
+    pub uids: Option<UidRange>,
 }
 
 impl SandboxOptions {
@@ -109,6 +132,17 @@ impl SandboxOptions {
             .find(|n| ALWAYS_ON.contains(&n.as_str()))
         {
             return Err(format!("isolation layer {name} cannot be disabled"));
+        }
+        if let Some(root) = self
+            .read_paths
+            .iter()
+            .find(|p| p.canonicalize().is_ok_and(|c| c.parent().is_none()))
+        {
+            return Err(format!(
+                "agent read path {} is the root directory: agents would read everything; name the runtime's \
+                 own directories",
+                root.display()
+            ));
         }
         Ok(())
     }
@@ -137,12 +171,21 @@ pub struct Prepared {
     /// The private writable directory: the agent's `HOME` and `TMPDIR`.
     pub scratch: PathBuf,
     setup: ChildSetup,
+    /// The agent's dedicated user, when it has one.
+    tenancy: Option<Tenancy>,
 }
 
 impl Prepared {
-    /// Registers the child-side setup on `command`.
-    pub fn install(self, command: &mut tokio::process::Command) {
+    /// Registers the child-side setup on `command`; returns the seat's hold on its dedicated user, to be
+    /// kept as long as the agent lives.
+    pub fn install(self, command: &mut tokio::process::Command) -> Option<Tenancy> {
         self.setup.install(command);
+        self.tenancy
+    }
+
+    /// The uid the agent will run as, when it has a dedicated one.
+    pub fn uid(&self) -> Option<u32> {
+        self.tenancy.as_ref().map(|t| t.identity().uid)
     }
 }
 
@@ -153,8 +196,13 @@ pub struct AgentBox<'a> {
     pub dir: &'a Path,
     /// Where its private writable directory is made (inside the match's temporary directory).
     pub scratch: PathBuf,
-    /// The program that will be executed (resolved or bare), whose installation must stay readable.
-    pub program: &'a Path,
+    /// The installation of the interpreter the operator configured, for Python module agents.
+    pub runtime: &'a [PathBuf],
+    /// The interpreter the operator configured, for Python module agents: a dedicated user must be able to
+    /// run it.
+    pub interpreter: Option<&'a Path>,
+    /// Whether no other seat of the match runs from `dir` (it is then opened to this seat's user only).
+    pub own_dir: bool,
     pub limits: &'a Limits,
     /// Whether the game is turn-based (the agent is paused off turn).
     pub turn_based: bool,
@@ -184,14 +232,18 @@ fn probes() -> &'static Probes {
     })
 }
 
-/// Builds one agent's sandbox: probes the kernel, creates the scratch directory, prepares every layer's
-/// data for the child. `Err` is an infrastructure failure (the scratch directory cannot be created).
-pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepared, String> {
-    let probes = probes();
-    let mut isolation = Isolation::default();
-    let mut setup = ChildSetup::default();
-    let mut layer = |name: &str, available: Result<(), String>| -> bool {
-        if options.disabled(name) {
+/// The isolation report being built for one agent: each layer is applied, unavailable with a reason, or
+/// disabled by configuration.
+struct Report<'a> {
+    options: &'a SandboxOptions,
+    isolation: Isolation,
+}
+
+impl Report<'_> {
+    /// Records `name` as `available` says, or as disabled; true when the layer is to be applied.
+    fn layer(&mut self, name: &str, available: Result<(), String>) -> bool {
+        let isolation = &mut self.isolation;
+        if self.options.disabled(name) {
             isolation
                 .unavailable
                 .push(format!("{name}: disabled by configuration"));
@@ -207,92 +259,155 @@ pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepare
                 false
             }
         }
-    };
+    }
+}
 
+/// Builds one agent's sandbox: probes the kernel, creates the scratch directory, prepares every layer's
+/// data for the child. `Err` is an infrastructure failure (the scratch directory cannot be created, no
+/// dedicated user is free).
+pub fn prepare(options: &SandboxOptions, agent: &AgentBox<'_>) -> Result<Prepared, String> {
+    let probes = probes();
+    let mut report = Report {
+        options,
+        isolation: Isolation::default(),
+    };
+    let mut setup = ChildSetup::default();
     let scratch = agent.scratch.clone();
     make_scratch(&scratch)?;
-
-    layer(BOUNDED_IO, Ok(()));
-    layer(PROCESS_GROUP, Ok(()));
-    layer(CLEAN_ENV, Ok(()));
-    setup.close_fds = layer(CLOSED_FDS, Ok(()));
-    if layer(PARENT_DEATH, Ok(())) {
+    report.layer(BOUNDED_IO, Ok(()));
+    report.layer(PROCESS_GROUP, Ok(()));
+    report.layer(CLEAN_ENV, Ok(()));
+    setup.close_fds = report.layer(CLOSED_FDS, Ok(()));
+    if report.layer(PARENT_DEATH, Ok(())) {
         setup.parent_pid = i32::try_from(std::process::id()).ok();
     }
-    if layer(OOM_SCORE, Ok(())) {
+    if report.layer(OOM_SCORE, Ok(())) {
         setup.oom_score_path = CString::new("/proc/self/oom_score_adj").ok();
     }
-    if layer(RLIMITS, Ok(())) {
-        setup.rlimits = rlimits(agent.limits);
+    let tenancy = dedicated_user(options, agent, &mut report, &mut setup)?;
+    if report.layer(RLIMITS, Ok(())) {
+        setup.rlimits = rlimits(agent.limits, tenancy.is_some());
     }
-    setup.no_new_privs = layer(NO_NEW_PRIVS, Ok(()));
-    setup.drop_capabilities = layer(CAPABILITIES, Ok(()));
-
+    setup.no_new_privs = report.layer(NO_NEW_PRIVS, Ok(()));
+    setup.drop_capabilities = report.layer(CAPABILITIES, Ok(()));
     let seccomp_ready = probes.seccomp.as_ref().map(|_| ()).map_err(Clone::clone);
-    if layer(SECCOMP, seccomp_ready) {
+    if report.layer(SECCOMP, seccomp_ready) {
         if let Ok(programs) = &probes.seccomp {
             setup.seccomp = programs.clone();
         }
     }
+    landlock(options, agent, &probes.landlock, &mut report, &mut setup);
+    let thinking = if agent.turn_based {
+        PAUSE_OFF_TURN
+    } else {
+        SERIAL_THINKING
+    };
+    report.layer(thinking, Ok(()));
+    Ok(Prepared {
+        isolation: report.isolation,
+        scratch,
+        setup,
+        tenancy,
+    })
+}
 
-    let landlock_wanted = [LANDLOCK_FS, LANDLOCK_NET, LANDLOCK_SCOPES]
+/// The agent's dedicated user, when the orchestrator may give it one: a free uid of the range, the files it
+/// changes hands on, and a passage to an interpreter behind a private directory.
+fn dedicated_user(
+    options: &SandboxOptions,
+    agent: &AgentBox<'_>,
+    report: &mut Report<'_>,
+    setup: &mut ChildSetup,
+) -> Result<Option<Tenancy>, String> {
+    let mut passage = None;
+    let available = match (&options.uids, agent.interpreter) {
+        (None, _) => Err("no agent uid range is configured".to_string()),
+        (Some(range), interpreter) => range.check().and_then(|()| match interpreter {
+            Some(python) if !range.can_run(python) => {
+                identity::passage(agent.runtime, agent.dir, &agent.scratch)
+                    .map(|made| passage = Some(made))
+                    .map_err(|why| {
+                        format!(
+                            "the Python interpreter {} cannot be run by the dedicated agent users (a \
+                             directory on its path is not searchable by others) and {why}; install one every \
+                             user can run and point --python at it",
+                            python.display()
+                        )
+                    })
+            }
+            _ => Ok(()),
+        }),
+    };
+    let (true, Some(range)) = (report.layer(DEDICATED_UID, available), &options.uids) else {
+        return Ok(None);
+    };
+    let identity = range.acquire()?;
+    setup.identity = Some((identity.uid, identity.gid));
+    setup.passage = passage;
+    Tenancy::new(identity, &agent.scratch, agent.dir, agent.own_dir).map(Some)
+}
+
+/// The Landlock layers: the ruleset of what the agent may read and write, TCP and scopes where the kernel
+/// has them.
+fn landlock(
+    options: &SandboxOptions,
+    agent: &AgentBox<'_>,
+    abi: &Result<i32, String>,
+    report: &mut Report<'_>,
+    setup: &mut ChildSetup,
+) {
+    let wanted = [LANDLOCK_FS, LANDLOCK_NET, LANDLOCK_SCOPES]
         .iter()
         .any(|l| !options.disabled(l));
-    let built = match (&probes.landlock, landlock_wanted) {
+    let built = match (abi, wanted) {
         (Ok(abi), true) => {
             let paths = fs_rules::Paths {
-                read: read_paths(options, agent),
-                read_write: vec![scratch.clone()],
+                read: fs_rules::read_paths(options, agent),
+                read_write: vec![agent.scratch.clone()],
             };
             fs_rules::build(*abi, &paths)
         }
         (Ok(_), false) => Err("disabled by configuration".to_string()),
         (Err(reason), _) => Err(reason.clone()),
     };
-    match built {
-        Ok(built) => {
-            let need = |ok: bool, what: &str| {
-                if ok {
-                    Ok(())
-                } else {
-                    Err(format!("the kernel's Landlock ABI {what}"))
-                }
-            };
-            let fs = layer(LANDLOCK_FS, Ok(()));
-            layer(
-                LANDLOCK_NET,
-                need(built.net, "has no TCP rules (needs ABI 4)"),
-            );
-            layer(
-                LANDLOCK_SCOPES,
-                need(built.scopes, "has no scopes (needs ABI 6)"),
-            );
-            // The ruleset is one object: a partly disabled Landlock still restricts everything it handles.
-            if fs {
-                setup.landlock_proc_self = CString::new("/proc/self")
-                    .ok()
-                    .map(|p| (p, built.proc_self_access));
-            }
-            setup.landlock = Some(built.fd);
-        }
+    let built = match built {
+        Ok(built) => built,
         Err(reason) => {
             for name in [LANDLOCK_FS, LANDLOCK_NET, LANDLOCK_SCOPES] {
-                layer(name, Err(reason.clone()));
+                report.layer(name, Err(reason.clone()));
             }
+            return;
         }
+    };
+    let need = |ok: bool, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("the kernel's Landlock ABI {what}"))
+        }
+    };
+    let fs = report.layer(LANDLOCK_FS, Ok(()));
+    report.layer(
+        LANDLOCK_NET,
+        need(built.net, "has no TCP rules (needs ABI 4)"),
+    );
+    report.layer(
+        LANDLOCK_SCOPES,
+        need(built.scopes, "has no scopes (needs ABI 6)"),
+    );
+    // The ruleset is one object: a partly disabled Landlock still restricts everything it handles.
+    if fs {
+        setup.landlock_proc_self = CString::new("/proc/self")
+            .ok()
+            .map(|p| (p, built.proc_self_access));
     }
-    if agent.turn_based {
-        layer(PAUSE_OFF_TURN, Ok(()));
-    }
-    Ok(Prepared {
-        isolation,
-        scratch,
-        setup,
-    })
+    setup.landlock = Some(built.fd);
 }
 
-/// The rlimits of an agent: `(resource, soft, hard)`.
-fn rlimits(limits: &Limits) -> Vec<(libc::c_int, u64, u64)> {
+/// The rlimits of an agent: `(resource, soft, hard)`. With a dedicated user the process count is the
+/// agent's own threads; otherwise the kernel counts every process of the orchestrator's user.
+fn rlimits(limits: &Limits, dedicated: bool) -> Vec<(libc::c_int, u64, u64)> {
+    let processes = if dedicated { THREADS } else { PROCESSES };
     let mib = 1024 * 1024;
     let cpu = (limits.match_ms + limits.init_ms) / 1000 + CPU_SLACK_SEC;
     let mut out = vec![
@@ -304,38 +419,13 @@ fn rlimits(limits: &Limits) -> Vec<(libc::c_int, u64, u64)> {
         (libc::RLIMIT_NOFILE as libc::c_int, OPEN_FILES, OPEN_FILES),
         (libc::RLIMIT_CORE as libc::c_int, 0, 0),
         (libc::RLIMIT_CPU as libc::c_int, cpu, cpu + 1),
-        (libc::RLIMIT_NPROC as libc::c_int, PROCESSES, PROCESSES),
+        (libc::RLIMIT_NPROC as libc::c_int, processes, processes),
     ];
     if limits.memory_mb > 0 {
         let bytes = limits.memory_mb.saturating_mul(mib);
         out.push((libc::RLIMIT_AS as libc::c_int, bytes, bytes));
     }
     out
-}
-
-/// What the agent may read: the runtime, its own directory, the interpreter's installation, extra paths.
-fn read_paths(options: &SandboxOptions, agent: &AgentBox<'_>) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = fs_rules::RUNTIME_PATHS.iter().map(PathBuf::from).collect();
-    paths.push(agent.dir.to_path_buf());
-    // An interpreter given by path (a virtual environment, a runtime under /opt): its installation prefix,
-    // and that of the file it links to.
-    if agent.program.is_absolute() && !agent.program.starts_with(agent.dir) {
-        for program in [
-            Some(agent.program.to_path_buf()),
-            agent.program.canonicalize().ok(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if let Some(prefix) = program.parent().and_then(Path::parent) {
-                if prefix != Path::new("/") {
-                    paths.push(prefix.to_path_buf());
-                }
-            }
-        }
-    }
-    paths.extend(options.read_paths.iter().cloned());
-    paths
 }
 
 /// Creates an empty scratch directory (removing what an earlier run left), private to the agent's user.
@@ -353,7 +443,8 @@ fn make_scratch(path: &Path) -> Result<(), String> {
 
 /// Checks, from the outside, the layers that the kernel shows in `/proc/<pid>/status` of the started
 /// agent; a layer that is not in force moves from `applied` to `unavailable`.
-pub fn verify_started(pid: u32, isolation: &mut Isolation) {
+/// `uid` is the dedicated user the agent should run as, when it has one.
+pub fn verify_started(pid: u32, uid: Option<u32>, isolation: &mut Isolation) {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         // The agent already exited; nothing to check.
         return;
@@ -366,14 +457,22 @@ pub fn verify_started(pid: u32, isolation: &mut Isolation) {
             .unwrap_or("")
             .to_string()
     };
-    let checks: [(&str, bool); 3] = [
+    let empty = |name: &str| field(name).trim_start_matches('0').is_empty();
+    let uids_are = |uid: u32| {
+        field("Uid")
+            .split_whitespace()
+            .all(|u| u == uid.to_string())
+    };
+    let checks: [(&str, bool); 4] = [
+        (DEDICATED_UID, uid.is_none_or(uids_are)),
         (SECCOMP, field("Seccomp") == "2"),
         (NO_NEW_PRIVS, field("NoNewPrivs") == "1"),
+        // No capability now, and none to gain: an empty bounding set, or no new privileges through `exec`
+        // (an unprivileged orchestrator cannot empty the bounding set).
         (
             CAPABILITIES,
-            ["CapEff", "CapPrm", "CapBnd"]
-                .iter()
-                .all(|f| field(f).trim_start_matches('0').is_empty()),
+            ["CapEff", "CapPrm", "CapAmb"].iter().all(|f| empty(f))
+                && (empty("CapBnd") || field("NoNewPrivs") == "1"),
         ),
     ];
     for (layer, in_force) in checks {
@@ -398,8 +497,10 @@ pub fn missing_required(
     required
         .iter()
         .filter(|r| !isolation.applied.contains(r))
-        // Nobody is ever off turn in a simultaneous game: there is nothing to pause.
+        // Nobody is ever off turn in a simultaneous game, and nobody thinks at the same time as another in a
+        // turn-based one: each layer concerns one kind of game.
         .filter(|r| r.as_str() != PAUSE_OFF_TURN || turn_based)
+        .filter(|r| r.as_str() != SERIAL_THINKING || !turn_based)
         .map(|r| {
             let prefix = format!("{r}: ");
             isolation
@@ -412,72 +513,13 @@ pub fn missing_required(
         .collect()
 }
 
-/// Bytes and entries in a scratch directory, counting at most `max_entries` entries.
-pub fn scratch_usage(path: &Path, max_entries: usize) -> (u64, usize) {
-    let mut bytes = 0u64;
-    let mut entries = 0usize;
-    let mut pending = vec![path.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(listing) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in listing.flatten() {
-            entries += 1;
-            if entries > max_entries {
-                return (bytes, entries);
-            }
-            let Ok(meta) = entry.metadata() else {
-                continue;
-            };
-            if meta.is_dir() {
-                pending.push(entry.path());
-            } else {
-                bytes = bytes.saturating_add(meta.len());
-            }
-        }
-    }
-    (bytes, entries)
-}
-
-/// CPU time of a process: `(all threads, dead ones included, in seconds; live threads in nanoseconds)`.
-/// The first comes from `/proc/<pid>/stat` in clock ticks, the second from each task's `schedstat`, which
-/// is precise enough for one move.
-pub fn cpu_time(pid: u32) -> Option<(f64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // After the command: state is field 3 of the line, utime 14 and stime 15.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    let ticks = clock_ticks();
-    let total = (utime + stime) as f64 / ticks;
-    let mut live = 0u64;
-    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for task in tasks.flatten() {
-            let path = task.path().join("schedstat");
-            if let Some(ns) = std::fs::read_to_string(path)
-                .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-            {
-                live += ns;
-            }
-        }
-    }
-    Some((total, live))
-}
-
-fn clock_ticks() -> f64 {
-    static TICKS: OnceLock<f64> = OnceLock::new();
-    *TICKS.get_or_init(|| child::clock_ticks().map_or(100.0, |t| t as f64))
-}
-
 /// Hardening of the orchestrator process itself, done once at start: it gets SIGTERM when the process that
 /// started it (the executor) dies, so the match ends as cancelled and its agents are killed instead of
 /// outliving everything; it becomes a child subreaper (orphaned agent descendants are re-parented to it
 /// instead of escaping to init) and not dumpable (other processes of its user cannot read its memory or
 /// environment through `/proc`).
 pub fn harden_orchestrator() {
-    let parent = nix::unistd::getppid();
+    let parent = *PARENT.get_or_init(nix::unistd::getppid);
     if let Err(error) = nix::sys::prctl::set_pdeathsig(Some(nix::sys::signal::Signal::SIGTERM)) {
         tracing::warn!(%error, "cannot ask for a signal when the parent dies; the match may outlive the executor");
     } else if nix::unistd::getppid() != parent {
@@ -489,6 +531,24 @@ pub fn harden_orchestrator() {
     }
     if let Err(error) = nix::sys::prctl::set_dumpable(false) {
         tracing::warn!(%error, "cannot mark the orchestrator not dumpable");
+    }
+}
+
+/// The process that started the orchestrator, as [`harden_orchestrator`] found it.
+static PARENT: OnceLock<nix::unistd::Pid> = OnceLock::new();
+
+/// Asks again for the parent-death signal `signal` on the calling thread, after the kernel cleared it: any
+/// change of a thread's file-system ids (see `identity::as_user`) does. A parent that died in between is
+/// acted on at once.
+pub(crate) fn rearm_parent_death(signal: nix::sys::signal::Signal) {
+    if nix::sys::prctl::set_pdeathsig(Some(signal)).is_err() {
+        return;
+    }
+    if PARENT
+        .get()
+        .is_some_and(|parent| nix::unistd::getppid() != *parent)
+    {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), signal);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Re-simulating a replay to verify it: the environment is rebuilt from the replay's name, config and seed,
-//! every recorded action is applied again, and each step's rewards, render state and chained state hash
-//! must come out exactly as recorded, as must the final scores and step count of the outcome.
+//! every recorded action is applied again, and each frame's rewards, render state, info, state and chained
+//! state hash must come out exactly as recorded, as must the frame count and the final scores and step count of
+//! the outcome. Replays of schema version 1, which have no info or state, are checked on the rest.
 //!
 //! The hash chain is the recorder's own (`replay::chain_state`, starting from 32 zero bytes as the
 //! module docs of [`crate::replay`] define), so a replay verifies only if every state along the way matches.
@@ -9,10 +10,10 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use proto::replay::{MoveStatus, Replay, SCHEMA_VERSION};
+use envs::{EnvError, Environment};
+use proto::replay::{Frame, MoveStatus, Replay};
 use serde_json::Value;
 
-use crate::envs::{self, EnvError};
 use crate::replay::chain_state;
 
 /// Largest replay file [`read_replay`] accepts (after decompression), so a hostile file cannot exhaust memory.
@@ -76,9 +77,9 @@ pub enum VerifyError {
         source: serde_json::Error,
     },
     #[error(
-        "replay schema version {found} is not supported; this orchestrator reads version {SCHEMA_VERSION}"
+        "replay schema version {found} is not supported; this orchestrator reads versions 1 and 2"
     )]
-    Schema { found: u32 },
+    Schema { found: u64 },
     #[error("replay environment: {0}")]
     Environment(#[from] EnvError),
     #[error("replay lists {agents} agents but {env} is played by {players}")]
@@ -89,6 +90,8 @@ pub enum VerifyError {
     },
     #[error("initial render differs{0}")]
     InitialRender(String),
+    #[error("num_frames is {recorded}, the replay has {frames} frames")]
+    FrameCount { recorded: u32, frames: usize },
     #[error("step {step}: {what}")]
     Step { step: u32, what: String },
     #[error("outcome: {0}")]
@@ -97,11 +100,19 @@ pub enum VerifyError {
 
 /// Re-simulates `replay` and checks everything it records; see the module docs.
 pub fn verify(replay: &Replay) -> Result<VerifyReport, VerifyError> {
-    if replay.schema_version != SCHEMA_VERSION {
+    if !(1..=2).contains(&replay.schema_version) {
         return Err(VerifyError::Schema {
-            found: replay.schema_version,
+            found: replay.schema_version.into(),
         });
     }
+    if replay.num_frames as usize != replay.frames.len() {
+        return Err(VerifyError::FrameCount {
+            recorded: replay.num_frames,
+            frames: replay.frames.len(),
+        });
+    }
+    // Version 1 recorded neither info nor state.
+    let has_state = replay.schema_version >= 2;
     let mut env = envs::make(&replay.environment, &replay.config, replay.seed)?;
     let players = env.info().players;
     if replay.agents.len() != players {
@@ -117,8 +128,9 @@ pub fn verify(replay: &Replay) -> Result<VerifyReport, VerifyError> {
 
     let mut chain = [0u8; 32];
     let mut state = Vec::new();
+    let mut info = Vec::new();
     let mut done = false;
-    for (index, recorded) in replay.steps.iter().enumerate() {
+    for (index, recorded) in replay.frames.iter().enumerate() {
         let step = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let fail = |what: String| VerifyError::Step { step, what };
         if recorded.step != step {
@@ -196,6 +208,9 @@ pub fn verify(replay: &Replay) -> Result<VerifyReport, VerifyError> {
         }
         chain = chain_state(&chain, env.as_ref(), &mut state)
             .map_err(|error| fail(format!("state cannot be encoded: {error}")))?;
+        if has_state {
+            check_info_and_state(env.as_ref(), recorded, &state, &mut info).map_err(fail)?;
+        }
         let hash = hex::encode(chain);
         if hash != recorded.state_hash {
             return Err(fail(format!(
@@ -207,7 +222,7 @@ pub fn verify(replay: &Replay) -> Result<VerifyReport, VerifyError> {
     }
 
     let scores = env.scores();
-    let steps = u32::try_from(replay.steps.len()).unwrap_or(u32::MAX);
+    let steps = u32::try_from(replay.frames.len()).unwrap_or(u32::MAX);
     if let Some(outcome) = &replay.outcome {
         if outcome.total_steps != steps {
             return Err(VerifyError::Outcome(format!(
@@ -261,7 +276,32 @@ pub fn verify(replay: &Replay) -> Result<VerifyReport, VerifyError> {
     })
 }
 
-/// Reads a replay file, plain JSON or gzip-compressed JSON (recognised by its magic bytes, whatever the name).
+/// Compares a frame's info and state with the re-simulated ones (`state` holds the canonical JSON of the state
+/// just hashed; `info` is a buffer reused from frame to frame); `Err` says which differs and where.
+fn check_info_and_state(
+    env: &dyn Environment,
+    recorded: &Frame,
+    state: &[u8],
+    info: &mut Vec<u8>,
+) -> Result<(), String> {
+    info.clear();
+    env.write_step_info(info)
+        .map_err(|error| format!("info cannot be encoded: {error}"))?;
+    for (name, recorded, actual) in [
+        ("info", &recorded.info, info.as_slice()),
+        ("state", &recorded.state, state),
+    ] {
+        let actual: Value = serde_json::from_slice(actual)
+            .map_err(|error| format!("{name} cannot be read back: {error}"))?;
+        if let Some(diff) = difference(recorded, &actual) {
+            return Err(format!("{name} differs{diff}"));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a replay file of schema version 1 or 2, plain JSON or gzip-compressed JSON (recognised by its magic
+/// bytes, whatever the name).
 pub fn read_replay(path: &Path) -> Result<Replay, VerifyError> {
     let display = path.display().to_string();
     let read_error = |source| VerifyError::Read {
@@ -286,9 +326,16 @@ pub fn read_replay(path: &Path) -> Result<Replay, VerifyError> {
     if bytes.len() as u64 > MAX_REPLAY_BYTES {
         return Err(VerifyError::TooLarge { path: display });
     }
-    serde_json::from_slice(&bytes).map_err(|source| VerifyError::Parse {
-        path: display,
-        source,
+    proto::replay::from_slice(&bytes).map_err(|error| match error {
+        proto::Error::ReplayVersion { found } => VerifyError::Schema { found },
+        proto::Error::Replay(source) => VerifyError::Parse {
+            path: display,
+            source,
+        },
+        other => VerifyError::Parse {
+            path: display,
+            source: serde::de::Error::custom(other),
+        },
     })
 }
 
@@ -372,19 +419,12 @@ fn push_path(path: &mut String, key: &str) {
 
 /// A JSON value as text, cut short for messages.
 fn shown(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(SHOWN_CHARS) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text,
-    }
+    common::text::shorten(&value.to_string(), SHOWN_CHARS)
 }
 
 /// The start of a hex hash, enough to tell two apart.
 fn short_hash(hash: &str) -> String {
-    match hash.char_indices().nth(16) {
-        Some((cut, _)) => format!("{}...", &hash[..cut]),
-        None => hash.to_string(),
-    }
+    common::text::shorten(hash, 16)
 }
 
 #[cfg(test)]

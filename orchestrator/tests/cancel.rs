@@ -64,7 +64,7 @@ fn sigterm_cancels_the_match_and_kills_the_agents() {
         "match cancelled by a shutdown request"
     );
     assert!(run.outcome.total_steps < 100000);
-    assert_eq!(run.replay().steps.len() as u32, run.outcome.total_steps);
+    assert_eq!(run.replay().frames.len() as u32, run.outcome.total_steps);
     run.assert_no_agent_process_left();
 }
 

@@ -32,7 +32,7 @@ fn crashed_agent_loses_and_leaves_nothing_behind() {
     assert_eq!(run.agent("steady").status, AgentStatus::Ok);
 
     let replay = run.replay();
-    for step in &replay.steps {
+    for step in &replay.frames {
         let expected = if step.step < 5 {
             MoveStatus::Ok
         } else {

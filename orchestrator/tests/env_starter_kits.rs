@@ -1,6 +1,7 @@
 //! Every starter kit in `examples/agents/` plays real matches of its environment through the orchestrator
 //! binary, in both seats, and is never charged an error: its moves are legal and in time. The kits also play
 //! sensibly: the tic-tac-toe minimax kit never loses and board games end by the rules, not by the step limit.
+//! Every replay frame's info carries the scores so far, the last frame's those of the result.
 
 #[path = "fixtures/matches.rs"]
 mod matches;
@@ -39,7 +40,7 @@ fn every_kit_plays_both_seats_without_errors() {
             }
             let replay: proto::replay::Replay =
                 serde_json::from_slice(&m.replay_bytes).expect("the replay is a replay");
-            for step in &replay.steps {
+            for step in &replay.frames {
                 assert!(
                     step.statuses.iter().all(|s| matches!(
                         s,
@@ -51,12 +52,32 @@ fn every_kit_plays_both_seats_without_errors() {
                 );
             }
 
+            // Each frame's info has the scores so far: the last frame's are the result's. The board games
+            // also say who moves next, nobody once the game is over.
+            let last = replay.frames.last().expect("at least one step");
+            let scores: Vec<f64> = o.agents.iter().map(|a| a.score).collect();
+            let info_scores: Vec<f64> = last.info["scores"]
+                .as_array()
+                .expect("info has scores")
+                .iter()
+                .map(|s| s.as_f64().expect("a score"))
+                .collect();
+            assert_eq!(info_scores, scores, "{context}");
+            if env == "connectx" || env == "tictactoe" {
+                assert_eq!(last.info["to_move"], serde_json::json!([]), "{context}");
+                assert_eq!(
+                    replay.frames[0].info["to_move"],
+                    serde_json::json!([1]),
+                    "{context}"
+                );
+            }
+
             if env == "tictactoe" {
                 // Perfect play: the minimax kit wins or draws, whichever seat it has.
                 assert_ne!(o.winner.as_deref(), Some(shell), "{context}");
             }
             if env == "connectx" || env == "tictactoe" {
-                let last = replay.steps.last().expect("at least one step");
+                let last = replay.frames.last().expect("at least one step");
                 let board_full = last.render["board"]
                     .as_array()
                     .is_some_and(|cells| cells.iter().all(|c| c != 0));

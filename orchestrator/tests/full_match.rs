@@ -51,12 +51,12 @@ fn example_agents_play_a_full_match_with_a_verifiable_replay() {
     assert_eq!(replay.environment, "pong");
     assert_eq!(replay.seed, 42);
     assert_eq!(replay.agents, ["pong-python", "pong-shell"]);
-    assert_eq!(replay.steps.len(), 150);
+    assert_eq!(replay.frames.len(), 150);
 
     // Scores are the points won, and points are the positive rewards of the replay.
     for (player, agent) in outcome.agents.iter().enumerate() {
         let points = replay
-            .steps
+            .frames
             .iter()
             .filter(|s| s.rewards[player] > 0.0)
             .count() as f64;
@@ -71,11 +71,10 @@ fn example_agents_play_a_full_match_with_a_verifiable_replay() {
     assert_eq!(outcome.winner, expected_winner);
 
     // Re-simulating the recorded actions reproduces every render, reward and chained state hash.
-    let mut env = orchestrator::envs::make("pong", &replay.config, replay.seed)
-        .expect("replay config is valid");
+    let mut env = envs::make("pong", &replay.config, replay.seed).expect("replay config is valid");
     assert_eq!(env.render(), replay.initial_render);
     let mut chain = [0u8; 32];
-    for (i, step) in replay.steps.iter().enumerate() {
+    for (i, step) in replay.frames.iter().enumerate() {
         assert_eq!(step.step as usize, i + 1);
         assert_eq!(step.statuses, [MoveStatus::Ok, MoveStatus::Ok]);
         let actions: Vec<Option<serde_json::Value>> =

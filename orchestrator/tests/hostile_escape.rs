@@ -30,6 +30,12 @@ fn wait_for_reader(path: &Path) -> std::fs::File {
         .expect("opening the FIFO")
 }
 
+/// The mode of the test's FIFOs: readable by the agent, which may run under a dedicated user (its directory
+/// keeps everyone else out).
+fn fifo_mode() -> nix::sys::stat::Mode {
+    nix::sys::stat::Mode::from_bits_truncate(0o644)
+}
+
 /// Waits until `condition` holds, checking every few milliseconds, for at most `PATIENCE`.
 fn eventually(mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + PATIENCE;
@@ -71,7 +77,7 @@ fn nothing_survives_a_killed_orchestrator() {
         .agent("escaper", &hostile("escape"))
         .agent("steady", &support::test_agent("steady"));
     let dir = arena.agent_dir("escaper");
-    nix::unistd::mkfifo(&dir.join("ready"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    nix::unistd::mkfifo(&dir.join("ready"), fifo_mode()).unwrap();
     let log = std::fs::File::create(arena.dir.path().join("orchestrator.log")).unwrap();
     let mut orchestrator = arena
         .command(&[])
@@ -115,7 +121,7 @@ fn agent_off_turn_is_paused_with_all_its_threads() {
         .agent("x", &hostile("fifo-first-empty"))
         .agent("o", &hostile("background-thread"));
     let x_dir = arena.agent_dir("x");
-    nix::unistd::mkfifo(&x_dir.join("turn"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    nix::unistd::mkfifo(&x_dir.join("turn"), fifo_mode()).unwrap();
     let log_path = arena.dir.path().join("orchestrator.log");
     let mut orchestrator = arena
         .command(&[])

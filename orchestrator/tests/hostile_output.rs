@@ -25,9 +25,9 @@ fn stdout_flood_and_malformed_lines_are_the_agents_errors() {
         "the first answer counts, extra lines are dropped: {flood:?}"
     );
     let replay = run.replay();
-    assert_eq!(replay.steps[0].statuses[0], MoveStatus::Ok);
-    assert_eq!(replay.steps[0].actions[0], json!(1));
-    assert_eq!(replay.steps[1].statuses[0], MoveStatus::InvalidAction);
+    assert_eq!(replay.frames[0].statuses[0], MoveStatus::Ok);
+    assert_eq!(replay.frames[0].actions[0], json!(1));
+    assert_eq!(replay.frames[1].statuses[0], MoveStatus::InvalidAction);
 }
 
 #[test]
@@ -71,19 +71,19 @@ fn forged_results_and_early_exit_change_nothing() {
     assert!(!String::from_utf8_lossy(&run.result_bytes).contains("forged"));
     assert!(!String::from_utf8_lossy(run.replay_bytes.as_deref().unwrap()).contains("forged"));
     let replay = run.replay();
-    assert_eq!(replay.steps[0].statuses[0], MoveStatus::InvalidAction);
+    assert_eq!(replay.frames[0].statuses[0], MoveStatus::InvalidAction);
     // The second line the forger wrote for step 1 either arrives before step 2 is sent (and is discarded as
     // noise) or after (and is the invalid answer to step 2); the exit at step 2 is a crash either way.
     assert!(
         matches!(
-            replay.steps[1].statuses[0],
+            replay.frames[1].statuses[0],
             MoveStatus::Crashed | MoveStatus::InvalidAction
         ),
         "{:?}",
-        replay.steps[1].statuses
+        replay.frames[1].statuses
     );
     assert_eq!(
-        replay.steps.last().unwrap().statuses[0],
+        replay.frames.last().unwrap().statuses[0],
         MoveStatus::Crashed
     );
 }

@@ -36,8 +36,8 @@ fn busy_loop_times_out_until_disqualified() {
     assert_eq!(spinner.error_message, "step 3: timed out after 200 ms");
     assert_eq!(spinner.errors, 4, "{spinner:?}");
     let replay = run.replay();
-    assert_eq!(replay.steps[1].statuses[0], MoveStatus::Ok);
-    assert_eq!(replay.steps[2].statuses[0], MoveStatus::Timeout);
+    assert_eq!(replay.frames[1].statuses[0], MoveStatus::Ok);
+    assert_eq!(replay.frames[2].statuses[0], MoveStatus::Timeout);
 }
 
 #[test]

@@ -26,7 +26,7 @@ fn illegal_actions_are_explained_and_disqualify() {
     );
     let replay = run.replay();
     assert!(
-        replay.steps.iter().all(|s| s.actions[1] == json!(1)),
+        replay.frames.iter().all(|s| s.actions[1] == json!(1)),
         "default actions replace illegal ones"
     );
     run.assert_no_agent_process_left();

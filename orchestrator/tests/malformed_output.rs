@@ -31,11 +31,11 @@ fn garbage_lines_get_the_agent_disqualified() {
     let replay = run.replay();
     assert!(
         replay
-            .steps
+            .frames
             .iter()
             .all(|s| s.statuses[0] == MoveStatus::InvalidAction)
     );
-    assert!(replay.steps.iter().all(|s| s.actions[0] == json!(1)));
+    assert!(replay.frames.iter().all(|s| s.actions[0] == json!(1)));
     run.assert_no_agent_process_left();
 }
 

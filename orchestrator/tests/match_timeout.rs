@@ -1,5 +1,6 @@
 //! The match's wall-clock budget: past `match_ms` the match ends with status `timeout` and the result of the
-//! steps that were played.
+//! steps that were played; the agent that thought for more than its share of the budget ran out the clock: it
+//! is charged and loses.
 
 mod support;
 
@@ -28,12 +29,26 @@ fn match_over_its_budget_ends_as_timeout_with_what_was_played() {
     assert!(run.outcome.total_steps < 100000);
     assert!(
         run.outcome
-            .agents
-            .iter()
-            .all(|a| a.status == AgentStatus::Ok && a.errors == 0)
+            .error_message
+            .contains("sleepy ran out the clock"),
+        "{:?}",
+        run.outcome.error_message
     );
+    let sleepy = run.agent("sleepy");
+    assert_eq!(sleepy.status, AgentStatus::Timeout, "{sleepy:?}");
+    assert_eq!(sleepy.errors, 1, "{sleepy:?}");
+    assert!(
+        sleepy
+            .error_message
+            .contains("ran out the match clock: thought for"),
+        "{sleepy:?}"
+    );
+    let steady = run.agent("steady");
+    assert_eq!(steady.status, AgentStatus::Ok, "{steady:?}");
+    assert_eq!(steady.errors, 0, "{steady:?}");
+    assert_eq!(run.outcome.winner.as_deref(), Some("steady"));
     let replay = run.replay();
-    assert_eq!(replay.steps.len() as u32, run.outcome.total_steps);
+    assert_eq!(replay.frames.len() as u32, run.outcome.total_steps);
     let outcome = replay.outcome.expect("the replay holds the outcome");
     assert_eq!(outcome.status, MatchStatus::Timeout);
     run.assert_no_agent_process_left();

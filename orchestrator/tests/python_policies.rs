@@ -30,12 +30,12 @@ fn class_and_act_agents_play_cleanly() {
     let replay = run.replay();
     assert!(
         replay
-            .steps
+            .frames
             .iter()
             .all(|s| s.statuses == [MoveStatus::Ok, MoveStatus::Ok])
     );
     let random_actions: std::collections::BTreeSet<String> = replay
-        .steps
+        .frames
         .iter()
         .map(|s| s.actions[0].to_string())
         .collect();
@@ -45,7 +45,7 @@ fn class_and_act_agents_play_cleanly() {
     );
     assert!(
         replay
-            .steps
+            .frames
             .iter()
             .all(|s| s.actions[1] == 0 || s.actions[1] == 2)
     );

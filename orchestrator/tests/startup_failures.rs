@@ -1,5 +1,6 @@
-//! Agents that never get ready: no answer to `init` in time, a Python module without a policy, a directory
-//! with nothing to run. Each is charged, is out of the match and loses; the match still ends with a result.
+//! Agents that never get ready: no answer to `init` in time, a Python module without a policy (or with an
+//! ambiguous rl-arena agent), a directory with nothing to run. Each is charged, is out of the match and
+//! loses; the match still ends with a result.
 
 mod support;
 
@@ -32,7 +33,7 @@ fn agent_that_never_answers_ready_times_out_and_is_killed() {
     let replay = run.replay();
     assert!(
         replay
-            .steps
+            .frames
             .iter()
             .all(|s| s.statuses[0] == MoveStatus::Crashed && s.actions[0] == json!(1))
     );
@@ -52,8 +53,9 @@ fn python_module_without_a_policy_says_what_is_expected() {
     assert_eq!(empty.errors, 1);
     assert_eq!(
         empty.error_message,
-        "init: agent cannot start: RuntimeError: agent.py defines none of: get_action(observation), \
-         class Agent with get_action(observation), act(observation)"
+        "init: agent cannot start: RuntimeError: agent.py defines none of: create_agent(), a subclass of \
+         rl_arena.core.agent.Agent, get_action(observation), class Agent with get_action(observation), \
+         act(observation)"
     );
     run.assert_no_agent_process_left();
 }
@@ -87,4 +89,49 @@ fn directory_without_an_entry_point_is_not_runnable() {
         nothing.error_message.contains("agent.py or main.py"),
         "{nothing:?}"
     );
+}
+
+/// Modules written against rl-arena's `Agent` that do not say which agent plays are refused at `init` with the
+/// fix, whether the import is served by an installed rl-arena package or by the adapter's stand-in.
+#[test]
+fn ambiguous_rl_arena_modules_say_what_is_expected() {
+    let cases = [
+        (
+            "from rl_arena.core.agent import Agent\nSPEED = 3\n",
+            "agent.py defines none of: create_agent(), a subclass of rl_arena.core.agent.Agent",
+        ),
+        (
+            "from rl_arena.core.agent import Agent\n\n\nclass Half(Agent):\n    pass\n",
+            "agent.py: Half does not implement act(observation)",
+        ),
+        (
+            "from rl_arena.core.agent import Agent\n\n\nclass A(Agent):\n    def act(self, o):\n        return 1\n\n\n\
+             class B(A):\n    pass\n",
+            "agent.py defines 2 subclasses of rl_arena.core.agent.Agent (A, B); define create_agent() to say \
+             which one plays",
+        ),
+        (
+            "def create_agent():\n    return 42\n",
+            "agent.py: create_agent() returned int, which has no act(observation) method",
+        ),
+    ];
+    for (source, expected) in cases {
+        let arena = Arena::pong();
+        let dir = arena.dir.path().join("module");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("agent.py"), source).unwrap();
+        let run = arena
+            .agent_at("module", dir)
+            .agent("steady", &test_agent("steady"))
+            .run(&[]);
+        assert_eq!(run.outcome.winner.as_deref(), Some("steady"), "{source}");
+        let module = run.agent("module");
+        assert_eq!(module.status, AgentStatus::Error, "{source}");
+        assert!(
+            module.error_message.contains(expected),
+            "{source}: {:?} should contain {expected:?}",
+            module.error_message
+        );
+        run.assert_no_agent_process_left();
+    }
 }

@@ -25,7 +25,7 @@ fn late_answer_without_step_number_is_discarded() {
     assert_eq!(run.agent("steady").status, AgentStatus::Ok);
 
     let replay = run.replay();
-    for step in &replay.steps {
+    for step in &replay.frames {
         if step.step == 3 {
             assert_eq!(step.statuses[0], MoveStatus::Timeout);
             assert_eq!(step.actions[0], json!(1), "the default action is used");
@@ -58,9 +58,9 @@ fn python_agent_that_is_too_slow_is_charged_and_catches_up() {
     assert_eq!(slow.error_message, "step 3: timed out after 500 ms");
 
     let replay = run.replay();
-    assert_eq!(replay.steps[2].statuses[0], MoveStatus::Timeout);
-    assert_eq!(replay.steps[2].actions[0], json!(1));
-    let last = replay.steps.last().expect("steps were played");
+    assert_eq!(replay.frames[2].statuses[0], MoveStatus::Timeout);
+    assert_eq!(replay.frames[2].actions[0], json!(1));
+    let last = replay.frames.last().expect("steps were played");
     assert_eq!(
         last.statuses[0],
         MoveStatus::Ok,

@@ -28,7 +28,7 @@ fn tictactoe_asks_only_the_player_on_move() {
 
     let replay = run.replay();
     assert_eq!(replay.environment, "tictactoe");
-    for step in &replay.steps {
+    for step in &replay.frames {
         let (mover, idle) = if step.step % 2 == 1 { (0, 1) } else { (1, 0) };
         assert_eq!(step.statuses[mover], MoveStatus::Ok, "step {}", step.step);
         assert_eq!(step.statuses[idle], MoveStatus::Idle, "step {}", step.step);
@@ -65,7 +65,7 @@ fn kaggle_style_agents_get_attribute_access_and_the_configuration() {
     assert_eq!(run.outcome.winner.as_deref(), Some("x"));
     let o_moves: Vec<Value> = run
         .replay()
-        .steps
+        .frames
         .iter()
         .filter_map(|s| Some(s.actions[1].clone()).filter(|a| !a.is_null()))
         .collect();

@@ -32,7 +32,7 @@ fn verify_accepts_a_recorded_replay_and_rejects_a_tampered_one() {
     // Change one action of step 30 from whatever it was to another legal one.
     let mut replay: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&replay_path).unwrap()).unwrap();
-    let action = &mut replay["steps"][29]["actions"][0];
+    let action = &mut replay["frames"][29]["actions"][0];
     *action = serde_json::json!((action.as_u64().unwrap() + 1) % 3);
     let tampered = replay_path.with_file_name("tampered.json");
     std::fs::write(&tampered, serde_json::to_vec(&replay).unwrap()).unwrap();

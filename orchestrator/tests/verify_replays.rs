@@ -90,7 +90,7 @@ fn replays_of_every_environment_verify() {
         assert!(report.steps > 0 && report.outcome_checked, "{env}");
         let scores: Vec<f64> = m.outcome.agents.iter().map(|a| a.score).collect();
         assert_eq!(report.scores, scores, "{env}");
-        let last = replay.steps.last().map(|s| s.state_hash.clone());
+        let last = replay.frames.last().map(|s| s.state_hash.clone());
         assert_eq!(Some(report.final_state_hash.clone()), last, "{env}");
         assert!(report.to_string().contains("verified"), "{report}");
 
@@ -128,7 +128,7 @@ fn replays_with_faulty_agents_verify() {
         let replay = parse(&text(&m));
         assert!(
             replay
-                .steps
+                .frames
                 .iter()
                 .any(|s| s.statuses[0] == MoveStatus::InvalidAction),
             "the garbage agent's moves are recorded as invalid"
@@ -156,8 +156,8 @@ fn a_changed_action_is_caught_at_its_step() {
     let m = kits("connectx");
     let text = text(&m);
     let replay = parse(&text);
-    let step = replay.steps.len() as u32 / 2 + 1;
-    let mover = replay.steps[step as usize - 1]
+    let step = replay.frames.len() as u32 / 2 + 1;
+    let mover = replay.frames[step as usize - 1]
         .statuses
         .iter()
         .position(|s| *s == MoveStatus::Ok);
@@ -208,8 +208,8 @@ fn a_changed_state_hash_is_caught_at_its_step() {
     let tampered = parse(&tamper(&text(&m), Some(120), "\"state_hash\":\""));
     let (step, what) = step_error(&tampered);
     assert_eq!(step, 120, "{what}");
-    let recorded = &tampered.steps[119].state_hash;
-    let actual = &original.steps[119].state_hash;
+    let recorded = &tampered.frames[119].state_hash;
+    let actual = &original.frames[119].state_hash;
     assert_eq!(
         what,
         format!(
@@ -263,14 +263,36 @@ fn outcome_and_document_errors_are_named() {
     );
 
     let mut replay = parse(&text);
-    replay.schema_version = 2;
+    replay.schema_version = 3;
     assert!(matches!(
         verify(&replay),
-        Err(VerifyError::Schema { found: 2 })
+        Err(VerifyError::Schema { found: 3 })
     ));
+    let future = m.dir.path().join("future.json");
+    std::fs::write(
+        &future,
+        text.replacen("\"schema_version\":2", "\"schema_version\":3", 1),
+    )
+    .expect("writing the replay");
+    let err = read_replay(&future)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        err,
+        "replay schema version 3 is not supported; this orchestrator reads versions 1 and 2"
+    );
 
     let mut replay = parse(&text);
-    replay.steps[4].statuses[1] = MoveStatus::Idle;
+    replay.num_frames += 1;
+    let err = verify(&replay)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.starts_with("num_frames is "), "{err}");
+
+    let mut replay = parse(&text);
+    replay.frames[4].statuses[1] = MoveStatus::Idle;
     let (step, what) = step_error(&replay);
     assert_eq!(
         (step, what.as_str()),
@@ -289,4 +311,73 @@ fn outcome_and_document_errors_are_named() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(err.contains("is not a replay document"), "{err}");
+}
+
+/// The seed is a decimal string in version 2; a number is read the same.
+#[test]
+fn seeds_are_read_as_text_or_as_numbers() {
+    let m = play(
+        "pong",
+        quick_config("pong"),
+        u64::MAX - 7,
+        &[
+            ("python", example("pong-python")),
+            ("shell", example("pong-shell")),
+        ],
+    );
+    let text = text(&m);
+    let seed = format!("\"seed\":\"{}\"", u64::MAX - 7);
+    assert!(text.contains(&seed), "the seed is written as text");
+    let numeric = text.replace(&seed, &format!("\"seed\":{}", u64::MAX - 7));
+    let path = m.dir.path().join("numeric-seed.json");
+    std::fs::write(&path, &numeric).expect("writing the replay");
+    let report = verify_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(Some(report), verify_file(&m.replay_path).ok());
+}
+
+/// Replays of schema version 1, recorded by an earlier orchestrator, still verify; a changed action in one is
+/// still caught.
+#[test]
+fn version_1_replays_still_verify() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/fixtures/replays");
+    for env in ["pong", "rps", "connectx", "tictactoe"] {
+        let path = fixtures.join(format!("v1-{env}.json"));
+        let replay = read_replay(&path).unwrap_or_else(|e| panic!("{env}: {e}"));
+        assert_eq!(replay.schema_version, 1, "{env}");
+        let report = verify(&replay).unwrap_or_else(|e| panic!("{env}: {e}"));
+        assert_eq!(report.steps as usize, replay.frames.len(), "{env}");
+        assert!(report.steps > 0 && report.outcome_checked, "{env}");
+    }
+    let pong = read_replay(&fixtures.join("v1-pong.json")).expect("the pong fixture");
+    assert_eq!(
+        pong.seed, 2_577_073_586_370_302_348,
+        "a seed above 2^53 is read exactly"
+    );
+
+    let text = std::fs::read_to_string(fixtures.join("v1-rps.json")).expect("the rps fixture");
+    let next_sign = |b: u8| b'0' + (b - b'0' + 1) % 3;
+    let tampered = tamper_with(&text, Some(5), "\"actions\":[", next_sign);
+    let replay = proto::replay::from_slice(tampered.as_bytes()).expect("still a replay");
+    let (step, what) = step_error(&replay);
+    assert_eq!(step, 5, "{what}");
+}
+/// Version 2 frames carry the environment's info and state: a changed value in either is caught at its step.
+#[test]
+fn a_changed_info_or_state_is_caught_at_its_step() {
+    let m = kits("pong");
+    let text = text(&m);
+    let (step, what) = step_error(&parse(&tamper(&text, Some(21), "\"ball_pos\":[")));
+    assert_eq!(step, 21, "{what}");
+    assert!(
+        what.starts_with("info differs at ball_pos[0]: recorded "),
+        "{what}"
+    );
+
+    let (step, what) = step_error(&parse(&tamper(&text, Some(12), "\"velocity\":[")));
+    assert_eq!(step, 12, "{what}");
+    assert!(
+        what.starts_with("state differs at velocity[0]: recorded "),
+        "{what}"
+    );
 }

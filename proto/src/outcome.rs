@@ -43,7 +43,9 @@ pub struct MatchOutcome {
     pub agents: Vec<AgentOutcome>,
     pub total_steps: u32,
     pub execution_time_sec: f64,
-    /// The seed the match was played with.
+    /// The seed the match was played with. Written as a number here (the result file and the report stream);
+    /// read from a number or a decimal string (replays embed the outcome with the seed as text).
+    #[serde(deserialize_with = "crate::seed::deserialize")]
     pub seed: u64,
     /// Why the match is not a success; empty otherwise.
     #[serde(default)]

@@ -82,11 +82,7 @@ impl ServerProcess {
         if let Ok(mut file) = std::fs::File::open(&self.log) {
             let _ = file.read_to_string(&mut text);
         }
-        let start = text.len().saturating_sub(4096);
-        let start = (start..text.len())
-            .find(|i| text.is_char_boundary(*i))
-            .unwrap_or(text.len());
-        text[start..].to_owned()
+        common::text::tail(&text, 4096).to_owned()
     }
 
     /// Waits until `ready()` holds; `Err` with the exit status when the server exits first.

@@ -46,6 +46,14 @@ pub const CHROMIUM: DebianProgram = DebianProgram {
     package: "chromium",
 };
 
+/// Node.js, which runs the tests' reproductions of the RL Arena backend's and web app's replay reading.
+pub const NODE: DebianProgram = DebianProgram {
+    name: "node",
+    override_var: "TESTKIT_NODE",
+    candidates: &["/usr/bin/node", "node", "nodejs"],
+    package: "nodejs",
+};
+
 /// The Python interpreter of the file server and the base of the test virtualenv.
 pub const PYTHON3: DebianProgram = DebianProgram {
     name: "python3",

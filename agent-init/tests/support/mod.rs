@@ -76,16 +76,8 @@ where
     outcome(output)
 }
 
-/// Like [`run`], without blocking the test's runtime (for tests that serve HTTP themselves).
-pub async fn run_async<I, S>(args: I) -> Outcome
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    run_async_env(args, &[]).await
-}
-
-/// Like [`run_async`] with extra environment variables.
+/// Like [`run`] with extra environment variables, without blocking the test's runtime (for tests that serve
+/// HTTP themselves).
 pub async fn run_async_env<I, S>(args: I, env: &[(&str, &str)]) -> Outcome
 where
     I: IntoIterator<Item = S>,
@@ -141,16 +133,44 @@ impl Scratch {
         tree(self.root())
     }
 
-    /// Runs agent-init with `--source SOURCE --dest DEST` and `extra` flags.
+    /// Runs agent-init with `--source SOURCE --dest DEST`, the scratch directory allowed as a local
+    /// root (`--local-roots ROOT`), and `extra` flags.
     pub fn install(&self, source: impl AsRef<OsStr>, extra: &[&str]) -> Outcome {
         let mut args: Vec<std::ffi::OsString> = vec![
             "--source".into(),
             source.as_ref().to_owned(),
             "--dest".into(),
             self.dest().into_os_string(),
+            "--local-roots".into(),
+            self.root().as_os_str().to_owned(),
         ];
         args.extend(extra.iter().map(Into::into));
         run(args)
+    }
+
+    /// Runs agent-init with `--source SOURCE --dest DEST`, then `args`, with `env` added to its environment,
+    /// without blocking the test's runtime (for tests that serve HTTP themselves).
+    pub async fn fetch(&self, source: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        let dest = self.dest();
+        let mut all = vec![
+            "--source",
+            source,
+            "--dest",
+            dest.to_str().expect("utf-8 temp path"),
+        ];
+        all.extend_from_slice(args);
+        run_async_env(all, env).await
+    }
+
+    /// [`Scratch::fetch`] of an `oci://` source with no ambient Docker config: `HOME` a directory below the root
+    /// that holds none, `DOCKER_CONFIG` empty, plus `env`.
+    pub async fn pull(&self, source: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        let home = self.root().join("home");
+        let no_config = [
+            ("HOME", home.to_str().expect("utf-8 temp path")),
+            ("DOCKER_CONFIG", ""),
+        ];
+        self.fetch(source, args, &[&no_config, env].concat()).await
     }
 
     /// Asserts that the destination was not created and nothing else below the root changed.
@@ -330,7 +350,8 @@ pub enum Reply {
     Stall { declared: usize, body: Vec<u8> },
 }
 
-/// A scripted HTTP/1.1 server on 127.0.0.1; `script(n, path)` answers the n-th request (from 0).
+/// A scripted HTTP/1.1 server on loopback (127.0.0.1 unless told otherwise); `script(n, path)`
+/// answers the n-th request (from 0).
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
     hits: Arc<AtomicUsize>,
@@ -350,7 +371,22 @@ impl TestServer {
     where
         F: Fn(usize, &str, &str) -> Reply + Send + Sync + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_at_with_head("127.0.0.1", script).await
+    }
+
+    /// Like [`TestServer::start`] on another loopback address (e.g. `127.0.0.2`).
+    pub async fn start_at<F>(ip: &str, script: F) -> Self
+    where
+        F: Fn(usize, &str) -> Reply + Send + Sync + 'static,
+    {
+        Self::start_at_with_head(ip, move |n, path, _| script(n, path)).await
+    }
+
+    async fn start_at_with_head<F>(ip: &str, script: F) -> Self
+    where
+        F: Fn(usize, &str, &str) -> Reply + Send + Sync + 'static,
+    {
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));

@@ -20,11 +20,11 @@
 //! waiter's `Claim` keeps the reconciler from recording a match the waiter will record.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::Tools;
+use crate::agent_sources::AgentSources;
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::recorder::Recorder;
@@ -73,8 +73,8 @@ pub const API_PERMISSIONS: &[(&str, &str, &str)] = &[
 /// Time the executor waits for its first list of Jobs and pods before serving anyway.
 const WATCH_READY_WAIT: Duration = Duration::from_secs(30);
 /// Why `ValidateAgent` plays no smoke match here.
-const NO_SMOKE_MATCH: &str = "smoke match skipped: this executor plays matches as Kubernetes Jobs and has no \
-                              local orchestrator; the checks above only read the code";
+pub(super) const NO_SMOKE_MATCH: &str = "smoke match skipped: this executor plays matches as Kubernetes Jobs, \
+                                         not on its own machine; the checks above only read the code";
 
 /// Timing of the backend, from the configuration.
 #[derive(Debug, Clone)]
@@ -103,9 +103,8 @@ pub(crate) struct KubernetesBackend {
     recorder: Arc<Recorder>,
     /// Match ids waited for on this replica; the reconciler leaves them to their waiter.
     waiting: Arc<Mutex<HashSet<String>>>,
-    /// Agent-init binary and Python for `ValidateAgent`, which runs in the executor itself.
-    agent_init_bin: PathBuf,
-    python: String,
+    /// The helper programs `ValidateAgent` runs in the executor itself.
+    tools: Tools,
 }
 
 /// A match waited for on this replica, from the start of its wait until it is recorded: the reconciler
@@ -121,25 +120,21 @@ impl KubernetesBackend {
     /// and the janitor, and waits a while for the watches' first lists.
     pub(crate) async fn connect(
         settings: &ExecutorArgs,
+        tools: Tools,
+        sources: &AgentSources,
         hub: &Arc<ReportHub>,
         recorder: &Arc<Recorder>,
     ) -> Result<Arc<Self>> {
         let k = &settings.kubernetes;
         let report_address = k.report_address.clone().unwrap_or_default();
         let key_file = k.report_token_key_file.clone().unwrap_or_default();
-        let job_settings = JobSettings::new(k, &report_address)?;
+        let job_settings = JobSettings::new(k, &report_address)?.allowing(sources);
         let key = ReportKey::load(&key_file).await?;
         let client = kube::Client::try_default().await.map_err(|e| {
             Error::InvalidConfig(format!(
                 "kubernetes client: {e}; run inside a cluster or point KUBECONFIG at a kubeconfig"
             ))
         })?;
-        let agent_init_bin = match &settings.binaries.agent_init_bin {
-            Some(path) => path.clone(),
-            None => std::env::current_exe()
-                .map_err(Error::io("finding the executor's own executable"))?
-                .with_file_name("agent-init"),
-        };
         let backend = Arc::new(Self {
             api: JobApi::new(client.clone(), &job_settings.namespace),
             tracker: Tracker::start(client, &job_settings.namespace),
@@ -155,8 +150,7 @@ impl KubernetesBackend {
             hub: Arc::clone(hub),
             recorder: Arc::clone(recorder),
             waiting: Arc::default(),
-            agent_init_bin,
-            python: settings.binaries.python.clone(),
+            tools,
         });
         tokio::spawn(reconciler::reconcile(Arc::downgrade(&backend)));
         if tokio::time::timeout(WATCH_READY_WAIT, backend.tracker.ready())
@@ -169,12 +163,8 @@ impl KubernetesBackend {
         Ok(backend)
     }
 
-    pub(super) fn tools(&self) -> Tools {
-        Tools {
-            agent_init: self.agent_init_bin.clone(),
-            python: self.python.clone(),
-            orchestrator: Err(NO_SMOKE_MATCH),
-        }
+    pub(super) fn tools(&self) -> &Tools {
+        &self.tools
     }
 
     /// Creates the match's Job, or checks that the Job with its name was made by the same request.

@@ -10,17 +10,20 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::text::tail;
 use proto::outcome::{MatchOutcome, MatchStatus};
+use proto::process::orchestrator::{LogFormat, Report, Run};
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::{Ending, Held, Played, Tools};
 use crate::agent_init::{Installed, install_all, out_of_budget};
+use crate::agent_sources::AgentSources;
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::live::LiveMatch;
-use crate::process::{LOG_TAIL_BYTES, describe, tail};
+use crate::process::{LOG_TAIL_BYTES, describe};
 use crate::recorder::{Recorder, Replay};
 use crate::reporter::ReportHub;
 use crate::request::MatchPlan;
@@ -31,15 +34,15 @@ use adopt::WorkRecord;
 const ANSWER_MARGIN: Duration = Duration::from_secs(2);
 /// Time between SIGTERM and SIGKILL when the executor stops an orchestrator.
 const STOP_GRACE: Duration = Duration::from_secs(5);
-/// How long a local orchestrator keeps retrying its report stream.
-const REPORT_RETRY_MS: &str = "3000";
+/// How long a local orchestrator keeps retrying its report stream, in milliseconds.
+const REPORT_RETRY_MS: u64 = 3000;
 
 /// Plays matches as local child processes.
 #[derive(Debug)]
 pub(super) struct LocalBackend {
-    orchestrator_bin: PathBuf,
-    agent_init_bin: PathBuf,
-    python: String,
+    tools: Tools,
+    /// What agents may be installed from.
+    sources: AgentSources,
     /// Parent of the per-match work directories.
     work_root: PathBuf,
     hub: Arc<ReportHub>,
@@ -73,26 +76,15 @@ impl MatchFiles {
 }
 
 impl LocalBackend {
-    /// Finds the helper binaries and prepares the work directory, adopting what a previous run left there.
+    /// Prepares the work directory, adopting what a previous run left there.
     pub(super) async fn new(
         settings: &ExecutorArgs,
+        tools: Tools,
+        sources: &AgentSources,
         hub: Arc<ReportHub>,
         report_url: String,
         recorder: &Recorder,
     ) -> Result<Self> {
-        let bins = &settings.binaries;
-        let orchestrator_bin = resolve_binary(
-            bins.orchestrator_bin.as_deref(),
-            "orchestrator",
-            "EXECUTOR_ORCHESTRATOR_BIN",
-        )
-        .await?;
-        let agent_init_bin = resolve_binary(
-            bins.agent_init_bin.as_deref(),
-            "agent-init",
-            "EXECUTOR_AGENT_INIT_BIN",
-        )
-        .await?;
         // Absolute: the helpers run in the match's work directory and get paths inside it.
         let work_root = std::path::absolute(settings.data_dir.join("work"))
             .map_err(Error::io("resolving the data directory"))?;
@@ -101,21 +93,16 @@ impl LocalBackend {
             .map_err(Error::io(format!("creating {}", work_root.display())))?;
         adopt::adopt_leftovers(&work_root, recorder).await?;
         Ok(Self {
-            orchestrator_bin,
-            agent_init_bin,
-            python: bins.python.clone(),
+            tools,
+            sources: sources.clone(),
             work_root,
             hub,
             report_url,
         })
     }
 
-    pub(super) fn tools(&self) -> Tools {
-        Tools {
-            agent_init: self.agent_init_bin.clone(),
-            python: self.python.clone(),
-            orchestrator: Ok(self.orchestrator_bin.clone()),
-        }
+    pub(super) fn tools(&self) -> &Tools {
+        &self.tools
     }
 
     /// Plays one match. Never fails: whatever goes wrong becomes the outcome's status and message. The work
@@ -182,8 +169,15 @@ impl LocalBackend {
             .map_err(|e| Error::Internal(format!("encoding the work record: {e}")))?;
         write_private(&dir.join(WorkRecord::FILE), &record).await?;
         let cancel = live.cancel_token();
-        let installed =
-            install_all(&self.agent_init_bin, plan, dir, cancel, live.deadline()).await?;
+        let installed = install_all(
+            &self.tools.agent_init,
+            plan,
+            dir,
+            &self.sources,
+            cancel,
+            live.deadline(),
+        )
+        .await?;
         let agent_dirs = match installed {
             Installed::All(agent_dirs) => agent_dirs,
             Installed::Ended(outcome) => {
@@ -209,7 +203,7 @@ impl LocalBackend {
             .into_std()
             .await;
 
-        let mut child = Command::new(&self.orchestrator_bin)
+        let mut child = Command::new(&self.tools.orchestrator)
             .args(self.orchestrator_args(&files))
             .current_dir(dir)
             .stdin(Stdio::null())
@@ -220,7 +214,7 @@ impl LocalBackend {
             .spawn()
             .map_err(Error::io(format!(
                 "starting {}",
-                self.orchestrator_bin.display()
+                self.tools.orchestrator.display()
             )))?;
 
         // The match's deadline (or a cancel) comes as the cancel token: `Matches` pulls it when the budget runs
@@ -270,29 +264,22 @@ impl LocalBackend {
     /// The orchestrator's command line (the Kubernetes backend's `match-orchestrator` container gets the same
     /// flags with its container paths).
     fn orchestrator_args(&self, files: &MatchFiles) -> Vec<OsString> {
-        vec![
-            "run".into(),
-            "--spec".into(),
-            files.spec.clone().into(),
-            "--report-to".into(),
-            self.report_url.clone().into(),
-            "--token-file".into(),
-            files.token.clone().into(),
-            "--result-file".into(),
-            files.result.clone().into(),
-            "--replay-out".into(),
-            files.replay.clone().into(),
-            "--python".into(),
-            self.python.clone().into(),
-            "--scratch-dir".into(),
-            files.scratch.clone().into(),
-            "--log-format".into(),
-            "json".into(),
-            // The executor is the orchestrator's parent here: when it is gone there is no one left to report
-            // to, so retrying long would only keep the process around.
-            "--report-retry-ms".into(),
-            REPORT_RETRY_MS.into(),
-        ]
+        let run = Run {
+            report: Some(Report {
+                to: self.report_url.clone(),
+                token_file: files.token.clone(),
+                // The executor is the orchestrator's parent here: when it is gone there is no one left to report
+                // to, so retrying long would only keep the process around.
+                retry_ms: Some(REPORT_RETRY_MS),
+            }),
+            result_file: Some(files.result.clone()),
+            replay_out: Some(files.replay.clone()),
+            python: Some(self.tools.python.clone().into()),
+            scratch_dir: Some(files.scratch.clone()),
+            log_format: LogFormat::Json,
+            ..Run::new(&files.spec)
+        };
+        run.args()
     }
 }
 
@@ -358,29 +345,4 @@ async fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).await.map_err(writing())?;
     // A tokio file finishes its last write in the background unless flushed.
     file.flush().await.map_err(writing())
-}
-
-/// The configured path, else the binary beside the executor's own executable.
-async fn resolve_binary(
-    configured: Option<&Path>,
-    name: &'static str,
-    env: &'static str,
-) -> Result<PathBuf> {
-    let path = match configured {
-        Some(p) => p.to_path_buf(),
-        None => std::env::current_exe()
-            .map_err(Error::io("finding the executor's own executable"))?
-            .parent()
-            .map(|dir| dir.join(name))
-            .ok_or_else(|| Error::Internal("the executor's executable has no directory".into()))?,
-    };
-    if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file()) {
-        Ok(path)
-    } else {
-        Err(Error::MissingBinary {
-            name,
-            path: path.display().to_string(),
-            env,
-        })
-    }
 }

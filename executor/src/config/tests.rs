@@ -100,3 +100,55 @@ fn checks_catch_inconsistent_limits() {
     args.http_listen = "off".into();
     assert_eq!(args.http_addr().unwrap(), None);
 }
+
+#[test]
+fn agent_sources_are_comma_separated_lists_where_empty_means_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("executor.toml");
+    std::fs::write(
+        &file,
+        "local-code-roots = [\"/srv/a\", \"/srv/b,/srv/c\"]\nagent-source-allow-hosts = \"\"\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let args = serve(parse_from(["executor", "serve", "--config", path]).unwrap());
+    let sources = &args.executor.agent_sources;
+    assert_eq!(
+        sources.roots(),
+        [
+            PathBuf::from("/srv/a"),
+            PathBuf::from("/srv/b"),
+            PathBuf::from("/srv/c")
+        ]
+    );
+    assert!(sources.allow_hosts().is_empty());
+    let args = serve(
+        parse_from([
+            "executor",
+            "serve",
+            "--local-code-roots=",
+            "--agent-source-allow-hosts",
+            "artifacts.internal, 10.8.0.0/16",
+            "--agent-source-allow-hosts",
+            "127.0.0.2,",
+        ])
+        .unwrap(),
+    );
+    let sources = &args.executor.agent_sources;
+    assert!(sources.roots().is_empty(), "an empty value means none");
+    assert_eq!(
+        sources.allow_hosts(),
+        ["artifacts.internal", "10.8.0.0/16", "127.0.0.2"]
+    );
+    // What `config print` writes reads back the same.
+    let printed = toml::to_string(&args).unwrap();
+    let reprinted = dir.path().join("printed.toml");
+    std::fs::write(&reprinted, &printed).unwrap();
+    let again =
+        serve(parse_from(["executor", "serve", "--config", reprinted.to_str().unwrap()]).unwrap());
+    assert_eq!(
+        again.executor.agent_sources.allow_hosts(),
+        sources.allow_hosts()
+    );
+    assert!(again.executor.agent_sources.roots().is_empty());
+}

@@ -36,21 +36,45 @@ fn valid_request(dir: &str) -> pb::MatchRequest {
     }
 }
 
+/// A local code root holding one agent directory, `agent`.
+struct Root {
+    dir: tempfile::TempDir,
+    sources: AgentSources,
+}
+
+impl Root {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("agent")).unwrap();
+        let sources = AgentSources::only(vec![dir.path().canonicalize().unwrap()]);
+        Self { dir, sources }
+    }
+
+    fn agent(&self) -> std::path::PathBuf {
+        self.dir.path().join("agent")
+    }
+}
+
 /// Validates a request the way a submission does: the match id, then the rest.
-async fn plan(req: &pb::MatchRequest, settings: &ExecutorArgs) -> Result<MatchPlan> {
-    Submission::new(req.clone())?.plan(settings).await
+async fn plan(req: &pb::MatchRequest, settings: &ExecutorArgs, root: &Root) -> Result<MatchPlan> {
+    Submission::new(req.clone())?
+        .plan(settings, &root.sources)
+        .await
 }
 
 #[tokio::test]
 async fn valid_request_becomes_a_plan() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_str().unwrap();
-    let first = plan(&valid_request(path), &settings()).await.unwrap();
+    let root = Root::new();
+    let agent_dir = root.agent();
+    let path = agent_dir.to_str().unwrap();
+    let first = plan(&valid_request(path), &settings(), &root)
+        .await
+        .unwrap();
     assert_eq!(first.match_id, "m-1");
     assert_ne!(first.seed, 0, "a seed is picked when none is given");
     assert_eq!(first.timeout, Duration::from_secs(300));
     assert_eq!(first.limits.match_ms, 300_000);
-    let canonical = url::Url::from_file_path(dir.path().canonicalize().unwrap())
+    let canonical = url::Url::from_file_path(agent_dir.canonicalize().unwrap())
         .unwrap()
         .to_string();
     assert_eq!(first.agents[0].source, canonical);
@@ -68,7 +92,7 @@ async fn valid_request_becomes_a_plan() {
         max_errors: 3,
         ..Default::default()
     });
-    let second = plan(&req, &settings()).await.unwrap();
+    let second = plan(&req, &settings(), &root).await.unwrap();
     assert_eq!(second.seed, 42);
     assert_eq!(second.config["winning_score"], 3);
     assert_eq!(
@@ -79,8 +103,11 @@ async fn valid_request_becomes_a_plan() {
 
 #[tokio::test]
 async fn bad_requests_name_the_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_str().unwrap().to_string();
+    let root = Root::new();
+    let path = root.agent().to_str().unwrap().to_string();
+    let missing = root.dir.path().join("nonexistent/agent");
+    let missing = missing.to_str().unwrap().to_string();
+    let missing_message = format!("agents[0].code_url {missing:?} cannot be read");
     type Edit = Box<dyn Fn(&mut pb::MatchRequest)>;
     let cases: Vec<(&str, Edit, &str)> = vec![
         (
@@ -173,8 +200,19 @@ async fn bad_requests_name_the_field() {
         ),
         (
             "missing path",
-            Box::new(|r| r.agents[0].code_url = "/nonexistent/agent".into()),
-            "agents[0].code_url \"/nonexistent/agent\" cannot be read",
+            Box::new(move |r| r.agents[0].code_url = missing.clone()),
+            &missing_message,
+        ),
+        (
+            "path outside the roots",
+            Box::new(|r| r.agents[1].code_url = "/nonexistent/agent".into()),
+            "agents[1].code_url is refused: local code must lie inside a directory the operator allows with \
+             --local-code-roots",
+        ),
+        (
+            "relative path outside the roots",
+            Box::new(|r| r.agents[1].code_url = "../../etc/passwd".into()),
+            "agents[1].code_url is refused",
         ),
         (
             "unsupported scheme",
@@ -221,7 +259,7 @@ async fn bad_requests_name_the_field() {
     for (name, edit, want) in cases {
         let mut req = valid_request(&path);
         edit(&mut req);
-        match plan(&req, &settings()).await {
+        match plan(&req, &settings(), &root).await {
             Err(Error::InvalidArgument(msg)) => assert!(
                 msg.contains(want),
                 "{name}: {msg:?} does not contain {want:?}"
@@ -259,8 +297,8 @@ fn fingerprint_tells_requests_apart_but_not_metadata_order() {
 
 #[tokio::test]
 async fn errors_quote_at_most_a_short_piece_of_the_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_str().unwrap().to_string();
+    let root = Root::new();
+    let path = root.agent().to_str().unwrap().to_string();
     type Edit = Box<dyn Fn(&mut pb::MatchRequest)>;
     let huge = |c: char, n: usize| std::iter::repeat_n(c, n).collect::<String>();
     let cases: Vec<(&str, Edit, &str)> = vec![
@@ -271,8 +309,9 @@ async fn errors_quote_at_most_a_short_piece_of_the_request() {
         ),
         (
             "60 KB code URL",
-            Box::new(move |r| r.agents[0].code_url = format!("/nonexistent/{}", huge('u', 60_000))),
-            "agents[0].code_url \"/nonexistent/uuu",
+            // Relative: inside the first local code root, where it cannot be read.
+            Box::new(move |r| r.agents[0].code_url = format!("nonexistent/{}", huge('u', 60_000))),
+            "agents[0].code_url \"nonexistent/uuu",
         ),
         (
             "60 KB scheme",
@@ -296,7 +335,7 @@ async fn errors_quote_at_most_a_short_piece_of_the_request() {
     for (name, edit, want) in cases {
         let mut req = valid_request(&path);
         edit(&mut req);
-        match plan(&req, &settings()).await {
+        match plan(&req, &settings(), &root).await {
             Err(Error::InvalidArgument(msg)) => {
                 assert!(msg.contains(want), "{name}: {msg:?}");
                 assert!(msg.len() < 1024, "{name}: {} bytes", msg.len());
@@ -309,21 +348,24 @@ async fn errors_quote_at_most_a_short_piece_of_the_request() {
 
 #[tokio::test]
 async fn a_replay_limit_refuses_only_matches_that_record_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_str().unwrap();
+    let root = Root::new();
+    let agent_dir = root.agent();
+    let path = agent_dir.to_str().unwrap();
     let mut req = valid_request(path);
     req.environment = "rps".into();
     req.environment_config_json = r#"{"episodeSteps": 1000000}"#.into();
     req.record_replay = false;
-    let planned = plan(&req, &settings()).await.expect("no replay, no limit");
+    let planned = plan(&req, &settings(), &root)
+        .await
+        .expect("no replay, no limit");
     assert_eq!(planned.config["episodeSteps"], 1_000_000);
 
     // A lower limit refuses what the default takes, and the bound grows with the episode.
     req.record_replay = true;
     req.environment_config_json = r#"{"episodeSteps": 2000}"#.into();
     let mut small = settings();
-    assert!(plan(&req, &small).await.is_ok());
+    assert!(plan(&req, &small, &root).await.is_ok());
     small.max_replay_bytes = 100_000;
-    let err = plan(&req, &small).await.unwrap_err().to_string();
+    let err = plan(&req, &small, &root).await.unwrap_err().to_string();
     assert!(err.contains("replay limit of 100000 bytes"), "{err}");
 }

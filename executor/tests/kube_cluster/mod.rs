@@ -15,7 +15,7 @@ use kube::Api;
 use kube::api::ListParams;
 use proto::pb;
 
-use crate::support::{agent, example_agent, pong_request, test_agent};
+use crate::support::{code_roots, example_pong, slow_pong};
 
 pub const NS: &str = "rl-arena";
 pub const SELECTOR: &str = "app.kubernetes.io/managed-by=rl-arena-executor";
@@ -67,6 +67,7 @@ impl Cluster {
         )
         .unwrap();
         std::fs::create_dir_all(dir.path().join("store")).unwrap();
+        std::fs::create_dir_all(dir.path().join("uploads")).unwrap();
         Self { sim, client, dir }
     }
 
@@ -75,6 +76,7 @@ impl Cluster {
         let listen = format!("127.0.0.1:{port}");
         let store = format!("file://{}", self.dir.path().join("store").display());
         let key = self.dir.path().join("report.key").display().to_string();
+        let roots = code_roots(&[&self.uploads()]);
         let mut flags: Vec<&str> = vec![
             "--listen",
             &listen,
@@ -92,6 +94,11 @@ impl Cluster {
             "sim/agent-init:test",
             "--k8s-adopt-grace-sec",
             "1",
+            "--local-code-roots",
+            &roots,
+            // The tests' sources on loopback (an unreachable port among them) must be fetched, not refused.
+            "--agent-source-allow-hosts",
+            "127.0.0.1",
         ];
         flags.extend_from_slice(extra);
         Replica::start(&flags, self.sim.kubeconfig_path())
@@ -110,6 +117,11 @@ impl Cluster {
     pub fn replica(&self, extra: &[&str]) -> Replica {
         let port = free_port();
         self.executor(port, &format!("http://127.0.0.1:{port}"), extra)
+    }
+
+    /// A local code root for agents the tests write (pods share the host here).
+    pub fn uploads(&self) -> PathBuf {
+        self.dir.path().join("uploads")
     }
 
     pub fn jobs(&self) -> Api<Job> {
@@ -337,21 +349,11 @@ impl Drop for Service {
 }
 
 pub fn slow_request(match_id: &str) -> pb::MatchRequest {
-    let mut req = pong_request(
-        match_id,
-        agent("a", &test_agent("slow-steps")),
-        agent("b", &test_agent("slow-steps")),
-    );
-    req.environment_config_json = r#"{"winning_score": 3, "max_steps": 120}"#.into();
-    req
+    slow_pong(match_id, r#"{"winning_score": 3, "max_steps": 120}"#)
 }
 
 pub fn quick_request(match_id: &str) -> pb::MatchRequest {
-    pong_request(
-        match_id,
-        agent("tracker", &example_agent("pong-python")),
-        agent("random", &example_agent("random-python")),
-    )
+    example_pong(match_id, ["tracker", "random"])
 }
 
 #[track_caller]

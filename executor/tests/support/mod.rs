@@ -1,7 +1,11 @@
-//! Shared helpers of the executor's integration tests: a real `executor serve` process on 127.0.0.1:0, a
-//! gRPC client, agent paths, and a check that no process is left behind.
+//! Shared helpers of the executor's integration tests: a real `executor serve` process on 127.0.0.1:0 (its local
+//! code roots: an uploads directory of its own, the example agents and the test agents), a gRPC client, agent
+//! paths, and a check that no process is left behind.
 
 #![allow(dead_code)]
+
+pub mod rl_arena;
+pub mod web;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,6 +23,8 @@ pub struct Executor {
     /// Base URL of the HTTP endpoint (metrics, health, replays).
     pub http: String,
     pub data_dir: tempfile::TempDir,
+    /// The first local code root, for agents a test writes (relative `code_url`s resolve here).
+    pub uploads: tempfile::TempDir,
     /// Everything the executor logged so far.
     pub log: Arc<Mutex<String>>,
 }
@@ -44,6 +50,20 @@ impl Executor {
             data_dir,
             extra,
             env,
+            None,
+        )
+    }
+
+    /// Starts the executor with `storage` as its first local code root, against which relative local
+    /// `code_url`s resolve (as the RL Arena backend's storage directory).
+    #[track_caller]
+    pub fn start_in_dir(storage: &Path, extra: &[&str]) -> Self {
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_executor")),
+            tempfile::tempdir().expect("data dir"),
+            extra,
+            &[],
+            Some(storage),
         )
     }
 
@@ -55,7 +75,13 @@ impl Executor {
             .arg("-c")
             .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
             .arg(env!("CARGO_BIN_EXE_executor"));
-        Self::spawn(command, tempfile::tempdir().expect("data dir"), extra, &[])
+        Self::spawn(
+            command,
+            tempfile::tempdir().expect("data dir"),
+            extra,
+            &[],
+            None,
+        )
     }
 
     #[track_caller]
@@ -64,11 +90,16 @@ impl Executor {
         data_dir: tempfile::TempDir,
         extra: &[&str],
         env: &[(&str, &str)],
+        storage: Option<&Path>,
     ) -> Self {
+        let uploads = tempfile::tempdir().expect("uploads dir");
+        let first_root = storage.unwrap_or(uploads.path());
         let mut child = command
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .args(["--http-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
+            .arg("--local-code-roots")
+            .arg(code_roots(&[first_root]))
             .args(extra)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
@@ -107,8 +138,19 @@ impl Executor {
             addr: format!("http://{}", addr.unwrap()),
             http: format!("http://{}", http.unwrap()),
             data_dir,
+            uploads,
             log,
         }
+    }
+
+    /// `RunMatch` through a new client; the call must answer (the match itself may have failed).
+    pub async fn run_match(&self, request: pb::MatchRequest) -> pb::MatchResponse {
+        self.client()
+            .await
+            .run_match(request)
+            .await
+            .expect("run match")
+            .into_inner()
     }
 
     pub async fn client(&self) -> ExecutorClient<Channel> {
@@ -238,6 +280,46 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// The local code roots of a test executor: `first` (the roots relative paths resolve against), then the
+/// example agents and the test agents, comma-separated.
+pub fn code_roots(first: &[&Path]) -> String {
+    let mut roots: Vec<PathBuf> = first.iter().map(|p| p.to_path_buf()).collect();
+    roots.push(workspace().join("examples/agents"));
+    roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agents"));
+    roots
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Runs `program` on the test script `script` (a path under `executor/tests/`) with `args`, and reads the
+/// JSON object it prints on stdout; a failed run fails the test with the script's stderr.
+#[track_caller]
+pub fn script_json(program: &Path, script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let output = Command::new(program)
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    assert!(
+        output.status.success(),
+        "{script} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{script} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
 /// An example agent shipped in `examples/agents/`.
 pub fn example_agent(name: &str) -> String {
     let path = workspace().join("examples/agents").join(name);
@@ -276,14 +358,30 @@ pub fn pong_request(match_id: &str, a: pb::AgentData, b: pb::AgentData) -> pb::M
     }
 }
 
+/// A short pong match between the two Python example agents (`pong-python` against `random-python`),
+/// named `ids`.
+pub fn example_pong(match_id: &str, ids: [&str; 2]) -> pb::MatchRequest {
+    pong_request(
+        match_id,
+        agent(ids[0], &example_agent("pong-python")),
+        agent(ids[1], &example_agent("random-python")),
+    )
+}
+
 /// A pong match between agents that think 50 ms per move, long enough to be cancelled, stopped or watched.
 pub fn long_pong(match_id: &str) -> pb::MatchRequest {
+    slow_pong(match_id, r#"{"max_steps": 100000, "winning_score": 1000}"#)
+}
+
+/// A pong match between two agents that take their time over every move, `a` and `b`, with this
+/// configuration.
+pub fn slow_pong(match_id: &str, config: &str) -> pb::MatchRequest {
     let mut request = pong_request(
         match_id,
         agent("a", &test_agent("slow-steps")),
         agent("b", &test_agent("slow-steps")),
     );
-    request.environment_config_json = r#"{"max_steps": 100000, "winning_score": 1000}"#.into();
+    request.environment_config_json = config.into();
     request
 }
 
@@ -294,28 +392,11 @@ pub async fn wait_for_play(executor: &Executor, match_id: &str, steps: u32) {
 
 /// [`wait_for_play`] through `client` (of any executor, a Kubernetes replica's too).
 pub async fn wait_for_play_on(mut client: ExecutorClient<Channel>, match_id: &str, steps: u32) {
-    use tokio_stream::StreamExt;
-    let mut watch = client
-        .watch_match(pb::WatchMatchRequest {
-            match_id: match_id.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    while let Some(update) = watch.next().await {
-        match update.unwrap().update {
-            Some(pb::match_update::Update::Frame(frame)) if frame.step >= steps => return,
-            Some(pb::match_update::Update::Finished(r)) => {
-                panic!("match {match_id} ended before it was seen playing: {r:?}")
-            }
-            _ => {}
-        }
-    }
-    panic!("the watch of match {match_id} ended before it was seen playing");
+    wait_for_step(&mut client, match_id, steps).await;
 }
 
 /// The replay a response points at, read from the file store: its bytes are exactly what `replay_sha256`
-/// says, and it holds one step per step played.
+/// says, and it holds one frame per step played.
 #[track_caller]
 pub fn stored_replay(response: &pb::MatchResponse) -> (Vec<u8>, proto::replay::Replay) {
     use sha2::Digest;
@@ -328,9 +409,51 @@ pub fn stored_replay(response: &pb::MatchResponse) -> (Vec<u8>, proto::replay::R
         hex::encode(sha2::Sha256::digest(&json)),
         response.replay_sha256
     );
-    let replay: proto::replay::Replay = serde_json::from_slice(&json).expect("a whole replay");
-    assert_eq!(replay.steps.len() as u32, response.total_steps);
+    let replay = proto::replay::from_slice(&json).expect("a whole replay");
+    assert_eq!(replay.frames.len() as u32, response.total_steps);
     (json, replay)
+}
+
+/// Watches the match until it has played `step` steps and hands back the rest of the watch; fails the test
+/// when the match finishes first.
+pub async fn wait_for_step(
+    client: &mut ExecutorClient<Channel>,
+    match_id: &str,
+    step: u32,
+) -> tonic::Streaming<pb::MatchUpdate> {
+    use proto::pb::match_update::Update;
+    use tokio_stream::StreamExt;
+    let mut watch = client
+        .watch_match(pb::WatchMatchRequest {
+            match_id: match_id.into(),
+        })
+        .await
+        .expect("watch the match")
+        .into_inner();
+    loop {
+        match watch
+            .next()
+            .await
+            .expect("stream open")
+            .expect("update")
+            .update
+        {
+            Some(Update::Frame(frame)) if frame.step >= step => return watch,
+            Some(Update::Finished(r)) => panic!("finished before step {step}: {r:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// `CancelMatch`; the call must answer.
+pub async fn cancel(client: &mut ExecutorClient<Channel>, match_id: &str) -> pb::MatchInfo {
+    client
+        .cancel_match(pb::CancelMatchRequest {
+            match_id: match_id.into(),
+        })
+        .await
+        .expect("cancel")
+        .into_inner()
 }
 
 /// Pids of live processes whose working directory or command line mention `dir`.

@@ -33,6 +33,10 @@ pub struct Launch {
     pub(crate) args: Vec<OsString>,
     /// How the launch was found, for logs and messages (`agent.toml`, `agent.py`).
     pub kind: String,
+    /// The installation of the interpreter the operator configured (its `sys.prefix` and
+    /// `sys.base_prefix`), which a Python module agent must read; empty for `agent.toml` agents, whose
+    /// command never widens what an agent may read.
+    pub(crate) runtime: Vec<PathBuf>,
 }
 
 /// Decides how to start the agent in `dir`; `Err` is a message for the agent's author.
@@ -51,8 +55,10 @@ pub fn resolve(dir: &Path, python: &Path) -> Result<Launch, String> {
     }
     for module in PYTHON_MODULES {
         if dir.join(module).is_file() {
+            let interpreter = interpreter(python);
             return Ok(Launch {
-                program: interpreter(python).into_os_string(),
+                program: interpreter.executable.into_os_string(),
+                runtime: interpreter.installation,
                 args: vec![
                     "-u".into(),
                     "-c".into(),
@@ -66,34 +72,62 @@ pub fn resolve(dir: &Path, python: &Path) -> Result<Launch, String> {
     }
     Err(format!(
         "agent is not runnable: {} has no agent.toml (with command = [\"./program\", ...]) and no agent.py or \
-         main.py (a Python module defining get_action(observation), a class Agent with get_action, or act)",
+         main.py (a Python module defining create_agent(), a subclass of rl_arena.core.agent.Agent, \
+         get_action(observation), a class Agent with get_action, or act)",
         dir.display()
     ))
 }
 
-/// The interpreter's real executable (`sys.executable`), asked once per interpreter name. A bare `python3`
-/// may be a launcher script (pyenv shims, for example) that the sandbox would not let run, or a different
+/// A Python interpreter as it describes itself.
+#[derive(Debug, Clone)]
+struct Interpreter {
+    /// Its real executable (`sys.executable`).
+    executable: PathBuf,
+    /// Its installation: `sys.prefix` (a virtual environment) and `sys.base_prefix` (the interpreter it
+    /// was made from).
+    installation: Vec<PathBuf>,
+}
+
+/// The interpreter `python` as it describes itself, asked once per interpreter name. A bare `python3` may be
+/// a launcher script (pyenv shims, for example) that the sandbox would not let run, or a different
 /// interpreter than the one found on the agent's `PATH`; the real executable's installation is what the
-/// sandbox lets the agent read. Falls back to what was given when the interpreter cannot be asked.
-fn interpreter(python: &Path) -> PathBuf {
-    static KNOWN: OnceLock<Mutex<HashMap<PathBuf, PathBuf>>> = OnceLock::new();
+/// sandbox lets Python agents read. Falls back to what was given, with no installation, when the
+/// interpreter cannot be asked.
+fn interpreter(python: &Path) -> Interpreter {
+    static KNOWN: OnceLock<Mutex<HashMap<PathBuf, Interpreter>>> = OnceLock::new();
     let known = KNOWN.get_or_init(|| Mutex::new(HashMap::new()));
     let mut known = known
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let ask = || {
+        let out = std::process::Command::new(python)
+            .args([
+                "-c",
+                "import json, sys; sys.stdout.write(json.dumps([sys.executable, sys.prefix, sys.base_prefix]))",
+            ])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|out| out.status.success())?;
+        let paths: Vec<PathBuf> = serde_json::from_slice(&out.stdout).ok()?;
+        let (executable, installation) = paths.split_first()?;
+        (executable.is_absolute() && executable.is_file()).then(|| Interpreter {
+            executable: executable.clone(),
+            installation: installation
+                .iter()
+                .filter(|p| p.is_absolute())
+                .cloned()
+                .collect(),
+        })
+    };
     known
         .entry(python.to_path_buf())
         .or_insert_with(|| {
-            std::process::Command::new(python)
-                .args(["-c", "import sys; sys.stdout.write(sys.executable)"])
-                .stdin(Stdio::null())
-                .stderr(Stdio::null())
-                .output()
-                .ok()
-                .filter(|out| out.status.success())
-                .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-                .filter(|path| path.is_absolute() && path.is_file())
-                .unwrap_or_else(|| python.to_path_buf())
+            ask().unwrap_or_else(|| Interpreter {
+                executable: python.to_path_buf(),
+                installation: Vec::new(),
+            })
         })
         .clone()
 }
@@ -124,15 +158,26 @@ fn from_manifest(dir: &Path, path: &Path) -> Result<Launch, String> {
         program,
         args: parts.map(OsString::from).collect(),
         kind: "agent.toml".into(),
+        runtime: Vec::new(),
     })
 }
 
 impl Launch {
+    /// Whether the agent's own `agent.toml` names the program (as opposed to the operator's interpreter).
+    pub(crate) fn is_manifest(&self) -> bool {
+        self.kind == "agent.toml"
+    }
+
     /// The child process command: cleared environment plus an allow-list, own process group, piped stdio.
     /// `home` is the agent's writable directory (`HOME` and `TMPDIR`); without one it is the agent directory.
-    pub(crate) fn command(&self, home: Option<&Path>) -> Command {
+    /// `from_cwd` names a program inside the agent directory relative to it (the child's working directory).
+    pub(crate) fn command(&self, home: Option<&Path>, from_cwd: bool) -> Command {
         let home = home.unwrap_or(&self.dir);
-        let mut cmd = Command::new(&self.program);
+        let program = Path::new(&self.program);
+        let mut cmd = match program.strip_prefix(&self.dir) {
+            Ok(inside) if from_cwd => Command::new(Path::new(".").join(inside)),
+            _ => Command::new(program),
+        };
         cmd.args(&self.args)
             .current_dir(&self.dir)
             .env_clear()

@@ -4,10 +4,17 @@
 //! orchestrator: `{"type":"ready"}` after `init` (or `{"type":"error","message":..}` when it cannot start),
 //! and `{"action": ...}` after each `step`. An answer may echo `"step"` so that a late answer to an earlier
 //! step is recognised; it may carry `"error"` instead of an action to say why it has none.
+//!
+//! Answers to `step` are read strictly ([`parse_answer`]): an object with `action` and optionally `step`
+//! (the current step), or `error` instead of `action`, and nothing else; no field twice; every number of
+//! the action exactly the number it reads as (`2.0` is 2; `1e-400`, which would read as 0, is no number).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use proto::spec::Limits;
@@ -73,25 +80,310 @@ pub(crate) fn parse_ready(line: &[u8]) -> Result<Ready, String> {
 
 /// The step an answer says it belongs to, when it says so.
 pub(crate) fn answer_step(line: &[u8]) -> Option<u64> {
+    if let Some(plain) = PlainAnswer::read(line) {
+        return plain.step;
+    }
     let value: Value = serde_json::from_slice(line).ok()?;
     value.get("step")?.as_u64()
 }
 
-/// Reads the action out of an answer; `Err` says why there is none.
-pub(crate) fn parse_answer(line: &[u8]) -> Result<Value, String> {
-    let mut object = parse_object(line)?;
-    if let Some(action) = object.remove("action") {
-        return Ok(action);
+/// The answer nearly every agent gives, `{"action": <integer>}` or `{"action": <integer>, "step": <integer>}`
+/// (either order, any JSON whitespace), read without building a JSON value: the step loop reads two answers
+/// a step. Anything else is left to the full reading, which gives the same result for these lines.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PlainAnswer {
+    action: i64,
+    step: Option<u64>,
+}
+
+impl PlainAnswer {
+    fn read(line: &[u8]) -> Option<Self> {
+        let mut cursor = Cursor { line, at: 0 };
+        cursor.byte(b'{')?;
+        let mut action = None;
+        let mut step = None;
+        loop {
+            match cursor.key()? {
+                b"action" if action.is_none() => action = Some(cursor.integer()?),
+                b"step" if step.is_none() => step = Some(u64::try_from(cursor.integer()?).ok()?),
+                _ => return None,
+            }
+            match cursor.next()? {
+                b',' => {}
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        cursor.end()?;
+        Some(Self {
+            action: action?,
+            step,
+        })
     }
-    match object.get("error").and_then(Value::as_str) {
-        Some(error) => Err(format!(
-            "agent reported an error instead of an action: {error}"
+}
+
+/// A position in a line being read by [`PlainAnswer::read`].
+struct Cursor<'a> {
+    line: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// The next byte after JSON whitespace.
+    fn next(&mut self) -> Option<u8> {
+        while let Some(&b) = self.line.get(self.at) {
+            self.at += 1;
+            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                return Some(b);
+            }
+        }
+        None
+    }
+
+    fn byte(&mut self, want: u8) -> Option<()> {
+        (self.next()? == want).then_some(())
+    }
+
+    /// A key without escapes and the colon after it.
+    fn key(&mut self) -> Option<&'a [u8]> {
+        self.byte(b'"')?;
+        let start = self.at;
+        let len = self.line[start..].iter().position(|&b| b == b'"')?;
+        let key = &self.line[start..start + len];
+        if key.contains(&b'\\') {
+            return None;
+        }
+        self.at = start + len + 1;
+        self.byte(b':')?;
+        Some(key)
+    }
+
+    /// An integer literal of at most 18 digits (no fraction or exponent: those take the full reading).
+    fn integer(&mut self) -> Option<i64> {
+        let first = self.next()?;
+        let start = self.at - 1;
+        let digits = self.line[self.at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        self.at += digits;
+        let text = &self.line[start..self.at];
+        let body = text.strip_prefix(b"-").unwrap_or(text);
+        let plain = (first == b'-' || first.is_ascii_digit())
+            && !body.is_empty()
+            && body.len() <= 18
+            && (body == b"0" || body[0] != b'0')
+            // `-0` reads as a float: the full reading keeps it so.
+            && text != b"-0"
+            && !matches!(self.line.get(self.at), Some(b'.' | b'e' | b'E'));
+        if !plain {
+            return None;
+        }
+        std::str::from_utf8(text).ok()?.parse().ok()
+    }
+
+    /// Nothing but whitespace is left.
+    fn end(&mut self) -> Option<()> {
+        self.next().is_none().then_some(())
+    }
+}
+
+/// The fields of a JSON object in their order, duplicates kept, values as their text.
+struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields<'de>, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(entry) = map.next_entry::<Cow<'de, str>, &'de RawValue>()? {
+                    fields.push(entry);
+                }
+                Ok(Fields(fields))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// Reads the action out of an answer to step `step`; `Err` says why the answer is not exactly an action.
+pub(crate) fn parse_answer(line: &[u8], step: u32) -> Result<Value, String> {
+    if let Some(plain) = PlainAnswer::read(line) {
+        return match plain.step {
+            Some(label) if label != u64::from(step) => Err(format!(
+                "answer is labelled \"step\": {label}, the step is {step}: {}",
+                excerpt(line)
+            )),
+            _ => Ok(Value::from(plain.action)),
+        };
+    }
+    let text =
+        std::str::from_utf8(line).map_err(|_| format!("answer is not UTF-8: {}", excerpt(line)))?;
+    let Fields(fields) = serde_json::from_str(text).map_err(|e| {
+        if e.is_data() {
+            format!("answer is not a JSON object: {}", excerpt(line))
+        } else {
+            format!("answer is not JSON: {}", excerpt(line))
+        }
+    })?;
+    let mut action = None;
+    let mut error = None;
+    let mut others = Vec::new();
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if fields[..i].iter().any(|(earlier, _)| earlier == name) {
+            return Err(format!("answer has {name:?} twice: {}", excerpt(line)));
+        }
+        match name.as_ref() {
+            "action" => action = Some(*value),
+            "error" => error = Some(*value),
+            "step" if value.get() == step.to_string() => {}
+            "step" => {
+                return Err(format!(
+                    "answer is labelled \"step\": {}, the step is {step}: {}",
+                    value.get(),
+                    excerpt(line)
+                ));
+            }
+            other => others.push(format!("{other:?}")),
+        }
+    }
+    match (action, error) {
+        (Some(_), Some(_)) => Err(format!(
+            "answer has both an action and an error: {}",
+            excerpt(line)
         )),
-        None => Err(format!(
+        (Some(_), None) if !others.is_empty() => Err(format!(
+            "answer has fields other than \"action\" and \"step\" ({}): {}",
+            others.join(", "),
+            excerpt(line)
+        )),
+        (Some(action), None) => {
+            exact_numbers(action.get())?;
+            serde_json::from_str(action.get()).map_err(|e| {
+                format!(
+                    "action is not JSON ({}): {}",
+                    without_position(&e),
+                    excerpt(line)
+                )
+            })
+        }
+        (None, Some(error)) => {
+            let error: Value = serde_json::from_str(error.get()).unwrap_or(Value::Null);
+            let error = error
+                .as_str()
+                .map_or_else(|| error.to_string(), str::to_string);
+            Err(format!(
+                "agent reported an error instead of an action: {error}"
+            ))
+        }
+        (None, None) => Err(format!(
             "answer has no \"action\" field: {}; answer with {{\"action\": ...}}",
             excerpt(line)
         )),
     }
+}
+
+/// A `serde_json` error without its line and column (answers are one line).
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// Checks that every number in the JSON text `json` reads as exactly the number written: `2`, `-0`, `2.0`,
+/// `2e0` and `0.5` do; `1e-400` (it would read as 0), `1e400` (no finite number) and `2.00000000000000001`
+/// (it would read as 2) do not.
+fn exact_numbers(json: &str) -> Result<(), String> {
+    let bytes = json.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // Skip the string, escapes included.
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let literal = &json[start..i];
+                if !reads_exactly(literal) {
+                    return Err(format!(
+                        "action number {literal} does not read as written (the nearest number is not exactly it)"
+                    ));
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Whether the number literal `literal` reads (as a JSON number) as exactly the number it writes.
+fn reads_exactly(literal: &str) -> bool {
+    // Short integers always do.
+    let digits = literal.strip_prefix('-').unwrap_or(literal);
+    if digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    let read = match serde_json::from_str::<Value>(literal) {
+        Ok(Value::Number(n)) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.to_string(),
+            (_, Some(u), _) => u.to_string(),
+            (_, _, Some(f)) if f.is_finite() => format!("{f:e}"),
+            _ => return false,
+        },
+        _ => return false,
+    };
+    match (decimal(literal), decimal(&read)) {
+        (Some(written), Some(read)) => written == read,
+        _ => false,
+    }
+}
+
+/// A number literal as `(negative, significant digits, exponent)`: the value is `0.digits × 10^exponent`;
+/// zero has no digits and no sign. `None` when `literal` is not a number.
+fn decimal(literal: &str) -> Option<(bool, String, i64)> {
+    let (negative, rest) = match literal.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, literal),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(at) => (&rest[..at], rest[at + 1..].parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let all: String = format!("{int}{frac}");
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let significant = all
+        .trim_start_matches('0')
+        .trim_end_matches('0')
+        .to_string();
+    if significant.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    let point = i64::try_from(int.len()).ok()? - i64::try_from(leading).ok()?;
+    Some((negative, significant, exponent.checked_add(point)?))
 }
 
 fn parse_object(line: &[u8]) -> Result<Map<String, Value>, String> {
@@ -184,7 +476,14 @@ mod tests {
         let cases: &[(&str, Result<Value, &str>)] = &[
             (r#"{"action": 2}"#, Ok(json!(2))),
             (r#"{"action": [1, 0], "step": 3}"#, Ok(json!([1, 0]))),
+            (r#"{"step": 3, "action": 1}"#, Ok(json!(1))),
             (r#"{"action": null}"#, Ok(Value::Null)),
+            (r#"{"action": 2.0}"#, Ok(json!(2.0))),
+            (r#"{"action": 2e0}"#, Ok(json!(2.0))),
+            (r#"{"action": -0}"#, Ok(json!(-0.0))),
+            (r#"{"action": 0.5}"#, Ok(json!(0.5))),
+            (r#"{"action": 18446744073709551615}"#, Ok(json!(u64::MAX))),
+            (r#"{"action": "1e-400"}"#, Ok(json!("1e-400"))),
             ("garbage", Err("answer is not JSON")),
             ("[1, 2]", Err("answer is not a JSON object")),
             (r#"{"move": 1}"#, Err("answer has no \"action\" field")),
@@ -192,9 +491,49 @@ mod tests {
                 r#"{"error": "ValueError: boom"}"#,
                 Err("agent reported an error instead of an action: ValueError: boom"),
             ),
+            (
+                r#"{"action": 2, "error": "boom"}"#,
+                Err("answer has both an action and an error"),
+            ),
+            (
+                r#"{"action": 2, "comment": "x"}"#,
+                Err("answer has fields other than \"action\" and \"step\" (\"comment\")"),
+            ),
+            (
+                r#"{"action": 2, "action": 1}"#,
+                Err("answer has \"action\" twice"),
+            ),
+            (
+                r#"{"action": 2, "step": 4}"#,
+                Err("answer is labelled \"step\": 4, the step is 3"),
+            ),
+            (
+                r#"{"action": 2, "step": 3.0}"#,
+                Err("answer is labelled \"step\": 3.0, the step is 3"),
+            ),
+            (
+                r#"{"action": 1e-400}"#,
+                Err("action number 1e-400 does not read as written"),
+            ),
+            (
+                r#"{"action": 1e400}"#,
+                Err("action number 1e400 does not read as written"),
+            ),
+            (
+                r#"{"action": 2.00000000000000001}"#,
+                Err("action number 2.00000000000000001 does not read as written"),
+            ),
+            (
+                r#"{"action": [1, 1e-400]}"#,
+                Err("action number 1e-400 does not read as written"),
+            ),
+            (
+                r#"{"action": 99999999999999999999}"#,
+                Err("action number 99999999999999999999 does not read as written"),
+            ),
         ];
         for (line, expected) in cases {
-            let got = parse_answer(line.as_bytes());
+            let got = parse_answer(line.as_bytes(), 3);
             match (expected, got) {
                 (Ok(want), Ok(got)) => assert_eq!(&got, want, "{line}"),
                 (Err(want), Err(got)) => assert!(
@@ -204,7 +543,54 @@ mod tests {
                 (want, got) => panic!("{line}: expected {want:?}, got {got:?}"),
             }
         }
-        assert!(parse_answer(b"\xff\xfe").unwrap_err().contains("not UTF-8"));
+        assert!(
+            parse_answer(b"\xff\xfe", 1)
+                .unwrap_err()
+                .contains("not UTF-8")
+        );
+    }
+
+    /// The quick reading of plain answers gives what the full reading gives, and leaves everything else to it.
+    #[test]
+    fn plain_answers_read_quickly_and_the_same() {
+        let plain = |action, step| Some(PlainAnswer { action, step });
+        let cases: &[(&str, Option<PlainAnswer>)] = &[
+            (r#"{"action":1}"#, plain(1, None)),
+            (r#"{"action":2,"step":12}"#, plain(2, Some(12))),
+            (r#" { "step" : 3 , "action" : -4 } "#, plain(-4, Some(3))),
+            (r#"{"action":0}"#, plain(0, None)),
+            (r#"{"action":-0}"#, None),
+            (r#"{"action":01}"#, None),
+            (r#"{"action":2.0}"#, None),
+            (r#"{"action":2e0}"#, None),
+            (r#"{"action":1234567890123456789}"#, None),
+            (r#"{"action":1,"action":2}"#, None),
+            (r#"{"action":1,"error":"x"}"#, None),
+            (r#"{"action":1,"step":-1}"#, None),
+            (r#"{"act\u0069on":1}"#, None),
+            (r#"{"action":1}x"#, None),
+            (r#"{"action":"1"}"#, None),
+            (r#"{"action":1,}"#, None),
+            (r#"{}"#, None),
+            ("", None),
+        ];
+        for (line, want) in cases {
+            let got = PlainAnswer::read(line.as_bytes());
+            assert_eq!(&got, want, "{line}");
+            if let Some(plain) = got {
+                let step = u32::try_from(plain.step.unwrap_or(5)).unwrap();
+                let full = serde_json::from_str::<Value>(line).unwrap();
+                assert_eq!(
+                    parse_answer(line.as_bytes(), step),
+                    Ok(full["action"].clone()),
+                    "{line}"
+                );
+                assert_eq!(
+                    answer_step(line.as_bytes()),
+                    full.get("step").and_then(Value::as_u64)
+                );
+            }
+        }
     }
 
     #[test]

@@ -79,17 +79,18 @@ impl Move {
     }
 }
 
-/// Judges the answer to `step` given within `budget`; `legal` checks and normalises the action (the
-/// environment's [`parse_action`](crate::envs::Environment::parse_action) for the player).
+/// Judges the answer to step `step` given within `budget`; `legal` checks and normalises the action (the
+/// environment's [`parse_action`](envs::Environment::parse_action) for the player).
 pub(super) fn answer(
     reply: Reply,
+    step: u32,
     budget: Duration,
     max_line_bytes: usize,
     legal: impl FnOnce(&Value) -> Result<Value, String>,
 ) -> Move {
     match reply {
         Reply::Line { line, elapsed } => {
-            let parsed = protocol::parse_answer(&line)
+            let parsed = protocol::parse_answer(&line, step)
                 .and_then(|raw| legal(&raw).map_err(|why| format!("invalid action: {why}")));
             match parsed {
                 Ok(action) => Move {
@@ -196,8 +197,8 @@ mod tests {
     #[test]
     fn step_answers() {
         let budget = Duration::from_millis(250);
-        let legal = |action: &Value| match action.as_i64() {
-            Some(n @ 0..=2) => Ok(json!(n)),
+        let legal = |action: &Value| match action.as_f64() {
+            Some(n) if [0.0, 1.0, 2.0].contains(&n) => Ok(json!(n as i64)),
             _ => Err(format!("{action} is no move")),
         };
         let expect = |status, action, elapsed_ms, fault| Expected {
@@ -233,6 +234,28 @@ mod tests {
                 ),
             ),
             (
+                line(r#"{"action": 2, "error": "boom"}"#),
+                expect(
+                    MoveStatus::InvalidAction,
+                    None,
+                    7,
+                    Some((AgentStatus::InvalidAction, "both an action and an error")),
+                ),
+            ),
+            (
+                line(r#"{"action": 1e-400}"#),
+                expect(
+                    MoveStatus::InvalidAction,
+                    None,
+                    7,
+                    Some((AgentStatus::InvalidAction, "does not read as written")),
+                ),
+            ),
+            (
+                line(r#"{"action": 2.0}"#),
+                expect(MoveStatus::Ok, Some(json!(2)), 7, None),
+            ),
+            (
                 too_long,
                 expect(
                     MoveStatus::InvalidAction,
@@ -262,7 +285,7 @@ mod tests {
         ];
         for (reply, want) in cases {
             let shown = format!("{reply:?}");
-            let judged = answer(reply, budget, 64, legal);
+            let judged = answer(reply, 3, budget, 64, legal);
             assert_eq!(judged.status, want.status, "{shown}");
             assert_eq!(judged.action, want.action, "{shown}");
             assert_eq!(

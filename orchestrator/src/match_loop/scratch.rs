@@ -1,6 +1,7 @@
-//! The agents' scratch directories: the directory of the match that holds them, and the size check that
-//! disqualifies an agent whose directory grows past `limits.scratch_mb`. The file-size rlimit caps each file;
-//! this check caps their sum.
+//! The agents' scratch directories: the directory of the match that holds them, and the check between steps
+//! that disqualifies an agent whose scratch space grows past `limits.scratch_mb` (the blocks of its directory
+//! plus those of files it deleted but keeps open) or whose threads outnumber `sandbox::THREADS`. The
+//! file-size rlimit caps each file; this check caps their sum.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -40,15 +41,29 @@ impl ScratchRoot {
     }
 }
 
-/// Why the scratch directory `dir` is over `scratch_mb` MiB or `SCRATCH_ENTRIES` entries; `None` while it
-/// is within both.
-pub(super) fn excess(dir: &Path, scratch_mb: u64) -> Option<String> {
+/// Why an agent is over its limits: more than `scratch_mb` MiB of scratch space (the blocks under `dir` plus
+/// the `unlinked` bytes of deleted files it keeps open) or `SCRATCH_ENTRIES` entries, or more than
+/// `sandbox::THREADS` threads; `None` while it is within them.
+pub(super) fn excess(
+    dir: &Path,
+    unlinked: u64,
+    threads: Option<u64>,
+    scratch_mb: u64,
+) -> Option<String> {
     let limit = scratch_mb.saturating_mul(1024 * 1024);
-    let (bytes, entries) = sandbox::scratch_usage(dir, SCRATCH_ENTRIES);
-    (bytes > limit || entries > SCRATCH_ENTRIES).then(|| {
+    let (listed, entries) = sandbox::scratch_usage(dir, SCRATCH_ENTRIES);
+    let bytes = listed.saturating_add(unlinked);
+    if bytes > limit || entries > SCRATCH_ENTRIES {
+        return Some(format!(
+            "disqualified: the scratch directory holds {bytes} bytes ({unlinked} of them in deleted files it keeps \
+             open) in {entries} entries, over the limit of {scratch_mb} MiB and {SCRATCH_ENTRIES} entries"
+        ));
+    }
+    let threads = threads?;
+    (threads > sandbox::THREADS).then(|| {
         format!(
-            "disqualified: the scratch directory holds {bytes} bytes in {entries} entries, over the limit of \
-             {scratch_mb} MiB and {SCRATCH_ENTRIES} entries"
+            "disqualified: {threads} threads, over the limit of {}",
+            sandbox::THREADS
         )
     })
 }

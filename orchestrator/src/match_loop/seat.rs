@@ -3,20 +3,22 @@
 //! A seat charges faults, spends the time bank, takes its agent out of the match and stops it; what a reply
 //! counts as is decided by [`super::judge`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
+use envs::Environment;
 use futures_util::future::join_all;
 use proto::outcome::{AgentOutcome, AgentStatus, Isolation};
 use proto::replay::MoveStatus;
 use proto::spec::MatchSpec;
 use serde_json::Value;
 
+use super::scratch;
+use super::think::Turn;
 use crate::agent::protocol;
-use crate::agent::{AgentProcess, Launch, ProcessLimits, Reply, Sent};
-use crate::envs::Environment;
+use crate::agent::{AgentProcess, Launch, ProcessLimits};
 use crate::report::Reporter;
-use crate::sandbox::Prepared;
+use crate::sandbox::{self, Prepared};
 
 /// One player's agent and its account.
 pub(super) struct Seat {
@@ -34,19 +36,15 @@ pub(super) struct Seat {
     stderr: String,
     bank: Duration,
     time_used: Duration,
+    /// All the time the agent thought, `init` and turns cut by the match deadline included: its part of the
+    /// match's time budget.
+    clock: Duration,
     /// CPU seconds the agent's processes used, sampled until they were stopped.
     cpu_seconds: f64,
     /// The isolation layers in force for the agent.
     isolation: Isolation,
     /// The agent's private writable directory, checked against `limits.scratch_mb`.
     scratch: Option<PathBuf>,
-}
-
-/// A `step` message sent to a seat's agent, waiting for its answer.
-pub(super) struct Asked {
-    sent: Sent,
-    /// The agent's CPU nanoseconds before the move, when per-move CPU is logged.
-    cpu_before: Option<u64>,
 }
 
 /// The seats of the agents of `spec`, in seat order, each with a full time bank.
@@ -67,6 +65,7 @@ pub(super) fn seats_of(spec: &MatchSpec) -> Vec<Seat> {
             stderr: String::new(),
             bank,
             time_used: Duration::ZERO,
+            clock: Duration::ZERO,
             cpu_seconds: 0.0,
             isolation: Isolation::default(),
             scratch: None,
@@ -82,10 +81,6 @@ impl Seat {
     /// How the move of an agent on move that is not asked goes: it is out for this reason.
     pub(super) fn absent_move(&self) -> MoveStatus {
         self.out.unwrap_or(MoveStatus::Crashed)
-    }
-
-    pub(super) fn scratch(&self) -> Option<&Path> {
-        self.scratch.as_deref()
     }
 
     /// Charges one error to the agent and tells the executor; `step` is `None` during init.
@@ -189,33 +184,61 @@ impl Seat {
         Some(self.process.insert(process))
     }
 
-    /// Waits for the answer to a sent message.
-    pub(super) async fn wait(&mut self, sent: Sent, budget: Duration, step: Option<u32>) -> Reply {
-        match self.process.as_mut() {
-            Some(process) => process.receive(sent, budget, step).await,
-            None => Reply::Gone("was stopped".into()),
-        }
+    /// Why the agent is over its scratch or thread limits ([`scratch::excess`]), `None` while it is within
+    /// them.
+    pub(super) fn excess(&self, scratch_mb: u64) -> Option<String> {
+        let dir = self.scratch.as_deref()?;
+        let process = self.process.as_ref();
+        let unlinked = process.map_or(0, AgentProcess::unlinked_bytes);
+        let threads = process
+            .and_then(AgentProcess::pid)
+            .and_then(sandbox::threads);
+        scratch::excess(dir, unlinked, threads, scratch_mb)
     }
 
-    /// Lets the agent run on its turn and stops it (SIGSTOP) off turn, so that it cannot compute on its
-    /// opponent's time.
-    pub(super) fn take_turn(&mut self, on_move: bool) {
+    pub(super) fn process_mut(&mut self) -> Option<&mut AgentProcess> {
+        self.process.as_mut()
+    }
+
+    /// Whether the agent is running (not stopped off turn).
+    pub(super) fn running(&self) -> bool {
+        self.process.as_ref().is_some_and(|p| !p.paused())
+    }
+
+    /// Stops the agent (SIGSTOP) so that it cannot compute while it has no turn.
+    pub(super) fn pause(&mut self) {
         if let Some(process) = self.process.as_mut() {
-            if on_move {
-                process.resume();
-            } else {
-                process.pause();
-            }
+            process.pause();
         }
     }
 
-    /// Sends the agent its `step` message when it still plays; `per_move_cpu` samples its CPU time first.
+    /// Lets a stopped agent run again (SIGCONT).
+    pub(super) fn resume(&mut self) {
+        if let Some(process) = self.process.as_mut() {
+            process.resume();
+        }
+    }
+
+    /// Adds thinking time to the agent's part of the match's time budget.
+    pub(super) fn add_clock(&mut self, time: Duration) {
+        self.clock += time;
+    }
+
+    /// The agent's part of the match's time budget so far.
+    pub(super) fn clock(&self) -> Duration {
+        self.clock
+    }
+
+    /// Sends the agent its `step` message when it still plays and returns its turn (within `step_ms` plus
+    /// the bank); `per_move_cpu` samples its CPU time first.
     pub(super) fn ask(
         &mut self,
         step: u32,
         env: &dyn Environment,
+        step_ms: Duration,
         per_move_cpu: bool,
-    ) -> Option<Asked> {
+    ) -> Option<Turn> {
+        let running = self.running();
         let process = self.process.as_mut().filter(|_| self.out.is_none())?;
         let bank_ms = u64::try_from(self.bank.as_millis()).unwrap_or(u64::MAX);
         let message = protocol::step_message(step, env.observation(self.player), bank_ms);
@@ -224,32 +247,24 @@ impl Seat {
         let cpu_before = per_move_cpu
             .then(|| process.sample_cpu().map(|(_, ns)| ns))
             .flatten();
-        Some(Asked {
-            sent: process.send(&message),
-            cpu_before,
-        })
+        let sent = process.send(&message);
+        let mut turn = Turn::new(self.player, sent, step_ms + self.bank, Some(step), running);
+        turn.cpu_before = cpu_before;
+        Some(turn)
     }
 
-    /// Waits for the answer to `asked` within `step_ms` plus the bank; returns the seat's player, that budget
-    /// and the reply.
-    pub(super) async fn answer(
-        &mut self,
-        asked: Asked,
-        step: u32,
-        step_ms: Duration,
-    ) -> (usize, Duration, Reply) {
-        let budget = step_ms + self.bank;
-        let reply = self.wait(asked.sent, budget, Some(step)).await;
-        if let Some(before) = asked.cpu_before {
-            let after = self
-                .process
-                .as_mut()
-                .and_then(AgentProcess::sample_cpu)
-                .map_or(before, |(_, ns)| ns);
-            let cpu_ms = after.saturating_sub(before) as f64 / 1e6;
-            tracing::debug!(player = self.player, step, cpu_ms, "agent move");
-        }
-        (self.player, budget, reply)
+    /// Logs the CPU time of a move at debug level, when it was sampled before the move.
+    pub(super) fn log_move_cpu(&mut self, step: u32, before: Option<u64>) {
+        let Some(before) = before else {
+            return;
+        };
+        let after = self
+            .process
+            .as_mut()
+            .and_then(AgentProcess::sample_cpu)
+            .map_or(before, |(_, ns)| ns);
+        let cpu_ms = after.saturating_sub(before) as f64 / 1e6;
+        tracing::debug!(player = self.player, step, cpu_ms, "agent move");
     }
 
     /// Counts `elapsed` as the agent's time: what goes over `step_ms` is drawn from the bank.

@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
-use proto::spec::MatchSpec;
+use envs::Environment;
+use proto::spec::{AgentSpec, MatchSpec};
 
 use super::PlayOptions;
 use super::seat::Seat;
 use crate::agent::{Launch, launch};
-use crate::envs::{self, Environment};
 use crate::report::Reporter;
 use crate::sandbox::{self, AgentBox, Prepared};
 
@@ -51,23 +51,19 @@ pub(super) fn prepare_seats(
     let mut prepared = Vec::new();
     let mut missing = Vec::new();
     for (seat, agent) in seats.iter_mut().zip(&spec.agents) {
-        let launch = match launch::resolve(&agent.dir, &options.python) {
-            Ok(launch) => launch,
-            Err(message) => {
-                seat.cannot_run(&message, reporter);
-                prepared.push(None);
-                continue;
-            }
-        };
-        let agent_box = AgentBox {
-            dir: &launch.dir,
-            scratch: scratch_root.join(format!("agent-{}", seat.player + 1)),
-            program: Path::new(&launch.program),
-            limits: &spec.limits,
+        let Some((launch, sandbox)) = prepare_seat(
+            spec,
+            options,
             turn_based,
+            scratch_root,
+            seat,
+            agent,
+            reporter,
+        )?
+        else {
+            prepared.push(None);
+            continue;
         };
-        let sandbox = sandbox::prepare(&options.sandbox, &agent_box)
-            .map_err(|e| format!("preparing the sandbox of agent {}: {e}", seat.agent_id))?;
         seat.sandboxed(&sandbox);
         for reason in sandbox::missing_required(&required, &sandbox.isolation, turn_based) {
             if !missing.contains(&reason) {
@@ -84,4 +80,75 @@ pub(super) fn prepare_seats(
         ));
     }
     Ok(prepared)
+}
+
+/// Resolves how one agent starts and prepares its sandbox; `None` for an agent that cannot run (charged).
+fn prepare_seat(
+    spec: &MatchSpec,
+    options: &PlayOptions,
+    turn_based: bool,
+    scratch_root: &Path,
+    seat: &mut Seat,
+    agent: &AgentSpec,
+    reporter: &Reporter,
+) -> Result<Option<(Launch, Prepared)>, String> {
+    let mut launch = match launch::resolve(&agent.dir, &options.python) {
+        Ok(launch) => launch,
+        Err(message) => {
+            seat.cannot_run(&message, reporter);
+            return Ok(None);
+        }
+    };
+    let shared = spec
+        .agents
+        .iter()
+        .filter(|other| same_dir(&other.dir, &launch.dir))
+        .count()
+        > 1;
+    let scratch = scratch_root.join(format!("agent-{}", seat.player + 1));
+    if launch.is_manifest() {
+        let resolved = sandbox::resolve_program(
+            &options.sandbox,
+            &agent_box(&launch, &scratch, !shared, spec, turn_based),
+            &launch.program,
+        );
+        match resolved {
+            Ok(program) => launch.program = program.into_os_string(),
+            Err(message) => {
+                seat.cannot_run(&message, reporter);
+                return Ok(None);
+            }
+        }
+    }
+    let agent = agent_box(&launch, &scratch, !shared, spec, turn_based);
+    let sandbox = sandbox::prepare(&options.sandbox, &agent)
+        .map_err(|e| format!("preparing the sandbox of agent {}: {e}", seat.agent_id))?;
+    Ok(Some((launch, sandbox)))
+}
+
+/// What the sandbox of an agent started as `launch` needs to know.
+fn agent_box<'a>(
+    launch: &'a Launch,
+    scratch: &Path,
+    own_dir: bool,
+    spec: &'a MatchSpec,
+    turn_based: bool,
+) -> AgentBox<'a> {
+    AgentBox {
+        dir: &launch.dir,
+        scratch: scratch.to_path_buf(),
+        runtime: &launch.runtime,
+        interpreter: (!launch.is_manifest()).then(|| Path::new(&launch.program)),
+        own_dir,
+        limits: &spec.limits,
+        turn_based,
+    }
+}
+
+/// Whether two agent directories are the same directory.
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }

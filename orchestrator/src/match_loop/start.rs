@@ -1,64 +1,61 @@
-//! Starting a [`Match`]: every prepared agent is spawned in its sandbox and sent `init`, then all are
-//! awaited (concurrently) for `ready` within `init_ms`. An agent that does not get ready is charged and out.
+//! Starting a [`Match`]: every prepared agent is spawned in its sandbox and sent `init`, then each gets its
+//! turn to answer `ready` within `init_ms`, one after the other (see [`super::think`]). An agent that does not
+//! get ready is charged and out.
 
 use std::time::Duration;
 
-use futures_util::future::join_all;
 use proto::replay::MoveStatus;
 
+use super::think::Turn;
 use super::{Match, judge, setup};
-use crate::agent::{ProcessLimits, Sent, protocol};
+use crate::agent::{ProcessLimits, protocol};
 
 impl Match<'_> {
-    /// Starts every prepared agent and waits for each to answer `ready`.
-    pub(super) async fn start(&mut self, prepared: Vec<setup::Start>) {
-        let receipts = self.spawn(prepared);
-        self.await_ready(receipts).await;
+    /// Starts every prepared agent and waits for each to answer `ready`; false when the match deadline came
+    /// first.
+    pub(super) async fn start(&mut self, prepared: Vec<setup::Start>) -> bool {
+        let turns = self.spawn(prepared);
+        self.await_ready(turns).await
     }
 
-    /// Spawns every prepared agent and sends it `init`; returns the receipts in seat order, `None` for
-    /// agents that did not start.
-    fn spawn(&mut self, prepared: Vec<setup::Start>) -> Vec<Option<Sent>> {
+    /// Spawns every prepared agent and sends it `init`; returns their turns in seat order.
+    fn spawn(&mut self, prepared: Vec<setup::Start>) -> Vec<Turn> {
         let limits = &self.spec.limits;
         let process_limits = ProcessLimits {
             max_line_bytes: limits.max_line_bytes,
             stderr_bytes: limits.stderr_bytes,
         };
+        let budget = Duration::from_millis(limits.init_ms);
         let config = self.env.config();
         let players = self.seats.len();
-        let mut receipts = Vec::new();
+        let mut turns = Vec::new();
         for (seat, prepared) in self.seats.iter_mut().zip(prepared) {
             let player = seat.player;
-            let receipt = prepared.and_then(|(launch, sandbox)| {
-                let process = seat.spawn(&launch, sandbox, process_limits, self.reporter)?;
-                let environment = &self.spec.environment;
-                let init = protocol::init_message(player, players, environment, &config, limits);
-                Some(process.send(&init))
-            });
-            receipts.push(receipt);
+            let Some((launch, sandbox)) = prepared else {
+                continue;
+            };
+            let Some(process) = seat.spawn(&launch, sandbox, process_limits, self.reporter) else {
+                continue;
+            };
+            let environment = &self.spec.environment;
+            let init = protocol::init_message(player, players, environment, &config, limits);
+            let sent = process.send(&init);
+            turns.push(Turn::new(player, sent, budget, None, true));
         }
-        receipts
+        turns
     }
 
-    /// Waits (concurrently) for the answers to `init` within `init_ms`, judges them, and takes out the
-    /// agents that did not get ready.
-    async fn await_ready(&mut self, receipts: Vec<Option<Sent>>) {
+    /// Lets the agents answer `init` within `init_ms`, judges the answers, and takes out the agents that did
+    /// not get ready; false when the match deadline came first.
+    async fn await_ready(&mut self, turns: Vec<Turn>) -> bool {
+        let Some(answered) = self.think(turns).await else {
+            return false;
+        };
         let limits = &self.spec.limits;
-        let budget = Duration::from_millis(limits.init_ms);
-        let waits = self
-            .seats
-            .iter_mut()
-            .zip(receipts)
-            .filter_map(|(seat, receipt)| {
-                let receipt = receipt?;
-                Some(async move {
-                    let reply = seat.wait(receipt, budget, None).await;
-                    (seat, reply)
-                })
-            });
         let mut failed = Vec::new();
-        for (seat, reply) in join_all(waits).await {
-            match judge::ready(reply, limits) {
+        for answer in answered {
+            let seat = &mut self.seats[answer.player];
+            match judge::ready(answer.reply, limits) {
                 Some(fault) => {
                     seat.charge(fault.status, None, &fault.message, self.reporter);
                     failed.push(seat.player);
@@ -69,5 +66,6 @@ impl Match<'_> {
         for player in failed {
             self.seats[player].retire(MoveStatus::Crashed).await;
         }
+        true
     }
 }

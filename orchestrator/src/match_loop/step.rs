@@ -1,5 +1,5 @@
-//! One step of a [`Match`]: pause the agents off turn, send every observation, wait for the answers
-//! (concurrently, within the match deadline), judge them, step the environment, then render, report and
+//! One step of a [`Match`]: send every observation, let the players on move think one after the other (the
+//! others stopped, within the match deadline), judge the answers, step the environment, then render, report and
 //! record the step and police the seats (scratch directories, error limit).
 //!
 //! The step loop is the hot path of a match: a step allocates and calls into the kernel only for what the
@@ -8,17 +8,15 @@
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
+use envs::StepResult;
 use proto::outcome::AgentStatus;
 use proto::replay::MoveStatus;
 use serde_json::Value;
-use tokio::time::timeout_at;
 
-use super::scratch::{self, SCRATCH_WALK_EVERY};
+use super::scratch::SCRATCH_WALK_EVERY;
 use super::seat::Seat;
+use super::think::{self, Answered, Turn};
 use super::{Match, Stop, judge};
-use crate::agent::Reply;
-use crate::envs::StepResult;
 use crate::replay::StepRecord;
 
 /// The moves of one step, in seat order.
@@ -37,11 +35,6 @@ impl Match<'_> {
         }
         let step = self.steps + 1;
         let movers = self.env.to_move();
-        if self.turn_based {
-            for seat in &mut self.seats {
-                seat.take_turn(movers.contains(&seat.player));
-            }
-        }
         let Some(replies) = self.ask(step, &movers).await else {
             return ControlFlow::Break(Stop::MatchTimeout);
         };
@@ -52,33 +45,26 @@ impl Match<'_> {
         self.police(step, result.done).await
     }
 
-    /// Sends every observation before any answer is awaited, then waits for the answers; `None` when the
-    /// match deadline passed first.
-    async fn ask(&mut self, step: u32, movers: &[usize]) -> Option<Vec<(usize, Duration, Reply)>> {
-        let mut asked: Vec<_> = (0..self.seats.len()).map(|_| None).collect();
+    /// Sends every observation before any answer is awaited, then lets the players on move think one after
+    /// the other (see [`super::think`]); `None` when the match deadline passed first.
+    async fn ask(&mut self, step: u32, movers: &[usize]) -> Option<Vec<Answered>> {
         let per_move_cpu = tracing::enabled!(tracing::Level::DEBUG);
-        for &player in movers {
-            if let Some(seat) = self.seats.get_mut(player) {
-                asked[player] = seat.ask(step, self.env.as_ref(), per_move_cpu);
-            }
-        }
         let step_ms = Duration::from_millis(self.spec.limits.step_ms);
-        let answers = self
-            .seats
-            .iter_mut()
-            .zip(asked)
-            .filter_map(|(seat, asked)| Some(seat.answer(asked?, step, step_ms)));
-        timeout_at(self.deadline, join_all(answers)).await.ok()
+        let env = self.env.as_ref();
+        let seats = &mut self.seats;
+        let turns: Vec<Turn> = think::order(movers, step)
+            .filter_map(|player| seats.get_mut(player)?.ask(step, env, step_ms, per_move_cpu))
+            .collect();
+        let answered = self.think(turns).await?;
+        for answer in &answered {
+            self.seats[answer.player].log_move_cpu(step, answer.cpu_before);
+        }
+        Some(answered)
     }
 
     /// Judges the replies, charges the faults and the time, and takes out agents that are gone. Players on
     /// move keep the default action unless they answered a legal one.
-    async fn judge(
-        &mut self,
-        step: u32,
-        movers: &[usize],
-        replies: Vec<(usize, Duration, Reply)>,
-    ) -> Moves {
+    async fn judge(&mut self, step: u32, movers: &[usize], replies: Vec<Answered>) -> Moves {
         let limits = &self.spec.limits;
         let step_ms = Duration::from_millis(limits.step_ms);
         let players = self.seats.len();
@@ -94,9 +80,15 @@ impl Match<'_> {
             }
         }
         let mut gone = Vec::new();
-        for (player, budget, reply) in replies {
+        for Answered {
+            player,
+            budget,
+            reply,
+            ..
+        } in replies
+        {
             let env = self.env.as_ref();
-            let judged = judge::answer(reply, budget, limits.max_line_bytes, |raw| {
+            let judged = judge::answer(reply, step, budget, limits.max_line_bytes, |raw| {
                 env.parse_action(player, raw)
             });
             let seat = &mut self.seats[player];
@@ -164,10 +156,7 @@ impl Match<'_> {
                 .is_none_or(|at| at.elapsed() >= SCRATCH_WALK_EVERY)
         {
             for seat in self.seats.iter_mut().filter(|s| s.playing()) {
-                let Some(message) = seat
-                    .scratch()
-                    .and_then(|dir| scratch::excess(dir, limits.scratch_mb))
-                else {
+                let Some(message) = seat.excess(limits.scratch_mb) else {
                     continue;
                 };
                 seat.charge(

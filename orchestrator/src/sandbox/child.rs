@@ -1,10 +1,12 @@
 //! The only code of the workspace that uses `unsafe`: what an agent's child process does between `fork` and
-//! `exec`, and two read-only kernel probes.
+//! `exec`, two read-only kernel probes, and the short-lived child that kills the processes of a dedicated
+//! agent user.
 //!
 //! Everything the child needs is prepared in the parent ([`ChildSetup`]): rlimit values, C strings, the
 //! Landlock ruleset descriptor and the seccomp programs. Between `fork` and `exec` only async-signal-safe
-//! system calls run (`prctl`, `getpid`, `getppid`, `open`, `write`, `close`, `setrlimit`, `close_range`,
-//! `fcntl`, `syscall`); nothing allocates, locks or logs.
+//! system calls run (`prctl`, `getpid`, `getppid`, `open`, `write`, `close`, `setrlimit`, `unshare`, `mount`,
+//! `mkdir`, `setgroups`, `setresgid`, `setresuid`, `close_range`, `fcntl`, `syscall`); nothing allocates,
+//! locks or logs.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -32,10 +34,13 @@ const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
 /// `LANDLOCK_CREATE_RULESET_VERSION`.
 const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
 
-/// What the child applies to itself, in this order: parent-death signal, OOM score, rlimits, capabilities,
+/// What the child applies to itself, in this order: OOM score, rlimits, the capability bounding and ambient
+/// sets, the passage to a private installation, the dedicated user, parent-death signal (a change of user clears it), the other capability sets,
 /// inherited descriptors, no-new-privileges, Landlock, seccomp.
 #[derive(Debug, Default)]
 pub struct ChildSetup {
+    /// The dedicated `(uid, gid)` the agent runs as, without supplementary groups.
+    pub identity: Option<(libc::uid_t, libc::gid_t)>,
     /// The orchestrator's pid; a child whose parent already died exits instead of running unsupervised.
     pub parent_pid: Option<libc::pid_t>,
     /// `/proc/self/oom_score_adj`, when the agent should be the first victim of the OOM killer.
@@ -53,7 +58,26 @@ pub struct ChildSetup {
     pub landlock_proc_self: Option<(CString, u64)>,
     /// seccomp programs, installed in order; [`PID_PLACEHOLDER`] is replaced with the child's pid.
     pub seccomp: Vec<BpfProgram>,
+    /// Private directories the dedicated user must pass, made passable in the agent's own mount namespace.
+    pub passage: Option<Passage>,
 }
+
+/// Directories on the way to an installation that a dedicated user cannot search (such as a Python under
+/// `/root`), made passable for one agent only: in a mount namespace of its own, each is covered with an empty
+/// tmpfs that everyone may search, and the installations are bound back at their own paths. The rest of what
+/// the covered directory held is out of the agent's sight.
+#[derive(Debug, Default)]
+pub struct Passage {
+    /// Directories to cover.
+    pub covers: Vec<CString>,
+    /// Directories to create on the covers, parents first.
+    pub dirs: Vec<CString>,
+    /// Installations to bind back at their own paths (the mount points are among `dirs`).
+    pub binds: Vec<CString>,
+}
+
+/// Installations a passage binds back at most.
+pub const PASSAGE_BINDS: usize = 4;
 
 impl ChildSetup {
     /// Registers the setup to run in the child between `fork` and `exec`.
@@ -69,13 +93,6 @@ impl ChildSetup {
 
     /// Applies every prepared layer to the calling (child) process.
     fn apply(&mut self) -> io::Result<()> {
-        if let Some(parent) = self.parent_pid {
-            check(set_parent_death_signal())?;
-            // SAFETY: getppid has no preconditions.
-            if unsafe { libc::getppid() } != parent {
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
-        }
         if let Some(path) = &self.oom_score_path {
             write_oom_score(path);
         }
@@ -89,7 +106,24 @@ impl ChildSetup {
             check(unsafe { libc::setrlimit(resource as _, &limit) })?;
         }
         if self.drop_capabilities {
-            drop_capabilities()?;
+            // Dropping from the bounding set needs CAP_SETPCAP, which a change of user takes away.
+            drop_bounding_and_ambient();
+        }
+        if let Some(passage) = &self.passage {
+            open_passage(passage)?;
+        }
+        if let Some((uid, gid)) = self.identity {
+            become_user(uid, gid)?;
+        }
+        if let Some(parent) = self.parent_pid {
+            check(set_parent_death_signal())?;
+            // SAFETY: getppid has no preconditions.
+            if unsafe { libc::getppid() } != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+        }
+        if self.drop_capabilities {
+            clear_capabilities()?;
         }
         if self.close_fds {
             mark_fds_close_on_exec();
@@ -147,8 +181,8 @@ fn write_oom_score(path: &CString) {
     }
 }
 
-/// Empties every capability set so that not even a root agent keeps privileges, across `exec` too.
-fn drop_capabilities() -> io::Result<()> {
+/// Empties the bounding and ambient capability sets, so that no `exec` can gain a capability back.
+fn drop_bounding_and_ambient() {
     for cap in 0..64 {
         // SAFETY: prctl with integer arguments only. EINVAL (no such capability) is expected and ignored.
         unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
@@ -163,6 +197,99 @@ fn drop_capabilities() -> io::Result<()> {
             0,
         )
     };
+}
+
+/// Enters a mount namespace of its own and makes the directories of `passage` passable there. The
+/// installations are opened before they are covered (a bind mount's source must be of this namespace) and
+/// bound back through `/proc/self/fd`.
+fn open_passage(passage: &Passage) -> io::Result<()> {
+    let none = std::ptr::null::<libc::c_char>();
+    let mut held = [-1; PASSAGE_BINDS];
+    if passage.binds.len() > PASSAGE_BINDS {
+        return Err(io::Error::from_raw_os_error(libc::E2BIG));
+    }
+    // SAFETY: unshare, mount, open, mkdir and close with valid NUL-terminated strings (or null where the
+    // kernel allows it) and integer flags; every string outlives the call that uses it.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        // Nothing mounted here reaches the machine's namespace.
+        check(libc::mount(
+            none,
+            c"/".as_ptr(),
+            none,
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ))?;
+        for (fd, bind) in held.iter_mut().zip(&passage.binds) {
+            *fd = libc::open(bind.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+            check(*fd)?;
+        }
+        for cover in &passage.covers {
+            check(libc::mount(
+                c"tmpfs".as_ptr(),
+                cover.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                c"mode=0755,size=64k".as_ptr().cast(),
+            ))?;
+        }
+        for dir in &passage.dirs {
+            if libc::mkdir(dir.as_ptr(), 0o755) == -1
+                && io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST)
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        for (&fd, target) in held.iter().zip(&passage.binds) {
+            let mut source = [0u8; 32];
+            proc_fd_path(fd, &mut source);
+            check(libc::mount(
+                source.as_ptr().cast(),
+                target.as_ptr(),
+                none,
+                libc::MS_BIND | libc::MS_REC,
+                std::ptr::null(),
+            ))?;
+            libc::close(fd);
+        }
+    }
+    Ok(())
+}
+
+/// Writes `/proc/self/fd/<fd>` and a NUL into `out`, without allocating.
+fn proc_fd_path(fd: libc::c_int, out: &mut [u8; 32]) {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
+    out[..PREFIX.len()].copy_from_slice(PREFIX);
+    let mut digits = [0u8; 10];
+    let mut n = fd.unsigned_abs();
+    let mut count = 0;
+    loop {
+        digits[count] = b'0' + (n % 10) as u8;
+        count += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in 0..count {
+        out[PREFIX.len() + i] = digits[count - 1 - i];
+    }
+    out[PREFIX.len() + count] = 0;
+}
+
+/// Switches to `uid` and `gid` for good (real, effective and saved), with no supplementary groups.
+fn become_user(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
+    // SAFETY: setgroups with an empty list, setresgid and setresuid take integers only.
+    unsafe {
+        check(libc::setgroups(0, std::ptr::null()))?;
+        check(libc::setresgid(gid, gid, gid))?;
+        check(libc::setresuid(uid, uid, uid))
+    }
+}
+
+/// Empties the effective, permitted and inheritable capability sets, so that not even a root agent keeps
+/// privileges.
+fn clear_capabilities() -> io::Result<()> {
     #[repr(C)]
     struct CapHeader {
         version: u32,
@@ -314,9 +441,60 @@ pub fn landlock_abi() -> Result<i32, String> {
     }
 }
 
+/// Kills every process of the dedicated user `uid` (group `gid`): a short-lived child becomes that user and
+/// sends SIGKILL to every process it may signal, which are exactly that user's (`kill(-1)` spares the
+/// sender), then exits without running anything.
+pub fn kill_user(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new("kill-agent-user");
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let closure = move || -> io::Result<()> {
+        become_user(uid, gid)?;
+        // SAFETY: kill and _exit with integer arguments; the child ends here, before `exec`.
+        unsafe {
+            libc::kill(-1, libc::SIGKILL);
+            libc::_exit(0)
+        }
+    };
+    // SAFETY: the closure runs in the forked child and makes async-signal-safe system calls only.
+    unsafe {
+        command.pre_exec(closure);
+    }
+    let status = command.status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "the killing child ended with {status}"
+        )))
+    }
+}
+
 /// Clock ticks per second, the unit of CPU times in `/proc/<pid>/stat`.
 pub fn clock_ticks() -> Option<u64> {
     // SAFETY: sysconf with a constant name has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     u64::try_from(ticks).ok().filter(|&t| t > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_fd_paths_are_written_without_allocating() {
+        for (fd, want) in [
+            (0, "/proc/self/fd/0"),
+            (9, "/proc/self/fd/9"),
+            (1234, "/proc/self/fd/1234"),
+        ] {
+            let mut out = [0u8; 32];
+            proc_fd_path(fd, &mut out);
+            let end = out.iter().position(|&b| b == 0).unwrap();
+            assert_eq!(&out[..end], want.as_bytes());
+        }
+    }
 }

@@ -1,10 +1,12 @@
-//! The agents' Landlock ruleset: read-only access to the runtime and the agent's own directory, a writable
-//! private scratch directory, no TCP bind or connect, and (where the kernel has scopes) no abstract Unix
-//! sockets or signals reaching outside the agent's domain.
+//! The agents' Landlock ruleset: read-only access to the runtime, the agent's own directory and what the
+//! operator configured, a writable private scratch directory, no TCP bind or connect, and (where the kernel
+//! has scopes) no abstract Unix sockets or signals reaching outside the agent's domain. What an agent may read
+//! never comes from what the agent says: an `agent.toml` command is resolved inside that set.
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+use super::{AgentBox, SandboxOptions};
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, PathBeneath, PathFd, Ruleset, RulesetAttr,
     RulesetCreatedAttr, Scope,
@@ -55,6 +57,72 @@ pub const RUNTIME_PATHS: &[&str] = &[
 
 /// Devices an agent may read and write.
 pub const DEVICES: &[&str] = &["/dev/null"];
+
+/// What the agent may read and run: the system runtime, its own directory, the installation of the
+/// interpreter the operator configured, and the operator's extra paths; all canonical, never `/`. Nothing
+/// here comes from what the agent says (an `agent.toml` command only runs when it lies inside this set).
+pub fn read_paths(options: &SandboxOptions, agent: &AgentBox<'_>) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = RUNTIME_PATHS.iter().map(PathBuf::from).collect();
+    paths.push(agent.dir.to_path_buf());
+    paths.extend(agent.runtime.iter().cloned());
+    paths.extend(options.read_paths.iter().cloned());
+    let mut canonical: Vec<PathBuf> = paths
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .filter(|p| p.parent().is_some())
+        .collect();
+    canonical.sort();
+    canonical.dedup();
+    canonical
+}
+
+/// Resolves `program`, the command an `agent.toml` names (a path, or a name looked up on the agents'
+/// `PATH`), to a file inside what the agent may read and run, without widening that set: a name is looked
+/// up in the `PATH` directories in order and the first match inside the set wins. `Err` is a message for the
+/// agent's author when the program exists only outside the set; a program that does not exist is returned
+/// as it is, to fail at start with the system's own message.
+pub fn resolve_program(
+    options: &SandboxOptions,
+    agent: &AgentBox<'_>,
+    program: &std::ffi::OsStr,
+) -> Result<PathBuf, String> {
+    let given = PathBuf::from(program);
+    let candidates: Vec<PathBuf> = if given.to_string_lossy().contains('/') {
+        vec![given.clone()]
+    } else {
+        std::env::var_os("PATH")
+            .map(|path| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join(program))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let allowed = read_paths(options, agent);
+    let mut outside = None;
+    for candidate in candidates {
+        let Ok(real) = candidate.canonicalize() else {
+            continue;
+        };
+        if !real.is_file() {
+            continue;
+        }
+        if allowed.iter().any(|dir| real.starts_with(dir)) {
+            return Ok(candidate);
+        }
+        outside.get_or_insert(real);
+    }
+    match outside {
+        None => Ok(given),
+        Some(real) => Err(format!(
+            "agent.toml: command {} is {}, outside what agents may run (their own directory, the system's \
+             /usr, /bin and /lib, and the directories the operator added); ship the program in the agent's \
+             directory and name it as ./program",
+            given.display(),
+            real.display()
+        )),
+    }
+}
 
 /// Creates the ruleset for `paths` on a kernel with Landlock `abi`.
 pub fn build(abi: i32, paths: &Paths) -> Result<Built, String> {

@@ -1,14 +1,21 @@
 //! Shared helpers of the orchestrator's integration tests: agent directories copied into a temp dir, spec
-//! files, running the real binary, reading its result and replay, and checking that no agent process survived.
+//! files, running the real binary (a match, or `check-agent`), reading its result and replay, and checking that no
+//! agent process survived.
 
 #![allow(dead_code)]
 
+pub mod python;
+
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use proto::outcome::{AgentOutcome, AgentStatus, MatchOutcome, MatchStatus};
+use proto::process::orchestrator::{AgentCheck, CheckAgent, Exit, LogFormat};
 use proto::replay::Replay;
 use serde_json::{Value, json};
+
+pub use python::agent_python;
 
 /// The orchestrator binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_orchestrator");
@@ -43,6 +50,30 @@ pub struct Arena {
     pub config: Value,
     pub limits: Value,
     pub seed: u64,
+    /// The unprivileged uid the orchestrator runs as (through `setpriv`), `None` for the test's own user.
+    user: Option<u32>,
+}
+
+/// How the orchestrator of a test runs: as the test's user (root on CI: agents then get dedicated users), or
+/// under an unprivileged uid of its own, where the filters alone must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    AsIs,
+    Unprivileged,
+}
+
+/// The unprivileged uid (and gid) tests run the orchestrator as; outside the orchestrator's agent range.
+pub const UNPRIVILEGED_UID: u32 = 2_999_001;
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
 }
 
 /// What one run of the binary left behind.
@@ -67,14 +98,31 @@ impl Arena {
     /// A match of `environment` with its default config and small limits.
     #[track_caller]
     pub fn game(environment: &str) -> Self {
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        // Agents with dedicated users must reach their directories: searchable, not listable.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))
+            .expect("opening the temp dir");
         Self {
-            dir: tempfile::tempdir().expect("creating a temp dir"),
+            dir,
             environment: environment.to_string(),
             agents: Vec::new(),
             config: json!({}),
             limits: json!({ "init_ms": 10_000, "step_ms": 500, "bank_ms": 0, "max_errors": 3 }),
             seed: 42,
+            user: None,
         }
+    }
+
+    /// Runs the orchestrator in `mode`. `Unprivileged` needs root to switch users; a test that is not root
+    /// already runs unprivileged.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.user = (mode == Mode::Unprivileged && is_root()).then_some(UNPRIVILEGED_UID);
+        if mode == Mode::Unprivileged && !is_root() {
+            println!(
+                "the tests do not run as root: the orchestrator runs unprivileged as the test's user"
+            );
+        }
+        self
     }
 
     /// Seats an agent: a copy of `source` (so that agents may write into their directory).
@@ -145,9 +193,27 @@ impl Arena {
     #[track_caller]
     pub fn command(&self, extra: &[&str]) -> std::process::Command {
         let spec = self.write_spec();
-        let mut command = std::process::Command::new(BIN);
+        let mut command = match self.user {
+            Some(uid) => {
+                // The orchestrator's user owns the match's files, as in a pod.
+                chown_tree(self.dir.path(), uid);
+                let mut command = std::process::Command::new("setpriv");
+                command
+                    .arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={uid}"))
+                    .arg("--clear-groups")
+                    .arg("--")
+                    .arg(BIN);
+                command
+            }
+            None => std::process::Command::new(BIN),
+        };
+        if !extra.contains(&"--python") {
+            command.arg("run").arg("--python").arg(agent_python());
+        } else {
+            command.arg("run");
+        }
         command
-            .arg("run")
             .arg("--spec")
             .arg(&spec)
             .arg("--result-file")
@@ -367,6 +433,36 @@ impl Run {
     }
 }
 
+/// Runs `check-agent` on `dir` with `memory_mb` and `timeout_ms`; it must have printed its report.
+#[track_caller]
+pub fn check_agent(dir: &Path, memory_mb: u64, timeout_ms: u64) -> AgentCheck {
+    let args = CheckAgent {
+        dir: dir.to_path_buf(),
+        python: None,
+        memory_mb,
+        timeout_ms,
+        log_format: LogFormat::Json,
+    }
+    .args();
+    let output = std::process::Command::new(BIN).args(args).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(Exit::Finished.code())),
+        "{output:?}"
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+/// The pids listed in a `pids` file an agent wrote.
+pub fn read_pids(path: &Path) -> Vec<i32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
 /// Whether a process exists and is not a zombie.
 pub fn is_alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -398,6 +494,20 @@ fn process_state(stat: &str) -> Option<char> {
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
+/// Hands a directory tree to `uid` (and the group of the same number).
+#[track_caller]
+pub fn chown_tree(path: &Path, uid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).expect("handing over a test file");
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        for entry in std::fs::read_dir(path)
+            .expect("listing a test dir")
+            .flatten()
+        {
+            chown_tree(&entry.path(), uid);
+        }
+    }
+}
+
 /// Copies a directory tree (files and subdirectories), keeping file modes.
 #[track_caller]
 pub fn copy_dir(from: &Path, to: &Path) {
@@ -413,4 +523,151 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).expect("copying an agent file");
         }
     }
+}
+
+/// Declares, inside a module named `$name`, a test running `$body(Mode::AsIs)` and one running
+/// `$body(Mode::Unprivileged)`: every hostile case holds whichever user the orchestrator runs as.
+#[macro_export]
+macro_rules! in_both_modes {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[test]
+            fn as_is() {
+                super::$body(super::support::Mode::AsIs)
+            }
+
+            #[test]
+            fn unprivileged() {
+                super::$body(super::support::Mode::Unprivileged)
+            }
+        }
+    };
+}
+
+impl Arena {
+    /// Writes the plan of the `attacker` agent seated as `id` (see `tests/agents/hostile/attacker`).
+    #[track_caller]
+    pub fn plan(self, id: &str, plan: Value) -> Self {
+        let path = self.agent_dir(id).join("plan.json");
+        std::fs::write(path, serde_json::to_vec(&plan).unwrap()).expect("writing the plan");
+        self
+    }
+}
+
+impl Run {
+    /// The attacks the agent `id` reported as denied, and those it reported as anything else.
+    #[track_caller]
+    pub fn attacks(&self, id: &str) -> (Vec<String>, Vec<String>) {
+        let mut denied = Vec::new();
+        let mut other = Vec::new();
+        for line in self.agent(id).stderr_tail.lines() {
+            let Some((name, result)) = line
+                .strip_prefix("attack ")
+                .and_then(|l| l.split_once(": "))
+            else {
+                continue;
+            };
+            if result.starts_with("denied") {
+                denied.push(name.to_string());
+            } else {
+                other.push(line.to_string());
+            }
+        }
+        (denied, other)
+    }
+
+    /// Checks that the agent `id` reported every attack of `names` as denied.
+    #[track_caller]
+    pub fn assert_denied(&self, id: &str, names: &[&str]) {
+        let (denied, other) = self.attacks(id);
+        for name in names {
+            assert!(
+                denied.iter().any(|d| d == name),
+                "attack {name} was not denied: {other:?}\n{}",
+                self.agent(id).stderr_tail
+            );
+        }
+    }
+
+    /// Checks that the agent `id` played the whole match unaffected: no error, not out.
+    #[track_caller]
+    pub fn assert_unaffected(&self, id: &str) {
+        let agent = self.agent(id);
+        assert_eq!(agent.status, AgentStatus::Ok, "{agent:?}");
+        assert_eq!(agent.errors, 0, "{agent:?}");
+    }
+}
+
+/// Files of the host an agent must not change: a root-owned 0600 canary and a copy of a system binary,
+/// in a directory of their own.
+pub struct Canaries {
+    pub dir: tempfile::TempDir,
+    pub canary: PathBuf,
+    pub binary: PathBuf,
+    before: Vec<String>,
+}
+
+impl Canaries {
+    #[track_caller]
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("creating the canaries' dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let canary = dir.path().join("canary");
+        std::fs::write(&canary, "canary: nobody may read or change this\n").unwrap();
+        std::fs::set_permissions(&canary, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let binary = dir.path().join("true");
+        std::fs::copy("/bin/true", &binary).expect("copying a system binary");
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut canaries = Self {
+            dir,
+            canary,
+            binary,
+            before: Vec::new(),
+        };
+        canaries.before = canaries.state();
+        canaries
+    }
+
+    /// Mode, owner, times, content and extended attributes of every file.
+    fn state(&self) -> Vec<String> {
+        use std::os::unix::fs::MetadataExt;
+        [&self.canary, &self.binary]
+            .iter()
+            .map(|path| {
+                let meta = std::fs::metadata(path).expect("a canary file");
+                let content = std::fs::read(path).expect("reading a canary");
+                format!(
+                    "{}: mode {:o} owner {}:{} mtime {}.{} size {} sum {} xattrs {:?}",
+                    path.display(),
+                    meta.mode(),
+                    meta.uid(),
+                    meta.gid(),
+                    meta.mtime(),
+                    meta.mtime_nsec(),
+                    meta.len(),
+                    content.iter().map(|&b| u64::from(b)).sum::<u64>(),
+                    xattrs(path)
+                )
+            })
+            .collect()
+    }
+
+    /// Checks that no canary changed.
+    #[track_caller]
+    pub fn assert_untouched(&self) {
+        assert_eq!(self.state(), self.before, "a host file changed");
+    }
+}
+
+/// The extended attribute names of `path` (read through Python, which wraps the system calls).
+pub fn xattrs(path: &Path) -> String {
+    let out = std::process::Command::new(agent_python())
+        .args([
+            "-c",
+            "import os, sys; print(sorted(os.listxattr(sys.argv[1], follow_symlinks=False)))",
+        ])
+        .arg(path)
+        .output()
+        .expect("listing extended attributes");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

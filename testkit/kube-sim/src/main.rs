@@ -41,13 +41,12 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    common::telemetry::init(common::telemetry::Format::Text {
+        compact: false,
+        plain: false,
+    })
+    .map_err(anyhow::Error::from_boxed)
+    .context("starting logging")?;
     let args = Args::parse();
     let mut config = kube_sim::Config {
         listen: args.listen,
@@ -70,12 +69,7 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("cannot write kubeconfig {}", path.display()))?;
     }
     println!("{}", sim.url());
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    common::signal::shutdown().await;
     tracing::info!("kube-sim stopping");
     sim.shutdown().await;
     Ok(())

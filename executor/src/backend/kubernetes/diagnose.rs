@@ -13,8 +13,9 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, Event, Pod};
 use k8s_openapi::chrono::{DateTime, Utc};
 use proto::outcome::MatchStatus;
+use proto::process::agent_init::Exit;
 
-use super::job::{AGENT_INIT_BAD_ARTIFACT, AGENT_INIT_UNREACHABLE, ORCHESTRATOR_CONTAINER};
+use super::job::ORCHESTRATOR_CONTAINER;
 
 /// Waiting reasons that do not resolve on their own: the match fails at once. `ImagePullBackOff` means the
 /// kubelet tried and is backing off.
@@ -401,8 +402,8 @@ fn failed_init(c: &ContainerStatus, cx: &Context<'_>) -> Option<Verdict> {
         .filter(|m| !m.is_empty())
         .or_else(|| t.reason.clone())
         .unwrap_or_else(|| "no message".into());
-    Some(match (t.exit_code, seat) {
-        (AGENT_INIT_BAD_ARTIFACT, Some(i)) => {
+    Some(match (Exit::from_code(t.exit_code), seat) {
+        (Some(Exit::BadArtifact), Some(i)) => {
             let message = format!("{agent}: {reason}");
             Verdict::Failed {
                 status: MatchStatus::Error,
@@ -410,15 +411,16 @@ fn failed_init(c: &ContainerStatus, cx: &Context<'_>) -> Option<Verdict> {
                 faults: vec![(i, message)],
             }
         }
-        (AGENT_INIT_UNREACHABLE, _) => Verdict::failed(format!(
+        (Some(Exit::Unreachable), _) => Verdict::failed(format!(
             "{agent}: the agent's source could not be fetched (infrastructure): {reason}"
         )),
-        (code, _) if t.reason.as_deref() == Some("OOMKilled") => Verdict::failed(format!(
-            "{agent}: {} was OOMKilled (exit code {code}) while installing the agent",
-            c.name
+        _ if t.reason.as_deref() == Some("OOMKilled") => Verdict::failed(format!(
+            "{agent}: {} was OOMKilled (exit code {}) while installing the agent",
+            c.name, t.exit_code
         )),
-        (code, _) => Verdict::failed(format!(
-            "{agent}: agent-init failed (exit code {code}): {reason}"
+        _ => Verdict::failed(format!(
+            "{agent}: agent-init failed (exit code {}): {reason}",
+            t.exit_code
         )),
     })
 }
@@ -530,12 +532,10 @@ fn memory_limit(pod: &Pod) -> String {
 }
 
 fn clip(text: &str) -> String {
-    if text.len() <= MESSAGE_BYTES {
-        return text.to_string();
+    let head = common::text::head(text, MESSAGE_BYTES);
+    if head.len() == text.len() {
+        head.to_string()
+    } else {
+        format!("{head}...")
     }
-    let mut end = MESSAGE_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
 }

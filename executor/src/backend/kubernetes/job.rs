@@ -17,9 +17,12 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
+use proto::process::{TERMINATION_LOG, agent_init, orchestrator, utf8_args};
+
 use super::meta;
 use super::names::job_name;
 use super::sizing::{self, MemoryPolicy};
+use crate::agent_sources::AgentSources;
 use crate::config::KubernetesArgs;
 use crate::error::{Error, Result};
 use crate::request::MatchPlan;
@@ -34,12 +37,6 @@ pub(super) const SPEC_DIR: &str = "/etc/rl-arena";
 pub(super) const SPEC_VOLUME: &str = "match-spec";
 /// Where the agents are installed (an emptyDir shared by the init containers and the orchestrator).
 pub(super) const AGENTS_DIR: &str = "/agents";
-/// The Kubernetes termination message file; agent-init and the orchestrator write their results there.
-pub(super) const TERMINATION_LOG: &str = "/dev/termination-log";
-/// `agent-init` exit code: the artifact is bad (the agent's fault).
-pub(super) const AGENT_INIT_BAD_ARTIFACT: i32 = 10;
-/// `agent-init` exit code: the source could not be reached (the infrastructure's fault).
-pub(super) const AGENT_INIT_UNREACHABLE: i32 = 11;
 
 /// A match's Job and Secret, as created (the Secret gets its owner reference once the Job exists).
 #[derive(Debug, Clone)]
@@ -66,6 +63,8 @@ pub struct JobSettings {
     runtime_class: Option<String>,
     ttl_sec: i32,
     report_address: String,
+    /// What the init containers may install agents from.
+    sources: AgentSources,
     /// User and group of every match container.
     match_uid: i64,
     /// Sandbox layers the orchestrator must apply or fail the match.
@@ -75,7 +74,8 @@ pub struct JobSettings {
 }
 
 impl JobSettings {
-    /// Checks and keeps the Kubernetes options; `report_address` is where match pods reach the executor.
+    /// Checks and keeps the Kubernetes options; `report_address` is where match pods reach the executor. Init
+    /// containers install agents from public addresses only until [`Self::allowing`] says otherwise.
     pub fn new(args: &KubernetesArgs, report_address: &str) -> Result<Self> {
         let bad = |msg: String| Error::InvalidConfig(msg);
         let node_selector = args
@@ -136,10 +136,17 @@ impl JobSettings {
             runtime_class: args.k8s_runtime_class.clone().filter(|s| !s.is_empty()),
             ttl_sec,
             report_address: report_address.to_string(),
+            sources: AgentSources::default(),
             match_uid: args.k8s_match_uid,
             require_isolation: isolation_layers(&args.k8s_require_isolation)?,
             sidecars: args.k8s_sidecar_containers as usize,
         })
+    }
+
+    /// The init containers install agents from `sources` (local code roots, hosts besides public addresses).
+    pub(crate) fn allowing(mut self, sources: &AgentSources) -> Self {
+        self.sources = sources.clone();
+        self
     }
 
     /// The Job's `activeDeadlineSeconds` for a match: the caller's whole budget, counted from the Job's start,
@@ -204,10 +211,7 @@ impl JobSettings {
                 name: format!("agent-{}-init", i + 1),
                 image: Some(self.agent_init_image.clone()),
                 image_pull_policy: Some(self.pull_policy.clone()),
-                args: Some(agent_init_args(
-                    &agent.source,
-                    &format!("{AGENTS_DIR}/agent-{}", i + 1),
-                )),
+                args: Some(self.agent_init_args(&agent.source, i)),
                 resources: Some(self.init_resources.clone()),
                 security_context: Some(container_security(self.match_uid)),
                 termination_message_path: Some(TERMINATION_LOG.into()),
@@ -314,42 +318,34 @@ impl JobSettings {
     /// The `match-orchestrator` container's command line (a local orchestrator gets the same flags with its
     /// work directory's paths).
     fn orchestrator_args(&self, result_max_bytes: usize) -> Vec<String> {
-        let mut args = vec![
-            "run".into(),
-            "--spec".into(),
-            format!("{SPEC_DIR}/spec.json"),
-            "--token-file".into(),
-            format!("{SPEC_DIR}/token"),
-            "--report-to".into(),
-            self.report_address.clone(),
-            "--result-file".into(),
-            TERMINATION_LOG.into(),
+        let run = orchestrator::Run {
+            report: Some(orchestrator::Report {
+                to: self.report_address.clone(),
+                token_file: format!("{SPEC_DIR}/token").into(),
+                retry_ms: None,
+            }),
+            result_file: Some(TERMINATION_LOG.into()),
             // The pod's termination messages have little room: the orchestrator shortens its outcome.
-            "--result-max-bytes".into(),
-            result_max_bytes.to_string(),
-            "--log-format".into(),
-            "json".into(),
-        ];
-        if !self.require_isolation.is_empty() {
-            args.extend([
-                "--require-isolation".into(),
-                self.require_isolation.join(","),
-            ]);
-        }
-        args
+            result_max_bytes: Some(result_max_bytes),
+            require_isolation: self.require_isolation.clone(),
+            log_format: orchestrator::LogFormat::Json,
+            ..orchestrator::Run::new(format!("{SPEC_DIR}/spec.json"))
+        };
+        utf8_args(run.args())
     }
-}
 
-/// An `agent-N-init` container's command line (`agent-init` on the executor's machine gets the same flags).
-fn agent_init_args(source: &str, dest: &str) -> Vec<String> {
-    vec![
-        "--source".into(),
-        source.into(),
-        "--dest".into(),
-        dest.into(),
-        "--result-file".into(),
-        TERMINATION_LOG.into(),
-    ]
+    /// The `agent-N-init` container's command line for seat `i` (`agent-init` on the executor's machine gets
+    /// the same flags).
+    fn agent_init_args(&self, source: &str, i: usize) -> Vec<String> {
+        let install = agent_init::Install {
+            source: source.to_string(),
+            dest: format!("{AGENTS_DIR}/agent-{}", i + 1).into(),
+            result_file: Some(TERMINATION_LOG.into()),
+            sha256: None,
+            access: self.sources.access(),
+        };
+        utf8_args(install.args())
+    }
 }
 
 /// The owner reference that makes deleting the Job delete the Secret.
@@ -388,10 +384,17 @@ fn failure_policy(agents: usize) -> PodFailurePolicy {
         rules.push(fail(
             &format!("agent-{i}-init"),
             "In",
-            vec![AGENT_INIT_BAD_ARTIFACT, AGENT_INIT_UNREACHABLE],
+            vec![
+                i32::from(agent_init::Exit::BadArtifact.code()),
+                i32::from(agent_init::Exit::Unreachable.code()),
+            ],
         ));
     }
-    rules.push(fail(ORCHESTRATOR_CONTAINER, "NotIn", vec![0]));
+    rules.push(fail(
+        ORCHESTRATOR_CONTAINER,
+        "NotIn",
+        vec![i32::from(orchestrator::Exit::Finished.code())],
+    ));
     PodFailurePolicy { rules }
 }
 

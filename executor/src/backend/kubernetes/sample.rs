@@ -2,6 +2,7 @@
 //! same code from a request that goes through the same validation as a real one.
 
 use super::job::{JobSettings, MatchObjects};
+use crate::agent_sources::AgentSources;
 use crate::config::RenderJobArgs;
 use crate::error::{Error, Result};
 use crate::reporter::ReportKey;
@@ -15,7 +16,8 @@ const SAMPLE_REPORT_ADDRESS: &str = "http://rl-arena-executor.rl-arena:50051";
 pub async fn render_sample(args: &RenderJobArgs) -> Result<String> {
     let settings = &args.serve.executor;
     let submission = Submission::new(sample_request(&args.match_id, &args.agents))?;
-    let plan = submission.plan(settings).await?;
+    let sources = AgentSources::resolve(settings).await?;
+    let plan = submission.plan(settings, &sources).await?;
     let k = &settings.kubernetes;
     let address = k
         .report_address
@@ -25,7 +27,11 @@ pub async fn render_sample(args: &RenderJobArgs) -> Result<String> {
         Some(path) => ReportKey::load(path).await?.token(&plan.match_id),
         None => "hex(HMAC-SHA256(report-token-key, match_id))".to_string(),
     };
-    let objects = JobSettings::new(k, &address)?.build(&plan, submission.fingerprint(), &token)?;
+    let objects = JobSettings::new(k, &address)?.allowing(&sources).build(
+        &plan,
+        submission.fingerprint(),
+        &token,
+    )?;
     render_yaml(&objects)
 }
 

@@ -203,7 +203,9 @@ fn the_job_is_labelled_hardened_and_carries_the_request() {
             "--dest",
             "/agents/agent-2",
             "--result-file",
-            "/dev/termination-log"
+            "/dev/termination-log",
+            "--allow-hosts=",
+            "--local-roots=",
         ]
     );
     let args = pod.containers[0].args.as_ref().unwrap();

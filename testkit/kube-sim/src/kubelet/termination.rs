@@ -30,13 +30,7 @@ pub(crate) fn message(
 
 /// The first `limit` bytes of `text`, cut at a character boundary.
 fn head(mut text: String, limit: usize) -> String {
-    if text.len() > limit {
-        let mut end = limit;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
+    text.truncate(common::text::head(&text, limit).len());
     text
 }
 
