@@ -51,7 +51,8 @@ async fn a_match_that_plays_past_its_budget_ends_as_a_timeout_with_what_was_play
 
 #[tokio::test]
 async fn agent_installs_draw_on_the_budget() {
-    let executor = Executor::start(&[]);
+    // The stalling artifact server is on loopback, which agent-init reaches only when allowed.
+    let executor = Executor::start(&["--agent-source-allow-hosts", "127.0.0.1"]);
     let mut client = executor.client().await;
     let (_server, url) = stalling_server();
     let mut request = pong_request(

@@ -127,8 +127,7 @@ async fn a_request_whose_replay_cannot_fit_is_refused_naming_the_limit() {
 #[tokio::test]
 async fn a_match_that_never_played_says_why_it_has_no_replay() {
     let executor = Executor::start(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let junk = dir.path().join("junk.zip");
+    let junk = executor.uploads.path().join("junk.zip");
     std::fs::write(&junk, b"this is not an archive").unwrap();
     let mut request = rps_request("no-replay", 100);
     request.agents[1] = agent("junk", junk.to_str().unwrap());

@@ -129,7 +129,7 @@ async fn a_match_killed_while_installing_is_recorded_as_failed_and_nothing_of_it
     let url = format!("http://{}/agent.zip", stalling.local_addr().unwrap());
     stalling.set_nonblocking(true).unwrap();
     let stalling = tokio::net::TcpListener::from_std(stalling).unwrap();
-    let executor = Executor::start(&[]);
+    let executor = Executor::start(&["--agent-source-allow-hosts", "127.0.0.1"]);
     let mut client = executor.client().await;
     let mut request = pong_request(
         "killed-2",
