@@ -1,6 +1,7 @@
 //! Turns what the watches show of a match's Job, its pod and its `FailedCreate` events into a verdict: still
 //! going, the orchestrator produced its result, or the match failed, with the precise status and message.
-//! Pure: the caller supplies the objects and the time.
+//! Pure: the caller supplies the objects and the time. One file of about 500 lines: the verdict is one ordered
+//! table of causes (conditions, pod phases, container states, events), read top to bottom in one place.
 //!
 //! Since Kubernetes 1.31 a Job's `Failed` and `Complete` conditions come only after its pods terminate,
 //! preceded by `FailureTarget` and `SuccessCriteriaMet`; the verdict reads either. A Job past its deadline

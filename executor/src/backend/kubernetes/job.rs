@@ -1,6 +1,7 @@
 //! The one function that turns a match into its Kubernetes objects: a Job (init containers `agent-N-init`,
 //! container `match-orchestrator`, hardened to the Pod Security "restricted" profile) and a Secret with the
-//! match spec and report token. `serve` creates exactly what `render-job` prints.
+//! match spec and report token. `serve` creates exactly what `render-job` prints. Longer than most files
+//! because the pod is one document: its containers, volumes and hardening read together here.
 
 use std::collections::BTreeMap;
 
