@@ -1,21 +1,41 @@
 //! The shutdown signal of every long-running binary: a future that resolves on the first SIGTERM or SIGINT.
 
-use tokio::signal::unix::{SignalKind, signal};
+use std::future::Future;
 
-/// Resolves on the first SIGTERM or SIGINT, logging which. Where SIGTERM cannot be listened for, only SIGINT
-/// counts, and a warning says so.
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+/// Listens for SIGTERM and SIGINT from this call on (a signal that comes before the future is first polled
+/// still counts), and resolves on the first of them, logging which. A signal that cannot be listened for is
+/// left out, and a warning says so. Must be called inside a Tokio runtime.
+pub fn listen() -> impl Future<Output = ()> {
+    let term = listener(SignalKind::terminate(), "SIGTERM");
+    let interrupt = listener(SignalKind::interrupt(), "SIGINT");
+    async move {
+        tokio::select! {
+            () = received(term) => tracing::info!("received SIGTERM"),
+            () = received(interrupt) => tracing::info!("received SIGINT"),
+        }
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT after it is first polled (see [`listen`]).
 pub async fn shutdown() {
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => tracing::info!("received SIGTERM"),
-                _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
-            }
+    listen().await;
+}
+
+fn listener(kind: SignalKind, name: &str) -> Option<Signal> {
+    signal(kind)
+        .inspect_err(
+            |error| tracing::warn!(%error, signal = name, "cannot listen for a shutdown signal"),
+        )
+        .ok()
+}
+
+async fn received(signal: Option<Signal>) {
+    match signal {
+        Some(mut signal) => {
+            signal.recv().await;
         }
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT shuts down");
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("received SIGINT");
-        }
+        None => std::future::pending().await,
     }
 }

@@ -107,6 +107,10 @@ impl<B: Board> Environment for BoardGame<B> {
         B::INFO
     }
 
+    fn max_steps(&self) -> u64 {
+        super::kaggle::max_steps(self.turns.episode_steps)
+    }
+
     fn config(&self) -> Map<String, Value> {
         let mut map = Map::new();
         self.board.own_config(&mut map);

@@ -46,6 +46,11 @@ pub(crate) const fn episode_steps(default: i64, min: i64) -> IntParam {
     }
 }
 
+/// The most steps a game with kaggle's `episodeSteps` lasts: `episodeSteps - 1`, and at least one.
+pub(crate) fn max_steps(episode_steps: u64) -> u64 {
+    episode_steps.saturating_sub(1).max(1)
+}
+
 /// Whether kaggle's episode limit ends the game after `step` steps.
 pub(crate) fn episode_over(step: u64, episode_steps: u64) -> bool {
     step >= episode_steps.saturating_sub(1)

@@ -96,6 +96,9 @@ pub trait Environment: Send {
     /// Advances the game. `actions[p]` is the (legal, normalised) action of player `p`, `None` for idle
     /// players. Must not be called after a step returned `done`.
     fn step(&mut self, actions: &[Option<Value>]) -> StepResult;
+    /// The most steps a game with this configuration can last (its episode limit): what bounds the size of
+    /// its replay.
+    fn max_steps(&self) -> u64;
     /// Current score of every player (the `score` of each agent's result).
     fn scores(&self) -> Vec<f64>;
     /// State for viewers: everything needed to draw the current frame.

@@ -389,6 +389,10 @@ impl Environment for Pong {
         INFO
     }
 
+    fn max_steps(&self) -> u64 {
+        self.config.max_steps
+    }
+
     fn config(&self) -> Map<String, Value> {
         self.config.to_map()
     }

@@ -104,6 +104,10 @@ impl Environment for Rps {
         INFO
     }
 
+    fn max_steps(&self) -> u64 {
+        kaggle::max_steps(self.episode_steps)
+    }
+
     fn config(&self) -> Map<String, Value> {
         let mut map = Map::new();
         map.insert("signs".into(), json!(self.signs));

@@ -13,10 +13,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::agent_sources::AgentSources;
 use crate::error::{Error, Result};
+use crate::live::StopReason;
 use crate::process::{LOG_TAIL_BYTES, describe};
 use crate::request::MatchPlan;
 
-/// How long one agent install may take.
+/// How long one agent install may take at most; a match's installs also draw on its budget, which cancels
+/// them when it runs out first.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How an `agent-init` run ended.
@@ -37,7 +39,8 @@ pub(crate) enum Installed {
     Ended(Box<MatchOutcome>),
 }
 
-/// Runs `agent-init` to install `source` into `dest`, from the sources `allowed`.
+/// Runs `agent-init` to install `source` into `dest`, from the sources `allowed`. It runs in the directory of
+/// its result file (a match's work directory), where an executor restarted after a crash finds and stops it.
 pub(crate) async fn install(
     bin: &Path,
     source: &str,
@@ -53,7 +56,11 @@ pub(crate) async fn install(
         sha256: None,
         access: allowed.access(),
     };
-    let mut child = Command::new(bin)
+    let mut command = Command::new(bin);
+    if let Some(dir) = result_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        command.current_dir(dir);
+    }
+    let mut child = command
         .args(install.args())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -110,18 +117,21 @@ pub(crate) async fn install(
 }
 
 /// Installs every agent of a match, in parallel, into `<dir>/agents/agent-N`; an agent whose artifact is bad
-/// is charged with the failed match.
+/// is charged with the failed match. The installs draw on the match's budget: at its `deadline` they are
+/// stopped and the match is a timeout.
 pub(crate) async fn install_all(
     bin: &Path,
     plan: &MatchPlan,
     dir: &Path,
     allowed: &AgentSources,
     cancel: &CancellationToken,
+    deadline: tokio::time::Instant,
 ) -> Result<Installed> {
+    let stop = cancel.child_token();
     let mut installs = tokio::task::JoinSet::new();
     for (i, agent) in plan.agents.iter().enumerate() {
         let (bin, source, dir) = (bin.to_path_buf(), agent.source.clone(), dir.to_path_buf());
-        let (allowed, cancel) = (allowed.clone(), cancel.clone());
+        let (allowed, cancel) = (allowed.clone(), stop.clone());
         installs.spawn(async move {
             let dest = dir.join("agents").join(format!("agent-{}", i + 1));
             let result_file = dir.join(format!("agent-{}-init.txt", i + 1));
@@ -143,10 +153,15 @@ pub(crate) async fn install_all(
             () = cancel.cancelled() => {
                 // Each install sees the same token, kills its agent-init and waits for it to exit.
                 while installs.join_next().await.is_some() {}
-                return Ok(Installed::Ended(Box::new(plan.entrants().failed(
+                return Ok(Installed::Ended(Box::new(plan.entrants().not_started(
                     MatchStatus::Cancelled,
                     "cancelled while installing the agents",
                 ))));
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                stop.cancel();
+                while installs.join_next().await.is_some() {}
+                return Ok(Installed::Ended(Box::new(out_of_budget(plan))));
             }
         };
         let (i, result) =
@@ -169,9 +184,16 @@ pub(crate) async fn install_all(
         .chain(infra)
         .collect::<Vec<_>>()
         .join("; ");
-    Ok(Installed::Ended(Box::new(plan.entrants().failed_by(
+    Ok(Installed::Ended(Box::new(plan.entrants().not_started_by(
         MatchStatus::Error,
         message,
         &faults,
     ))))
+}
+
+/// The outcome of a match whose budget ran out before its agents started.
+pub(crate) fn out_of_budget(plan: &MatchPlan) -> MatchOutcome {
+    let mut outcome = plan.entrants().not_started(MatchStatus::Cancelled, "");
+    StopReason::Deadline.settle(&mut outcome, plan.timeout);
+    outcome
 }

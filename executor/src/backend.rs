@@ -20,7 +20,7 @@ use crate::config::{BackendKind, BinaryArgs, ExecutorArgs};
 use crate::error::{Error, Result};
 use crate::info::MatchInfo;
 use crate::live::LiveMatch;
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, Replay};
 use crate::reporter::{ReportHub, ReportSink};
 use crate::request::MatchPlan;
 use crate::result_store::StoredMatch;
@@ -49,10 +49,10 @@ pub(crate) struct Played {
 /// How a played match ended.
 #[derive(Debug)]
 pub(crate) enum Ending {
-    /// The outcome (and the replay JSON as the orchestrator wrote it, when one was recorded) to record.
+    /// The outcome to record, and the replay when the request asked for one (a file, or why there is none).
     Outcome {
         outcome: MatchOutcome,
-        replay: Option<Vec<u8>>,
+        replay: Option<Replay>,
     },
     /// The match is recorded already: by the receiver of its report stream, or by a canceller.
     Recorded(StoredMatch),
@@ -163,6 +163,7 @@ impl Backend {
                     sources,
                     Arc::clone(hub),
                     local_report_url,
+                    recorder,
                 )
                 .await?,
             ),

@@ -104,7 +104,44 @@ pub struct ServeArgs {
     pub drain_grace_sec: u64,
     #[command(flatten)]
     #[serde(flatten)]
+    pub connections: ConnectionArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
     pub executor: ExecutorArgs,
+}
+
+/// Limits on the connections of the gRPC and HTTP listeners (see `connections` in the code map). At a cap, a
+/// new connection takes the place of one that never sent a request or of the longest idle one; when all are
+/// busy, a few more answer health checks only. The caps are lowered to fit the open-file limit, whose soft
+/// value is raised to the hard one at start.
+#[derive(Debug, Clone, Args, Serialize)]
+pub struct ConnectionArgs {
+    /// Most gRPC connections open at once.
+    #[arg(long, env = "EXECUTOR_MAX_GRPC_CONNECTIONS", default_value_t = ConnectionArgs::DEFAULT.max_grpc_connections)]
+    pub max_grpc_connections: usize,
+    /// Most HTTP connections open at once.
+    #[arg(long, env = "EXECUTOR_MAX_HTTP_CONNECTIONS", default_value_t = ConnectionArgs::DEFAULT.max_http_connections)]
+    pub max_http_connections: usize,
+    /// Time a new connection has to complete its first request (TCP and HTTP/2 handshakes, the request's
+    /// headers), in milliseconds; then it is closed.
+    #[arg(long, env = "EXECUTOR_CONNECTION_FIRST_REQUEST_TIMEOUT_MS",
+          default_value_t = ConnectionArgs::DEFAULT.connection_first_request_timeout_ms)]
+    pub connection_first_request_timeout_ms: u64,
+    /// Time a connection may stay open without a request in flight, in milliseconds; a long request (a
+    /// `RunMatch`, a watch, a report stream) keeps its connection however long it lasts.
+    #[arg(long, env = "EXECUTOR_CONNECTION_IDLE_TIMEOUT_MS",
+          default_value_t = ConnectionArgs::DEFAULT.connection_idle_timeout_ms)]
+    pub connection_idle_timeout_ms: u64,
+}
+
+impl ConnectionArgs {
+    /// The defaults (also what the embedded executor of `play` uses).
+    pub const DEFAULT: Self = Self {
+        max_grpc_connections: 4096,
+        max_http_connections: 1024,
+        connection_first_request_timeout_ms: 10_000,
+        connection_idle_timeout_ms: 120_000,
+    };
 }
 
 /// How matches are run; shared by `serve` and the embedded executor of `play`.
@@ -123,9 +160,22 @@ pub struct ExecutorArgs {
     /// directory, for a backend that shares it (docs/deploy.md).
     #[arg(long, env = "EXECUTOR_REPLAY_BASE_URL")]
     pub replay_base_url: Option<String>,
+    /// File holding a token that downloads from `/replays/` must present (`Authorization: Bearer <token>`).
+    /// Without it, anyone who can reach the HTTP endpoint and knows a match id can read its replay.
+    #[arg(long, env = "EXECUTOR_REPLAY_TOKEN_FILE")]
+    pub replay_token_file: Option<PathBuf>,
     /// Store replay JSON gzip-compressed (`<match_id>.json.gz`).
     #[arg(long, env = "EXECUTOR_REPLAY_GZIP", default_value_t = false)]
     pub replay_gzip: bool,
+    /// Largest replay kept, in bytes: a request whose replay could grow larger (the environment's episode
+    /// limit times what a step takes) is refused when it arrives, and a replay that still comes out larger is
+    /// not stored (the result says so).
+    #[arg(long, env = "EXECUTOR_MAX_REPLAY_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_replay_bytes: u64,
+    /// For tests only: a lower limit for the replay copy a report stream carries, so that tests can reach it
+    /// with short matches. Never set it in production.
+    #[arg(long, env = "EXECUTOR_TEST_REPORT_REPLAY_CAP_BYTES", hide = true)]
+    pub test_report_replay_cap_bytes: Option<u64>,
     /// Matches played at the same time; further requests wait in the queue.
     #[arg(long, env = "EXECUTOR_MAX_CONCURRENT_MATCHES", default_value_t = 4)]
     pub max_concurrent_matches: usize,
@@ -460,6 +510,23 @@ pub struct PlayArgs {
 }
 
 impl ServeArgs {
+    /// Checks values that clap cannot.
+    pub fn check(&self) -> Result<()> {
+        let c = &self.connections;
+        if c.max_grpc_connections == 0 || c.max_http_connections == 0 {
+            return Err(Error::InvalidConfig(
+                "max-grpc-connections and max-http-connections must be at least 1".into(),
+            ));
+        }
+        if c.connection_first_request_timeout_ms == 0 || c.connection_idle_timeout_ms == 0 {
+            return Err(Error::InvalidConfig(
+                "connection-first-request-timeout-ms and connection-idle-timeout-ms must be greater than 0"
+                    .into(),
+            ));
+        }
+        self.executor.check()
+    }
+
     /// The HTTP listen address, `None` when disabled.
     pub fn http_addr(&self) -> Result<Option<SocketAddr>> {
         if self.http_listen.eq_ignore_ascii_case("off") || self.http_listen.is_empty() {
@@ -475,6 +542,12 @@ impl ServeArgs {
 }
 
 impl ExecutorArgs {
+    /// The largest replay a report stream may carry.
+    pub(crate) fn report_replay_cap(&self) -> u64 {
+        self.test_report_replay_cap_bytes
+            .map_or(self.max_replay_bytes, |cap| cap.min(self.max_replay_bytes))
+    }
+
     /// Checks values that clap cannot.
     pub fn check(&self) -> Result<()> {
         self.check_limits()?;
@@ -502,6 +575,11 @@ impl ExecutorArgs {
         let bad = |msg: &str| Err(Error::InvalidConfig(msg.to_string()));
         if self.max_concurrent_matches == 0 {
             return bad("max-concurrent-matches must be at least 1");
+        }
+        if self.max_replay_bytes == 0 {
+            return bad(
+                "max-replay-bytes must be at least 1; requests that want no replay say so with record_replay",
+            );
         }
         if self.default_timeout_sec == 0 || self.default_timeout_sec > self.max_timeout_sec {
             return bad("default-timeout-sec must be between 1 and max-timeout-sec");

@@ -15,6 +15,7 @@ impl From<&MatchResult> for pb::MatchResponse {
             response.replay_url = links.json_url.clone();
             response.replay_html_url = links.html_url.clone();
         }
+        response.replay_error = result.replay_error.clone().unwrap_or_default();
         response
     }
 }
@@ -28,6 +29,7 @@ impl From<&pb::MatchResponse> for MatchResult {
                 json_url: response.replay_url.clone(),
                 html_url: response.replay_html_url.clone(),
             }),
+            replay_error: Some(response.replay_error.clone()).filter(|e| !e.is_empty()),
         }
     }
 }

@@ -44,6 +44,8 @@ pub(crate) struct MatchResult {
     pub(crate) outcome: MatchOutcome,
     /// Where the replay and its viewer are; `None` when no replay was stored.
     pub(crate) replay: Option<ReplayLinks>,
+    /// Why no replay is stored although the request asked for one; a replay is stored whole or not at all.
+    pub(crate) replay_error: Option<String>,
 }
 
 /// The URLs of a stored replay.
@@ -59,6 +61,7 @@ impl MatchResult {
         Self {
             outcome,
             replay: None,
+            replay_error: None,
         }
     }
 }
@@ -73,17 +76,51 @@ pub(crate) struct Entrants<'a> {
 }
 
 impl Entrants<'_> {
-    /// The outcome of the match failed with `status` for a reason no agent caused.
+    /// The outcome of the match failed with `status` for a reason no agent caused, after its agents may have
+    /// played.
     pub(crate) fn failed(&self, status: MatchStatus, message: impl Into<String>) -> MatchOutcome {
         self.failed_by(status, message.into(), &[])
     }
 
-    /// The outcome of the match failed with `status`; `faults` charges the agents (by seat) that caused it.
+    /// The outcome of the match failed with `status` after its agents may have played; `faults` charges the
+    /// agents (by seat) that caused it.
     pub(crate) fn failed_by(
         &self,
         status: MatchStatus,
         message: String,
         faults: &[(usize, String)],
+    ) -> MatchOutcome {
+        self.outcome(status, message, faults, AgentStatus::Ok)
+    }
+
+    /// The outcome of a match that ended with `status` before any agent was started, through no agent's fault:
+    /// every agent is reported [`AgentStatus::NotStarted`].
+    pub(crate) fn not_started(
+        &self,
+        status: MatchStatus,
+        message: impl Into<String>,
+    ) -> MatchOutcome {
+        self.not_started_by(status, message.into(), &[])
+    }
+
+    /// The outcome of a match that ended with `status` before its agents were started; `faults` charges the
+    /// agents (by seat) whose fault that was, the others are [`AgentStatus::NotStarted`].
+    pub(crate) fn not_started_by(
+        &self,
+        status: MatchStatus,
+        message: String,
+        faults: &[(usize, String)],
+    ) -> MatchOutcome {
+        self.outcome(status, message, faults, AgentStatus::NotStarted)
+    }
+
+    /// An outcome charging `faults` (by seat) and reporting every other agent as `others`.
+    fn outcome(
+        &self,
+        status: MatchStatus,
+        message: String,
+        faults: &[(usize, String)],
+        others: AgentStatus,
     ) -> MatchOutcome {
         let agents = self
             .agent_ids
@@ -98,7 +135,7 @@ impl Entrants<'_> {
                     status: if fault.is_some() {
                         AgentStatus::Error
                     } else {
-                        AgentStatus::Ok
+                        others
                     },
                     error_message: fault.unwrap_or_default(),
                     stderr_tail: String::new(),

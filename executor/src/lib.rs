@@ -2,8 +2,8 @@
 //! child processes or Kubernetes Jobs) and stores their replays and results.
 //!
 //! - [`config`]: flags, environment and config file (logging is set up by `common::telemetry`).
-//! - [`server`]: assembles the gRPC and HTTP servers and drains on shutdown; `http`: metrics, health and
-//!   replay downloads.
+//! - [`server`]: assembles the gRPC and HTTP servers and drains on shutdown; `connections`: the limits on
+//!   both listeners' connections; `http`: metrics, health and replay downloads.
 //! - `service`: the `executor.Executor` handlers, the edge where wire messages become domain calls (`convert`
 //!   maps the executor's domain types, `info` and `live`, to the wire and back).
 //! - `matches`: the life of matches (submission, idempotency, the task per match, cancellation, drain);
@@ -17,7 +17,8 @@
 //!   `agent_init` and `process`) or [`backend::kubernetes`] (one Job per match, watched, reconciled).
 //! - [`reporter`]: the `executor.MatchReporter` service receiving orchestrator event streams.
 //! - `recorder`: the one owner of finished matches (replays and results, for both backends), over `blob_store`,
-//!   `replay_store`, `result_store` and [`viewer`] (the replay viewer page).
+//!   `replay_store`, `result_store` and [`viewer`] (the replay viewer page); `replay_spool`: the replay copy a
+//!   report stream carries.
 //! - `metrics`: Prometheus metrics; [`play`]: the `executor play` command.
 
 mod admission;
@@ -26,6 +27,7 @@ mod agent_sources;
 pub mod backend;
 mod blob_store;
 pub mod config;
+mod connections;
 mod convert;
 mod environments;
 pub mod error;
@@ -37,6 +39,7 @@ mod metrics;
 pub mod play;
 mod process;
 mod recorder;
+mod replay_spool;
 mod replay_store;
 pub mod reporter;
 pub mod request;

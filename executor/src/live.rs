@@ -1,8 +1,10 @@
-//! A match that is queued or running: its phase, its live event feed for watchers, and its cancel switch.
+//! A match that is queued or running: its phase, its live event feed for watchers, its deadline, and its cancel
+//! switch with the reason it was pulled.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use proto::outcome::{AgentStatus, MatchStatus};
+use proto::outcome::{AgentStatus, MatchOutcome, MatchStatus};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -57,6 +59,57 @@ pub(crate) struct AgentError {
     pub(crate) message: String,
 }
 
+/// Why a match was stopped before it ended on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    /// A `CancelMatch` request.
+    Request,
+    /// The executor shut down: a queued match at the start of a drain, a running one when the drain's grace
+    /// period ran out.
+    Shutdown,
+    /// The match's whole budget (`timeout_sec`, counted from its submission) ran out.
+    Deadline,
+    /// The executor died during the match; its next start found the match's work directory.
+    Restart,
+}
+
+impl StopReason {
+    /// Says in a cancelled outcome why the match was stopped (a match stopped by its `budget` is a timeout);
+    /// an outcome that ended otherwise before the stop took effect is left as it is.
+    pub(crate) fn settle(self, outcome: &mut MatchOutcome, budget: std::time::Duration) {
+        if outcome.status != MatchStatus::Cancelled {
+            return;
+        }
+        let why = match self {
+            Self::Request => "cancelled by a CancelMatch request".to_string(),
+            Self::Shutdown => "cancelled: the executor shut down".to_string(),
+            Self::Restart => "cancelled: the executor restarted during the match".to_string(),
+            Self::Deadline => {
+                outcome.status = MatchStatus::Timeout;
+                format!(
+                    "the match's budget of {} s (timeout_sec: queue, agent installs and play) ran out",
+                    budget.as_secs()
+                )
+            }
+        };
+        let when = if outcome.total_steps > 0 {
+            format!(
+                " after {} steps; the result covers what was played",
+                outcome.total_steps
+            )
+        } else if outcome
+            .agents
+            .iter()
+            .all(|a| a.status == AgentStatus::NotStarted)
+        {
+            " before the agents started".to_string()
+        } else {
+            String::new()
+        };
+        outcome.error_message = format!("{why}{when}");
+    }
+}
+
 /// One queued or running match.
 #[derive(Debug)]
 pub(crate) struct LiveMatch {
@@ -66,18 +119,40 @@ pub(crate) struct LiveMatch {
     /// Steps reported so far.
     step: AtomicU32,
     events: broadcast::Sender<LiveEvent>,
+    /// The match's whole budget (`timeout_sec`), and when it runs out: its answer is due then, queue time,
+    /// agent installs and play included.
+    budget: std::time::Duration,
+    deadline: tokio::time::Instant,
     cancel: CancellationToken,
+    /// The first reason the match was cancelled for; what its result then says happened.
+    stop_reason: OnceLock<StopReason>,
 }
 
 impl LiveMatch {
-    pub(crate) fn new(match_id: String, submitted: Submitted) -> Self {
+    /// A match submitted now with a budget of `budget`.
+    pub(crate) fn new(match_id: String, submitted: Submitted, budget: std::time::Duration) -> Self {
         Self {
             match_id,
             submitted,
             phase: watch::channel(Phase::Queued).0,
             step: AtomicU32::new(0),
             events: broadcast::channel(EVENT_BUFFER).0,
+            budget,
+            deadline: tokio::time::Instant::now() + budget,
             cancel: CancellationToken::new(),
+            stop_reason: OnceLock::new(),
+        }
+    }
+
+    /// When the match's budget runs out.
+    pub(crate) fn deadline(&self) -> tokio::time::Instant {
+        self.deadline
+    }
+
+    /// Says in the cancelled `outcome` of this match why it was stopped, when it was.
+    pub(crate) fn settle(&self, outcome: &mut MatchOutcome) {
+        if let Some(reason) = self.stop_reason() {
+            reason.settle(outcome, self.budget);
         }
     }
 
@@ -150,8 +225,15 @@ impl LiveMatch {
         }
     }
 
-    pub(crate) fn cancel(&self) {
+    /// Stops the match for `reason`; the first reason given is the one its result reports.
+    pub(crate) fn cancel(&self, reason: StopReason) {
+        let _ = self.stop_reason.set(reason);
         self.cancel.cancel();
+    }
+
+    /// Why the match was cancelled; `None` while it was not.
+    pub(crate) fn stop_reason(&self) -> Option<StopReason> {
+        self.stop_reason.get().copied()
     }
 
     pub(crate) fn cancel_token(&self) -> &CancellationToken {
@@ -161,8 +243,6 @@ impl LiveMatch {
 
 #[cfg(test)]
 mod tests {
-    use proto::outcome::MatchOutcome;
-
     use super::*;
 
     #[tokio::test]
@@ -174,6 +254,7 @@ mod tests {
                 environment: "pong".into(),
                 agent_ids: vec!["a".into(), "b".into()],
             },
+            std::time::Duration::from_secs(60),
         );
         let mut rx = live.subscribe();
         assert_eq!(live.info().state, MatchState::Queued);
@@ -199,5 +280,92 @@ mod tests {
         let info = live.info();
         assert_eq!(info.state, MatchState::Finished);
         assert_eq!(info.current_step, 4);
+    }
+
+    #[test]
+    fn the_first_stop_reason_is_kept() {
+        let live = LiveMatch::new(
+            "m".into(),
+            Submitted {
+                fingerprint: "fp".into(),
+                environment: "pong".into(),
+                agent_ids: vec!["a".into()],
+            },
+            std::time::Duration::from_secs(60),
+        );
+        assert_eq!(live.stop_reason(), None);
+        assert!(!live.cancel_token().is_cancelled());
+        live.cancel(StopReason::Deadline);
+        live.cancel(StopReason::Request);
+        assert_eq!(live.stop_reason(), Some(StopReason::Deadline));
+        assert!(live.cancel_token().is_cancelled());
+    }
+
+    fn entrants() -> Entrants<'static> {
+        Entrants {
+            match_id: "m",
+            seed: 1,
+            agent_ids: vec!["a", "b"],
+        }
+    }
+
+    #[test]
+    fn a_stopped_match_says_why() {
+        let budget = std::time::Duration::from_secs(30);
+        let mut played = entrants().failed(
+            MatchStatus::Cancelled,
+            "match cancelled by a shutdown request",
+        );
+        played.total_steps = 12;
+        let cases = [
+            (
+                played.clone(),
+                StopReason::Request,
+                MatchStatus::Cancelled,
+                "cancelled by a CancelMatch request after 12 steps; the result covers what was played",
+            ),
+            (
+                played.clone(),
+                StopReason::Deadline,
+                MatchStatus::Timeout,
+                "the match's budget of 30 s (timeout_sec: queue, agent installs and play) ran out after 12 \
+                 steps; the result covers what was played",
+            ),
+            (
+                entrants().not_started(
+                    MatchStatus::Cancelled,
+                    "cancelled while installing the agents",
+                ),
+                StopReason::Shutdown,
+                MatchStatus::Cancelled,
+                "cancelled: the executor shut down before the agents started",
+            ),
+            (
+                entrants().failed(
+                    MatchStatus::Cancelled,
+                    "cancelled; the orchestrator left no result",
+                ),
+                StopReason::Request,
+                MatchStatus::Cancelled,
+                "cancelled by a CancelMatch request",
+            ),
+            (
+                played.clone(),
+                StopReason::Restart,
+                MatchStatus::Cancelled,
+                "cancelled: the executor restarted during the match after 12 steps; the result covers what was \
+                 played",
+            ),
+        ];
+        for (mut outcome, reason, status, message) in cases {
+            reason.settle(&mut outcome, budget);
+            assert_eq!(outcome.status, status, "{reason:?}");
+            assert_eq!(outcome.error_message, message, "{reason:?}");
+        }
+        // A match that ended on its own before the stop took effect keeps its result.
+        let mut done = entrants().failed(MatchStatus::Success, "");
+        StopReason::Deadline.settle(&mut done, budget);
+        assert_eq!(done.status, MatchStatus::Success);
+        assert_eq!(done.error_message, "");
     }
 }

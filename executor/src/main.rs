@@ -15,7 +15,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
         Command::Serve(args) => {
-            args.executor.check()?;
+            args.check()?;
             let grpc = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .with_context(|| format!("binding {}", args.listen))?;
@@ -31,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
                 grpc,
                 http,
                 drain_grace: Duration::from_secs(args.drain_grace_sec),
+                connections: args.connections.clone(),
             };
             let shutdown = async {
                 common::signal::shutdown().await;
@@ -55,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Config(ConfigCommand::Print(args)) => {
-            args.executor.check()?;
+            args.check()?;
             print!(
                 "{}",
                 toml::to_string(&args).context("printing the configuration")?

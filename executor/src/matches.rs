@@ -1,8 +1,13 @@
 //! The life of matches: submission (idempotency on `match_id`, validation, admission), the task that plays
-//! each match and has it recorded, lookup, cancellation and draining.
+//! each match within its budget and has it recorded, lookup, cancellation and draining.
 //!
 //! A match id names one request forever: the same request again attaches to the live match or returns the
 //! stored result; a different request with the same id is a conflict.
+//!
+//! `timeout_sec` is the caller's whole budget, counted from the submission: time in the queue, agent installs,
+//! (in Kubernetes) pod start-up and play all draw on it. When it runs out the match is stopped, whatever it is
+//! doing, and answered with the result as it stands (`STATUS_TIMEOUT`) within a few seconds. A stopped match's
+//! result says why it stopped: a `CancelMatch` request, the executor's shutdown, or its budget.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,20 +16,25 @@ use std::time::Duration;
 use proto::outcome::{AgentStatus, MatchStatus};
 use tokio::sync::{Mutex, watch};
 
-use crate::admission::{Admission, Reservation};
+use crate::admission::{Admission, Reservation, Slot};
 use crate::agent_sources::AgentSources;
 use crate::backend::{Backend, Drain, Ending, Played};
+use crate::blob_store::Download;
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::info::{MatchInfo, MatchResult, Submitted};
-use crate::live::{LiveMatch, Phase};
+use crate::live::{LiveMatch, Phase, StopReason};
 use crate::metrics::Metrics;
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, Replay};
 use crate::request::{self, MatchPlan, Submission};
 use crate::result_store::StoredMatch;
 
 /// Time cancelled matches get to record their results during shutdown.
 const CANCEL_GRACE: Duration = Duration::from_secs(20);
+/// Time past a playing match's deadline that its backend gets to end it on its own (a local orchestrator
+/// stops before the deadline; a Kubernetes Job's deadline stops its pod, whose report is the result) before
+/// the executor stops it.
+const STOP_BACKSTOP: Duration = Duration::from_secs(5);
 
 /// A match found by id.
 #[derive(Debug, Clone)]
@@ -128,6 +138,7 @@ impl Matches {
                 environment: plan.environment.clone(),
                 agent_ids: plan.agent_ids(),
             },
+            plan.timeout,
         ));
         live.insert(plan.match_id.clone(), Arc::clone(&entry));
         self.live_count.send_replace(live.len());
@@ -196,13 +207,20 @@ impl Matches {
         match handle {
             Handle::Live(live) => {
                 tracing::info!(match_id, "cancelling match");
-                live.cancel();
+                live.cancel(StopReason::Request);
                 live.finished().await;
                 Ok(live.info())
             }
             Handle::Finished(stored) => Ok(stored.info()),
             Handle::Elsewhere(info) => Ok(*info),
         }
+    }
+
+    /// A slot for agent code run outside a match (`ValidateAgent` unpacks, checks and plays a smoke match
+    /// of a submitted agent): it counts against the concurrency limit and in `active_matches`, and waits in
+    /// the queue like a match (or is refused when the queue is full or the executor is draining).
+    pub(crate) async fn validation_slot(&self) -> Result<Slot> {
+        self.admission.reserve()?.acquire().await
     }
 
     /// Whether new matches are taken (not draining).
@@ -221,8 +239,8 @@ impl Matches {
             .encode(self.admission.running(), self.admission.queued())
     }
 
-    /// A stored replay file by its file name.
-    pub(crate) async fn replay_file(&self, file: &str) -> Result<Option<Vec<u8>>> {
+    /// A stored replay file by its file name, to stream.
+    pub(crate) async fn replay_file(&self, file: &str) -> Result<Option<Download>> {
         self.recorder.replay_file(file).await
     }
 
@@ -245,11 +263,11 @@ impl Matches {
         }
     }
 
-    /// Cancels every live match; `only_queued` spares the running ones.
+    /// Cancels every live match for the shutdown; `only_queued` spares the running ones.
     async fn cancel_all(&self, only_queued: bool) {
         for live in self.live.lock().await.values() {
             if !only_queued || matches!(live.phase(), Phase::Queued) {
-                live.cancel();
+                live.cancel(StopReason::Shutdown);
             }
         }
     }
@@ -260,7 +278,7 @@ impl Matches {
         let _ = count.wait_for(|n| *n == 0).await;
     }
 
-    /// Plays one admitted match to its end and has it recorded.
+    /// Plays one admitted match to its end, or to the end of its budget, and has it recorded.
     async fn drive(
         self: Arc<Self>,
         live: Arc<LiveMatch>,
@@ -270,6 +288,10 @@ impl Matches {
         let slot = tokio::select! {
             slot = reservation.acquire() => slot.ok(),
             () = live.cancel_token().cancelled() => None,
+            () = tokio::time::sleep_until(live.deadline()) => {
+                live.cancel(StopReason::Deadline);
+                None
+            }
         };
         let result = match slot {
             Some(_slot) => {
@@ -277,17 +299,39 @@ impl Matches {
                 self.play(&plan, &live).await
             }
             None => {
-                let message = if self.admission.is_closed() {
+                let (status, message) = match live.stop_reason() {
+                    Some(StopReason::Deadline) => (
+                        MatchStatus::Timeout,
+                        format!(
+                            "the match waited in the queue for its whole budget of {} s (timeout_sec); submit it \
+                             again when the executor is less busy",
+                            plan.timeout.as_secs()
+                        ),
+                    ),
+                    Some(StopReason::Request) => (
+                        MatchStatus::Cancelled,
+                        "cancelled by a CancelMatch request before the match started".to_string(),
+                    ),
                     // A backend that leaves matches running on a drain lets them run on; submitting again
                     // (to another replica) attaches to them.
-                    "the executor shut down before the match started; submit it again"
-                } else {
-                    self.backend.withdraw(&plan.match_id).await;
-                    "cancelled before the match started"
+                    Some(StopReason::Shutdown | StopReason::Restart) | None => (
+                        MatchStatus::Cancelled,
+                        "the executor shut down before the match started; submit it again"
+                            .to_string(),
+                    ),
                 };
-                let outcome = plan.entrants().failed(MatchStatus::Cancelled, message);
+                // A match the shutdown took out of the queue is left to a backend that lets matches run on
+                // without this replica.
+                if !matches!(live.stop_reason(), Some(StopReason::Shutdown) | None) {
+                    self.backend.withdraw(&plan.match_id).await;
+                }
+                let outcome = plan.entrants().not_started(status, message);
                 self.recorder
-                    .finish(&live.submitted, outcome, None)
+                    .finish(
+                        &live.submitted,
+                        outcome,
+                        Replay::unplayed(plan.record_replay),
+                    )
                     .await
                     .result
             }
@@ -307,23 +351,24 @@ impl Matches {
             agents = plan.agents.len(),
             "match started"
         );
-        let Played { ending, mut held } = self.backend.play(plan, live).await;
-        let record = async {
-            match ending {
-                Ending::Outcome { outcome, replay } => {
-                    self.recorder
-                        .finish(&live.submitted, outcome, replay.as_deref())
-                        .await
-                }
-                Ending::Recorded(stored) => stored,
+        let Played { ending, mut held } = self.play_within_budget(plan, live).await;
+        let stored = match ending {
+            Ending::Outcome {
+                mut outcome,
+                replay,
+            } => {
+                live.settle(&mut outcome);
+                self.recorder.finish(&live.submitted, outcome, replay).await
             }
+            Ending::Recorded(stored) => stored,
         };
-        // The work directory goes while the replay is written; both are done before the match is answered.
-        let (stored, ()) = tokio::join!(record, held.removed());
+        // What the backend held (the work directory with the replay file) goes once the match is recorded, and
+        // before it is answered.
+        held.removed().await;
         drop(held);
         let outcome = &stored.result.outcome;
         for agent in &outcome.agents {
-            if agent.status != AgentStatus::Ok {
+            if !matches!(agent.status, AgentStatus::Ok | AgentStatus::NotStarted) {
                 self.metrics.agent_errors(
                     &format!("{:?}", agent.status).to_lowercase(),
                     u64::from(agent.errors),
@@ -341,6 +386,23 @@ impl Matches {
             "match finished"
         );
         stored.result
+    }
+
+    /// Has the backend play the match, and stops it when its budget runs out and the backend did not end it
+    /// on its own: the backend then ends it as it ends a cancelled match, with the result as it stands.
+    async fn play_within_budget(&self, plan: &MatchPlan, live: &Arc<LiveMatch>) -> Played {
+        let play = self.backend.play(plan, live);
+        tokio::pin!(play);
+        tokio::select! {
+            played = &mut play => return played,
+            () = tokio::time::sleep_until(live.deadline() + STOP_BACKSTOP) => {}
+        }
+        tracing::warn!(
+            timeout_sec = plan.timeout.as_secs(),
+            "the match's budget ran out; stopping it"
+        );
+        live.cancel(StopReason::Deadline);
+        play.await
     }
 }
 

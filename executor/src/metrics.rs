@@ -30,6 +30,17 @@ struct ReasonLabels {
     reason: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabels {
+    listener: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClosedLabels {
+    listener: String,
+    reason: String,
+}
+
 /// The executor's metrics and their registry.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -42,6 +53,8 @@ pub(crate) struct Metrics {
     replay_bytes: Counter,
     rejected: Family<ReasonLabels, Counter>,
     reports_refused: Counter,
+    connections: Family<ListenerLabels, Gauge>,
+    connections_closed: Family<ClosedLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -105,6 +118,19 @@ impl Metrics {
             "Report streams refused for a bad token",
             reports_refused.clone(),
         );
+        let connections = Family::<ListenerLabels, Gauge>::default();
+        registry.register(
+            "connections",
+            "Open connections, by listener (grpc or http)",
+            connections.clone(),
+        );
+        let connections_closed = Family::<ClosedLabels, Counter>::default();
+        registry.register(
+            "connections_closed",
+            "Connections the executor closed, by listener and reason (first_request_timeout, idle_timeout, \
+             evicted at the cap, refused at the cap)",
+            connections_closed.clone(),
+        );
         Self {
             registry,
             matches,
@@ -115,7 +141,28 @@ impl Metrics {
             replay_bytes,
             rejected,
             reports_refused,
+            connections,
+            connections_closed,
         }
+    }
+
+    /// A connection of `listener` opened (`delta` 1) or went (`-1`).
+    pub(crate) fn connections(&self, listener: &str, delta: i64) {
+        self.connections
+            .get_or_create(&ListenerLabels {
+                listener: listener.to_string(),
+            })
+            .inc_by(delta);
+    }
+
+    /// The executor closed a connection of `listener` for `reason`.
+    pub(crate) fn connection_closed(&self, listener: &str, reason: &str) {
+        self.connections_closed
+            .get_or_create(&ClosedLabels {
+                listener: listener.to_string(),
+                reason: reason.to_string(),
+            })
+            .inc();
     }
 
     pub(crate) fn match_finished(&self, environment: &str, status: &str, seconds: f64) {
@@ -142,8 +189,8 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn replay_stored(&self, bytes: usize) {
-        self.replay_bytes.inc_by(bytes as u64);
+    pub(crate) fn replay_stored(&self, bytes: u64) {
+        self.replay_bytes.inc_by(bytes);
     }
 
     pub(crate) fn rejected(&self, reason: &str) {
@@ -178,7 +225,21 @@ mod tests {
         metrics.match_finished("pong", "success", 1.5);
         metrics.agent_errors("timeout", 3);
         metrics.replay_stored(1000);
+        metrics.connections("grpc", 1);
+        metrics.connections("grpc", 1);
+        metrics.connections("grpc", -1);
+        metrics.connection_closed("http", "idle_timeout");
         let text = metrics.encode(2, 5);
+        assert!(
+            text.contains(r#"rl_arena_executor_connections{listener="grpc"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"rl_arena_executor_connections_closed_total{listener="http",reason="idle_timeout"} 1"#
+            ),
+            "{text}"
+        );
         assert!(
             text.contains(
                 r#"rl_arena_executor_matches_total{environment="pong",status="success"} 1"#

@@ -53,6 +53,7 @@ pub async fn play(mut args: PlayArgs) -> Result<pb::MatchResponse> {
         grpc: listener,
         http: None,
         drain_grace: std::time::Duration::from_secs(5),
+        connections: crate::config::ConnectionArgs::DEFAULT,
     };
     let server = tokio::spawn(crate::server::run(
         listeners,

@@ -1,10 +1,11 @@
 //! The `executor.MatchReporter` service: receives each orchestrator's event stream and keeps what the match's
-//! waiter needs (the outcome and the replay). Only the holder of a match's token may report for it.
+//! waiter needs (the outcome; a local match's replay is its orchestrator's file). Only the holder of a match's
+//! token may report for it.
 //!
 //! With a `ReportSink` (the backend's, when its matches may report to any replica) a report may arrive at any
 //! replica: its token is the HMAC-SHA256 of the match id under a key all replicas share ([`ReportKey`]), so it
-//! is verified without local state, and the outcome and replay are recorded in the shared stores before the
-//! stream is acknowledged.
+//! is verified without local state, and the outcome and replay (spooled to a file as it arrives, within a cap:
+//! `replay_spool`) are recorded in the shared stores before the stream is acknowledged.
 //!
 //! This is an edge: report events arrive as wire messages and go to watchers as `LiveEvent`s.
 
@@ -17,17 +18,15 @@ use proto::pb::{self, MatchEvent, ReportAck};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::error::quoted;
 use crate::live::{LiveEvent, LiveMatch};
 use crate::metrics::Metrics;
-
-/// Largest replay accepted over a report stream.
-const MAX_REPLAY_BYTES: usize = 256 * 1024 * 1024;
+use crate::recorder::Replay;
+use crate::replay_spool::{Spool, SpoolSettings};
 
 /// What a report stream delivered for one match that its waiter needs.
 #[derive(Debug, Default)]
 pub(crate) struct Collected {
-    /// The replay JSON, as the chunks arrived.
-    pub(crate) replay: Vec<u8>,
     pub(crate) outcome: Option<MatchOutcome>,
 }
 
@@ -105,7 +104,7 @@ pub(crate) trait ReportSink: Send + Sync + std::fmt::Debug {
         &self,
         match_id: &str,
         outcome: MatchOutcome,
-        replay: Vec<u8>,
+        replay: Option<Replay>,
     ) -> crate::Result<()>;
 }
 
@@ -185,7 +184,7 @@ impl Drop for Registration {
 }
 
 /// Compares two tokens in time independent of where they differ.
-fn same_token(a: &str, b: &str) -> bool {
+pub(crate) fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -198,7 +197,8 @@ fn same_token(a: &str, b: &str) -> bool {
 pub(crate) struct ReporterService {
     hub: Arc<ReportHub>,
     metrics: Arc<Metrics>,
-    sink: Option<Arc<dyn ReportSink>>,
+    /// Where reports are recorded, with where their replays are spooled.
+    sink: Option<(Arc<dyn ReportSink>, SpoolSettings)>,
 }
 
 impl ReporterService {
@@ -211,9 +211,9 @@ impl ReporterService {
     }
 
     /// Also accepts reports verified by `sink` for matches not registered here, and records every finished
-    /// report there.
-    pub(crate) fn with_sink(mut self, sink: Arc<dyn ReportSink>) -> Self {
-        self.sink = Some(sink);
+    /// report there, with the replay the stream carried spooled as `spool` says.
+    pub(crate) fn with_sink(mut self, sink: Arc<dyn ReportSink>, spool: SpoolSettings) -> Self {
+        self.sink = Some((sink, spool));
         self
     }
 }
@@ -238,7 +238,7 @@ impl pb::match_reporter_server::MatchReporter for ReporterService {
         let sink = self.sink.as_ref();
         let slot = match (self.hub.slot(&match_id), token) {
             (Some(slot), Some(token)) if same_token(&slot.token, &token) => slot,
-            (_, Some(token)) if sink.is_some_and(|s| s.verify(&match_id, &token)) => {
+            (_, Some(token)) if sink.is_some_and(|(s, _)| s.verify(&match_id, &token)) => {
                 Arc::new(Slot {
                     token,
                     collected: Mutex::new(Collected::default()),
@@ -249,27 +249,40 @@ impl pb::match_reporter_server::MatchReporter for ReporterService {
                 self.metrics.report_refused();
                 tracing::warn!(match_id = %match_id, "report refused: no running match with this token");
                 return Err(Status::unauthenticated(format!(
-                    "report for match {match_id:?} refused: the token does not match a running match"
+                    "report for match {} refused: the token does not match a running match",
+                    quoted(&match_id)
                 )));
             }
         };
+        // Only a sink records the stream's replay; a local match's replay is its orchestrator's own file.
+        let mut spool = sink.map(|(_, settings)| Spool::new(settings.clone()));
         let mut event = Some(first);
         while let Some(ev) = event.take() {
             if ev.match_id != match_id {
                 return Err(Status::invalid_argument(format!(
-                    "report stream for match {match_id:?} carried an event for {:?}; use one stream per match",
-                    ev.match_id
+                    "report stream for match {} carried an event for {}; use one stream per match",
+                    quoted(&match_id),
+                    quoted(&ev.match_id)
                 )));
             }
-            apply(&slot, &match_id, ev.event)?;
+            match ev.event {
+                Some(Event::ReplayChunk(chunk)) => {
+                    if let Some(spool) = spool.as_mut() {
+                        spool.write(&chunk.data).await;
+                    }
+                }
+                other => apply(&slot, &match_id, other)?,
+            }
             event = stream.next().await.transpose()?;
         }
-        if let Some(sink) = sink {
-            let (outcome, replay) = {
-                let mut c = slot.lock();
-                (c.outcome.clone(), std::mem::take(&mut c.replay))
-            };
-            if let Some(outcome) = outcome {
+        if let (Some((sink, _)), Some(spool)) = (sink, spool) {
+            let outcome = slot.lock().outcome.clone();
+            if let Some(mut outcome) = outcome {
+                // A stopped orchestrator says it was cancelled; the match followed here knows why.
+                if let Some(live) = &slot.live {
+                    live.settle(&mut outcome);
+                }
+                let replay = spool.finish(&outcome).await;
                 // Recorded before the acknowledgement: once the orchestrator exits, the result is stored.
                 sink.record(&match_id, outcome, replay).await.map_err(|e| {
                     tracing::error!(match_id = %match_id, error = %e, "recording a reported result failed");
@@ -297,15 +310,8 @@ fn apply(slot: &Slot, match_id: &str, event: Option<Event>) -> Result<(), Status
             tracing::info!(match_id, agent_id = %e.agent_id, step = e.step, message = %e.message, "agent error");
             live(LiveEvent::AgentError(e.into()));
         }
-        Some(Event::ReplayChunk(chunk)) => {
-            let mut c = slot.lock();
-            if c.replay.len() + chunk.data.len() > MAX_REPLAY_BYTES {
-                return Err(Status::resource_exhausted(format!(
-                    "match {match_id}: replay larger than {MAX_REPLAY_BYTES} bytes"
-                )));
-            }
-            c.replay.extend_from_slice(&chunk.data);
-        }
+        // Handled by the stream's spool.
+        Some(Event::ReplayChunk(_)) => {}
         Some(Event::Finished(f)) => {
             let outcome: MatchOutcome = serde_json::from_str(&f.outcome_json).map_err(|e| {
                 Status::invalid_argument(format!(

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::agent_sources::{AgentSources, LocalCode};
 use crate::config::{AgentLimitArgs, ExecutorArgs};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, quoted};
 use crate::info::Entrants;
 
 /// URL schemes `agent-init` fetches; their reachability is its business, not the request's.
@@ -76,6 +76,22 @@ impl MatchPlan {
         &self,
         agent_dirs: impl IntoIterator<Item = PathBuf>,
     ) -> Result<Vec<u8>> {
+        self.spec_json_within(agent_dirs, self.timeout)
+    }
+
+    /// [`Self::spec_json`] for an orchestrator that starts when only `budget` is left of the match's budget
+    /// (the rest went to the queue and the agent installs): its own time limit is what is left.
+    pub(crate) fn spec_json_within(
+        &self,
+        agent_dirs: impl IntoIterator<Item = PathBuf>,
+        budget: Duration,
+    ) -> Result<Vec<u8>> {
+        let limits = Limits {
+            match_ms: u64::try_from(budget.as_millis())
+                .unwrap_or(u64::MAX)
+                .min(self.limits.match_ms),
+            ..self.limits.clone()
+        };
         let spec = MatchSpec {
             match_id: self.match_id.clone(),
             environment: self.environment.clone(),
@@ -90,7 +106,7 @@ impl MatchPlan {
                     dir,
                 })
                 .collect(),
-            limits: self.limits.clone(),
+            limits,
             record_replay: self.record_replay,
         };
         serde_json::to_vec_pretty(&spec)
@@ -127,7 +143,13 @@ impl Submission {
     ) -> Result<MatchPlan> {
         let req = &self.request;
         let invalid = |msg: String| Error::InvalidArgument(msg);
-        let env = envs::info(&req.environment).map_err(|e| invalid(format!("environment: {e}")))?;
+        let env = envs::info(&req.environment).map_err(|e| match e {
+            envs::EnvError::Unknown { known, .. } => invalid(format!(
+                "environment: unknown environment {}; known environments: {known}",
+                quoted(&req.environment)
+            )),
+            e => invalid(format!("environment: {e}")),
+        })?;
         if req.agents.len() != env.players {
             return Err(invalid(format!(
                 "agents: {} takes exactly {} agents, got {}",
@@ -156,9 +178,22 @@ impl Submission {
         } else {
             req.seed
         };
-        envs::make(env.name, &config, seed)
+        let game = envs::make(env.name, &config, seed)
             .map_err(|e| invalid(format!("environment_config_json: {e}")))?;
         let limits = limits(req.limits.as_ref(), &settings.agent_limits, timeout_sec)?;
+        if req.record_replay {
+            let steps = game.max_steps();
+            let ids: Vec<String> = agents.iter().map(|a| a.agent_id.clone()).collect();
+            let bound = replay_bound::size_bound(game, &req.match_id, seed, &ids, &limits);
+            if bound > settings.max_replay_bytes {
+                return Err(invalid(format!(
+                    "record_replay: the replay of up to {steps} steps of {} could take {bound} bytes, over this \
+                     executor's replay limit of {} bytes (max-replay-bytes); shorten the episode in \
+                     environment_config_json or set record_replay to false",
+                    env.name, settings.max_replay_bytes
+                )));
+            }
+        }
         Ok(MatchPlan {
             match_id: req.match_id.clone(),
             environment: env.name.to_string(),
@@ -178,7 +213,8 @@ pub(crate) fn check_match_id(match_id: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::InvalidArgument(format!(
-            "match_id {match_id:?} is invalid: it must be {MATCH_ID_RULE}"
+            "match_id {} is invalid: it must be {MATCH_ID_RULE}",
+            quoted(match_id)
         )))
     }
 }
@@ -319,15 +355,22 @@ async fn agent_source(
         ));
     }
     let url = agent.code_url.as_str();
-    if url.is_empty() {
-        let image = agent.docker_image.trim();
-        if image.is_empty() {
+    let image = agent.docker_image.trim();
+    match (url.is_empty(), image.is_empty()) {
+        (true, true) => {
             return invalid(format!(
                 "agents[{i}] has neither code_url nor docker_image; give the agent's code as a path, file://, \
                  http(s)://, s3://, gs:// or az:// URL, or as an OCI image reference"
             ));
         }
-        return oci_source(i, id, image);
+        (false, false) => {
+            return invalid(format!(
+                "agents[{i}] has both code_url and docker_image; give exactly one: the agent's code, or an OCI \
+                 image holding it"
+            ));
+        }
+        (true, false) => return oci_source(i, id, image),
+        (false, true) => {}
     }
     let path = match url.split_once("://") {
         Some(("file", rest)) => Path::new(rest),
@@ -339,8 +382,10 @@ async fn agent_source(
         }
         Some((scheme, _)) => {
             return invalid(format!(
-                "agents[{i}].code_url {url:?}: scheme {scheme:?} is not supported; give a local path, a file:// URL \
-                 or one of {}",
+                "agents[{i}].code_url {}: scheme {} is not supported; give a local path, a file:// URL or one of \
+                 {}",
+                quoted(url),
+                quoted(scheme),
                 REMOTE_SCHEMES
                     .iter()
                     .map(|s| format!("{s}://"))
@@ -354,7 +399,8 @@ async fn agent_source(
         LocalCode::Found(path) => path,
         LocalCode::Unreadable(e) => {
             return invalid(format!(
-                "agents[{i}].code_url {url:?} cannot be read ({e}); give a path or file:// URL the executor can read"
+                "agents[{i}].code_url {} cannot be read ({e}); give a path or file:// URL the executor can read",
+                quoted(url)
             ));
         }
         // The same words whether or not the path exists, and without the path: nothing to learn from them.
@@ -373,30 +419,27 @@ async fn agent_source(
             .map(String::from)
             .map_err(|()| {
                 Error::InvalidArgument(format!(
-                    "agents[{i}].code_url {url:?} is not an absolute local path"
+                    "agents[{i}].code_url {} is not an absolute local path",
+                    quoted(url)
                 ))
             })?,
     })
 }
 
-/// An OCI image reference (`registry/repo:tag` or `registry/repo@sha256:...`) as an `agent-init` source.
+/// An OCI image reference (`registry/repo:tag` or `registry/repo@sha256:...`, optionally after `oci://` or
+/// `docker://`) as an `agent-init` source, checked with the grammar `agent-init` pulls with.
 fn oci_source(i: usize, id: &str, image: &str) -> Result<AgentSource> {
     let reference = image
         .strip_prefix("oci://")
         .or_else(|| image.strip_prefix("docker://"))
         .unwrap_or(image);
-    let well_formed = !reference.is_empty()
-        && !reference.starts_with('/')
-        && !reference.contains("://")
-        && reference
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c));
-    if !well_formed {
-        return Err(Error::InvalidArgument(format!(
-            "agents[{i}].docker_image {image:?} is not an image reference; give registry/repository:tag or \
-             registry/repository@sha256:digest"
-        )));
-    }
+    proto::image::check_reference(reference).map_err(|reason| {
+        Error::InvalidArgument(format!(
+            "agents[{i}].docker_image {} is not an image reference ({reason}); give registry/repository:tag \
+             or registry/repository@sha256:digest",
+            quoted(image)
+        ))
+    })?;
     Ok(AgentSource {
         agent_id: id.to_string(),
         source: format!("oci://{reference}"),
@@ -418,5 +461,6 @@ fn parse_config(json: &str) -> Result<Map<String, Value>> {
     }
 }
 
+mod replay_bound;
 #[cfg(test)]
 mod tests;

@@ -72,14 +72,26 @@ impl ResultStore {
         format!("results/{match_id}.pb")
     }
 
-    pub(crate) async fn put(&self, stored: &StoredMatch) -> Result<()> {
-        let record = Record::from(stored);
-        self.blobs
-            .put(
-                &Self::name(&stored.result.outcome.match_id),
-                prost::Message::encode_to_vec(&record),
-            )
-            .await
+    /// Stores a match's result unless one is stored already: the first result recorded is final, whoever
+    /// records it (a report stream, a waiter, a canceller, the reconciler, on any replica). Returns the
+    /// stored result: this one, or the one recorded first.
+    pub(crate) async fn create(&self, stored: StoredMatch) -> Result<StoredMatch> {
+        let match_id = &stored.result.outcome.match_id;
+        let record = Record::from(&stored);
+        let name = Self::name(match_id);
+        if self
+            .blobs
+            .create(&name, prost::Message::encode_to_vec(&record))
+            .await?
+        {
+            return Ok(stored);
+        }
+        tracing::info!(match_id = %match_id, "a result was recorded first; it stays");
+        self.get(match_id).await?.ok_or_else(|| {
+            Error::Store(format!(
+                "result of match {match_id} exists but cannot be read back"
+            ))
+        })
     }
 
     pub(crate) async fn get(&self, match_id: &str) -> Result<Option<StoredMatch>> {
@@ -131,6 +143,7 @@ mod tests {
                     json_url: "file:///r/m1.json".into(),
                     html_url: "file:///r/m1.html".into(),
                 }),
+                replay_error: None,
             },
         }
     }
@@ -140,7 +153,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let stored = stored();
         ResultStore::new(BlobStore::local(dir.path()).unwrap())
-            .put(&stored)
+            .create(stored.clone())
             .await
             .unwrap();
         let reopened = ResultStore::new(BlobStore::local(dir.path()).unwrap());
@@ -152,11 +165,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_first_result_recorded_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultStore::new(BlobStore::local(dir.path()).unwrap());
+        let first = stored();
+        let mut second = stored();
+        second.result.outcome.status = MatchStatus::Cancelled;
+        second.result.outcome.error_message = "cancelled by a CancelMatch request".into();
+        assert_eq!(store.create(first.clone()).await.unwrap(), first);
+        assert_eq!(store.create(second).await.unwrap(), first);
+        assert_eq!(store.get("m1").await.unwrap(), Some(first));
+    }
+
+    #[tokio::test]
     async fn the_stored_format_is_the_wire_response_in_a_record() {
         let dir = tempfile::tempdir().unwrap();
         let store = ResultStore::new(BlobStore::local(dir.path()).unwrap());
         let stored = stored();
-        store.put(&stored).await.unwrap();
+        store.create(stored.clone()).await.unwrap();
         let bytes = std::fs::read(dir.path().join("results/m1.pb")).unwrap();
         let expected = Record {
             fingerprint: "fp".into(),

@@ -6,21 +6,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use proto::pb::executor_server::ExecutorServer;
 use proto::pb::match_reporter_server::MatchReporterServer;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::agent_sources::AgentSources;
 use crate::backend::Backend;
 use crate::blob_store::BlobStore;
-use crate::config::ExecutorArgs;
+use crate::config::{ConnectionArgs, ExecutorArgs};
+use crate::connections::{ActivityLayer, ConnectionLimits, Connections, Health, HttpListener};
 use crate::error::{Error, Result};
 use crate::matches::Matches;
 use crate::metrics::Metrics;
 use crate::recorder::Recorder;
+use crate::replay_spool::SpoolSettings;
 use crate::replay_store::ReplayStore;
 use crate::reporter::{ReportHub, ReporterService};
 use crate::result_store::ResultStore;
@@ -40,6 +40,8 @@ pub struct Listeners {
     pub http: Option<TcpListener>,
     /// Time running matches get to finish once shutdown starts.
     pub drain_grace: Duration,
+    /// Limits on both listeners' connections.
+    pub connections: ConnectionArgs,
 }
 
 /// Serves until `shutdown` resolves, then drains: reports NOT_SERVING, takes no new matches, cancels queued
@@ -55,6 +57,10 @@ pub async fn run(
         .grpc
         .local_addr()
         .map_err(Error::io("reading the listening address"))?;
+    let replay_token = match &settings.replay_token_file {
+        Some(path) => Some(crate::http::load_replay_token(path).await?),
+        None => None,
+    };
     let hub = ReportHub::new();
     let metrics = Arc::new(Metrics::new());
     let blobs = match &settings.store_url {
@@ -70,13 +76,38 @@ pub async fn run(
         replays,
         ResultStore::new(blobs),
         Arc::clone(&metrics),
+        settings.max_replay_bytes,
     ));
+    let spool = SpoolSettings {
+        dir: fresh_dir(&settings.data_dir.join("spool")).await?,
+        cap: settings.report_replay_cap(),
+    };
     let backend = Backend::start(&settings, &sources, &hub, report_url(local), &recorder).await?;
     let sink = backend.report_sink();
     let validator = Arc::new(Validator::new(
         backend.tools().clone(),
         settings.agent_limits.clone(),
     ));
+    let budget = crate::connections::fd_budget(
+        listeners.connections.max_grpc_connections,
+        listeners.connections.max_http_connections,
+        settings.max_concurrent_matches,
+    );
+    let limits = |max| ConnectionLimits {
+        max,
+        first_request: Duration::from_millis(
+            listeners.connections.connection_first_request_timeout_ms,
+        ),
+        idle: Duration::from_millis(listeners.connections.connection_idle_timeout_ms),
+    };
+    tracing::info!(
+        open_file_limit = budget.soft_limit,
+        max_grpc_connections = budget.grpc_max,
+        max_http_connections = budget.http_max,
+        "connection limits"
+    );
+    let grpc_connections = Connections::new("grpc", limits(budget.grpc_max), Arc::clone(&metrics));
+    let http_connections = Connections::new("http", limits(budget.http_max), Arc::clone(&metrics));
     let matches = Matches::new(settings, sources, backend, recorder, Arc::clone(&metrics));
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -105,7 +136,7 @@ pub async fn run(
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let mut reporter_service = ReporterService::new(hub, metrics);
     if let Some(sink) = sink {
-        reporter_service = reporter_service.with_sink(sink);
+        reporter_service = reporter_service.with_sink(sink, spool);
     }
     let reporter =
         MatchReporterServer::new(reporter_service).max_decoding_message_size(MAX_MESSAGE_BYTES);
@@ -142,14 +173,15 @@ pub async fn run(
                 .map_err(Error::io("reading the http address"))?;
             tracing::info!(addr = %addr, "http listening");
             let mut stopped = stopped_rx.clone();
-            let router = crate::http::router(Arc::clone(&matches));
-            let listener = listener.tap_io(|tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "setting TCP_NODELAY on an http connection failed");
-                }
-            });
+            let app = crate::http::router(Arc::clone(&matches), replay_token)
+                .layer(ActivityLayer(Health::Http))
+                .into_make_service_with_connect_info::<crate::connections::Conn>();
+            let listener = HttpListener {
+                listener,
+                connections: http_connections,
+            };
             Some(tokio::spawn(async move {
-                axum::serve(listener, router)
+                axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
                         let _ = stopped.wait_for(|s| *s).await;
                     })
@@ -160,8 +192,9 @@ pub async fn run(
     };
 
     tracing::info!(addr = %local, "executor listening");
-    let incoming = grpc_incoming(listeners.grpc);
+    let incoming = grpc_connections.incoming(listeners.grpc);
     let serve = tonic::transport::Server::builder()
+        .layer(ActivityLayer(Health::Grpc))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -192,10 +225,19 @@ pub async fn run(
     grpc
 }
 
-/// The gRPC server's connections, with TCP_NODELAY: without it a reply's trailers wait behind the client's
-/// delayed ACK of the reply's headers (about 40 ms on Linux), which every unary call would pay.
-fn grpc_incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
+/// An empty directory at `path` (what a previous run left there is removed), as an absolute path.
+async fn fresh_dir(path: &std::path::Path) -> Result<std::path::PathBuf> {
+    let path =
+        std::path::absolute(path).map_err(Error::io(format!("resolving {}", path.display())))?;
+    match tokio::fs::remove_dir_all(&path).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(format!("emptying {}", path.display()))(e)),
+    }
+    tokio::fs::create_dir_all(&path)
+        .await
+        .map_err(Error::io(format!("creating {}", path.display())))?;
+    Ok(path)
 }
 
 /// Where local orchestrators reach this server: a wildcard listen address is reached over loopback.
@@ -207,21 +249,4 @@ fn report_url(local: SocketAddr) -> String {
         SocketAddr::V6(a) => format!("[{}]", a.ip()),
     };
     format!("http://{host}:{}", local.port())
-}
-
-#[cfg(test)]
-mod tests {
-    use tokio_stream::StreamExt;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn grpc_connections_do_not_wait_for_delayed_acks() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut incoming = grpc_incoming(listener);
-        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let accepted = incoming.next().await.unwrap().unwrap();
-        assert!(accepted.nodelay().unwrap());
-    }
 }

@@ -85,6 +85,8 @@ impl pb::executor_server::Executor for ExecutorService {
         request: Request<pb::ValidationRequest>,
     ) -> Result<Response<pb::ValidationResponse>, Status> {
         let req = request.into_inner();
+        // Validation runs submitted code: it takes a match's slot (and its place in the queue).
+        let _slot = self.matches.validation_slot().await?;
         let report = self
             .validator
             .validate(req.code_zip, &req.environment)

@@ -84,6 +84,82 @@ async fn invalid_requests_are_refused_with_the_field_and_the_fix() {
             status.message()
         );
     }
+    // Huge inputs are refused as invalid with a short message that quotes only their start: an error that
+    // echoed all of them would not fit in a status.
+    let huge = |c: char| std::iter::repeat_n(c, 100_000).collect::<String>();
+    let long_inputs: [(pb::MatchRequest, &str); 4] = [
+        (
+            pb::MatchRequest {
+                match_id: huge('m'),
+                ..good()
+            },
+            "match_id \"mmmm",
+        ),
+        (
+            {
+                let mut r = good();
+                r.agents[0].code_url = format!("https://agents.example/{}", &huge('u')[..60_000]);
+                r.agents[0].code_url = format!("nope{}", r.agents[0].code_url);
+                r
+            },
+            "agents[0].code_url \"nopehttps",
+        ),
+        (
+            {
+                let mut r = good();
+                r.agents[1].code_url.clear();
+                r.agents[1].docker_image = huge('i');
+                r
+            },
+            "agents[1].docker_image \"iiii",
+        ),
+        (
+            pb::MatchRequest {
+                environment: huge('e'),
+                ..good()
+            },
+            "unknown environment \"eeee",
+        ),
+    ];
+    for (req, want) in long_inputs {
+        let status = client.run_match(req).await.expect_err("refused");
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(status.message().contains(want), "{:?}", status.message());
+        assert!(status.message().len() < 1024, "{}", status.message().len());
+    }
+    for id in [huge('g'), "x".repeat(70)] {
+        for status in [
+            client
+                .get_match(pb::GetMatchRequest {
+                    match_id: id.clone(),
+                })
+                .await
+                .expect_err("refused"),
+            client
+                .cancel_match(pb::CancelMatchRequest {
+                    match_id: id.clone(),
+                })
+                .await
+                .expect_err("refused"),
+        ] {
+            assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+            assert!(status.message().len() < 1024);
+        }
+    }
+
+    // A request with both code_url and docker_image follows the one rule: give exactly one.
+    let mut both = good();
+    both.agents[0].docker_image = "registry.example/agents/a:1".into();
+    let status = client.run_match(both).await.expect_err("refused");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status
+            .message()
+            .contains("agents[0] has both code_url and docker_image; give exactly one"),
+        "{:?}",
+        status.message()
+    );
+
     // Still serving after all that.
     let health = client
         .health_check(pb::HealthCheckRequest {})

@@ -1,5 +1,6 @@
 //! `CancelMatch`: a running match ends as `STATUS_CANCELLED`, its processes are gone and the replay of what
-//! was played is kept; a queued match is cancelled before it starts.
+//! was played is kept; a queued match is cancelled before it starts; a match cancelled right after it was
+//! submitted leaves nothing behind (no process, no work or scratch directory).
 
 mod support;
 
@@ -34,6 +35,17 @@ async fn cancelling_a_running_match_keeps_the_partial_replay() {
         "{}",
         result.total_steps
     );
+    // The result says what happened: an API cancel, after how many steps.
+    assert_eq!(
+        result.error_message,
+        format!(
+            "cancelled by a CancelMatch request after {} steps; the result covers what was played",
+            result.total_steps
+        )
+    );
+    for agent in &result.agent_results {
+        assert_eq!(agent.status(), pb::AgentStatus::Ok, "{agent:?}");
+    }
     let replay_path = result
         .replay_url
         .strip_prefix("file://")
@@ -80,15 +92,79 @@ async fn cancelling_a_queued_match_ends_it_before_it_starts() {
     let result = info.result.expect("result");
     assert_eq!(result.status(), pb::MatchStatus::StatusCancelled);
     assert_eq!(result.total_steps, 0);
-    assert!(
-        result.error_message.contains("before the match started"),
-        "{}",
-        result.error_message
+    assert_eq!(
+        result.error_message,
+        "cancelled by a CancelMatch request before the match started"
     );
+    for agent in &result.agent_results {
+        assert_eq!(agent.status(), pb::AgentStatus::NotStarted, "{agent:?}");
+    }
     let info = cancel(&mut client, "cancel-running").await;
     assert_eq!(
         info.result.unwrap().status(),
         pb::MatchStatus::StatusCancelled
     );
     assert_eq!(executor.leftover_processes(), vec![]);
+}
+
+#[tokio::test]
+async fn cancelling_right_after_submitting_leaves_nothing_behind() {
+    // Whatever the executor's helpers put in the temporary directory would show here.
+    let tmp = tempfile::tempdir().unwrap();
+    let executor = Executor::start_with(
+        tempfile::tempdir().unwrap(),
+        &[],
+        &[("TMPDIR", tmp.path().to_str().unwrap())],
+    );
+    let mut client = executor.client().await;
+    for attempt in 0..20 {
+        let id = format!("cancel-early-{attempt}");
+        client.submit_match(long_match(&id)).await.unwrap();
+        // Every other time, cancel when the orchestrator reports it started: it is setting up the agents.
+        if attempt % 2 == 1 {
+            let mut watch = client
+                .watch_match(pb::WatchMatchRequest {
+                    match_id: id.clone(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            while let Some(update) = watch.next().await {
+                match update.unwrap().update {
+                    Some(Update::Started(_)) => break,
+                    Some(Update::Finished(r)) => panic!("finished before it was cancelled: {r:?}"),
+                    _ => {}
+                }
+            }
+        }
+        let info = client
+            .cancel_match(pb::CancelMatchRequest { match_id: id })
+            .await
+            .unwrap()
+            .into_inner();
+        let result = info.result.expect("result");
+        assert_eq!(
+            result.status(),
+            pb::MatchStatus::StatusCancelled,
+            "{result:?}"
+        );
+        assert!(
+            result
+                .error_message
+                .starts_with("cancelled by a CancelMatch request"),
+            "{}",
+            result.error_message
+        );
+        let work: Vec<_> = std::fs::read_dir(executor.data_dir.path().join("work"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(work, Vec::<std::path::PathBuf>::new(), "attempt {attempt}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(left, Vec::<std::path::PathBuf>::new(), "attempt {attempt}");
+        assert_eq!(executor.leftover_processes(), vec![], "attempt {attempt}");
+    }
 }

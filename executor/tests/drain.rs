@@ -5,10 +5,9 @@
 mod support;
 
 use nix::sys::signal::Signal;
+use proto::pb;
 use proto::pb::executor_client::ExecutorClient;
-use proto::pb::{self, match_update::Update};
-use support::{Executor, agent, eventually, pong_request, test_agent};
-use tokio_stream::StreamExt;
+use support::{Executor, agent, eventually, pong_request, test_agent, wait_for_play};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -38,27 +37,6 @@ async fn wait_until_draining(client: &ExecutorClient<Channel>) {
     .await;
 }
 
-/// Waits until the match has played a few steps.
-async fn wait_for_play(executor: &Executor, match_id: &str) {
-    let mut watch = executor
-        .client()
-        .await
-        .watch_match(pb::WatchMatchRequest {
-            match_id: match_id.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    while let Some(update) = watch.next().await {
-        if let Some(Update::Frame(frame)) = update.unwrap().update {
-            if frame.step >= 2 {
-                return;
-            }
-        }
-    }
-    panic!("match {match_id} ended before it was seen playing");
-}
-
 #[tokio::test]
 async fn sigterm_lets_running_matches_finish_and_refuses_new_ones() {
     let mut executor = Executor::start(&["--drain-grace-sec", "120"]);
@@ -72,7 +50,7 @@ async fn sigterm_lets_running_matches_finish_and_refuses_new_ones() {
         let mut client = client.clone();
         tokio::spawn(async move { client.run_match(slow_match("drain-1", 60)).await })
     };
-    wait_for_play(&executor, "drain-1").await;
+    wait_for_play(&executor, "drain-1", 2).await;
     executor.signal(Signal::SIGTERM);
 
     let mut probe = client.clone();
@@ -109,7 +87,7 @@ async fn matches_still_running_after_the_grace_period_are_cancelled_and_recorded
         .submit_match(slow_match("drain-3", 1000))
         .await
         .unwrap();
-    wait_for_play(&executor, "drain-3").await;
+    wait_for_play(&executor, "drain-3", 2).await;
     executor.signal(Signal::SIGTERM);
     let status = executor.wait();
     assert!(status.success(), "{status:?}");
@@ -133,6 +111,13 @@ async fn matches_still_running_after_the_grace_period_are_cancelled_and_recorded
         "{result:?}"
     );
     assert!(result.total_steps < 1000);
+    assert!(
+        result
+            .error_message
+            .starts_with("cancelled: the executor shut down after"),
+        "{}",
+        result.error_message
+    );
 }
 
 #[tokio::test]
@@ -143,7 +128,7 @@ async fn a_second_signal_exits_at_once() {
         .submit_match(slow_match("drain-4", 1000))
         .await
         .unwrap();
-    wait_for_play(&executor, "drain-4").await;
+    wait_for_play(&executor, "drain-4", 2).await;
     executor.signal(Signal::SIGTERM);
     let mut probe = client.clone();
     wait_until_draining(&probe).await;

@@ -12,7 +12,10 @@ use std::time::Duration;
 use kube_cluster::*;
 use proto::pb;
 use proto::pb::match_update::Update;
-use support::{agent, cancel};
+use support::{
+    agent, cancel, eventually, example_agent, peak_memory, reset_peak_memory, stored_replay,
+    wait_for_play_on,
+};
 use tokio_stream::StreamExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,13 +68,22 @@ async fn a_pong_match_runs_as_one_job_with_a_handful_of_requests_and_leaves_noth
     assert_eq!(refused.code(), tonic::Code::AlreadyExists);
 
     // The TTL controller removes the Job, its pod and (owned) Secret.
-    for _ in 0..600 {
-        if cluster.count().await == (0, 0, 0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    cluster
+        .assert_emptied(600, "objects left after the TTL")
+        .await;
+}
+
+/// Every agent of a match that failed before its orchestrator started is reported not started.
+#[track_caller]
+fn assert_not_started(response: &pb::MatchResponse) {
+    for agent in &response.agent_results {
+        assert_eq!(
+            agent.status(),
+            pb::AgentStatus::NotStarted,
+            "{}: {agent:?}",
+            response.match_id
+        );
     }
-    assert_eq!(cluster.count().await, (0, 0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,7 +112,11 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
         pb::AgentStatus::Error,
         "{junk_result:?}"
     );
-    assert_eq!(response.agent_results[0].status(), pb::AgentStatus::Ok);
+    // The other agent never ran: its orchestrator never started.
+    assert_eq!(
+        response.agent_results[0].status(),
+        pb::AgentStatus::NotStarted
+    );
 
     // An unreachable source is the infrastructure's fault (exit 11).
     let mut req = quick_request("k8s-unreachable");
@@ -110,12 +126,7 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
     );
     let response = client.run_match(req).await.unwrap().into_inner();
     assert_status(&response, pb::MatchStatus::StatusError, "infrastructure");
-    assert!(
-        response
-            .agent_results
-            .iter()
-            .all(|a| a.status() == pb::AgentStatus::Ok)
-    );
+    assert_not_started(&response);
 
     // System image pull errors fail at once, and the Job is deleted.
     cluster.sim.fail_image_pull("sim/orchestrator");
@@ -135,6 +146,7 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
         "{}",
         response.error_message
     );
+    assert_not_started(&response);
 
     // Unschedulable past the startup budget.
     cluster.sim.set_unschedulable(true);
@@ -149,6 +161,7 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
         pb::MatchStatus::StatusError,
         "RESOURCE_EXHAUSTED",
     );
+    assert_not_started(&response);
 
     // The Job's deadline is a timeout (the orchestrator's own budget is much longer).
     let mut req = slow_request("k8s-deadline");
@@ -184,6 +197,14 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
         }
         let response = waiting.await.unwrap().unwrap().into_inner();
         assert_status(&response, pb::MatchStatus::StatusError, cause);
+        // The agents ran.
+        assert!(
+            response
+                .agent_results
+                .iter()
+                .all(|a| a.status() == pb::AgentStatus::Ok),
+            "{response:?}"
+        );
     }
 
     // Failed matches whose pods could still run were deleted.
@@ -202,7 +223,40 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_deletes_the_job_and_records_the_match_cancelled() {
+async fn past_the_budget_the_jobs_own_deadline_verdict_is_awaited_within_the_slack() {
+    // A simulated second lasts five real ones: the Job's deadline (timeout_sec 2) comes 10 s after it
+    // started, later than the 5 s past the budget after which the executor stops a match itself.
+    let cluster = Cluster::start(5.0).await;
+    let executor = cluster.replica(&[
+        "--k8s-deadline-slack-sec",
+        "30",
+        "--k8s-startup-budget-sec",
+        "600",
+    ]);
+    // The pod never runs: only the Job's deadline ends the match.
+    cluster.sim.set_unschedulable(true);
+    let mut request = quick_request("k8s-deadline-verdict");
+    request.timeout_sec = 2;
+    let response = executor
+        .client()
+        .await
+        .run_match(request)
+        .await
+        .unwrap()
+        .into_inner();
+    cluster.sim.set_unschedulable(false);
+    // The Job's verdict, not the executor's own stop (which would delete the Job and say the budget ran out
+    // before the agents started).
+    assert_status(
+        &response,
+        pb::MatchStatus::StatusTimeout,
+        "match did not finish within its budget of 2 s (pod start-up and agent installs included) and was \
+         stopped",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_deletes_the_job_and_records_the_match_cancelled_with_what_was_played() {
     let cluster = Cluster::start(0.2).await;
     let executor = cluster.replica(&[]);
     let mut client = executor.client().await;
@@ -212,35 +266,86 @@ async fn cancel_deletes_the_job_and_records_the_match_cancelled() {
         .unwrap()
         .into_inner();
     assert_eq!(info.match_id, "k8s-cancel");
-    cluster.running_pod("k8s-cancel").await;
+    wait_for_play_on(executor.client().await, "k8s-cancel", 3).await;
     let info = cancel(&mut client, "k8s-cancel").await;
+    // The stopped orchestrator's report is the result, and it says what happened: an API cancel.
+    let result = info.result.unwrap();
     assert_eq!(
-        info.result.unwrap().status(),
-        pb::MatchStatus::StatusCancelled
+        result.status(),
+        pb::MatchStatus::StatusCancelled,
+        "{result:?}"
     );
+    assert!(result.total_steps >= 3, "{result:?}");
+    assert_eq!(
+        result.error_message,
+        format!(
+            "cancelled by a CancelMatch request after {} steps; the result covers what was played",
+            result.total_steps
+        )
+    );
+    // The replay of what was played came over the report stream and is stored whole.
+    stored_replay(&result);
     // Foreground deletion: the Job goes once its pod (and Secret) are gone.
-    let mut gone = false;
-    for _ in 0..300 {
-        if cluster.count().await == (0, 0, 0) {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        gone,
-        "the cancelled match left objects: {:?}",
-        cluster.count().await
+    cluster
+        .assert_emptied(300, "the cancelled match left objects")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_does_not_follow_a_match_cancels_it_and_its_cancel_is_the_result() {
+    let cluster = Cluster::start(0.2).await;
+    // Reports go to a, which follows the match.
+    let (_service, a, b) = cluster.two_replicas().await;
+    let waiting = {
+        let mut client = a.client().await;
+        tokio::spawn(async move { client.run_match(slow_request("k8s-cancel-b")).await })
+    };
+    wait_for_play_on(a.client().await, "k8s-cancel-b", 3).await;
+
+    let info = b
+        .client()
+        .await
+        .cancel_match(pb::CancelMatchRequest {
+            match_id: "k8s-cancel-b".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let cancelled = info.result.expect("result");
+    assert_status(
+        &cancelled,
+        pb::MatchStatus::StatusCancelled,
+        "cancelled by a CancelMatch request",
     );
+    for agent in &cancelled.agent_results {
+        assert_eq!(
+            agent.status(),
+            pb::AgentStatus::Ok,
+            "the agents ran: {agent:?}"
+        );
+    }
+    // The replica that followed the match answers with that result: the stopped orchestrator's report,
+    // which came after it, does not replace it.
+    let answered = waiting.await.unwrap().unwrap().into_inner();
+    assert_eq!(answered, cancelled);
+    cluster
+        .assert_emptied(300, "the cancelled match left objects")
+        .await;
+    eventually(
+        "the stopped orchestrator's report reached a and was dropped",
+        200,
+        || {
+            let log = a.log.lock().unwrap().clone();
+            async move { log.contains("a report arrived after the match was recorded") }
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_match_hands_the_match_to_the_other_with_one_job() {
     let cluster = Cluster::start(0.2).await;
-    let (port_a, port_b) = (free_port(), free_port());
-    let service = Service::start(vec![port_a, port_b]).await;
-    let a = cluster.executor(port_a, &service.url(), &[]);
-    let b = cluster.executor(port_b, &service.url(), &[]);
+    let (_service, a, b) = cluster.two_replicas().await;
 
     let waiting = {
         let mut client = a.client().await;
@@ -303,6 +408,7 @@ async fn with_every_replica_down_during_the_match_the_result_is_still_returned()
 async fn many_matches_with_failures_leave_no_objects_after_their_ttl() {
     const MATCHES: usize = 200;
     let cluster = Cluster::start(0.1).await;
+    // Two hundred clients on a machine busy with two hundred pods may take long to send their requests.
     let executor = cluster.replica(&[
         "--k8s-ttl-sec",
         "10",
@@ -312,6 +418,8 @@ async fn many_matches_with_failures_leave_no_objects_after_their_ttl() {
         // the first matches may not have ended before the last requests arrive.
         "--max-queued-matches",
         "200",
+        "--connection-first-request-timeout-ms",
+        "120000",
     ]);
     let junk = cluster.uploads().join("junk.zip");
     std::fs::write(&junk, b"not an archive").unwrap();
@@ -353,17 +461,9 @@ async fn many_matches_with_failures_leave_no_objects_after_their_ttl() {
         total as f64 / MATCHES as f64
     );
     assert!(total as usize <= MATCHES * 5, "{requests:?}");
-    for _ in 0..1200 {
-        if cluster.count().await == (0, 0, 0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        cluster.count().await,
-        (0, 0, 0),
-        "objects left after the TTL"
-    );
+    cluster
+        .assert_emptied(1200, "objects left after the TTL")
+        .await;
 }
 
 /// Events a forger would send: a finished outcome that names itself the winner.
@@ -379,6 +479,101 @@ fn forged_events(match_id: &str) -> Vec<pb::MatchEvent> {
             outcome_json: outcome.to_string(),
         })),
     }]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_replay_over_a_report_stream_is_stored_without_being_held_in_memory() {
+    use proto::pb::match_event::Event;
+    use sha2::Digest;
+    const SIZE: usize = 96 * 1024 * 1024;
+    const CHUNK: usize = 1024 * 1024;
+    let cluster = Cluster::start(0.2).await;
+    let executor = cluster.replica(&["--k8s-startup-budget-sec", "600"]);
+    // The match's own pod never runs: the report below, sent as its orchestrator would, is the only one.
+    cluster.sim.set_unschedulable(true);
+    let mut client = executor.client().await;
+    client
+        .submit_match(quick_request("k8s-big-replay"))
+        .await
+        .unwrap();
+
+    // A JSON document of SIZE bytes, in the report stream's chunks.
+    let chunk = |i: usize| -> Vec<u8> {
+        let mut chunk = vec![b'x'; CHUNK.min(SIZE - i * CHUNK)];
+        if i == 0 {
+            chunk[..8].copy_from_slice(b"{\"pad\":\"");
+        }
+        if (i + 1) * CHUNK >= SIZE {
+            let end = chunk.len();
+            chunk[end - 2..].copy_from_slice(b"\"}");
+        }
+        chunk
+    };
+    let chunks = SIZE.div_ceil(CHUNK);
+    let mut digest = sha2::Sha256::new();
+    for i in 0..chunks {
+        digest.update(chunk(i));
+    }
+    let digest = hex::encode(digest.finalize());
+    let outcome = serde_json::json!({
+        "match_id": "k8s-big-replay", "status": "success", "agents": [], "total_steps": 1,
+        "execution_time_sec": 0.1, "seed": 1, "replay_sha256": digest,
+    });
+    let events = (0..chunks)
+        .map(move |i| Event::ReplayChunk(pb::ReplayChunk { data: chunk(i) }))
+        .chain([Event::Finished(pb::MatchFinished {
+            outcome_json: outcome.to_string(),
+        })])
+        .map(|event| pb::MatchEvent {
+            match_id: "k8s-big-replay".into(),
+            event: Some(event),
+        });
+    let key = std::fs::read(cluster.dir.path().join("report.key")).unwrap();
+    let token = executor::reporter::ReportKey::new(&key)
+        .unwrap()
+        .token("k8s-big-replay");
+    let mut request = tonic::Request::new(tokio_stream::iter(events));
+    request.metadata_mut().insert(
+        proto::TOKEN_METADATA_KEY,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    let pid = executor.child.id();
+    reset_peak_memory(pid);
+    pb::match_reporter_client::MatchReporterClient::connect(executor.addr.clone())
+        .await
+        .unwrap()
+        .report(request)
+        .await
+        .expect("the report is recorded");
+    let peak = peak_memory(pid);
+
+    assert!(
+        peak < SIZE as u64,
+        "the executor's resident memory peaked at {peak} bytes receiving a {SIZE}-byte replay"
+    );
+
+    // It was recorded whole before the acknowledgement, and that first result stays: cancelling the match
+    // now answers with it.
+    let info = client
+        .cancel_match(pb::CancelMatchRequest {
+            match_id: "k8s-big-replay".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    cluster.sim.set_unschedulable(false);
+    let result = info.result.expect("recorded");
+    assert_eq!(
+        result.status(),
+        pb::MatchStatus::StatusSuccess,
+        "{result:?}"
+    );
+    assert_eq!(result.replay_error, "");
+    assert_eq!(result.replay_sha256, digest);
+    let stored = std::fs::metadata(result.replay_url.strip_prefix("file://").unwrap()).unwrap();
+    assert_eq!(stored.len(), SIZE as u64);
+    let spooled = std::fs::read_dir(executor.data_dir.path().join("spool")).unwrap();
+    assert_eq!(spooled.count(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -470,10 +665,7 @@ async fn reports_need_the_hmac_token_of_their_own_match() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_replica_reports_and_watches_a_match_another_replica_follows() {
     let cluster = Cluster::start(0.2).await;
-    let (port_a, port_b) = (free_port(), free_port());
-    let service = Service::start(vec![port_a, port_b]).await;
-    let a = cluster.executor(port_a, &service.url(), &[]);
-    let b = cluster.executor(port_b, &service.url(), &[]);
+    let (_service, a, b) = cluster.two_replicas().await;
 
     a.client()
         .await
@@ -527,4 +719,54 @@ async fn any_replica_reports_and_watches_a_match_another_replica_follows() {
         .into_inner();
     assert_eq!(from_a, result, "both replicas give the same result");
     assert_eq!(cluster.sim.request_count("create", "jobs"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_larger_than_a_report_stream_may_carry_is_said_to_be_missing() {
+    let cluster = Cluster::start(0.2).await;
+    let port = free_port();
+    // The test-only setting lowers the replay a report stream may carry to 64 KiB.
+    let executor = cluster.executor(
+        port,
+        &format!("http://127.0.0.1:{port}"),
+        &["--test-report-replay-cap-bytes", "65536"],
+    );
+    let request = pb::MatchRequest {
+        match_id: "k8s-long-rps".into(),
+        environment: "rps".into(),
+        agents: vec![
+            agent("a", &example_agent("rps-shell")),
+            agent("b", &example_agent("rps-shell")),
+        ],
+        timeout_sec: 300,
+        record_replay: true,
+        seed: 3,
+        environment_config_json: r#"{"episodeSteps": 2000}"#.into(),
+        limits: None,
+    };
+    let response = executor
+        .client()
+        .await
+        .run_match(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_status(
+        &response,
+        pb::MatchStatus::StatusSuccess,
+        "replay not stored: the replay is larger than the 65536 bytes a report stream may carry",
+    );
+    assert_eq!(response.total_steps, 1999);
+    assert_eq!(
+        response.replay_error,
+        "the replay is larger than the 65536 bytes a report stream may carry"
+    );
+    assert_eq!(response.replay_url, "");
+    assert_eq!(response.replay_sha256, "");
+    // Nothing cut was stored, and nothing is left spooled.
+    let replays = cluster.dir.path().join("store/replays");
+    assert!(!replays.join("k8s-long-rps.json").exists());
+    assert!(!replays.join("k8s-long-rps.html").exists());
+    let spooled = std::fs::read_dir(executor.data_dir.path().join("spool")).unwrap();
+    assert_eq!(spooled.count(), 0);
 }

@@ -1,4 +1,5 @@
-//! `ValidateAgent` on real zip archives: runnable agents pass, broken and hostile ones fail with a reason.
+//! `ValidateAgent` on real zip archives: runnable agents pass, broken and hostile ones fail with a reason;
+//! validations pass through admission like matches.
 
 mod support;
 
@@ -149,4 +150,59 @@ async fn bad_validation_requests_are_invalid_arguments() {
         "{}",
         status.message()
     );
+}
+
+#[tokio::test]
+async fn validations_take_a_match_slot_and_wait_in_its_queue() {
+    let executor = Executor::start(&["--max-concurrent-matches", "1", "--max-queued-matches", "1"]);
+    let mut client = executor.client().await;
+    client
+        .submit_match(support::long_pong("holds-the-slot"))
+        .await
+        .unwrap();
+    let zip = zip_of(&[("agent.py", b"def get_action(observation):\n    return 1\n")]);
+    let waiting = {
+        let mut client = client.clone();
+        let zip = zip.clone();
+        tokio::spawn(async move {
+            client
+                .validate_agent(pb::ValidationRequest {
+                    agent_id: "a1".into(),
+                    code_zip: zip,
+                    environment: "pong".into(),
+                })
+                .await
+        })
+    };
+    support::eventually("the validation waits in the queue", 400, || async {
+        executor.metric("rl_arena_executor_matches_queued") == 1.0
+    })
+    .await;
+    // The queue is full: another validation is refused like a match would be.
+    let refused = client
+        .validate_agent(pb::ValidationRequest {
+            agent_id: "a2".into(),
+            code_zip: zip,
+            environment: "pong".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    let health = client
+        .health_check(pb::HealthCheckRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(health.active_matches, 1);
+
+    // Once the match is gone, the waiting validation takes the slot and runs.
+    client
+        .cancel_match(pb::CancelMatchRequest {
+            match_id: "holds-the-slot".into(),
+        })
+        .await
+        .unwrap();
+    let report = waiting.await.unwrap().expect("validated").into_inner();
+    assert!(report.valid, "{report:?}");
+    assert_eq!(executor.metric("rl_arena_executor_matches_queued"), 0.0);
 }

@@ -231,6 +231,7 @@ mod tests {
             result_max_bytes: Some(4096),
             replay_out: Some("/w/replay.json".into()),
             python: Some("/opt/python/bin/python3".into()),
+            scratch_dir: Some("/w/scratch".into()),
             require_isolation: vec!["seccomp".into(), "landlock_fs".into()],
             seat_sockets: vec![
                 "/run/rl-arena/seats/agent-1/seat.sock".into(),
@@ -265,6 +266,7 @@ mod tests {
             assert_eq!(config.replay_out, run.replay_out);
             assert_eq!(config.sandbox.require_isolation, run.require_isolation);
             assert_eq!(config.seat_socket, run.seat_sockets);
+            assert_eq!(config.sandbox.scratch_dir, run.scratch_dir);
             assert_eq!(
                 config.python,
                 run.python

@@ -32,7 +32,11 @@ async fn command(cli: Cli) -> anyhow::Result<()> {
         .context("starting logging")?;
     match cli.command {
         Command::Run(config) => {
-            orchestrator::run(*config, shutdown_signal())
+            // Listening from the start: a SIGTERM that comes while the match is being set up (its scratch
+            // directory made, its agents starting) ends the match as cancelled and cleans up, instead of killing
+            // the process on the spot and leaving them behind.
+            let shutdown = shutdown_signal();
+            orchestrator::run(*config, shutdown)
                 .await
                 .context("orchestrator run failed")?;
         }
@@ -51,8 +55,12 @@ async fn command(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT; the match then ends as cancelled and its result is still written.
-async fn shutdown_signal() {
-    common::signal::shutdown().await;
-    tracing::warn!("shutdown requested; ending the match as cancelled");
+/// Starts listening for SIGTERM and SIGINT at once, and resolves on the first of them; the match then ends as
+/// cancelled and its result is still written.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let signal = common::signal::listen();
+    async move {
+        signal.await;
+        tracing::warn!("shutdown requested; ending the match as cancelled");
+    }
 }

@@ -50,7 +50,9 @@ fn unplayable_matches_end_with_an_error_outcome() {
             run.outcome
                 .agents
                 .iter()
-                .all(|a| a.status == AgentStatus::Ok && a.errors == 0)
+                .all(|a| a.status == AgentStatus::NotStarted && a.errors == 0),
+            "{case}: agents that never ran say so: {:?}",
+            run.outcome.agents
         );
         assert!(
             run.replay_bytes.is_none(),

@@ -27,6 +27,9 @@ fn missing_required_layer_refuses_the_match() {
     );
     assert!(run.outcome.error_message.contains("no agent was started"));
     assert!(run.agent_pids().is_empty(), "no agent was started");
+    for id in ["a", "b"] {
+        assert_eq!(run.agent(id).status, AgentStatus::NotStarted, "{id}");
+    }
     assert!(
         run.agent("a")
             .isolation

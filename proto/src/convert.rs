@@ -18,6 +18,7 @@ impl From<AgentStatus> for pb::AgentStatus {
     fn from(status: AgentStatus) -> Self {
         match status {
             AgentStatus::Ok => Self::Ok,
+            AgentStatus::NotStarted => Self::NotStarted,
             AgentStatus::Error => Self::Error,
             AgentStatus::InvalidAction => Self::InvalidAction,
             AgentStatus::Timeout => Self::Timeout,
@@ -67,6 +68,7 @@ impl MatchOutcome {
             replay_html_url: String::new(),
             seed: self.seed,
             replay_sha256: self.replay_sha256.clone().unwrap_or_default(),
+            replay_error: String::new(),
         }
     }
 }
@@ -88,6 +90,7 @@ impl From<pb::AgentStatus> for AgentStatus {
     fn from(status: pb::AgentStatus) -> Self {
         match status {
             pb::AgentStatus::Ok => Self::Ok,
+            pb::AgentStatus::NotStarted => Self::NotStarted,
             pb::AgentStatus::InvalidAction => Self::InvalidAction,
             pb::AgentStatus::Timeout => Self::Timeout,
             pb::AgentStatus::Crashed => Self::Crashed,

@@ -5,7 +5,7 @@
 //! - [`spec`]: the match spec the executor writes and the orchestrator reads.
 //! - [`outcome`]: the result of a match, as the orchestrator writes it to its result file and report stream.
 //! - [`replay`]: the versioned replay document (version 2 written, versions 1 and 2 read).
-//! - [`ids`]: the rules for match ids.
+//! - [`ids`]: the rules for match ids; [`image`]: the grammar of OCI image references.
 //! - `seed`: seeds as decimal strings in documents that browsers read.
 //! - [`convert`]: mapping between the domain types above and the wire messages.
 //! - [`process`]: the command lines and exit codes of `agent-init` and `orchestrator`, as types.
@@ -15,6 +15,7 @@
 #[cfg(feature = "grpc")]
 pub mod convert;
 pub mod ids;
+pub mod image;
 pub mod outcome;
 pub mod process;
 pub mod replay;

@@ -22,6 +22,9 @@ pub enum MatchStatus {
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
     Ok,
+    /// The match ended before the agent was started, through no fault of its own (another agent could not be
+    /// installed, the environment could not be made, the match was cancelled or ran out of time first).
+    NotStarted,
     Error,
     InvalidAction,
     Timeout,

@@ -1,5 +1,8 @@
 //! The local backend: every match in a private work directory, `agent-init` once per agent, then
-//! `orchestrator run` as a child process that reports back over `MatchReporter`.
+//! `orchestrator run` as a child process that reports back over `MatchReporter`. On start it adopts what a
+//! previous run left in the work directories (`adopt`).
+
+mod adopt;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -15,17 +18,20 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::{Ending, Held, Played, Tools};
-use crate::agent_init::{Installed, install_all};
+use crate::agent_init::{Installed, install_all, out_of_budget};
 use crate::agent_sources::AgentSources;
 use crate::config::ExecutorArgs;
 use crate::error::{Error, Result};
 use crate::live::LiveMatch;
 use crate::process::{LOG_TAIL_BYTES, describe};
+use crate::recorder::{Recorder, Replay};
 use crate::reporter::ReportHub;
 use crate::request::MatchPlan;
+use adopt::WorkRecord;
 
-/// Extra time the orchestrator gets over the match budget before the executor stops it.
-const ORCHESTRATOR_SLACK: Duration = Duration::from_secs(30);
+/// What the orchestrator leaves of the match's remaining budget for ending the match, writing its files and
+/// reporting: it ends the match on its own (`STATUS_TIMEOUT`) before the executor has to stop it.
+const ANSWER_MARGIN: Duration = Duration::from_secs(2);
 /// Time between SIGTERM and SIGKILL when the executor stops an orchestrator.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long a local orchestrator keeps retrying its report stream, in milliseconds.
@@ -51,6 +57,9 @@ struct MatchFiles {
     result: PathBuf,
     replay: PathBuf,
     log: PathBuf,
+    /// The agents' writable directories: inside the work directory, so that they go with it whatever happens
+    /// to the orchestrator.
+    scratch: PathBuf,
 }
 
 impl MatchFiles {
@@ -61,23 +70,28 @@ impl MatchFiles {
             result: dir.join("result.json"),
             replay: dir.join("replay.json"),
             log: dir.join("orchestrator.log"),
+            scratch: dir.join("scratch"),
         }
     }
 }
 
 impl LocalBackend {
-    /// Prepares the work directory.
+    /// Prepares the work directory, adopting what a previous run left there.
     pub(super) async fn new(
         settings: &ExecutorArgs,
         tools: Tools,
         sources: &AgentSources,
         hub: Arc<ReportHub>,
         report_url: String,
+        recorder: &Recorder,
     ) -> Result<Self> {
-        let work_root = settings.data_dir.join("work");
+        // Absolute: the helpers run in the match's work directory and get paths inside it.
+        let work_root = std::path::absolute(settings.data_dir.join("work"))
+            .map_err(Error::io("resolving the data directory"))?;
         tokio::fs::create_dir_all(&work_root)
             .await
             .map_err(Error::io(format!("creating {}", work_root.display())))?;
+        adopt::adopt_leftovers(&work_root, recorder).await?;
         Ok(Self {
             tools,
             sources: sources.clone(),
@@ -99,7 +113,7 @@ impl LocalBackend {
         let (ran, removal) = match self.work_dir(plan).await {
             Ok(work) => {
                 let ran = self.try_play(plan, live, work.path()).await;
-                (ran, Some(WorkCleanup::start(work)))
+                (ran, Some(WorkCleanup(work)))
             }
             Err(e) => (Err(e), None),
         };
@@ -107,8 +121,8 @@ impl LocalBackend {
             Ok(ran) => ran,
             Err(e) => (
                 plan.entrants()
-                    .failed(MatchStatus::Error, format!("executor: {e}")),
-                None,
+                    .not_started(MatchStatus::Error, format!("executor: {e}")),
+                Replay::unplayed(plan.record_replay),
             ),
         };
         if outcome.execution_time_sec == 0.0 {
@@ -141,15 +155,46 @@ impl LocalBackend {
         plan: &MatchPlan,
         live: &Arc<LiveMatch>,
         dir: &Path,
-    ) -> Result<(MatchOutcome, Option<Vec<u8>>)> {
+    ) -> Result<(MatchOutcome, Option<Replay>)> {
+        // First, what a restarted executor needs to record this match should this run die.
+        let record = WorkRecord {
+            match_id: plan.match_id.clone(),
+            fingerprint: live.submitted.fingerprint.clone(),
+            environment: plan.environment.clone(),
+            agent_ids: plan.agent_ids(),
+            seed: plan.seed,
+            record_replay: plan.record_replay,
+        };
+        let record = serde_json::to_vec(&record)
+            .map_err(|e| Error::Internal(format!("encoding the work record: {e}")))?;
+        write_private(&dir.join(WorkRecord::FILE), &record).await?;
         let cancel = live.cancel_token();
-        let agent_dirs =
-            match install_all(&self.tools.agent_init, plan, dir, &self.sources, cancel).await? {
-                Installed::All(agent_dirs) => agent_dirs,
-                Installed::Ended(outcome) => return Ok((*outcome, None)),
-            };
+        let installed = install_all(
+            &self.tools.agent_init,
+            plan,
+            dir,
+            &self.sources,
+            cancel,
+            live.deadline(),
+        )
+        .await?;
+        let agent_dirs = match installed {
+            Installed::All(agent_dirs) => agent_dirs,
+            Installed::Ended(outcome) => {
+                return Ok((*outcome, Replay::unplayed(plan.record_replay)));
+            }
+        };
+        // The installs drew on the match's budget: the orchestrator gets what is left of it.
+        let Some(budget) = live
+            .deadline()
+            .saturating_duration_since(tokio::time::Instant::now())
+            .checked_sub(ANSWER_MARGIN)
+            .filter(|left| !left.is_zero())
+        else {
+            return Ok((out_of_budget(plan), Replay::unplayed(plan.record_replay)));
+        };
         let files = MatchFiles::in_dir(dir);
-        write_private(&files.spec, &plan.spec_json(agent_dirs)?).await?;
+        write_private(&files.spec, &plan.spec_json_within(agent_dirs, budget)?).await?;
         let registration = self.hub.register(live);
         write_private(&files.token, registration.token().as_bytes()).await?;
         let log = tokio::fs::File::create(&files.log)
@@ -172,29 +217,12 @@ impl LocalBackend {
                 self.tools.orchestrator.display()
             )))?;
 
-        let deadline =
-            plan.timeout + Duration::from_millis(plan.limits.init_ms) + ORCHESTRATOR_SLACK;
-        let ended = tokio::select! {
-            waited = tokio::time::timeout(deadline, child.wait()) => match waited {
-                Ok(status) => Ended::Exited(status),
-                Err(_) => Ended::Overran,
-            },
-            () = cancel.cancelled() => Ended::Cancelled,
-        };
-        let exit = match ended {
-            Ended::Exited(status) => {
-                Some(status.map_err(Error::io("waiting for the orchestrator"))?)
-            }
-            Ended::Overran => {
-                tracing::warn!(
-                    deadline_sec = deadline.as_secs(),
-                    "orchestrator overran its deadline; stopping it"
-                );
-                stop(&mut child).await;
-                None
-            }
-            Ended::Cancelled => {
-                tracing::info!("match cancelled; stopping the orchestrator");
+        // The match's deadline (or a cancel) comes as the cancel token: `Matches` pulls it when the budget runs
+        // out, and the orchestrator then ends the match with what was played.
+        let exit = tokio::select! {
+            status = child.wait() => Some(status.map_err(Error::io("waiting for the orchestrator"))?),
+            () = cancel.cancelled() => {
+                tracing::info!(reason = ?live.stop_reason(), "match stopped; stopping the orchestrator");
                 stop(&mut child).await
             }
         };
@@ -207,18 +235,7 @@ impl LocalBackend {
         let entrants = plan.entrants();
         let outcome = match (outcome, exit) {
             (Some(outcome), _) => outcome,
-            (None, _) if cancel.is_cancelled() => entrants.failed(
-                MatchStatus::Cancelled,
-                "cancelled; the orchestrator left no result",
-            ),
-            (None, None) => entrants.failed(
-                MatchStatus::Timeout,
-                format!(
-                    "match did not finish within {} s and was stopped",
-                    deadline.as_secs()
-                ),
-            ),
-            (None, Some(status)) => entrants.failed(
+            (None, Some(status)) if !cancel.is_cancelled() => entrants.failed(
                 MatchStatus::Error,
                 format!(
                     "orchestrator failed ({}): {}",
@@ -226,14 +243,21 @@ impl LocalBackend {
                     log_tail(&files.log).await
                 ),
             ),
+            (None, _) => entrants.failed(
+                MatchStatus::Cancelled,
+                "cancelled; the orchestrator left no result",
+            ),
         };
-        let replay = if !plan.record_replay {
-            None
-        } else if !collected.replay.is_empty() {
-            Some(collected.replay)
-        } else {
-            tokio::fs::read(&files.replay).await.ok()
-        };
+        // The orchestrator's own file is the whole replay; the report stream's copy is not needed here.
+        let replay = plan.record_replay.then(|| {
+            if files.replay.is_file() {
+                Replay::file(files.replay.clone())
+            } else if outcome.total_steps == 0 {
+                Replay::Missing("the match ended before it was played".into())
+            } else {
+                Replay::Missing("the orchestrator wrote no replay file".into())
+            }
+        });
         Ok((outcome, replay))
     }
 
@@ -251,6 +275,7 @@ impl LocalBackend {
             result_file: Some(files.result.clone()),
             replay_out: Some(files.replay.clone()),
             python: Some(self.tools.python.clone().into()),
+            scratch_dir: Some(files.scratch.clone()),
             log_format: LogFormat::Json,
             ..Run::new(&files.spec)
         };
@@ -258,25 +283,24 @@ impl LocalBackend {
     }
 }
 
-/// The removal of a finished match's work directory. It runs on a blocking thread, so that it overlaps storing
-/// the replay instead of holding up a runtime worker; the match is answered only after [`WorkCleanup::finish`],
-/// so no work directory outlives its match. Dropped unfinished, the removal still completes.
+/// A played match's work directory, removed once the match is recorded (the replay is stored from it): on a
+/// blocking thread, and before the match is answered, so that no work directory outlives its match. Dropped
+/// unfinished, the directory is still removed.
 #[derive(Debug)]
-pub(super) struct WorkCleanup(tokio::task::JoinHandle<()>);
+pub(super) struct WorkCleanup(TempDir);
 
 impl WorkCleanup {
-    fn start(work: TempDir) -> Self {
-        Self(tokio::task::spawn_blocking(move || {
+    /// Removes the work directory and waits until it is gone.
+    pub(super) async fn finish(self) {
+        let work = self.0;
+        let removed = tokio::task::spawn_blocking(move || {
             let path = work.path().to_path_buf();
             if let Err(e) = work.close() {
                 tracing::warn!(path = %path.display(), error = %e, "removing the match work directory failed");
             }
-        }))
-    }
-
-    /// Waits until the work directory is gone.
-    pub(super) async fn finish(self) {
-        if let Err(e) = self.0.await {
+        })
+        .await;
+        if let Err(e) = removed {
             tracing::error!(error = %e, "the work directory removal task failed");
         }
     }
@@ -296,13 +320,6 @@ async fn stop(child: &mut tokio::process::Child) -> Option<ExitStatus> {
     }
     let _ = child.kill().await;
     None
-}
-
-/// How waiting for the orchestrator ended.
-enum Ended {
-    Exited(std::io::Result<ExitStatus>),
-    Overran,
-    Cancelled,
 }
 
 async fn read_outcome(path: &Path) -> Option<MatchOutcome> {

@@ -172,6 +172,28 @@ async fn bad_requests_name_the_field() {
             "agents[0].docker_image \"a b\" is not an image reference",
         ),
         (
+            "docker image that never parses",
+            Box::new(|r| {
+                r.agents[0].code_url.clear();
+                r.agents[0].docker_image = "registry.example/UPPER:tag".into();
+            }),
+            "agents[0].docker_image \"registry.example/UPPER:tag\" is not an image reference (invalid reference \
+             format)",
+        ),
+        (
+            "docker image with an empty tag",
+            Box::new(|r| {
+                r.agents[0].code_url.clear();
+                r.agents[0].docker_image = "oci://registry.example/agent:".into();
+            }),
+            "is not an image reference (invalid reference format)",
+        ),
+        (
+            "both code_url and docker_image",
+            Box::new(|r| r.agents[1].docker_image = "registry.example/agent:1".into()),
+            "agents[1] has both code_url and docker_image; give exactly one",
+        ),
+        (
             "no code at all",
             Box::new(|r| r.agents[1].code_url.clear()),
             "agents[1] has neither code_url nor docker_image",
@@ -211,6 +233,22 @@ async fn bad_requests_name_the_field() {
             "config not object",
             Box::new(|r| r.environment_config_json = "[1]".into()),
             "environment_config_json must be a JSON object",
+        ),
+        (
+            "replay that cannot fit",
+            Box::new(|r| {
+                r.environment = "rps".into();
+                r.environment_config_json = r#"{"episodeSteps": 1000000}"#.into();
+            }),
+            "record_replay: the replay of up to 999999 steps of rps could take",
+        ),
+        (
+            "replay over the limit names the limit",
+            Box::new(|r| {
+                r.environment = "rps".into();
+                r.environment_config_json = r#"{"episodeSteps": 1000000}"#.into();
+            }),
+            "over this executor's replay limit of 268435456 bytes (max-replay-bytes)",
         ),
         (
             "unknown config key",
@@ -255,4 +293,79 @@ fn fingerprint_tells_requests_apart_but_not_metadata_order() {
     a.seed = 0;
     a.agents[0].code_url = "/b".into();
     assert_ne!(base, fingerprint(&a));
+}
+
+#[tokio::test]
+async fn errors_quote_at_most_a_short_piece_of_the_request() {
+    let root = Root::new();
+    let path = root.agent().to_str().unwrap().to_string();
+    type Edit = Box<dyn Fn(&mut pb::MatchRequest)>;
+    let huge = |c: char, n: usize| std::iter::repeat_n(c, n).collect::<String>();
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "100 KB match id",
+            Box::new(move |r| r.match_id = huge('m', 100_000)),
+            "match_id \"mmm",
+        ),
+        (
+            "60 KB code URL",
+            // Relative: inside the first local code root, where it cannot be read.
+            Box::new(move |r| r.agents[0].code_url = format!("nonexistent/{}", huge('u', 60_000))),
+            "agents[0].code_url \"nonexistent/uuu",
+        ),
+        (
+            "60 KB scheme",
+            Box::new(move |r| r.agents[0].code_url = format!("{}://x", huge('s', 60_000))),
+            "scheme \"sss",
+        ),
+        (
+            "60 KB docker image",
+            Box::new(move |r| {
+                r.agents[0].code_url.clear();
+                r.agents[0].docker_image = huge('i', 60_000);
+            }),
+            "agents[0].docker_image \"iii",
+        ),
+        (
+            "60 KB environment name",
+            Box::new(move |r| r.environment = huge('e', 60_000)),
+            "unknown environment \"eee",
+        ),
+    ];
+    for (name, edit, want) in cases {
+        let mut req = valid_request(&path);
+        edit(&mut req);
+        match plan(&req, &settings(), &root).await {
+            Err(Error::InvalidArgument(msg)) => {
+                assert!(msg.contains(want), "{name}: {msg:?}");
+                assert!(msg.len() < 1024, "{name}: {} bytes", msg.len());
+                assert!(msg.contains(" bytes)"), "{name}: the length is said: {msg}");
+            }
+            other => panic!("{name}: expected InvalidArgument, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_replay_limit_refuses_only_matches_that_record_one() {
+    let root = Root::new();
+    let agent_dir = root.agent();
+    let path = agent_dir.to_str().unwrap();
+    let mut req = valid_request(path);
+    req.environment = "rps".into();
+    req.environment_config_json = r#"{"episodeSteps": 1000000}"#.into();
+    req.record_replay = false;
+    let planned = plan(&req, &settings(), &root)
+        .await
+        .expect("no replay, no limit");
+    assert_eq!(planned.config["episodeSteps"], 1_000_000);
+
+    // A lower limit refuses what the default takes, and the bound grows with the episode.
+    req.record_replay = true;
+    req.environment_config_json = r#"{"episodeSteps": 2000}"#.into();
+    let mut small = settings();
+    assert!(plan(&req, &small, &root).await.is_ok());
+    small.max_replay_bytes = 100_000;
+    let err = plan(&req, &small, &root).await.unwrap_err().to_string();
+    assert!(err.contains("replay limit of 100000 bytes"), "{err}");
 }

@@ -145,6 +145,15 @@ impl Cluster {
         Replica::start(&flags, self.sim.kubeconfig_path())
     }
 
+    /// Two replicas behind one "Service", which sends every report stream to `a` while it is up, else to `b`.
+    pub async fn two_replicas(&self) -> (Service, Replica, Replica) {
+        let (port_a, port_b) = (free_port(), free_port());
+        let service = Service::start(vec![port_a, port_b]).await;
+        let a = self.executor(port_a, &service.url(), &[]);
+        let b = self.executor(port_b, &service.url(), &[]);
+        (service, a, b)
+    }
+
     /// A replica on a free port whose match pods report to it directly.
     pub fn replica(&self, extra: &[&str]) -> Replica {
         let port = free_port();
@@ -179,6 +188,21 @@ impl Cluster {
     }
 
     /// The name of the match's pod once its orchestrator container runs.
+    /// Waits until no managed Job, pod or Secret is left, looking `attempts` times 100 ms apart; fails saying
+    /// `what` and what is left otherwise.
+    pub async fn assert_emptied(&self, attempts: u32, what: &str) {
+        for _ in 0..attempts {
+            if self.count().await == (0, 0, 0) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{what}: (jobs, pods, secrets) left: {:?}",
+            self.count().await
+        );
+    }
+
     pub async fn running_pod(&self, match_id: &str) -> String {
         self.running_container(match_id, "match-orchestrator").await
     }

@@ -45,14 +45,21 @@ impl Executor {
     /// Starts the executor with extra flags and environment variables.
     #[track_caller]
     pub fn start_with(data_dir: tempfile::TempDir, extra: &[&str], env: &[(&str, &str)]) -> Self {
-        Self::launch(data_dir, extra, env, None)
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_executor")),
+            data_dir,
+            extra,
+            env,
+            None,
+        )
     }
 
     /// Starts the executor with `storage` as its first local code root, against which relative local
     /// `code_url`s resolve (as the RL Arena backend's storage directory).
     #[track_caller]
     pub fn start_in_dir(storage: &Path, extra: &[&str]) -> Self {
-        Self::launch(
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_executor")),
             tempfile::tempdir().expect("data dir"),
             extra,
             &[],
@@ -60,8 +67,26 @@ impl Executor {
         )
     }
 
+    /// Starts the executor with at most `limit` open files (soft and hard limit), through `sh -c 'ulimit -n'`.
     #[track_caller]
-    fn launch(
+    pub fn start_with_open_files(limit: u64, extra: &[&str]) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_executor"));
+        Self::spawn(
+            command,
+            tempfile::tempdir().expect("data dir"),
+            extra,
+            &[],
+            None,
+        )
+    }
+
+    #[track_caller]
+    fn spawn(
+        mut command: Command,
         data_dir: tempfile::TempDir,
         extra: &[&str],
         env: &[(&str, &str)],
@@ -69,7 +94,7 @@ impl Executor {
     ) -> Self {
         let uploads = tempfile::tempdir().expect("uploads dir");
         let first_root = storage.unwrap_or(uploads.path());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_executor"))
+        let mut child = command
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .args(["--http-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
@@ -165,6 +190,22 @@ impl Executor {
         let _ = self.child.wait();
         let dir = tempfile::tempdir().expect("placeholder dir");
         std::mem::replace(&mut self.data_dir, dir)
+    }
+
+    /// The value of a metric (its whole name with labels, as `/metrics` writes it); 0 when absent.
+    pub fn metric(&self, name: &str) -> f64 {
+        let (status, body) = self.http_get("/metrics");
+        assert_eq!(status, 200);
+        String::from_utf8_lossy(&body)
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(name)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0.0)
     }
 
     /// A plain HTTP GET on the executor's HTTP endpoint: (status, body).
@@ -327,6 +368,11 @@ pub fn example_pong(match_id: &str, ids: [&str; 2]) -> pb::MatchRequest {
     )
 }
 
+/// A pong match between agents that think 50 ms per move, long enough to be cancelled, stopped or watched.
+pub fn long_pong(match_id: &str) -> pb::MatchRequest {
+    slow_pong(match_id, r#"{"max_steps": 100000, "winning_score": 1000}"#)
+}
+
 /// A pong match between two agents that take their time over every move, `a` and `b`, with this
 /// configuration.
 pub fn slow_pong(match_id: &str, config: &str) -> pb::MatchRequest {
@@ -337,6 +383,35 @@ pub fn slow_pong(match_id: &str, config: &str) -> pb::MatchRequest {
     );
     request.environment_config_json = config.into();
     request
+}
+
+/// Waits until the match has played `steps` steps (its watch shows a frame of that step).
+pub async fn wait_for_play(executor: &Executor, match_id: &str, steps: u32) {
+    wait_for_play_on(executor.client().await, match_id, steps).await;
+}
+
+/// [`wait_for_play`] through `client` (of any executor, a Kubernetes replica's too).
+pub async fn wait_for_play_on(mut client: ExecutorClient<Channel>, match_id: &str, steps: u32) {
+    wait_for_step(&mut client, match_id, steps).await;
+}
+
+/// The replay a response points at, read from the file store: its bytes are exactly what `replay_sha256`
+/// says, and it holds one frame per step played.
+#[track_caller]
+pub fn stored_replay(response: &pb::MatchResponse) -> (Vec<u8>, proto::replay::Replay) {
+    use sha2::Digest;
+    let path = response
+        .replay_url
+        .strip_prefix("file://")
+        .unwrap_or_else(|| panic!("no replay stored: {response:?}"));
+    let json = std::fs::read(path).expect("the stored replay");
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&json)),
+        response.replay_sha256
+    );
+    let replay = proto::replay::from_slice(&json).expect("a whole replay");
+    assert_eq!(replay.frames.len() as u32, response.total_steps);
+    (json, replay)
 }
 
 /// Watches the match until it has played `step` steps and hands back the rest of the watch; fails the test
@@ -431,4 +506,20 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("{what} did not happen");
+}
+
+/// Starts a new peak of the process's resident memory (`VmHWM`) from its current size.
+pub fn reset_peak_memory(pid: u32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("resetting the peak RSS");
+}
+
+/// The process's peak resident memory, in bytes.
+pub fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmHWM");
+    kib * 1024
 }

@@ -23,6 +23,9 @@ pub(super) struct Seat {
     pub(super) player: usize,
     pub(super) agent_id: String,
     process: Option<AgentProcess>,
+    /// Whether the agent's process was ever started; one that never was is reported as not started, unless
+    /// it was charged for it.
+    started: bool,
     /// Why the agent no longer plays its own moves; `None` while it does.
     out: Option<MoveStatus>,
     status: AgentStatus,
@@ -50,6 +53,7 @@ pub(super) fn seats_of(spec: &MatchSpec) -> Vec<Seat> {
             player,
             agent_id: agent.agent_id.clone(),
             process: None,
+            started: false,
             out: None,
             status: AgentStatus::Ok,
             errors: 0,
@@ -166,6 +170,7 @@ impl Seat {
             }
         };
         self.isolation = isolation;
+        self.started = true;
         tracing::info!(player = self.player, agent_id = %self.agent_id, %command,
             pid = process.pid(), applied = ?self.isolation.applied, unavailable = ?self.isolation.unavailable,
             "agent started");
@@ -263,7 +268,11 @@ impl Seat {
             agent_id: self.agent_id.clone(),
             score,
             errors: self.errors,
-            status: self.status,
+            status: if self.started || self.errors > 0 {
+                self.status
+            } else {
+                AgentStatus::NotStarted
+            },
             error_message: self.first_error.clone(),
             stderr_tail: self.stderr.clone(),
             time_used_sec: self.time_used.as_secs_f64(),

@@ -23,6 +23,9 @@ pub struct Run {
     pub replay_out: Option<PathBuf>,
     /// The Python interpreter of Python module agents.
     pub python: Option<PathBuf>,
+    /// Where the agents' scratch directories are made and kept (`--scratch-dir`); `None` for a temporary
+    /// directory removed with the match.
+    pub scratch_dir: Option<PathBuf>,
     /// Isolation layers every agent must get, or the match fails (`--require-isolation`).
     pub require_isolation: Vec<String>,
     /// The seats' sockets, one per seat in seat order, when the agents run in containers of their own
@@ -73,6 +76,7 @@ impl Run {
             result_max_bytes: None,
             replay_out: None,
             python: None,
+            scratch_dir: None,
             require_isolation: Vec::new(),
             seat_sockets: Vec::new(),
             log_format: LogFormat::default(),
@@ -104,6 +108,9 @@ impl Run {
         }
         if let Some(python) = &self.python {
             args.extend(["--python".into(), python.clone().into()]);
+        }
+        if let Some(dir) = &self.scratch_dir {
+            args.extend(["--scratch-dir".into(), dir.clone().into()]);
         }
         if !self.require_isolation.is_empty() {
             args.extend([

@@ -1,6 +1,7 @@
 //! Turns what the watches show of a match's Job, its pod and its `FailedCreate` events into a verdict: still
 //! going, the orchestrator produced its result, or the match failed, with the precise status and message.
-//! Pure: the caller supplies the objects and the time.
+//! Pure: the caller supplies the objects and the time. One file of about 500 lines: the verdict is one ordered
+//! table of causes (conditions, pod phases, container states, events), read top to bottom in one place.
 //!
 //! Since Kubernetes 1.31 a Job's `Failed` and `Complete` conditions come only after its pods terminate,
 //! preceded by `FailureTarget` and `SuccessCriteriaMet`; the verdict reads either. A Job past its deadline
@@ -10,7 +11,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
+use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, Event, Pod};
 use k8s_openapi::chrono::{DateTime, Utc};
 use proto::outcome::MatchStatus;
 use proto::process::agent_init::Exit;
@@ -172,6 +173,41 @@ pub(super) fn deadline_exceeded(job: &Job) -> Option<String> {
         "match did not finish within its budget of {deadline} s (pod start-up and agent installs included) \
          and was stopped"
     ))
+}
+
+/// Whether no agent of the match can have run, from what the watches show: its pod could not be created (a
+/// `FailedCreate` and no pod), or its newest pod shows that the orchestrator, which starts the agents, never
+/// started. Without a pod or such an event it cannot be known, and this is `false`.
+pub(super) fn agents_never_ran(pods: &[&Pod], failed_creates: &[&Event]) -> bool {
+    let newest = pods
+        .iter()
+        .max_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    match newest {
+        None => failed_creates
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("FailedCreate")),
+        Some(pod) => !orchestrator_started(pod),
+    }
+}
+
+/// Whether a pod's orchestrator container has run: it runs or ran, and not just failed to start.
+fn orchestrator_started(pod: &Pod) -> bool {
+    const NEVER_RAN: [&str; 2] = ["StartError", "ContainerCannotRun"];
+    let ran = |state: Option<&ContainerState>| {
+        state.is_some_and(|s| {
+            s.running.is_some()
+                || s.terminated
+                    .as_ref()
+                    .is_some_and(|t| !NEVER_RAN.contains(&t.reason.as_deref().unwrap_or_default()))
+        })
+    };
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c.name == ORCHESTRATOR_CONTAINER)
+        .any(|c| ran(c.state.as_ref()) || ran(c.last_state.as_ref()))
 }
 
 /// Whether a pod has ended (its phase is final).

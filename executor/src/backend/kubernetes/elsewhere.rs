@@ -2,6 +2,7 @@
 //! that replica is gone): their state from the shared Job store, their result once recorded, and cancel.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use proto::outcome::MatchStatus;
 
@@ -10,6 +11,7 @@ use super::meta::JobMeta;
 use super::names::job_name;
 use crate::error::Result;
 use crate::info::{MatchInfo, MatchState};
+use crate::live::StopReason;
 use crate::result_store::StoredMatch;
 
 impl KubernetesBackend {
@@ -48,8 +50,8 @@ impl KubernetesBackend {
         }
     }
 
-    /// Cancels a match waited for on another replica (or on none): deletes its Job and records it cancelled.
-    /// `None` when there is no such Job.
+    /// Cancels a match waited for on another replica (or on none): records it cancelled, then deletes its
+    /// Job. `None` when there is no such Job.
     pub(crate) async fn cancel_elsewhere(&self, match_id: &str) -> Result<Option<MatchInfo>> {
         let name = job_name(match_id);
         let job = match self.tracker.job(&name) {
@@ -63,12 +65,19 @@ impl KubernetesBackend {
             return Ok(None);
         };
         tracing::info!(match_id, job = %name, "cancelling a match waited for elsewhere");
-        self.api.delete(&name).await?;
-        if let Some(stored) = self.recorder.get(match_id).await? {
-            return Ok(Some(stored.info()));
-        }
-        let outcome = meta.entrants().failed(MatchStatus::Cancelled, "cancelled");
+        // Recorded before the Job is deleted: the first result recorded is final, so the report of the
+        // orchestrator the deletion stops (which cannot know why it was stopped) does not replace it, and a
+        // result recorded earlier (the match ended) stays.
+        let mut outcome = self.unreported(
+            &meta.entrants(),
+            Some(&job),
+            MatchStatus::Cancelled,
+            String::new(),
+            &[],
+        );
+        StopReason::Request.settle(&mut outcome, Duration::ZERO);
         let stored = self.recorder.record(&meta.submitted, outcome, None).await?;
+        self.api.delete(&name).await?;
         Ok(Some(stored.info()))
     }
 }

@@ -2,7 +2,9 @@
 //! report token. The Job's pod, hardened to the Pod Security "restricted" profile: init containers
 //! `agent-shim` (places the agent shim) and `agent-N-init` (for agents given as code), the `match-orchestrator`
 //! container and one `agent-N` container per seat (see `seats`), each agent talking to the orchestrator over
-//! a Unix socket in a volume only the two share. `serve` creates exactly what `render-job` prints.
+//! a Unix socket in a volume only the two share. `serve` creates exactly what `render-job` prints. The pod's
+//! own parts read together here (its volumes, the orchestrator, its hardening); the seats' parts are in
+//! `seats`.
 
 use std::collections::BTreeMap;
 

@@ -17,6 +17,7 @@ use super::diagnose::deadline_exceeded;
 use super::meta::JobMeta;
 use super::names::job_name;
 use crate::error::{Error, Result};
+use crate::recorder::Replay;
 use crate::reporter::ReportSink;
 
 #[tonic::async_trait]
@@ -25,7 +26,12 @@ impl ReportSink for KubernetesBackend {
         self.key.verify(match_id, token)
     }
 
-    async fn record(&self, match_id: &str, outcome: MatchOutcome, replay: Vec<u8>) -> Result<()> {
+    async fn record(
+        &self,
+        match_id: &str,
+        outcome: MatchOutcome,
+        replay: Option<Replay>,
+    ) -> Result<()> {
         if self.recorder.get(match_id).await?.is_some() {
             tracing::info!(
                 match_id,
@@ -45,7 +51,6 @@ impl ReportSink for KubernetesBackend {
             Error::Internal(format!("Job {name} lacks the executor's annotations"))
         })?;
         let outcome = stopped_by_deadline(&job, outcome);
-        let replay = Some(replay.as_slice()).filter(|r| !r.is_empty());
         self.recorder
             .record(&meta.submitted, outcome, replay)
             .await

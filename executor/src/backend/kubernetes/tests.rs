@@ -983,6 +983,103 @@ fn diagnosis_table() {
 }
 
 #[test]
+fn agents_never_ran_only_when_the_orchestrator_certainly_did_not_start() {
+    let running = ContainerStatus {
+        name: "match-orchestrator".into(),
+        state: Some(ContainerState {
+            running: Some(Default::default()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let restarted = ContainerStatus {
+        last_state: Some(ContainerState {
+            terminated: terminated("match-orchestrator", 1, "Error", "")
+                .state
+                .unwrap()
+                .terminated,
+            ..Default::default()
+        }),
+        ..waiting("match-orchestrator", "CrashLoopBackOff")
+    };
+    let with = |inits: Vec<ContainerStatus>, mains: Vec<ContainerStatus>| {
+        pod(PodStatus {
+            init_container_statuses: Some(inits),
+            container_statuses: Some(mains),
+            ..Default::default()
+        })
+    };
+    let quota = failed_create("pods \"match-x\" is forbidden: exceeded quota: arena");
+    let cases: Vec<(&str, Vec<Pod>, Vec<Event>, bool)> = vec![
+        ("no pod and no event: unknown", vec![], vec![], false),
+        ("the pod could not be created", vec![], vec![quota], true),
+        (
+            "a pod not yet scheduled",
+            vec![pod(PodStatus::default())],
+            vec![],
+            true,
+        ),
+        (
+            "an agent-init failed",
+            vec![with(
+                vec![terminated("agent-1-init", 10, "Error", "not an archive")],
+                vec![waiting("match-orchestrator", "PodInitializing")],
+            )],
+            vec![],
+            true,
+        ),
+        (
+            "the orchestrator image cannot be pulled",
+            vec![with(
+                vec![],
+                vec![waiting("match-orchestrator", "ImagePullBackOff")],
+            )],
+            vec![],
+            true,
+        ),
+        (
+            "the orchestrator could not start",
+            vec![with(
+                vec![],
+                vec![terminated("match-orchestrator", 128, "StartError", "")],
+            )],
+            vec![],
+            true,
+        ),
+        (
+            "the orchestrator runs",
+            vec![with(vec![], vec![running])],
+            vec![],
+            false,
+        ),
+        (
+            "the orchestrator ended",
+            vec![with(
+                vec![],
+                vec![terminated("match-orchestrator", 0, "Completed", "")],
+            )],
+            vec![],
+            false,
+        ),
+        (
+            "the orchestrator ran before",
+            vec![with(vec![], vec![restarted])],
+            vec![],
+            false,
+        ),
+    ];
+    for (case, pods, events, never_ran) in cases {
+        let pods: Vec<&Pod> = pods.iter().collect();
+        let events: Vec<&Event> = events.iter().collect();
+        assert_eq!(
+            super::diagnose::agents_never_ran(&pods, &events),
+            never_ran,
+            "{case}"
+        );
+    }
+}
+
+#[test]
 fn termination_messages_that_are_not_outcomes_become_errors_that_say_so() {
     let plan = plan();
     let plan = plan.entrants();

@@ -1,10 +1,16 @@
 //! Waiting for a match played on this replica: its Job's verdict from the watches (never polling the API),
 //! then settling the verdict into the outcome to record, or finding the result someone recorded already.
+//!
+//! A stopped match's orchestrator reports what was played: when the executor stops a match at its budget the
+//! Job's own deadline stops its pod, so the waiter waits on for that verdict until its backstop (the budget
+//! plus the slack); a cancelled match's Job is deleted and the waiter waits (at most the slack) for the
+//! stopped pod, whose report is then the result.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::chrono::Utc;
 use proto::outcome::{MatchOutcome, MatchStatus};
 
@@ -15,7 +21,7 @@ use super::termination::from_termination_message;
 use crate::backend::{Ending, Held, Played};
 use crate::error::{Error, Result};
 use crate::info::Entrants;
-use crate::live::LiveMatch;
+use crate::live::{LiveMatch, StopReason};
 use crate::request::MatchPlan;
 use crate::result_store::StoredMatch;
 
@@ -64,22 +70,32 @@ impl KubernetesBackend {
         let entrants = plan.entrants();
         let agent_ids = plan.agent_ids();
         // The Job stops itself at the budget; this backstop answers in case the Job controller does not.
-        let deadline = plan.timeout + self.timing.deadline_slack;
+        let backstop = live.deadline() + self.timing.deadline_slack;
         let outcome = |outcome| Ending::Outcome {
             outcome,
             replay: None,
         };
+        let wait = self.wait(&plan.match_id, &name, &agent_ids);
+        tokio::pin!(wait);
         let waited = tokio::select! {
-            waited = tokio::time::timeout(deadline, self.wait(&plan.match_id, &name, &agent_ids)) => waited.ok(),
+            waited = tokio::time::timeout_at(backstop, &mut wait) => waited.ok(),
             () = live.cancel_token().cancelled() => {
-                tracing::info!("match cancelled; deleting its job");
-                self.api.delete(&name).await?;
-                // A result recorded before the cancel (the match ended, or its Job's deadline stopped it and
-                // the orchestrator reported what was played) is final.
-                if let Some(stored) = self.recorder.get(&plan.match_id).await? {
-                    return Ok(Ending::Recorded(stored));
+                if live.stop_reason() == Some(StopReason::Deadline) {
+                    // The Job's own deadline stops its pod, whose report of what was played is the result:
+                    // wait for that verdict until the backstop.
+                    tokio::time::timeout_at(backstop, &mut wait).await.ok()
+                } else {
+                    let job = self.tracker.job(&name);
+                    let cancelled = self.unreported(
+                        &entrants,
+                        job.as_deref(),
+                        MatchStatus::Cancelled,
+                        "cancelled".into(),
+                        &[],
+                    );
+                    let recorded = self.cancel(&plan.match_id, &name, wait).await?;
+                    return Ok(recorded.map_or_else(|| outcome(cancelled), Ending::Recorded));
                 }
-                return Ok(outcome(entrants.failed(MatchStatus::Cancelled, "cancelled")));
             }
         };
         let verdict = match waited {
@@ -95,17 +111,22 @@ impl KubernetesBackend {
                 )));
             }
             None => {
-                let _ = self.api.delete(&name).await;
-                if let Some(stored) = self.recorder.get(&plan.match_id).await? {
-                    return Ok(Ending::Recorded(stored));
-                }
-                return Ok(outcome(entrants.failed(
+                let job = self.tracker.job(&name);
+                let timed_out = self.unreported(
+                    &entrants,
+                    job.as_deref(),
                     MatchStatus::Timeout,
                     format!(
                         "the match Job {name} did not end within the match's budget of {} s; it was deleted",
                         plan.timeout.as_secs()
                     ),
-                )));
+                    &[],
+                );
+                let _ = self.api.delete(&name).await;
+                if let Some(stored) = self.recorder.get(&plan.match_id).await? {
+                    return Ok(Ending::Recorded(stored));
+                }
+                return Ok(outcome(timed_out));
             }
         };
         let job = self.tracker.job(&name);
@@ -118,6 +139,23 @@ impl KubernetesBackend {
                 Settled::Outcome(settled) => outcome(settled),
             },
         )
+    }
+
+    /// Stops a cancelled match: deletes its Job and waits (at most the slack) for the stopped pod to end, so
+    /// that its orchestrator's report of what was played is recorded first. The recorded result, if any.
+    async fn cancel(
+        &self,
+        match_id: &str,
+        name: &str,
+        ended: impl Future<Output = Option<Verdict>>,
+    ) -> Result<Option<StoredMatch>> {
+        tracing::info!("match cancelled; deleting its job");
+        self.api.delete(name).await?;
+        // Foreground deletion: the Job goes once its pod has ended, after the orchestrator's report.
+        let _ = tokio::time::timeout(self.timing.deadline_slack, ended).await;
+        // A result recorded before the cancel (the match ended, or its Job's deadline stopped it and the
+        // orchestrator reported what was played) is final, and so is the stopped orchestrator's report.
+        self.recorder.get(match_id).await
     }
 
     /// Waits until the match's verdict is final; `None` when its Job disappeared.
@@ -158,11 +196,36 @@ impl KubernetesBackend {
         }
     }
 
+    /// The pods of a match and the `FailedCreate` events of its Job, as the watches show them now.
+    fn observed(&self, match_id: &str, job: Option<&Job>) -> (Vec<Arc<Pod>>, Vec<Arc<Event>>) {
+        let events = job.map(|job| self.tracker.failed_creates(job));
+        (self.tracker.pods(match_id), events.unwrap_or_default())
+    }
+
+    /// The outcome of a match that ended without a result from its orchestrator: `faults` charge agents (by
+    /// seat), and the others are reported not started when none of them can have run.
+    pub(super) fn unreported(
+        &self,
+        entrants: &Entrants<'_>,
+        job: Option<&Job>,
+        status: MatchStatus,
+        message: String,
+        faults: &[(usize, String)],
+    ) -> MatchOutcome {
+        let (pods, events) = self.observed(entrants.match_id, job);
+        let pods: Vec<_> = pods.iter().map(AsRef::as_ref).collect();
+        let events: Vec<_> = events.iter().map(AsRef::as_ref).collect();
+        if diagnose::agents_never_ran(&pods, &events) {
+            entrants.not_started_by(status, message, faults)
+        } else {
+            entrants.failed_by(status, message, faults)
+        }
+    }
+
     /// The verdict on a match from what the watches show now.
     pub(super) fn verdict(&self, match_id: &str, job: &Job, agent_ids: &[String]) -> Verdict {
-        let pods = self.tracker.pods(match_id);
+        let (pods, events) = self.observed(match_id, Some(job));
         let pods: Vec<_> = pods.iter().map(AsRef::as_ref).collect();
-        let events = self.tracker.failed_creates(job);
         let events: Vec<_> = events.iter().map(AsRef::as_ref).collect();
         diagnose::diagnose(
             job,
@@ -207,18 +270,17 @@ impl KubernetesBackend {
                 message,
                 faults,
             } => {
+                tracing::info!(status = ?status, message = %message, "match failed");
+                let failed = self.unreported(entrants, job, status, message, &faults);
                 if !job.is_some_and(is_finished) {
                     self.api.delete(name).await?;
                 }
-                tracing::info!(status = ?status, message = %message, "match failed");
                 // The first result recorded is final: a timed-out orchestrator's report of what was played
                 // (recorded as a timeout, see `sink`), or a report that made it before the failure.
                 if let Some(stored) = stored {
                     return Ok(Settled::Stored(stored));
                 }
-                Ok(Settled::Outcome(
-                    entrants.failed_by(status, message, &faults),
-                ))
+                Ok(Settled::Outcome(failed))
             }
         }
     }

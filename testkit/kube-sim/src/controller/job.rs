@@ -6,7 +6,8 @@
 //! As since Kubernetes 1.31, a Job that meets its criteria first gets `SuccessCriteriaMet` or
 //! `FailureTarget` and has its active pods deleted; `Complete` or `Failed` (and the TTL's clock)
 //! follow only once no pod of it is running or terminating. A pod that cannot be created (an
-//! exhausted quota) is a `FailedCreate` warning on the Job, retried after a back-off.
+//! exhausted quota) is a `FailedCreate` warning on the Job, retried after a back-off. One file: these
+//! transitions are one state machine, kept together so that its order reads in one place.
 
 use std::time::Instant;
 
