@@ -20,25 +20,32 @@ fn render(extra: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 yaml")
 }
 
-/// Runs `kubernetes-validate --strict` for Kubernetes `version` on a file; (passed, output).
-fn validate(python: &Path, file: &Path, version: &str) -> (bool, String) {
+/// Runs `python` with `args`; (passed, output).
+fn run_python(python: &Path, args: &[&std::ffi::OsStr]) -> (bool, String) {
     let out = Command::new(python)
-        .args([
-            "-m",
-            "kubernetes_validate",
-            "--strict",
-            "--kubernetes-version",
-            version,
-        ])
-        .arg(file)
+        .args(args)
         .output()
-        .expect("run kubernetes-validate");
+        .expect("run python");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// Runs `kubernetes-validate --strict` for Kubernetes `version` on a file; (passed, output).
+fn validate(python: &Path, file: &Path, version: &str) -> (bool, String) {
+    let args = [
+        "-m",
+        "kubernetes_validate",
+        "--strict",
+        "--kubernetes-version",
+        version,
+    ];
+    let mut args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    args.push(file.as_os_str());
+    run_python(python, &args)
 }
 
 #[test]
@@ -113,18 +120,10 @@ fn rendered_job_and_secret_validate_against_the_kubernetes_schemas() {
 /// Runs `deploy/check_manifests.py pss` on a file; (passed, output).
 fn restricted(python: &Path, file: &Path) -> (bool, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/check_manifests.py");
-    let out = Command::new(python)
-        .arg(script)
-        .arg("pss")
-        .arg(file)
-        .output()
-        .expect("run check_manifests.py");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    run_python(
+        python,
+        &[script.as_os_str(), "pss".as_ref(), file.as_os_str()],
+    )
 }
 
 #[test]

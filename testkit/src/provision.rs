@@ -262,7 +262,7 @@ fn imports(python: &Path, modules: &[&str]) -> bool {
 }
 
 /// Whether the process runs as root (effective uid 0, from `/proc/self/status`).
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {

@@ -48,15 +48,7 @@ pub fn agent_image(name: &str) -> String {
 }
 
 /// Whether the tests run as root: match containers then run as their pods' users.
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|ids| ids.split_whitespace().nth(1))
-            == Some("0")
-    })
-}
+pub use testkit::provision::is_root;
 
 impl Cluster {
     pub async fn start(time_scale: f64) -> Self {

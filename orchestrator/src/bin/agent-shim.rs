@@ -16,7 +16,7 @@ use proto::process::agent_shim::Exit;
 async fn main() -> ExitCode {
     let cli = ShimCli::parse();
     let exit = match command(cli).await {
-        Ok(()) => Exit::Ended,
+        Ok(()) => Exit::Finished,
         Err(error) => {
             eprintln!("Error: {error:?}");
             Exit::Failed

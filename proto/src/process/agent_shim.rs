@@ -1,6 +1,6 @@
 //! `agent-shim`: runs one seat's agent in the agent's own container for the match's orchestrator (`run`,
 //! [`ShimRun`]), or copies itself to a file that an agent's container will run (`install`, [`ShimInstall`]).
-//! Both exit with the codes of [`Exit`].
+//! Both exit with the codes of [`Exit`], the orchestrator's.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -73,36 +73,11 @@ impl ShimInstall {
     }
 }
 
-/// How `agent-shim` exits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// `0`: the orchestrator ended the shim or went away (it owns the result), or the copy was installed. A
-    /// shim whose agent crashed ends with 0 too: the crash is the agent's, in the match's result.
-    Ended,
-    /// `1`: the shim itself failed (the seat's socket never answered, the copy could not be written).
-    Failed,
-    /// `2`: a usage error.
-    Usage,
-}
-
-impl Exit {
-    /// Every exit, in code order.
-    pub const ALL: [Exit; 3] = [Exit::Ended, Exit::Failed, Exit::Usage];
-
-    /// The process exit code.
-    pub const fn code(self) -> u8 {
-        match self {
-            Exit::Ended => 0,
-            Exit::Failed => 1,
-            Exit::Usage => 2,
-        }
-    }
-
-    /// The exit with this code, if it is one of the shim's.
-    pub fn from_code(code: i32) -> Option<Self> {
-        super::exit_with(&Self::ALL, code, Self::code)
-    }
-}
+/// How `agent-shim` exits: with the orchestrator's codes. `Finished` (0): the orchestrator ended the shim or
+/// went away (it owns the result), or the copy was installed; a shim whose agent crashed ends so too (the crash
+/// is the agent's, in the match's result). `Failed` (1): the shim itself failed (the seat's socket never
+/// answered, the copy could not be written). `Usage` (2).
+pub use super::orchestrator::Exit;
 
 #[cfg(test)]
 mod tests {
@@ -153,13 +128,5 @@ mod tests {
             .args(),
             ["install", "--dest", "/rl-arena/bin/agent-shim"]
         );
-    }
-
-    #[test]
-    fn exit_codes_are_found_by_code() {
-        for exit in Exit::ALL {
-            assert_eq!(Exit::from_code(i32::from(exit.code())), Some(exit));
-        }
-        assert_eq!(Exit::from_code(137), None);
     }
 }

@@ -372,7 +372,7 @@ fn failure_policy(seats: &[Seat<'_>]) -> PodFailurePolicy {
         rules.push(fail(
             &seat.name(),
             "NotIn",
-            vec![i32::from(agent_shim::Exit::Ended.code())],
+            vec![i32::from(agent_shim::Exit::Finished.code())],
         ));
     }
     PodFailurePolicy { rules }

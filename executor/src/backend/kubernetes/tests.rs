@@ -98,6 +98,19 @@ fn args() -> crate::config::KubernetesArgs {
     .k
 }
 
+/// The pod that `settings` builds for [`plan`].
+fn pod_of(settings: &JobSettings) -> k8s_openapi::api::core::v1::PodSpec {
+    settings
+        .build(&plan(), "fp", "tok")
+        .unwrap()
+        .job
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+}
+
 fn plan() -> MatchPlan {
     MatchPlan {
         match_id: "m-1".into(),
@@ -433,15 +446,7 @@ fn runtime_images_and_seat_users_are_configurable_and_checked() {
     a.k8s_agent_runtime_images = vec!["pong=registry.example/pong-runtime:2".into()];
     a.k8s_agent_uid_base = 70000;
     let settings = JobSettings::new(&a, "http://x").unwrap();
-    let pod = settings
-        .build(&plan(), "fp", "tok")
-        .unwrap()
-        .job
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap();
+    let pod = pod_of(&settings);
     assert_eq!(
         pod.containers[1].image.as_deref(),
         Some("registry.example/pong-runtime:2"),
@@ -536,15 +541,7 @@ fn the_match_uid_and_required_layers_are_configurable() {
     a.k8s_match_uid = 40000;
     a.k8s_require_isolation = vec![String::new()];
     let settings = JobSettings::new(&a, "http://x").unwrap();
-    let pod = settings
-        .build(&plan(), "fp", "tok")
-        .unwrap()
-        .job
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap();
+    let pod = pod_of(&settings);
     assert_eq!(pod.security_context.unwrap().run_as_user, Some(40000));
     let args = pod.containers[0].args.clone().unwrap();
     assert!(
@@ -1150,15 +1147,7 @@ fn api_permissions_cover_every_call() {
 fn agent_containers_are_judged_by_whose_image_they_run() {
     let running = job_with(&[]);
     // The pod as built: alice's code in the runtime image (agent-1), bob's own image (agent-2).
-    let spec = JobSettings::new(&args(), "http://x")
-        .unwrap()
-        .build(&plan(), "fp", "tok")
-        .unwrap()
-        .job
-        .spec
-        .unwrap()
-        .template
-        .spec;
+    let spec = Some(pod_of(&JobSettings::new(&args(), "http://x").unwrap()));
     let with = |containers: Vec<ContainerStatus>| Pod {
         spec: spec.clone(),
         status: Some(PodStatus {
