@@ -1,12 +1,12 @@
 //! One running agent, spoken to over the wire protocol: a child process in its own process group, or an agent
-//! in a container of its own whose shim hands it the orchestrator's socket connections as its stdio.
+//! in a container of its own whose shim hands it the pipes the orchestrator made as its stdio.
 //!
 //! - [`launch`]: how an agent directory is started.
 //! - `local`: preparing, starting and controlling an agent as a sandboxed child process (the orchestrator's
 //!   local seats, and the shim's agent).
 //! - `remote`: seats whose agents run in containers of their own, through their shims.
 //! - `control`: the contract between the orchestrator and a shim.
-//! - `stdio`: the orchestrator's ends of an agent's stdin, stdout and stderr (pipes or sockets).
+//! - `stdio`: the orchestrator's ends of an agent's stdin, stdout and stderr (pipes, whichever the host).
 //! - `protocol`: the messages and the line reader.
 //! - `stderr`: the bounded head-and-tail capture of the agent's stderr.
 //!
@@ -48,7 +48,9 @@ pub(crate) use launch::Launch;
 use local::{LocalChild, Stdio3};
 use protocol::{Incoming, LineSplitter};
 use stderr::StderrBuffer;
-use stdio::{Stdin, Stdout};
+use stdio::Ends;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
 
 use crate::sandbox::{Prepared, SandboxOptions};
 
@@ -276,16 +278,11 @@ impl Ready {
             Ready::Remote(prepared) => {
                 let command = prepared.command.clone();
                 let (connected, pid, isolation) = prepared.start().await?;
-                let process = AgentProcess::assemble(
-                    Host::Remote {
-                        control: connected.control,
-                        pid,
-                    },
-                    Stdin::Socket(connected.stdin),
-                    Stdout::Socket(connected.stdout),
-                    connected.stderr,
-                    limits,
-                )?;
+                let host = Host::Remote {
+                    control: connected.control,
+                    pid,
+                };
+                let process = AgentProcess::assemble(host, connected.ends, limits)?;
                 Ok((process, isolation, command))
             }
         }
@@ -356,11 +353,11 @@ impl Host {
 pub struct AgentProcess {
     host: Host,
     /// `None` once the agent was told the match ended (stdin closed).
-    stdin: Option<Stdin>,
+    stdin: Option<pipe::Sender>,
     /// Bytes not yet written to stdin, and how many lines they end.
     unwritten: Vec<u8>,
     unwritten_lines: usize,
-    stdout: Stdout,
+    stdout: pipe::Receiver,
     splitter: LineSplitter,
     /// What was read from stdout and not yet taken.
     incoming: VecDeque<Incoming>,
@@ -406,27 +403,22 @@ impl AgentProcess {
         let Some((stdin, stdout, stderr)) = child.take_pipes() else {
             return Err("agent process has no stdio pipes".into());
         };
-        let process = Self::assemble(
-            Host::Local(Box::new(child)),
-            Stdin::Pipe(stdin),
-            Stdout::Pipe(stdout),
-            stderr,
-            limits,
-        )?;
+        let ends = Ends::of_child(stdin, stdout, stderr)
+            .map_err(|e| format!("cannot set up the agent's pipes: {e}"))?;
+        let process = Self::assemble(Host::Local(Box::new(child)), ends, limits)?;
         Ok((process, isolation))
     }
 
-    /// The agent on `host` with the orchestrator's ends of its stdio; its stderr is drained from now on.
-    fn assemble(
-        host: Host,
-        stdin: Stdin,
-        stdout: Stdout,
-        stderr_pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
-        limits: ProcessLimits,
-    ) -> Result<Self, String> {
+    /// The agent on `host` with the orchestrator's ends of its pipes; its stderr is drained from now on.
+    fn assemble(host: Host, ends: Ends, limits: ProcessLimits) -> Result<Self, String> {
+        let Ends {
+            stdin,
+            stdout,
+            stderr: stderr_pipe,
+        } = ends;
         // Both ends must be non-blocking for the direct reads and writes (tokio's are; this makes sure).
-        set_nonblocking(stdin.fd())
-            .and_then(|()| set_nonblocking(stdout.fd()))
+        set_nonblocking(&stdin)
+            .and_then(|()| set_nonblocking(&stdout))
             .map_err(|e| format!("cannot set up the agent's pipes: {e}"))?;
         let stderr = Arc::new(Mutex::new(StderrBuffer::new(limits.stderr_bytes)));
         let stderr_task = tokio::spawn(stdio::drain_stderr(stderr_pipe, Arc::clone(&stderr)));
@@ -512,7 +504,7 @@ impl AgentProcess {
         let mut written = 0;
         if self.unwritten.is_empty() {
             loop {
-                match nix::unistd::write(stdin.fd(), &line[written..]) {
+                match nix::unistd::write(stdin, &line[written..]) {
                     Ok(n) => {
                         written += n;
                         if written == line.len() {
@@ -553,7 +545,7 @@ impl AgentProcess {
             return false;
         }
         loop {
-            match nix::unistd::read(self.stdout.fd(), &mut self.chunk) {
+            match nix::unistd::read(&self.stdout, &mut self.chunk) {
                 Ok(n) => {
                     self.absorb(n);
                     return true;

@@ -1,8 +1,9 @@
 //! The agent shim (`agent-shim`): a small static program an init container places (`agent-shim install`)
 //! into a volume that an agent's own container mounts, where it is the container's command. It connects to
-//! its seat's socket (`run --socket`), prepares the agent of `--app` and its sandbox when the orchestrator
-//! asks, starts it with the socket connections as its stdin, stdout and stderr (the orchestrator reads and
-//! writes them directly: nothing is relayed), and carries out the orchestrator's control requests: stop and
+//! its seat's socket (`run --socket`), receives the agent's ends of three pipes the orchestrator made, prepares
+//! the agent of `--app` and its sandbox when the orchestrator asks, starts it with those pipes as its stdin,
+//! stdout and stderr (the orchestrator reads and writes the other ends directly: nothing is relayed), and
+//! carries out the orchestrator's control requests: stop and
 //! resume its process group, read its CPU time and usage, kill it, end. See `agent::control` for the
 //! contract.
 //!
@@ -95,35 +96,19 @@ async fn serve(args: RunArgs) -> Result<()> {
     result
 }
 
-/// Makes the four connections of a seat, in the order of [`Role::ALL`], each opened with its hello: the
-/// control connection, and the agent's stdin, stdout and stderr as blocking descriptors, each shut in the
-/// direction the agent does not use.
+/// Makes the two connections of a seat, each opened with its hello: the control connection, and the stdio one,
+/// over which the orchestrator passes the agent's ends of its three pipes (stdin, stdout, stderr).
 async fn connect_all(socket: &Path, until: Instant) -> Result<(UnixStream, [OwnedFd; 3])> {
-    let mut control = None;
-    let mut stdio = Vec::new();
-    for role in Role::ALL {
-        let stream = connect(socket, role, until).await?;
-        if role == Role::Control {
-            control = Some(stream);
-            continue;
-        }
-        let stream = stream.into_std().map_err(Error::SeatControl)?;
-        stream.set_nonblocking(false).map_err(Error::SeatControl)?;
-        let unused = if role == Role::Stdin {
-            std::net::Shutdown::Write
-        } else {
-            std::net::Shutdown::Read
-        };
-        stream.shutdown(unused).map_err(Error::SeatControl)?;
-        stdio.push(OwnedFd::from(stream));
-    }
-    let mut stdio = stdio.into_iter();
-    match (control, stdio.next(), stdio.next(), stdio.next()) {
-        (Some(control), Some(stdin), Some(stdout), Some(stderr)) => {
-            Ok((control, [stdin, stdout, stderr]))
-        }
-        _ => Err(Error::SeatControl(std::io::ErrorKind::NotConnected.into())),
-    }
+    let control = connect(socket, Role::Control, until).await?;
+    let stdio = connect(socket, Role::Stdio, until).await?;
+    let received = tokio::time::timeout_at(until, control::receive_stdio(&stdio))
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+        .map_err(|source| Error::SeatConnect {
+            path: socket.display().to_string(),
+            source,
+        })?;
+    Ok((control, received))
 }
 
 /// One connection to the seat's socket for `role`; tries again, backing off, while the socket is not there
@@ -163,7 +148,7 @@ struct Shim {
     args: RunArgs,
     lines: Lines<BufReader<OwnedReadHalf>>,
     writer: OwnedWriteHalf,
-    /// The agent's stdin, stdout and stderr, until it starts with them.
+    /// The agent's ends of its stdin, stdout and stderr pipes, until it starts with them.
     stdio: Option<[OwnedFd; 3]>,
     prepared: Option<(Launch, Prepared)>,
     child: Option<LocalChild>,
@@ -252,9 +237,12 @@ impl Shim {
             uids: None,
             own_user: Some(setup.own_user),
         };
+        // The agent's home is this directory, and it runs elsewhere: the path must be absolute.
+        let scratch_root = std::path::absolute(&self.args.scratch_root)
+            .unwrap_or_else(|_| self.args.scratch_root.clone());
         let plan = SeatPlan {
             dir: &self.args.app,
-            scratch: self.args.scratch_root.join("agent"),
+            scratch: scratch_root.join("agent"),
             own_dir: true,
             limits: &setup.limits,
             turn_based: setup.turn_based,
@@ -276,7 +264,7 @@ impl Shim {
         }
     }
 
-    /// Starts the prepared agent with the seat's connections as its stdio.
+    /// Starts the prepared agent with the pipes the orchestrator passed as its stdio.
     fn start(&mut self) -> Reply {
         let (Some((launch, sandbox)), Some([stdin, stdout, stderr])) =
             (self.prepared.take(), self.stdio.take())

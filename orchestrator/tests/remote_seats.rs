@@ -1,6 +1,6 @@
 //! Seats whose agents run in containers of their own, emulated with real processes: the orchestrator listens
 //! on one Unix socket per seat (`run --seat-socket`), and one `agent-shim run` per seat, each under a uid of
-//! its own, connects and runs its agent there. The same match gives the same result and replay as with local
+//! its own, connects, takes the agent's pipe ends and runs its agent there. The same match gives the same result and replay as with local
 //! seats; a crash, a killed container and a cancel are attributed as in a local match.
 
 mod support;
@@ -211,7 +211,7 @@ fn seats_behind_shims_play_the_same_match_as_local_seats() {
             .agent("pong-shell")
             .stderr_tail
             .contains("pong-shell: I am player 1"),
-        "stderr comes over the seat's connection"
+        "stderr comes through the pipe the shim passed on"
     );
     for log in &logs {
         assert!(log.contains("agent started"), "{log}");

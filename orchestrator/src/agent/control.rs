@@ -1,17 +1,29 @@
 //! The contract between the orchestrator and an agent shim (`agent-shim run`) in the agent's own container:
-//! the four connections a shim opens to its seat's socket, each announced by a fixed hello, and the messages
-//! of the control connection (one JSON object per line).
+//! the two connections a shim opens to its seat's socket, each announced by a fixed hello (over the stdio one
+//! the orchestrator answers with one byte carrying the agent's three pipe ends, `SCM_RIGHTS`), and the
+//! messages of the control connection (one JSON object per line).
 //!
 //! The orchestrator asks (`Request`), the shim answers (`Reply`): `prepare` is answered `prepared`,
 //! `cannot_run` or `refused`; `start` is answered `started` or `cannot_run`; `cpu` and `usage` are answered
 //! with the reading; `pause`, `resume` and `kill` are not answered; `end` ends the shim. `exited` comes
 //! unasked, once, when the agent's process is gone.
 
+use std::io::{IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
 use proto::outcome::Isolation;
 use proto::spec::Limits;
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, recvmsg, sendmsg,
+};
 use serde::{Deserialize, Serialize};
+use tokio::io::Interest;
+use tokio::net::UnixStream;
+
+use super::stdio::AgentEnds;
 
 /// Length of the hello that opens every connection.
 pub(crate) const HELLO_LEN: usize = 8;
@@ -23,25 +35,19 @@ pub(crate) const HELLO_WAIT: Duration = Duration::from_secs(2);
 pub(crate) enum Role {
     /// Requests and replies.
     Control,
-    /// The agent's stdin: lines from the orchestrator.
-    Stdin,
-    /// The agent's stdout: its answers.
-    Stdout,
-    /// The agent's stderr: its log.
-    Stderr,
+    /// The agent's stdin, stdout and stderr: the agent's ends of three pipes, passed once.
+    Stdio,
 }
 
 impl Role {
-    pub(crate) const ALL: [Role; 4] = [Role::Control, Role::Stdin, Role::Stdout, Role::Stderr];
+    pub(crate) const ALL: [Role; 2] = [Role::Control, Role::Stdio];
 
     /// The hello that announces a connection of this role.
     pub(crate) fn hello(self) -> [u8; HELLO_LEN] {
         let mut hello = *b"rlseat1?";
         hello[HELLO_LEN - 1] = match self {
             Role::Control => b'c',
-            Role::Stdin => b'i',
-            Role::Stdout => b'o',
-            Role::Stderr => b'e',
+            Role::Stdio => b's',
         };
         hello
     }
@@ -120,6 +126,71 @@ pub(crate) struct Usage {
     pub(crate) unlinked_bytes: u64,
     /// Its threads; `None` when it is gone.
     pub(crate) threads: Option<u64>,
+}
+
+/// Sends the agent's ends of its pipes (stdin, stdout, stderr) over the stdio connection: one byte carrying
+/// the three descriptors.
+pub(crate) async fn send_stdio(stream: &UnixStream, ends: &AgentEnds) -> std::io::Result<()> {
+    let fds = [ends.stdin.as_fd(), ends.stdout.as_fd(), ends.stderr.as_fd()];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(3))];
+    loop {
+        stream.writable().await?;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            let mut control = SendAncillaryBuffer::new(&mut space);
+            control.push(SendAncillaryMessage::ScmRights(&fds));
+            sendmsg(
+                stream,
+                &[IoSlice::new(b"s")],
+                &mut control,
+                SendFlags::empty(),
+            )
+            .map_err(std::io::Error::from)
+        });
+        match sent {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Receives the agent's three pipe ends over the stdio connection (close-on-exec until they are made the
+/// agent's stdio).
+pub(crate) async fn receive_stdio(stream: &UnixStream) -> std::io::Result<[OwnedFd; 3]> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(3))];
+    loop {
+        stream.readable().await?;
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let mut byte = [0u8; 1];
+        let received = stream.try_io(Interest::READABLE, || {
+            recvmsg(
+                stream,
+                &mut [IoSliceMut::new(&mut byte)],
+                &mut control,
+                RecvFlags::CMSG_CLOEXEC,
+            )
+            .map_err(std::io::Error::from)
+        });
+        match received {
+            Ok(_) => {
+                let fds: Vec<OwnedFd> = control
+                    .drain()
+                    .flat_map(|message| match message {
+                        RecvAncillaryMessage::ScmRights(fds) => fds.collect(),
+                        _ => Vec::new(),
+                    })
+                    .collect();
+                return <[OwnedFd; 3]>::try_from(fds).map_err(|fds| {
+                    std::io::Error::other(format!(
+                        "the orchestrator passed {} descriptors instead of the agent's three pipe ends",
+                        fds.len()
+                    ))
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// A message as one line of JSON.

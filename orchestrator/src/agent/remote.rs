@@ -1,10 +1,10 @@
 //! Seats whose agents run in containers of their own (Kubernetes): the orchestrator listens on one Unix socket
 //! per seat, in a volume that only it and that seat's container share; the seat's shim (`agent-shim run`)
-//! connects four times (control, stdin, stdout, stderr; see [`super::control`]) and hands the three stdio
-//! connections to the agent as its descriptors 0, 1 and 2, so the step path is a socket write and read with
-//! nothing relaying in between. Over the control connection the orchestrator has the shim prepare and start
-//! the agent, pause, resume and kill its process group, and read its CPU time and usage, as it does itself
-//! for a local child.
+//! connects twice (control and stdio; see [`super::control`]). Over the stdio connection the orchestrator
+//! passes the agent's ends of three pipes, which the shim makes the agent's descriptors 0, 1 and 2: the step
+//! path is the same pipe write and read as for a local child, with nothing relaying in between. Over the
+//! control connection the orchestrator has the shim prepare and start the agent, pause, resume and kill its
+//! process group, and read its CPU time and usage, as it does itself for a local child.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -21,6 +21,7 @@ use tokio::time::{Instant, timeout, timeout_at};
 
 use super::Unready;
 use super::control::{self, HELLO_LEN, Reply, Request, Role, SeatSetup, Usage};
+use super::stdio::Ends;
 
 /// How long a reading (`cpu`, `usage`) may take before the shim counts as gone.
 const READING_WAIT: Duration = Duration::from_secs(2);
@@ -77,14 +78,18 @@ impl SeatSocket {
         })
     }
 
-    /// Waits until the seat's shim made its four connections, at most until `until`. A connection that does
-    /// not say what it is within [`control::HELLO_WAIT`] is dropped. `Err` is a message for the seat: its
-    /// container never connected, or ended while it did.
+    /// Waits until the seat's shim made its two connections, at most until `until`, and passes the agent's
+    /// pipe ends over the stdio one. A connection that does not say what it is within
+    /// [`control::HELLO_WAIT`] is dropped. `Err` is a message for the seat: its container never connected,
+    /// or ended while it did; or the infrastructure's, when no pipe can be made.
     pub(crate) async fn accept(self, until: Instant) -> Result<Connected, Unready> {
-        let mut found: [Option<UnixStream>; 4] = Default::default();
+        let mut control = None;
+        let mut ends = None;
         loop {
-            if let [Some(control), Some(stdin), Some(stdout), Some(stderr)] = found {
-                return Ok(Connected::new(control, stdin, stdout, stderr));
+            if control.is_some() && ends.is_some() {
+                if let (Some(control), Some(ends)) = (control.take(), ends.take()) {
+                    return Ok(Connected::new(control, ends));
+                }
             }
             let accepted = tokio::select! {
                 accepted = self.listener.accept() => accepted,
@@ -94,7 +99,7 @@ impl SeatSocket {
                         self.path.display()
                     )));
                 }
-                () = ended(found[0].as_ref()) => {
+                () = ended(control.as_ref()) => {
                     return Err(Unready::CannotRun(
                         "its container ended before the agent could start".to_string(),
                     ));
@@ -112,8 +117,20 @@ impl SeatSocket {
                 tracing::warn!(socket = %self.path.display(), "dropped a connection that is no shim's");
                 continue;
             };
-            let index = Role::ALL.iter().position(|r| *r == role).unwrap_or(0);
-            found[index] = Some(stream);
+            match role {
+                Role::Control => control = Some(stream),
+                Role::Stdio => {
+                    let (orchestrator, agent) = Ends::pair()
+                        .map_err(|e| Unready::Refused(format!("making the agent's pipes: {e}")))?;
+                    // The agent's ends close here once passed: the shim holds the only copies.
+                    match timeout(control::HELLO_WAIT, control::send_stdio(&stream, &agent)).await {
+                        Ok(Ok(())) => ends = Some(orchestrator),
+                        _ => {
+                            tracing::warn!(socket = %self.path.display(), "the shim took no pipes")
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -147,26 +164,22 @@ async fn ended(control: Option<&UnixStream>) {
     }
 }
 
-/// A seat whose shim connected: its control channel and its agent's stdio connections.
+/// A seat whose shim connected: its control channel and the orchestrator's ends of its agent's pipes.
 #[derive(Debug)]
 pub(crate) struct Connected {
     pub(crate) control: Control,
     /// The uid the shim runs as, from the connection's peer credentials.
     pub(crate) uid: Option<u32>,
-    pub(crate) stdin: UnixStream,
-    pub(crate) stdout: UnixStream,
-    pub(crate) stderr: UnixStream,
+    pub(crate) ends: Ends,
 }
 
 impl Connected {
-    fn new(control: UnixStream, stdin: UnixStream, stdout: UnixStream, stderr: UnixStream) -> Self {
+    fn new(control: UnixStream, ends: Ends) -> Self {
         let uid = control.peer_cred().ok().map(|cred| cred.uid());
         Self {
             control: Control::new(control),
             uid,
-            stdin,
-            stdout,
-            stderr,
+            ends,
         }
     }
 
