@@ -32,6 +32,7 @@ RELEASE = Path(os.environ.get("BENCH_BIN_DIR", ROOT / "target" / "release")).res
 WORK = ROOT / "target" / "bench"
 BIN = WORK / "bin"
 ORCH = RELEASE / "orchestrator"
+SHIM = RELEASE / "agent-shim"
 EXECUTOR = RELEASE / "executor"
 AGENT_INIT = RELEASE / "agent-init"
 KUBE_SIM = RELEASE / "kube-sim"
@@ -151,6 +152,35 @@ def python_read_paths():
     return sorted({str(Path(sys.prefix).resolve()), str(Path(sys.base_prefix).resolve())})
 
 
+class Shims:
+    """One `agent-shim run` per seat, each standing for an agent's own container: the orchestrator listens on a
+    Unix socket per seat, passes the seat's shim the agent's ends of three pipes, and the shim runs the agent
+    with them as its stdio (the Kubernetes path, emulated with local processes)."""
+
+    def __init__(self, tmp, agents, prefix=()):
+        self.procs = []
+        self.flags = []
+        self.log = open(tmp / "shims.log", "ab")
+        for i, agent in enumerate(agents):
+            seat = tmp / "seats" / f"agent-{i + 1}"
+            scratch = tmp / "containers" / f"agent-{i + 1}"
+            for directory in (seat, scratch):
+                directory.mkdir(parents=True, exist_ok=True)
+            socket_path = seat / "seat.sock"
+            self.procs.append(subprocess.Popen(
+                [*prefix, str(SHIM), "run", "--socket", str(socket_path), "--app", str(agent), "--scratch-root",
+                 str(scratch)],
+                stdout=subprocess.DEVNULL, stderr=self.log,
+            ))
+            self.flags += ["--seat-socket", str(socket_path)]
+
+    def finish(self):
+        codes = [p.wait(timeout=60) for p in self.procs]
+        self.log.close()
+        if any(codes):
+            raise BenchError(f"agent-shim exit codes {codes}; see shims.log")
+
+
 class Orchestrator:
     """Runs `orchestrator run` on generated specs and times whole processes."""
 
@@ -160,7 +190,8 @@ class Orchestrator:
         # CPU seconds of each agent in the last run, as the orchestrator reports them.
         self.last_agent_cpu = []
 
-    def run(self, env, config, agents, prefix=(), extra=(), expect_steps=None, record_replay=True):
+    def run(self, env, config, agents, prefix=(), extra=(), expect_steps=None, record_replay=True, shims=False):
+        """Plays one match; with `shims`, each agent behind an `agent-shim` placed like the orchestrator."""
         self.count += 1
         spec = {
             "match_id": f"bench-{self.count}",
@@ -176,11 +207,15 @@ class Orchestrator:
         spec_path.write_text(json.dumps(spec))
         if result.exists():
             result.unlink()
-        cmd = [*prefix, str(ORCH), "run", "--spec", str(spec_path), "--result-file", str(result), *extra]
+        seats = Shims(self.tmp, agents, prefix) if shims else None
+        cmd = [*prefix, str(ORCH), "run", "--spec", str(spec_path), "--result-file", str(result), *extra,
+               *(seats.flags if seats else [])]
         started = time.perf_counter_ns()
         with open(self.tmp / "orchestrator.log", "wb") as log:
             code = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=log).returncode
         elapsed = time.perf_counter_ns() - started
+        if seats:
+            seats.finish()
         outcome = json.loads(result.read_text()) if result.exists() else {}
         bad = [a for a in outcome.get("agents", []) if a.get("errors")]
         if code != 0 or outcome.get("status") != "success" or bad:
@@ -267,6 +302,21 @@ def section_overhead(args, orch):
                                                             "--steps", str(steps), "--reps", "1", *p["floor_args"]])]
         figure(2, f"orchestrator step, {name}", ours, "ns", "pipe ping-pong floor, same placement", floor, "overhead",
                2)
+    # The same with each agent behind an agent shim, as in a container of its own: its stdio are pipes the
+    # orchestrator made and passed to the shim over the seat's Unix socket (no relaying copy); the shims are
+    # placed like the orchestrator and the agents as above.
+    for name, p in PLACEMENTS.items():
+        agent = fast_agent_dir(f"fast-{name}", p["agent"])
+        start = statistics.median(orch.run("pong", pong_config(1), [agent, agent], prefix=p["orch"], shims=True)[0]
+                                  for _ in range(args.reps))
+        ours, floor = [], []
+        for _ in range(args.reps):
+            elapsed, played = orch.run("pong", pong_config(steps), [agent, agent], prefix=p["orch"], shims=True)
+            ours.append((elapsed - start) / (played - 1))
+            floor += [r["ns_per_step"] for r in json_lines([*p["floor"], str(BIN / "floor"), "--agents", "2",
+                                                            "--steps", str(steps), "--reps", "1", *p["floor_args"]])]
+        figure(2, f"orchestrator step, agents behind shims, {name}", ours, "ns",
+               "pipe ping-pong floor, same placement", floor, "overhead", 2)
     # What the replay recorder costs per step, same-core.
     agent = fast_agent_dir("fast-same-core")
     no_replay, _ = orch.per_step("pong", pong_config(steps), pong_config(1), [agent, agent], args.reps,
@@ -545,7 +595,9 @@ def section_kube(args, tmp):
     sim_log = open(data / "kube-sim.log", "wb")
     sim = subprocess.Popen(
         [str(KUBE_SIM), "--namespace", "rl-arena", "--data-dir", str(data / "pods"), "--kubeconfig-out",
-         str(kubeconfig), "--image", f"*/orchestrator={ORCH}", "--image", f"*/agent-init={AGENT_INIT}"],
+         str(kubeconfig), "--image", f"*/orchestrator={ORCH}", "--image-file",
+         f"*/orchestrator:/usr/local/bin/agent-shim={SHIM}", "--image", f"*/agent-init={AGENT_INIT}",
+         "--image", "sim/agent-runtime=/bin/sh"],
         stdout=subprocess.PIPE, stderr=sim_log, text=True,
     )
     executor = None
@@ -559,7 +611,8 @@ def section_kube(args, tmp):
         executor = Executor(Path(tmp), name="executor-k8s", env={"KUBECONFIG": str(kubeconfig)}, extra=lambda port: [
             "--backend", "kubernetes", "--store-url", f"file://{store}", "--report-address",
             f"http://127.0.0.1:{port}", "--report-token-key-file", str(data / "report.key"),
-            "--k8s-orchestrator-image", "sim/orchestrator:bench", "--k8s-agent-init-image", "sim/agent-init:bench"])
+            "--k8s-orchestrator-image", "sim/orchestrator:bench", "--k8s-agent-init-image", "sim/agent-init:bench",
+            "--k8s-agent-runtime-image", "sim/agent-runtime:bench"])
         agent = fast_agent_dir("fast-unpinned")
         executor.run_match(agent, 1)  # the watches are up and the namespace is known
         counts = []
