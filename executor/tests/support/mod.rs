@@ -390,8 +390,23 @@ pub async fn wait_for_play(executor: &Executor, match_id: &str, steps: u32) {
     wait_for_play_on(executor.client().await, match_id, steps).await;
 }
 
-/// [`wait_for_play`] through `client` (of any executor, a Kubernetes replica's too).
+/// [`wait_for_play`] through `client` (of any executor, a Kubernetes replica's too). The match may be submitted
+/// by a task whose request has not reached the executor yet: an unknown match is looked for again, for up to
+/// ten seconds.
 pub async fn wait_for_play_on(mut client: ExecutorClient<Channel>, match_id: &str, steps: u32) {
+    for _ in 0..200 {
+        let found = client
+            .get_match(pb::GetMatchRequest {
+                match_id: match_id.into(),
+            })
+            .await;
+        match found {
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            _ => break,
+        }
+    }
     wait_for_step(&mut client, match_id, steps).await;
 }
 
