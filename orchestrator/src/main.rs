@@ -11,26 +11,17 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use orchestrator::{Cli, Command};
-use proto::process::orchestrator::Exit;
+
+mod edge;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let exit = match command(cli).await {
-        Ok(()) => Exit::Finished,
-        Err(error) => {
-            eprintln!("Error: {error:?}");
-            Exit::Failed
-        }
-    };
-    ExitCode::from(exit.code())
+    edge::finish(cli.log_format.lines(), command(cli.command)).await
 }
 
-async fn command(cli: Cli) -> anyhow::Result<()> {
-    common::telemetry::init(cli.log_format.lines())
-        .map_err(anyhow::Error::from_boxed)
-        .context("starting logging")?;
-    match cli.command {
+async fn command(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Run(config) => {
             // Listening from the start: a SIGTERM that comes while the match is being set up (its scratch
             // directory made, its agents starting) ends the match as cancelled and cleans up, instead of killing

@@ -10,26 +10,17 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use orchestrator::shim::ShimCli;
-use proto::process::agent_shim::Exit;
+
+#[path = "../edge.rs"]
+mod edge;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = ShimCli::parse();
-    let exit = match command(cli).await {
-        Ok(()) => Exit::Finished,
-        Err(error) => {
-            eprintln!("Error: {error:?}");
-            Exit::Failed
-        }
+    let command = async {
+        orchestrator::shim::run(cli.command)
+            .await
+            .context("agent-shim failed")
     };
-    ExitCode::from(exit.code())
-}
-
-async fn command(cli: ShimCli) -> anyhow::Result<()> {
-    common::telemetry::init(cli.log_format.lines())
-        .map_err(anyhow::Error::from_boxed)
-        .context("starting logging")?;
-    orchestrator::shim::run(cli.command)
-        .await
-        .context("agent-shim failed")
+    edge::finish(cli.log_format.lines(), command).await
 }
