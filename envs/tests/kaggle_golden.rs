@@ -127,22 +127,23 @@ fn replay_board_games(env: &str) -> Endings {
     endings
 }
 
-#[test]
-fn tictactoe_replays_kaggle_games() {
-    let endings = replay_board_games("tictactoe");
+/// Replays `env`'s recorded games, which must end in each way: a win, a draw and an invalid move.
+fn replays_every_ending(env: &str) {
+    let endings = replay_board_games(env);
     assert!(
         endings.wins > 0 && endings.draws > 0 && endings.invalid > 0,
-        "{endings:?}"
+        "{env}: {endings:?}"
     );
 }
 
 #[test]
+fn tictactoe_replays_kaggle_games() {
+    replays_every_ending("tictactoe");
+}
+
+#[test]
 fn connectx_replays_kaggle_games() {
-    let endings = replay_board_games("connectx");
-    assert!(
-        endings.wins > 0 && endings.draws > 0 && endings.invalid > 0,
-        "{endings:?}"
-    );
+    replays_every_ending("connectx");
 }
 
 #[test]
