@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use proto::outcome::MatchStatus;
 use serde_json::json;
-use support::{Arena, Mode, hostile, test_agent};
+use support::{Arena, Mode, hostile, test_agent, thread_states};
 
 in_both_modes!(
     spinning_threads_stop_while_the_opponent_thinks,
@@ -37,21 +37,6 @@ fn pong(mode: Mode, honest_first: bool) -> Arena {
             .agent("honest", &test_agent("compute"))
     };
     arena.plan("spinner", json!({"spin": 4}))
-}
-
-/// The states of every thread of process `pid` (`R`, `S`, `T` ...).
-fn thread_states(pid: i32) -> Vec<char> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|tasks| {
-            tasks
-                .flatten()
-                .filter_map(|t| {
-                    let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
-                    stat.rsplit_once(')')?.1.trim_start().chars().next()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Holds the honest agent inside its second move (a FIFO it waits on) and checks that meanwhile every

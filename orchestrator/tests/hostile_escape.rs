@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use proto::outcome::{AgentStatus, MatchStatus};
 use serde_json::json;
-use support::{Arena, hostile, is_alive};
+use support::{Arena, hostile, is_alive, thread_states};
 
 /// How long a test waits for a condition before failing.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -133,19 +133,7 @@ fn agent_off_turn_is_paused_with_all_its_threads() {
     // X is on move and waits for us: O must be stopped, background thread included.
     let fifo = wait_for_reader(&x_dir.join("turn"));
     let o_pid = pids_in(arena.scratch_dir("o").join("pids"))[0];
-    let states = || -> Vec<char> {
-        std::fs::read_dir(format!("/proc/{o_pid}/task"))
-            .map(|tasks| {
-                tasks
-                    .flatten()
-                    .filter_map(|t| {
-                        let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
-                        stat.rsplit_once(')')?.1.trim_start().chars().next()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let states = || thread_states(o_pid);
     let paused = eventually(|| {
         let s = states();
         s.len() >= 2 && s.iter().all(|&c| c == 'T')

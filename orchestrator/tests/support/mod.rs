@@ -471,6 +471,20 @@ pub fn is_alive(pid: i32) -> bool {
     }
 }
 
+/// The states of every thread of process `pid` (`R`, `S`, `T` ...); empty once it is gone.
+pub fn thread_states(pid: i32) -> Vec<char> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter_map(|t| {
+                    process_state(&std::fs::read_to_string(t.path().join("stat")).ok()?)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Living processes whose process group is `pgid`.
 pub fn group_members(pgid: i32) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
