@@ -180,6 +180,19 @@ async fn pull_allowing(
     scratch.pull(&source, &args, &[]).await
 }
 
+/// Pulls tag `v1` from `server` allowing only 127.0.0.1, where the registry sends the client on to
+/// 127.0.0.2: the pull fails (code 10) naming that destination and writes nothing. Returns the scratch.
+async fn second_host_refused(server: &TestServer) -> Scratch {
+    let scratch = Scratch::new();
+    let before = scratch.snapshot();
+    pull_allowing(&scratch, server.addr, "v1", "127.0.0.1", &[])
+        .await
+        .assert_code(10)
+        .assert_reason_contains("destination 127.0.0.2 is refused");
+    scratch.assert_untouched(&before);
+    scratch
+}
+
 fn base_layer() -> Vec<u8> {
     tar(&[
         TarItem::Dir("etc/"),
@@ -421,13 +434,7 @@ async fn blob_redirects_reach_only_allowed_hosts() {
     .await;
     let server = registry_with(image, false, None, Some(storage.url(""))).await;
 
-    let scratch = Scratch::new();
-    let before = scratch.snapshot();
-    pull_allowing(&scratch, server.addr, "v1", "127.0.0.1", &[])
-        .await
-        .assert_code(10)
-        .assert_reason_contains("destination 127.0.0.2 is refused");
-    scratch.assert_untouched(&before);
+    let scratch = second_host_refused(&server).await;
     assert_eq!(storage.hits(), 0, "the redirect was not followed");
 
     pull_allowing(&scratch, server.addr, "v1", "127.0.0.1,127.0.0.2", &[])
@@ -450,13 +457,7 @@ async fn a_token_service_not_allowed_is_refused() {
     let manifest = image.manifest(&[base_layer()]);
     image.tag("v1", &manifest.0);
     let server = registry_with(image, true, Some(tokens.url("/token")), None).await;
-    let scratch = Scratch::new();
-    let before = scratch.snapshot();
-    pull_allowing(&scratch, server.addr, "v1", "127.0.0.1", &[])
-        .await
-        .assert_code(10)
-        .assert_reason_contains("destination 127.0.0.2 is refused");
-    scratch.assert_untouched(&before);
+    second_host_refused(&server).await;
     assert_eq!(tokens.hits(), 0);
 }
 
