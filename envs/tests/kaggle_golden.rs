@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use envs::Environment;
+use envs::{Environment, StepResult};
 use serde_json::{Map, Value, json};
 
 #[track_caller]
@@ -34,6 +34,26 @@ fn start(env: &str, game: &Value) -> Box<dyn Environment> {
 /// Kaggle's rewards, `None` for an agent that was invalid.
 fn rewards(row: &[Value], at: usize) -> [Option<f64>; 2] {
     [row[at].as_f64(), row[at + 1].as_f64()]
+}
+
+/// Checks a step against kaggle's running rewards in `row` (both recorded, neither invalid): its rewards are
+/// what they gained since `previous`, the scores are what they are now. Returns them, the next `previous`.
+#[track_caller]
+fn check_rewards(
+    at: &str,
+    row: &[Value],
+    previous: [f64; 2],
+    result: &StepResult,
+    state: &dyn Environment,
+) -> [f64; 2] {
+    let kaggle = rewards(row, 2).map(|r| r.unwrap_or_else(|| panic!("{at}: null reward")));
+    assert_eq!(
+        result.rewards,
+        vec![kaggle[0] - previous[0], kaggle[1] - previous[1]],
+        "{at}: rewards"
+    );
+    assert_eq!(state.scores(), kaggle.to_vec(), "{at}: scores");
+    kaggle
 }
 
 /// How the recorded games ended.
@@ -91,13 +111,7 @@ fn replay_board_games(env: &str) -> Endings {
             actions[active] = Some(action);
             let result = state.step(&actions);
 
-            let kaggle = rewards(&row, 2).map(|r| r.unwrap_or_else(|| panic!("{at}: null reward")));
-            assert_eq!(
-                result.rewards,
-                vec![kaggle[0] - previous[0], kaggle[1] - previous[1]],
-                "{at}: rewards"
-            );
-            assert_eq!(state.scores(), kaggle.to_vec(), "{at}: scores");
+            let kaggle = check_rewards(&at, &row, previous, &result, state.as_ref());
             assert_eq!(result.done, !now.contains('A'), "{at}: done");
             let board: Vec<u32> = row[1]
                 .as_str()
@@ -179,13 +193,7 @@ fn rps_replays_kaggle_games() {
                 .collect();
             let result = state.step(&actions);
 
-            let kaggle = rewards(&row, 2).map(|r| r.unwrap_or_else(|| panic!("{at}: null reward")));
-            assert_eq!(
-                result.rewards,
-                vec![kaggle[0] - previous[0], kaggle[1] - previous[1]],
-                "{at}: rewards"
-            );
-            assert_eq!(state.scores(), kaggle.to_vec(), "{at}: scores");
+            let kaggle = check_rewards(&at, &row, previous, &result, state.as_ref());
             assert_eq!(result.done, statuses == "DD", "{at}: done");
             for player in 0..2 {
                 let mut want = json!({"step": row[5], "reward": row[6 + player]});
