@@ -4,20 +4,14 @@
 mod support;
 
 use proto::pb;
-use support::{Executor, agent, example_agent, pong_request};
+use support::{Executor, example_agent, example_pong, health_check};
 use tonic::Code;
 
 #[tokio::test]
 async fn invalid_requests_are_refused_with_the_field_and_the_fix() {
     let executor = Executor::start(&[]);
     let mut client = executor.client().await;
-    let good = || {
-        pong_request(
-            "m1",
-            agent("a", &example_agent("pong-python")),
-            agent("b", &example_agent("random-python")),
-        )
-    };
+    let good = || example_pong("m1", ["a", "b"]);
     // A missing path inside a local code root is named; one outside any root is refused the same way
     // whether or not it exists.
     let missing = format!("{}-missing", example_agent("pong-python"));
@@ -161,11 +155,6 @@ async fn invalid_requests_are_refused_with_the_field_and_the_fix() {
     );
 
     // Still serving after all that.
-    let health = client
-        .health_check(pb::HealthCheckRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(health.healthy);
+    assert!(health_check(&mut client).await.healthy);
     assert_eq!(executor.leftover_processes(), vec![]);
 }

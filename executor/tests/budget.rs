@@ -7,7 +7,7 @@ mod support;
 use std::net::TcpListener;
 
 use proto::pb;
-use support::{Executor, agent, example_agent, long_pong, pong_request, stored_replay};
+use support::{Executor, agent, cancel, example_agent, long_pong, pong_request, stored_replay};
 
 /// A long pong match with a budget of `timeout_sec`.
 fn long_match(id: &str, timeout_sec: u32) -> pb::MatchRequest {
@@ -111,13 +111,7 @@ async fn time_in_the_queue_counts_and_a_stopped_match_says_why() {
         assert_eq!(agent.status(), pb::AgentStatus::NotStarted, "{agent:?}");
     }
 
-    let info = client
-        .cancel_match(pb::CancelMatchRequest {
-            match_id: "budget-running".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = cancel(&mut client, "budget-running").await;
     let cancelled = info.result.expect("result");
     assert_eq!(cancelled.status(), pb::MatchStatus::StatusCancelled);
     assert!(

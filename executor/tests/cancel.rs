@@ -5,7 +5,7 @@
 mod support;
 
 use proto::pb::{self, match_update::Update};
-use support::{Executor, cancel, slow_pong, wait_for_step};
+use support::{Executor, assert_cancelled_after_play, cancel, get_match, slow_pong, wait_for_step};
 use tokio_stream::StreamExt;
 
 fn long_match(id: &str) -> pb::MatchRequest {
@@ -25,24 +25,9 @@ async fn cancelling_a_running_match_keeps_the_partial_replay() {
     let info = cancel(&mut client, "cancel-1").await;
     assert_eq!(info.state(), pb::MatchState::Finished);
     let result = info.result.expect("result");
-    assert_eq!(
-        result.status(),
-        pb::MatchStatus::StatusCancelled,
-        "{result:?}"
-    );
-    assert!(
-        result.total_steps >= 3 && result.total_steps < 1000,
-        "{}",
-        result.total_steps
-    );
     // The result says what happened: an API cancel, after how many steps.
-    assert_eq!(
-        result.error_message,
-        format!(
-            "cancelled by a CancelMatch request after {} steps; the result covers what was played",
-            result.total_steps
-        )
-    );
+    assert_cancelled_after_play(&result, "cancelled by a CancelMatch request", 3);
+    assert!(result.total_steps < 1000, "{}", result.total_steps);
     for agent in &result.agent_results {
         assert_eq!(agent.status(), pb::AgentStatus::Ok, "{agent:?}");
     }
@@ -61,13 +46,7 @@ async fn cancelling_a_running_match_keeps_the_partial_replay() {
         rest.last().and_then(|u| u.update.as_ref()),
         Some(Update::Finished(_))
     ));
-    let got = client
-        .get_match(pb::GetMatchRequest {
-            match_id: "cancel-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let got = get_match(&mut client, "cancel-1").await;
     assert_eq!(
         got.result.unwrap().status(),
         pb::MatchStatus::StatusCancelled
@@ -137,11 +116,7 @@ async fn cancelling_right_after_submitting_leaves_nothing_behind() {
                 }
             }
         }
-        let info = client
-            .cancel_match(pb::CancelMatchRequest { match_id: id })
-            .await
-            .unwrap()
-            .into_inner();
+        let info = cancel(&mut client, &id).await;
         let result = info.result.expect("result");
         assert_eq!(
             result.status(),

@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use proto::pb::{self, match_update::Update};
-use support::{Executor, long_pong};
+use support::{Executor, cancel, health_check, long_pong};
 use tokio_stream::StreamExt;
 use tonic::Code;
 
@@ -68,12 +68,7 @@ async fn thousands_of_idle_sockets_take_neither_every_file_nor_health() {
 
     // Health answers on both listeners, and so does the rest of the API.
     let mut client = executor.client().await;
-    let health = client
-        .health_check(pb::HealthCheckRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(health.healthy);
+    assert!(health_check(&mut client).await.healthy);
     let channel = tonic::transport::Channel::from_shared(executor.addr.clone())
         .unwrap()
         .connect()
@@ -155,13 +150,7 @@ async fn idle_connections_are_closed_but_long_requests_keep_theirs() {
         environment_config_json: r#"{"max_steps": 40, "winning_score": 1000}"#.into(),
         ..long_pong("idle-long")
     };
-    let result = executor
-        .client()
-        .await
-        .run_match(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let result = executor.run_match(request).await;
     assert_eq!(
         result.status(),
         pb::MatchStatus::StatusSuccess,
@@ -209,11 +198,7 @@ async fn at_a_cap_of_busy_connections_health_checks_still_answer() {
 
     // A third connection joins the health reserve: health answers, other calls are told to come back.
     let mut third = executor.client().await;
-    let health = third
-        .health_check(pb::HealthCheckRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let health = health_check(&mut third).await;
     assert!(health.healthy);
     assert_eq!(health.active_matches, 1);
     let refused = third
@@ -233,13 +218,7 @@ async fn at_a_cap_of_busy_connections_health_checks_still_answer() {
     for watch in &mut watches {
         assert!(watch.next().await.unwrap().is_ok());
     }
-    let info = first
-        .cancel_match(pb::CancelMatchRequest {
-            match_id: "busy-cap".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = cancel(&mut first, "busy-cap").await;
     assert_eq!(
         info.result.unwrap().status(),
         pb::MatchStatus::StatusCancelled
@@ -278,26 +257,14 @@ async fn at_a_cap_of_busy_http_connections_healthz_still_answers() {
     let (status, _) = executor.http_get("/metrics");
     assert_eq!(status, 503);
     // gRPC has its own connections.
-    let health = executor
-        .client()
-        .await
-        .health_check(pb::HealthCheckRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(health.healthy);
+    assert!(health_check(&mut executor.client().await).await.healthy);
 }
 
 #[tokio::test]
 async fn an_idle_grpc_connection_is_closed() {
     let executor = Executor::start(&["--connection-idle-timeout-ms", "300"]);
     let mut client = executor.client().await;
-    let health = client
-        .health_check(pb::HealthCheckRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(health.healthy);
+    assert!(health_check(&mut client).await.healthy);
     // The client's connection, idle after its request, is closed by the executor.
     support::eventually("the idle gRPC connection is closed", 600, || {
         let closed = executor.metric(

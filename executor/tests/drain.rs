@@ -7,7 +7,7 @@ mod support;
 use nix::sys::signal::Signal;
 use proto::pb;
 use proto::pb::executor_client::ExecutorClient;
-use support::{Executor, agent, eventually, pong_request, test_agent, wait_for_play};
+use support::{Executor, agent, eventually, get_match, pong_request, test_agent, wait_for_play};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -95,15 +95,7 @@ async fn matches_still_running_after_the_grace_period_are_cancelled_and_recorded
 
     let data = executor.kill();
     let executor = Executor::start_in(data, &[]);
-    let info = executor
-        .client()
-        .await
-        .get_match(pb::GetMatchRequest {
-            match_id: "drain-3".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = get_match(&mut executor.client().await, "drain-3").await;
     let result = info.result.expect("result recorded");
     assert_eq!(
         result.status(),

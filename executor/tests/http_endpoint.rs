@@ -76,14 +76,9 @@ async fn a_replay_token_keeps_replays_private() {
     let token_file = dir.path().join("replay.token");
     std::fs::write(&token_file, "0123456789abcdef0123\n").unwrap();
     let executor = Executor::start(&["--replay-token-file", token_file.to_str().unwrap()]);
-    let request = example_pong("private-1", ["a", "b"]);
     let result = executor
-        .client()
-        .await
-        .run_match(request)
-        .await
-        .unwrap()
-        .into_inner();
+        .run_match(example_pong("private-1", ["a", "b"]))
+        .await;
     assert_eq!(result.status(), pb::MatchStatus::StatusSuccess);
     for (authorization, want) in [
         (None, 401),

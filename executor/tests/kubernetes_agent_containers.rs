@@ -13,7 +13,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube_cluster::*;
 use proto::pb;
-use support::{agent, cancel, example_agent, pong_request, test_agent, wait_for_step};
+use support::{agent, cancel, example_agent, get_match, pong_request, test_agent, wait_for_step};
 
 /// An agent given as an image.
 fn image_agent(id: &str, image: &str) -> pb::AgentData {
@@ -138,16 +138,15 @@ async fn an_agent_that_crashes_in_its_container_loses_and_its_container_ends_wit
 async fn an_agent_container_oom_killed_mid_match_is_that_agents_crash_and_the_job_is_not_retried() {
     let cluster = Cluster::start(0.2).await;
     let executor = cluster.replica(&["--k8s-ttl-sec", "600"]);
-    let waiting = {
-        let mut client = executor.client().await;
-        tokio::spawn(async move { client.run_match(slow_request("k8s-seat-oom")).await })
-    };
+    let waiting = executor
+        .run_in_background(slow_request("k8s-seat-oom"))
+        .await;
     let pod = cluster.running_container("k8s-seat-oom", "agent-2").await;
     // Mid-match: both agents played a step.
     let mut client = executor.client().await;
     let _watch = wait_for_step(&mut client, "k8s-seat-oom", 1).await;
     cluster.sim.oom_kill(NS, &pod, "agent-2").unwrap();
-    let response = waiting.await.unwrap().unwrap().into_inner();
+    let response = waiting.await.unwrap().unwrap();
 
     assert_status(&response, pb::MatchStatus::StatusSuccess, "");
     let victim = &response.agent_results[1];
@@ -168,13 +167,7 @@ async fn an_agent_container_oom_killed_mid_match_is_that_agents_crash_and_the_jo
     assert_eq!(pod.status.and_then(|s| s.phase).as_deref(), Some("Failed"));
     assert_eq!(cluster.sim.request_count("create", "jobs"), 1);
     assert_eq!(cluster.pods_of("k8s-seat-oom").await.len(), 1);
-    let info = client
-        .get_match(pb::GetMatchRequest {
-            match_id: "k8s-seat-oom".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = get_match(&mut client, "k8s-seat-oom").await;
     assert_eq!(
         info.result.unwrap().status(),
         pb::MatchStatus::StatusSuccess,

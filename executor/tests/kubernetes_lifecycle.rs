@@ -13,8 +13,8 @@ use kube_cluster::*;
 use proto::pb;
 use proto::pb::match_update::Update;
 use support::{
-    agent, cancel, eventually, example_agent, peak_memory, reset_peak_memory, stored_replay,
-    wait_for_play_on,
+    agent, assert_cancelled_after_play, cancel, eventually, get_match, peak_memory,
+    reset_peak_memory, rps_request, stored_replay, wait_for_play_on,
 };
 use tokio_stream::StreamExt;
 
@@ -181,11 +181,7 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
 
     // OOMKilled and node loss while the orchestrator runs.
     for (match_id, cause) in [("k8s-oom", "OOMKilled"), ("k8s-node-lost", "NodeLost")] {
-        let waiting = {
-            let mut client = executor.client().await;
-            let req = slow_request(match_id);
-            tokio::spawn(async move { client.run_match(req).await })
-        };
+        let waiting = executor.run_in_background(slow_request(match_id)).await;
         let pod = cluster.running_pod(match_id).await;
         if cause == "OOMKilled" {
             cluster
@@ -195,7 +191,7 @@ async fn each_failure_ends_the_match_with_its_status_and_cause() {
         } else {
             cluster.sim.lose_node();
         }
-        let response = waiting.await.unwrap().unwrap().into_inner();
+        let response = waiting.await.unwrap().unwrap();
         assert_status(&response, pb::MatchStatus::StatusError, cause);
         // The agents ran.
         assert!(
@@ -237,13 +233,7 @@ async fn past_the_budget_the_jobs_own_deadline_verdict_is_awaited_within_the_sla
     cluster.sim.set_unschedulable(true);
     let mut request = quick_request("k8s-deadline-verdict");
     request.timeout_sec = 2;
-    let response = executor
-        .client()
-        .await
-        .run_match(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let response = executor.run(request).await;
     cluster.sim.set_unschedulable(false);
     // The Job's verdict, not the executor's own stop (which would delete the Job and say the budget ran out
     // before the agents started).
@@ -270,19 +260,7 @@ async fn cancel_deletes_the_job_and_records_the_match_cancelled_with_what_was_pl
     let info = cancel(&mut client, "k8s-cancel").await;
     // The stopped orchestrator's report is the result, and it says what happened: an API cancel.
     let result = info.result.unwrap();
-    assert_eq!(
-        result.status(),
-        pb::MatchStatus::StatusCancelled,
-        "{result:?}"
-    );
-    assert!(result.total_steps >= 3, "{result:?}");
-    assert_eq!(
-        result.error_message,
-        format!(
-            "cancelled by a CancelMatch request after {} steps; the result covers what was played",
-            result.total_steps
-        )
-    );
+    assert_cancelled_after_play(&result, "cancelled by a CancelMatch request", 3);
     // The replay of what was played came over the report stream and is stored whole.
     stored_replay(&result);
     // Foreground deletion: the Job goes once its pod (and Secret) are gone.
@@ -296,21 +274,10 @@ async fn a_replica_that_does_not_follow_a_match_cancels_it_and_its_cancel_is_the
     let cluster = Cluster::start(0.2).await;
     // Reports go to a, which follows the match.
     let (_service, a, b) = cluster.two_replicas().await;
-    let waiting = {
-        let mut client = a.client().await;
-        tokio::spawn(async move { client.run_match(slow_request("k8s-cancel-b")).await })
-    };
+    let waiting = a.run_in_background(slow_request("k8s-cancel-b")).await;
     wait_for_play_on(a.client().await, "k8s-cancel-b", 3).await;
 
-    let info = b
-        .client()
-        .await
-        .cancel_match(pb::CancelMatchRequest {
-            match_id: "k8s-cancel-b".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = cancel(&mut b.client().await, "k8s-cancel-b").await;
     let cancelled = info.result.expect("result");
     assert_status(
         &cancelled,
@@ -326,7 +293,7 @@ async fn a_replica_that_does_not_follow_a_match_cancels_it_and_its_cancel_is_the
     }
     // The replica that followed the match answers with that result: the stopped orchestrator's report,
     // which came after it, does not replace it.
-    let answered = waiting.await.unwrap().unwrap().into_inner();
+    let answered = waiting.await.unwrap().unwrap();
     assert_eq!(answered, cancelled);
     cluster
         .assert_emptied(300, "the cancelled match left objects")
@@ -347,10 +314,7 @@ async fn a_replica_killed_mid_match_hands_the_match_to_the_other_with_one_job() 
     let cluster = Cluster::start(0.2).await;
     let (_service, a, b) = cluster.two_replicas().await;
 
-    let waiting = {
-        let mut client = a.client().await;
-        tokio::spawn(async move { client.run_match(slow_request("k8s-failover")).await })
-    };
+    let waiting = a.run_in_background(slow_request("k8s-failover")).await;
     cluster.running_pod("k8s-failover").await;
     a.kill();
     assert!(
@@ -358,13 +322,7 @@ async fn a_replica_killed_mid_match_hands_the_match_to_the_other_with_one_job() 
         "the killed replica answered"
     );
 
-    let response = b
-        .client()
-        .await
-        .run_match(slow_request("k8s-failover"))
-        .await
-        .unwrap()
-        .into_inner();
+    let response = b.run(slow_request("k8s-failover")).await;
     assert_status(&response, pb::MatchStatus::StatusSuccess, "");
     assert!(
         !response.replay_url.is_empty(),
@@ -383,23 +341,14 @@ async fn with_every_replica_down_during_the_match_the_result_is_still_returned()
     let port = free_port();
     let service = Service::start(vec![port]).await;
     let first = cluster.executor(port, &service.url(), &["--k8s-ttl-sec", "600"]);
-    let waiting = {
-        let mut client = first.client().await;
-        tokio::spawn(async move { client.run_match(slow_request("k8s-all-down")).await })
-    };
+    let waiting = first.run_in_background(slow_request("k8s-all-down")).await;
     cluster.running_pod("k8s-all-down").await;
     first.kill();
     assert!(waiting.await.unwrap().is_err());
 
     // Back before the TTL, on the same address.
     let second = cluster.executor(port, &service.url(), &["--k8s-ttl-sec", "600"]);
-    let response = second
-        .client()
-        .await
-        .run_match(slow_request("k8s-all-down"))
-        .await
-        .unwrap()
-        .into_inner();
+    let response = second.run(slow_request("k8s-all-down")).await;
     assert_status(&response, pb::MatchStatus::StatusSuccess, "");
     assert_eq!(cluster.sim.request_count("create", "jobs"), 1);
 }
@@ -554,13 +503,7 @@ async fn a_large_replay_over_a_report_stream_is_stored_without_being_held_in_mem
 
     // It was recorded whole before the acknowledgement, and that first result stays: cancelling the match
     // now answers with it.
-    let info = client
-        .cancel_match(pb::CancelMatchRequest {
-            match_id: "k8s-big-replay".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = cancel(&mut client, "k8s-big-replay").await;
     cluster.sim.set_unschedulable(false);
     let result = info.result.expect("recorded");
     assert_eq!(
@@ -676,13 +619,7 @@ async fn any_replica_reports_and_watches_a_match_another_replica_follows() {
 
     // Replica b never saw the request: the cluster tells it the match exists and runs.
     let mut client_b = b.client().await;
-    let info = client_b
-        .get_match(pb::GetMatchRequest {
-            match_id: "k8s-elsewhere".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = get_match(&mut client_b, "k8s-elsewhere").await;
     assert_eq!(info.state(), pb::MatchState::Running, "{info:?}");
     assert_eq!(info.agent_ids.len(), 2);
     assert!(info.result.is_none());
@@ -710,13 +647,7 @@ async fn any_replica_reports_and_watches_a_match_another_replica_follows() {
         panic!("the watch ended without the result: {updates:?}");
     };
     assert_status(&result, pb::MatchStatus::StatusSuccess, "");
-    let from_a = a
-        .client()
-        .await
-        .run_match(slow_request("k8s-elsewhere"))
-        .await
-        .unwrap()
-        .into_inner();
+    let from_a = a.run(slow_request("k8s-elsewhere")).await;
     assert_eq!(from_a, result, "both replicas give the same result");
     assert_eq!(cluster.sim.request_count("create", "jobs"), 1);
 }
@@ -732,25 +663,11 @@ async fn a_replay_larger_than_a_report_stream_may_carry_is_said_to_be_missing() 
         &["--test-report-replay-cap-bytes", "65536"],
     );
     let request = pb::MatchRequest {
-        match_id: "k8s-long-rps".into(),
-        environment: "rps".into(),
-        agents: vec![
-            agent("a", &example_agent("rps-shell")),
-            agent("b", &example_agent("rps-shell")),
-        ],
         timeout_sec: 300,
-        record_replay: true,
         seed: 3,
-        environment_config_json: r#"{"episodeSteps": 2000}"#.into(),
-        limits: None,
+        ..rps_request("k8s-long-rps", 2000)
     };
-    let response = executor
-        .client()
-        .await
-        .run_match(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let response = executor.run(request).await;
     assert_status(
         &response,
         pb::MatchStatus::StatusSuccess,

@@ -10,36 +10,13 @@ use std::path::Path;
 use std::process::Command;
 
 use proto::pb;
-use support::{Executor, agent, example_agent, peak_memory, reset_peak_memory, stored_replay};
+use support::{Executor, agent, peak_memory, reset_peak_memory, rps_request, stored_replay};
 use tonic::Code;
-
-/// An rps match of `steps` rounds between the shell starter agents, with a replay.
-fn rps_request(id: &str, episode_steps: u32) -> pb::MatchRequest {
-    pb::MatchRequest {
-        match_id: id.into(),
-        environment: "rps".into(),
-        agents: vec![
-            agent("a", &example_agent("rps-shell")),
-            agent("b", &example_agent("rps-shell")),
-        ],
-        timeout_sec: 600,
-        record_replay: true,
-        seed: 5,
-        environment_config_json: format!(r#"{{"episodeSteps": {episode_steps}}}"#),
-        limits: None,
-    }
-}
 
 #[tokio::test]
 async fn a_replay_larger_than_a_report_stream_may_carry_is_kept_whole() {
     let executor = Executor::start(&["--test-report-replay-cap-bytes", "65536"]);
-    let result = executor
-        .client()
-        .await
-        .run_match(rps_request("long-rps", 20_000))
-        .await
-        .unwrap()
-        .into_inner();
+    let result = executor.run_match(rps_request("long-rps", 20_000)).await;
     assert_eq!(
         result.status(),
         pb::MatchStatus::StatusSuccess,
@@ -131,13 +108,7 @@ async fn a_match_that_never_played_says_why_it_has_no_replay() {
     std::fs::write(&junk, b"this is not an archive").unwrap();
     let mut request = rps_request("no-replay", 100);
     request.agents[1] = agent("junk", junk.to_str().unwrap());
-    let result = executor
-        .client()
-        .await
-        .run_match(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let result = executor.run_match(request).await;
     assert_eq!(result.status(), pb::MatchStatus::StatusError, "{result:?}");
     assert_eq!(result.replay_url, "");
     assert_eq!(result.replay_error, "the match ended before it was played");

@@ -10,8 +10,8 @@ use std::net::TcpListener;
 
 use proto::pb;
 use support::{
-    Executor, agent, example_agent, example_pong, long_pong, pong_request, processes_under,
-    stored_replay, wait_for_play,
+    Executor, agent, assert_cancelled_after_play, example_agent, example_pong, get_match,
+    long_pong, pong_request, processes_under, stored_replay, wait_for_play,
 };
 use tonic::Code;
 
@@ -25,13 +25,7 @@ async fn finished_results_survive_a_restart() {
     let data = executor.kill();
     let executor = Executor::start_in(data, &[]);
     let mut client = executor.client().await;
-    let info = client
-        .get_match(pb::GetMatchRequest {
-            match_id: "restart-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = get_match(&mut client, "restart-1").await;
     assert_eq!(info.state(), pb::MatchState::Finished);
     assert_eq!(info.result.as_ref(), Some(&result));
     assert_eq!(info.agent_ids, ["a", "b"]);
@@ -96,18 +90,10 @@ async fn a_match_left_by_a_killed_executor_is_recorded_on_restart() {
         .into_inner();
     assert_eq!(info.state(), pb::MatchState::Finished);
     let result = info.result.expect("result");
-    assert_eq!(
-        result.status(),
-        pb::MatchStatus::StatusCancelled,
-        "{result:?}"
-    );
-    assert!(result.total_steps >= 3, "{result:?}");
-    assert_eq!(
-        result.error_message,
-        format!(
-            "cancelled: the executor restarted during the match after {} steps; the result covers what was played",
-            result.total_steps
-        )
+    assert_cancelled_after_play(
+        &result,
+        "cancelled: the executor restarted during the match",
+        3,
     );
     // The replay its orchestrator wrote is stored whole.
     stored_replay(&result);
@@ -156,15 +142,7 @@ async fn a_match_killed_while_installing_is_recorded_as_failed_and_nothing_of_it
         work_dirs(executor.data_dir.path()),
         Vec::<std::path::PathBuf>::new()
     );
-    let info = executor
-        .client()
-        .await
-        .get_match(pb::GetMatchRequest {
-            match_id: "killed-2".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = get_match(&mut executor.client().await, "killed-2").await;
     let result = info.result.expect("result");
     assert_eq!(result.status(), pb::MatchStatus::StatusError, "{result:?}");
     assert_eq!(

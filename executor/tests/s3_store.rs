@@ -5,7 +5,7 @@ mod support;
 
 use proto::pb;
 use sha2::Digest;
-use support::{Executor, example_pong};
+use support::{Executor, example_pong, get_match};
 use testkit::Moto;
 
 #[tokio::test]
@@ -47,15 +47,7 @@ async fn replays_and_results_live_in_the_bucket() {
     // A new executor with a fresh data directory finds the result in the bucket.
     drop(executor);
     let executor = Executor::start_with(tempfile::tempdir().unwrap(), &store, &env);
-    let info = executor
-        .client()
-        .await
-        .get_match(pb::GetMatchRequest {
-            match_id: "s3-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = get_match(&mut executor.client().await, "s3-1").await;
     assert_eq!(info.result.as_ref(), Some(&result));
     let again = executor.run_match(request).await;
     assert_eq!(again, result);

@@ -4,7 +4,7 @@
 mod support;
 
 use proto::pb::{self, match_update::Update};
-use support::{Executor, agent, example_agent, pong_request, test_agent};
+use support::{Executor, agent, example_agent, example_pong, get_match, pong_request, test_agent};
 use tokio_stream::StreamExt;
 use tonic::Code;
 
@@ -81,13 +81,7 @@ async fn watch_streams_snapshot_live_frames_and_the_result() {
         .collect()
         .await;
     assert_eq!(kinds(&late), ["snapshot", "finished"]);
-    let got = client
-        .get_match(pb::GetMatchRequest {
-            match_id: "watch-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let got = get_match(&mut client, "watch-1").await;
     assert_eq!(got.state(), pb::MatchState::Finished);
     assert_eq!(got.result.as_ref(), Some(result));
     assert_eq!(got.current_step, result.total_steps);
@@ -97,11 +91,7 @@ async fn watch_streams_snapshot_live_frames_and_the_result() {
 async fn a_watcher_that_stops_reading_or_leaves_does_not_hold_up_the_match() {
     let executor = Executor::start(&[]);
     let mut client = executor.client().await;
-    let mut request = pong_request(
-        "watch-2",
-        agent("a", &example_agent("pong-python")),
-        agent("b", &example_agent("random-python")),
-    );
+    let mut request = example_pong("watch-2", ["a", "b"]);
     request.environment_config_json = r#"{"max_steps": 1000, "winning_score": 1000}"#.into();
     client.submit_match(request.clone()).await.expect("submit");
     // One watcher that never reads, one that reads a single update and hangs up.

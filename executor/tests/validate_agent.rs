@@ -6,7 +6,7 @@ mod support;
 use std::io::Write;
 
 use proto::pb;
-use support::Executor;
+use support::{Executor, cancel, health_check};
 use tonic::Code;
 
 fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -23,14 +23,19 @@ fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A request to validate `zip` as agent `agent_id` for pong.
+fn pong_validation(agent_id: &str, zip: Vec<u8>) -> pb::ValidationRequest {
+    pb::ValidationRequest {
+        agent_id: agent_id.into(),
+        code_zip: zip,
+        environment: "pong".into(),
+    }
+}
+
 async fn validate(executor: &Executor, zip: Vec<u8>) -> pb::ValidationResponse {
     let mut client = executor.client().await;
     client
-        .validate_agent(pb::ValidationRequest {
-            agent_id: "a1".into(),
-            code_zip: zip,
-            environment: "pong".into(),
-        })
+        .validate_agent(pong_validation("a1", zip))
         .await
         .expect("validate")
         .into_inner()
@@ -127,20 +132,18 @@ async fn bad_validation_requests_are_invalid_arguments() {
     let executor = Executor::start(&[]);
     let mut client = executor.client().await;
     let status = client
-        .validate_agent(pb::ValidationRequest {
-            agent_id: "a1".into(),
-            code_zip: Vec::new(),
-            environment: "pong".into(),
-        })
+        .validate_agent(pong_validation("a1", Vec::new()))
         .await
         .expect_err("empty zip refused");
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().contains("code_zip is empty"));
     let status = client
         .validate_agent(pb::ValidationRequest {
-            agent_id: "a1".into(),
-            code_zip: zip_of(&[("agent.py", b"def act(o):\n    return 1\n")]),
             environment: "snake".into(),
+            ..pong_validation(
+                "a1",
+                zip_of(&[("agent.py", b"def act(o):\n    return 1\n")]),
+            )
         })
         .await
         .expect_err("unknown environment refused");
@@ -164,15 +167,7 @@ async fn validations_take_a_match_slot_and_wait_in_its_queue() {
     let waiting = {
         let mut client = client.clone();
         let zip = zip.clone();
-        tokio::spawn(async move {
-            client
-                .validate_agent(pb::ValidationRequest {
-                    agent_id: "a1".into(),
-                    code_zip: zip,
-                    environment: "pong".into(),
-                })
-                .await
-        })
+        tokio::spawn(async move { client.validate_agent(pong_validation("a1", zip)).await })
     };
     support::eventually("the validation waits in the queue", 400, || async {
         executor.metric("rl_arena_executor_matches_queued") == 1.0
@@ -180,28 +175,14 @@ async fn validations_take_a_match_slot_and_wait_in_its_queue() {
     .await;
     // The queue is full: another validation is refused like a match would be.
     let refused = client
-        .validate_agent(pb::ValidationRequest {
-            agent_id: "a2".into(),
-            code_zip: zip,
-            environment: "pong".into(),
-        })
+        .validate_agent(pong_validation("a2", zip))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
-    let health = client
-        .health_check(pb::HealthCheckRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(health.active_matches, 1);
+    assert_eq!(health_check(&mut client).await.active_matches, 1);
 
     // Once the match is gone, the waiting validation takes the slot and runs.
-    client
-        .cancel_match(pb::CancelMatchRequest {
-            match_id: "holds-the-slot".into(),
-        })
-        .await
-        .unwrap();
+    cancel(&mut client, "holds-the-slot").await;
     let report = waiting.await.unwrap().expect("validated").into_inner();
     assert!(report.valid, "{report:?}");
     assert_eq!(executor.metric("rl_arena_executor_matches_queued"), 0.0);

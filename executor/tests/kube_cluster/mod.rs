@@ -317,6 +317,21 @@ impl Replica {
             .into_inner()
     }
 
+    /// Starts `RunMatch` in a task of its own, for a test that acts on the match while the call waits for
+    /// its end; the task hands back the call's answer.
+    pub async fn run_in_background(
+        &self,
+        request: pb::MatchRequest,
+    ) -> tokio::task::JoinHandle<Result<pb::MatchResponse, tonic::Status>> {
+        let mut client = self.client().await;
+        tokio::spawn(async move {
+            client
+                .run_match(request)
+                .await
+                .map(tonic::Response::into_inner)
+        })
+    }
+
     /// What the replica logged so far.
     pub fn logged(&self) -> String {
         self.log.lock().unwrap().clone()

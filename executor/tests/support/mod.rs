@@ -358,6 +358,23 @@ pub fn pong_request(match_id: &str, a: pb::AgentData, b: pb::AgentData) -> pb::M
     }
 }
 
+/// An rps match of `episode_steps` rounds between the shell starter agents, with a replay.
+pub fn rps_request(match_id: &str, episode_steps: u32) -> pb::MatchRequest {
+    pb::MatchRequest {
+        match_id: match_id.into(),
+        environment: "rps".into(),
+        agents: vec![
+            agent("a", &example_agent("rps-shell")),
+            agent("b", &example_agent("rps-shell")),
+        ],
+        timeout_sec: 600,
+        record_replay: true,
+        seed: 5,
+        environment_config_json: format!(r#"{{"episodeSteps": {episode_steps}}}"#),
+        limits: None,
+    }
+}
+
 /// A short pong match between the two Python example agents (`pong-python` against `random-python`),
 /// named `ids`.
 pub fn example_pong(match_id: &str, ids: [&str; 2]) -> pb::MatchRequest {
@@ -429,6 +446,25 @@ pub fn stored_replay(response: &pb::MatchResponse) -> (Vec<u8>, proto::replay::R
     (json, replay)
 }
 
+/// Checks that `result` is of a match cancelled by `cause` after it played at least `min_steps` steps, and that
+/// its message says the result covers what was played.
+#[track_caller]
+pub fn assert_cancelled_after_play(result: &pb::MatchResponse, cause: &str, min_steps: u32) {
+    assert_eq!(
+        result.status(),
+        pb::MatchStatus::StatusCancelled,
+        "{result:?}"
+    );
+    assert!(result.total_steps >= min_steps, "{result:?}");
+    assert_eq!(
+        result.error_message,
+        format!(
+            "{cause} after {} steps; the result covers what was played",
+            result.total_steps
+        )
+    );
+}
+
 /// Watches the match until it has played `step` steps and hands back the rest of the watch; fails the test
 /// when the match finishes first.
 pub async fn wait_for_step(
@@ -460,6 +496,17 @@ pub async fn wait_for_step(
     }
 }
 
+/// `GetMatch`; the call must answer.
+pub async fn get_match(client: &mut ExecutorClient<Channel>, match_id: &str) -> pb::MatchInfo {
+    client
+        .get_match(pb::GetMatchRequest {
+            match_id: match_id.into(),
+        })
+        .await
+        .expect("get match")
+        .into_inner()
+}
+
 /// `CancelMatch`; the call must answer.
 pub async fn cancel(client: &mut ExecutorClient<Channel>, match_id: &str) -> pb::MatchInfo {
     client
@@ -468,6 +515,15 @@ pub async fn cancel(client: &mut ExecutorClient<Channel>, match_id: &str) -> pb:
         })
         .await
         .expect("cancel")
+        .into_inner()
+}
+
+/// `HealthCheck`; the call must answer.
+pub async fn health_check(client: &mut ExecutorClient<Channel>) -> pb::HealthCheckResponse {
+    client
+        .health_check(pb::HealthCheckRequest {})
+        .await
+        .expect("health check")
         .into_inner()
 }
 
