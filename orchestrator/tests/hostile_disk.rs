@@ -1,14 +1,17 @@
 //! A hostile agent that fills the disk: one file is capped by the file-size limit, its own directory and
-//! `/tmp` are read-only, and a scratch directory grown past its limit disqualifies it.
+//! `/tmp` are read-only, and a scratch directory grown past its limit disqualifies it; as a local child and
+//! behind a shim alike.
 
 mod support;
 
 use proto::outcome::AgentStatus;
 use serde_json::json;
+use support::shims::Hosting;
 use support::{Arena, hostile, test_agent};
 
-#[test]
-fn disk_filler_is_capped_and_disqualified() {
+local_and_behind_shims!(disk_filler_is_capped_and_disqualified, disk_filler);
+
+fn disk_filler(hosting: Hosting) {
     // Writing the files takes a while on a loaded machine: the step limit is generous so that the disk rules,
     // not the clock, decide this case.
     let arena = Arena::pong()
@@ -16,7 +19,7 @@ fn disk_filler_is_capped_and_disqualified() {
         .limit("scratch_mb", json!(8))
         .agent("filler", &hostile("disk-fill"))
         .agent("steady", &test_agent("steady"));
-    let run = arena.run(&[]);
+    let run = hosting.run(&arena);
 
     run.assert_hostile_lost("filler", "steady", AgentStatus::Disqualified);
     let filler = run.agent("filler");
@@ -27,7 +30,7 @@ fn disk_filler_is_capped_and_disqualified() {
             .starts_with("step 1: disqualified: the scratch directory holds"),
         "{filler:?}"
     );
-    let scratch = arena.scratch_dir("filler");
+    let scratch = hosting.scratch_dir(&arena, "filler");
     if run.has_layer("filler", "rlimits") {
         assert!(
             filler.stderr_tail.contains("disk huge: denied"),

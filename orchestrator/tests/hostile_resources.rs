@@ -1,20 +1,23 @@
 //! Hostile agents that abuse resources: memory, CPU, a stalled stdin, new processes and threads, a slow
-//! start. Each match still completes, the hostile agent is charged, the opponent wins, nothing survives.
+//! start. Each match still completes, the hostile agent is charged, the opponent wins, nothing survives; with
+//! the agents as local child processes and behind shims (in containers of their own) alike.
 
 mod support;
 
 use proto::outcome::AgentStatus;
 use proto::replay::MoveStatus;
 use serde_json::json;
+use support::shims::Hosting;
 use support::{Arena, hostile, test_agent};
 
-#[test]
-fn ten_gib_allocation_fails_and_disqualifies() {
-    let run = Arena::pong()
+local_and_behind_shims!(ten_gib_allocation_fails_and_disqualifies, memory_hog);
+
+fn memory_hog(hosting: Hosting) {
+    let arena = Arena::pong()
         .limit("memory_mb", json!(512))
         .agent("hog", &hostile("memory"))
-        .agent("steady", &test_agent("steady"))
-        .run(&[]);
+        .agent("steady", &test_agent("steady"));
+    let run = hosting.run(&arena);
 
     run.assert_hostile_lost("hog", "steady", AgentStatus::Disqualified);
     let hog = run.agent("hog");
@@ -23,13 +26,14 @@ fn ten_gib_allocation_fails_and_disqualifies() {
     }
 }
 
-#[test]
-fn busy_loop_times_out_until_disqualified() {
-    let run = Arena::pong()
+local_and_behind_shims!(busy_loop_times_out_until_disqualified, busy_loop);
+
+fn busy_loop(hosting: Hosting) {
+    let arena = Arena::pong()
         .limit("step_ms", json!(200))
         .agent("spinner", &hostile("busy-loop"))
-        .agent("steady", &test_agent("steady"))
-        .run(&[]);
+        .agent("steady", &test_agent("steady"));
+    let run = hosting.run(&arena);
 
     run.assert_hostile_lost("spinner", "steady", AgentStatus::Disqualified);
     let spinner = run.agent("spinner");
@@ -40,13 +44,14 @@ fn busy_loop_times_out_until_disqualified() {
     assert_eq!(replay.frames[2].statuses[0], MoveStatus::Timeout);
 }
 
-#[test]
-fn agent_that_stops_reading_cannot_block_the_match() {
-    let run = Arena::game("connectx")
+local_and_behind_shims!(agent_that_stops_reading_cannot_block_the_match, deaf_agent);
+
+fn deaf_agent(hosting: Hosting) {
+    let arena = Arena::game("connectx")
         .limit("step_ms", json!(200))
         .agent("deaf", &hostile("deaf"))
-        .agent("steady", &test_agent("first-empty"))
-        .run(&[]);
+        .agent("steady", &test_agent("first-empty"));
+    let run = hosting.run(&arena);
 
     run.assert_hostile_lost("deaf", "steady", AgentStatus::Disqualified);
     assert!(
@@ -58,12 +63,13 @@ fn agent_that_stops_reading_cannot_block_the_match() {
     );
 }
 
-#[test]
-fn fork_bomb_gets_no_process() {
-    let run = Arena::pong()
+local_and_behind_shims!(fork_bomb_gets_no_process, fork_bomb);
+
+fn fork_bomb(hosting: Hosting) {
+    let arena = Arena::pong()
         .agent("bomb", &hostile("fork-bomb"))
-        .agent("steady", &test_agent("steady"))
-        .run(&[]);
+        .agent("steady", &test_agent("steady"));
+    let run = hosting.run(&arena);
 
     if run.has_layer("bomb", "seccomp") {
         run.assert_hostile_lost("bomb", "steady", AgentStatus::Error);
@@ -80,12 +86,13 @@ fn fork_bomb_gets_no_process() {
     }
 }
 
-#[test]
-fn subprocess_is_refused() {
-    let run = Arena::pong()
+local_and_behind_shims!(subprocess_is_refused, subprocess);
+
+fn subprocess(hosting: Hosting) {
+    let arena = Arena::pong()
         .agent("spawner", &hostile("subprocess"))
-        .agent("steady", &test_agent("steady"))
-        .run(&[]);
+        .agent("steady", &test_agent("steady"));
+    let run = hosting.run(&arena);
 
     if run.has_layer("spawner", "seccomp") {
         run.assert_hostile_lost("spawner", "steady", AgentStatus::Error);
@@ -99,13 +106,14 @@ fn subprocess_is_refused() {
     }
 }
 
-#[test]
-fn thread_bomb_is_bounded() {
-    let run = Arena::pong()
+local_and_behind_shims!(thread_bomb_is_bounded, thread_bomb);
+
+fn thread_bomb(hosting: Hosting) {
+    let arena = Arena::pong()
         .limit("memory_mb", json!(256))
         .agent("threads", &hostile("thread-bomb"))
-        .agent("steady", &test_agent("steady"))
-        .run(&[]);
+        .agent("steady", &test_agent("steady"));
+    let run = hosting.run(&arena);
 
     run.assert_hostile_lost("threads", "steady", AgentStatus::Disqualified);
     let threads = run.agent("threads");
@@ -116,14 +124,18 @@ fn thread_bomb_is_bounded() {
     assert!(threads.stderr_tail.contains("thread-bomb:"), "{threads:?}");
 }
 
-#[test]
-fn slow_import_uses_the_init_allowance_then_timeouts_count() {
-    let run = Arena::pong()
+local_and_behind_shims!(
+    slow_import_uses_the_init_allowance_then_timeouts_count,
+    slow_import
+);
+
+fn slow_import(hosting: Hosting) {
+    let arena = Arena::pong()
         .limit("init_ms", json!(5_000))
         .limit("step_ms", json!(200))
         .agent("slow", &hostile("slow-import"))
-        .agent("steady", &test_agent("steady"))
-        .run(&[]);
+        .agent("steady", &test_agent("steady"));
+    let run = hosting.run(&arena);
 
     run.assert_hostile_lost("slow", "steady", AgentStatus::Disqualified);
     let slow = run.agent("slow");

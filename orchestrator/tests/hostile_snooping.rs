@@ -3,12 +3,9 @@
 
 mod support;
 
-use std::io::Read;
-use std::net::{TcpListener, UdpSocket};
-use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixListener};
-
 use proto::outcome::AgentStatus;
+use support::network::{self, Listeners};
+use support::shims::{self, Hosting};
 use support::{Arena, hostile, test_agent};
 
 /// Secrets the orchestrator has and agents must not learn.
@@ -17,12 +14,13 @@ const TOKEN: &str = "hostile-test-token-7b1e44";
 /// A line of the opponent's code.
 const OPPONENT_CODE: &str = "always stays (action 1)";
 
-#[test]
-fn opponent_code_cannot_be_read() {
+local_and_behind_shims!(opponent_code_cannot_be_read, opponent_code_unread);
+
+fn opponent_code_unread(hosting: Hosting) {
     let arena = Arena::pong()
         .agent("snoop", &hostile("snoop-code"))
         .agent("opponent", &test_agent("steady"));
-    let run = arena.run(&[]);
+    let run = hosting.run(&arena);
 
     run.assert_hostile_lost("snoop", "opponent", AgentStatus::Crashed);
     let snoop = run.agent("snoop");
@@ -112,74 +110,46 @@ fn secrets_of_the_orchestrator_stay_secret() {
     }
 }
 
-#[test]
-fn network_is_closed() {
-    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
-    tcp.set_nonblocking(true).unwrap();
-    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    udp.set_nonblocking(true).unwrap();
-    let tcp6 = TcpListener::bind("[::1]:0").ok();
-    if let Some(listener) = &tcp6 {
-        listener.set_nonblocking(true).unwrap();
-    } else {
-        println!("no IPv6 loopback on this machine: the agent's IPv6 attempt has no listener");
-    }
-    let name = format!("rl-arena-hostile-{}", std::process::id());
-    let unix =
-        UnixListener::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
-    unix.set_nonblocking(true).unwrap();
+local_and_behind_shims!(network_is_closed, network_closed);
 
+/// No socket of any family: behind shims, the seats' own sockets (pathname Unix sockets the agent's
+/// container shares with the orchestrator) included.
+fn network_closed(hosting: Hosting) {
+    let listeners = Listeners::bind();
     let arena = Arena::pong()
         .agent("net", &hostile("network"))
         .agent("steady", &test_agent("steady"));
-    std::fs::write(
-        arena.agent_dir("net").join("targets"),
-        format!(
-            "tcp={}\nudp={}\ntcp6={}\nabstract={name}\n",
-            tcp.local_addr().unwrap().port(),
-            udp.local_addr().unwrap().port(),
-            tcp6.as_ref().map_or(1, |l| l.local_addr().unwrap().port()),
-        ),
-    )
-    .unwrap();
-    let run = arena.run(&[]);
+    let seats = [shims::seat_socket(&arena, 0), shims::seat_socket(&arena, 1)];
+    listeners.write_targets(&arena.agent_dir("net"), &seats);
+    let run = hosting.run(&arena);
 
     run.assert_hostile_lost("net", "steady", AgentStatus::Crashed);
     let net = run.agent("net");
     println!("{}", net.stderr_tail);
-    for what in ["tcp", "udp", "tcp6", "abstract-unix", "packet"] {
+    let seats = seats.iter().map(|s| format!("unix {}", s.display()));
+    for what in network::DENIED.map(String::from).into_iter().chain(seats) {
         assert!(
             net.stderr_tail.contains(&format!("net {what}: denied")),
             "{what}: {}",
             net.stderr_tail
         );
     }
-    assert!(tcp.accept().is_err(), "nothing connected over TCP");
-    assert!(
-        udp.recv(&mut [0u8; 64]).is_err(),
-        "nothing arrived over UDP"
-    );
-    if let Some(listener) = tcp6 {
-        assert!(listener.accept().is_err(), "nothing connected over IPv6");
-    }
-    match unix.accept() {
-        Ok((mut stream, _)) => {
-            let mut got = String::new();
-            let _ = stream.read_to_string(&mut got);
-            panic!("the agent reached the abstract socket: {got:?}");
-        }
-        Err(error) => assert_eq!(error.kind(), std::io::ErrorKind::WouldBlock),
-    }
+    listeners.assert_nothing_reached();
 }
 
-#[test]
-fn other_processes_cannot_be_signalled_or_traced() {
-    let run = Arena::pong()
-        .agent("sig", &hostile("signals"))
-        .agent("steady", &test_agent("steady"))
-        .run(&[]);
+local_and_behind_shims!(
+    other_processes_cannot_be_signalled_or_traced,
+    others_unsignalled
+);
 
-    // The orchestrator survived the SIGKILL attempt: it wrote a complete result.
+/// The agent's parent is the orchestrator, or behind a shim the shim.
+fn others_unsignalled(hosting: Hosting) {
+    let arena = Arena::pong()
+        .agent("sig", &hostile("signals"))
+        .agent("steady", &test_agent("steady"));
+    let run = hosting.run(&arena);
+
+    // The orchestrator (and the shim) survived the SIGKILL attempt: it wrote a complete result.
     run.assert_hostile_lost("sig", "steady", AgentStatus::Crashed);
     let sig = run.agent("sig");
     println!("{}", sig.stderr_tail);

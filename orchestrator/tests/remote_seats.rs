@@ -1,135 +1,22 @@
-//! Seats whose agents run in containers of their own, emulated with real processes: the orchestrator listens
-//! on one Unix socket per seat (`run --seat-socket`), and one `agent-shim run` per seat, each under a uid of
-//! its own, connects, takes the agent's pipe ends and runs its agent there. The same match gives the same result and replay as with local
-//! seats; a crash, a killed container and a cancel are attributed as in a local match.
+//! Seats whose agents run in containers of their own, emulated with real processes (`support::shims`): the
+//! orchestrator listens on one Unix socket per seat (`run --seat-socket`), and one `agent-shim run` per seat,
+//! each under a uid of its own, connects, takes the agent's pipe ends and runs its agent there. The same match
+//! gives the same result and replay as with local seats; a crash, a killed container and a cancel are
+//! attributed as in a local match. Hostile agents behind shims are in the hostile tests (`Hosting::Shims`).
 
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use proto::outcome::{AgentStatus, MatchOutcome, MatchStatus};
 use proto::replay::Replay;
 use serde_json::json;
-use support::{Arena, Run, agent_python, example, is_root, test_agent};
-
-/// The shim binary under test.
-const SHIM: &str = env!("CARGO_BIN_EXE_agent-shim");
-/// The first uid the shims run as when the tests run as root (seat N gets this plus N).
-const SHIM_UID_BASE: u32 = 2_999_100;
-
-/// One shim per seat of an arena, each in its own "container": its own uid (when the tests run as root), its
-/// own scratch root, and a seat directory it shares with the orchestrator only.
-struct Shims {
-    children: Vec<Child>,
-    sockets: Vec<PathBuf>,
-}
-
-impl Shims {
-    /// Starts a shim for each of the `agents` (their directories, in seat order).
-    #[track_caller]
-    fn start(arena: &Arena, agents: &[&str]) -> Self {
-        let mut children = Vec::new();
-        let mut sockets = Vec::new();
-        for (i, id) in agents.iter().enumerate() {
-            let seat = arena
-                .dir
-                .path()
-                .join("seats")
-                .join(format!("agent-{}", i + 1));
-            let scratch = arena
-                .dir
-                .path()
-                .join("containers")
-                .join(format!("agent-{}", i + 1));
-            for dir in [&seat, &scratch] {
-                std::fs::create_dir_all(dir).unwrap();
-                // Like an emptyDir: anyone of the pod who mounts it may write there.
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-            }
-            let socket = seat.join("seat.sock");
-            let mut command = if is_root() {
-                let uid = SHIM_UID_BASE + i as u32 + 1;
-                let mut command = Command::new("setpriv");
-                command
-                    .arg(format!("--reuid={uid}"))
-                    .arg(format!("--regid={uid}"))
-                    .arg("--clear-groups")
-                    .arg("--")
-                    .arg(SHIM);
-                command
-            } else {
-                Command::new(SHIM)
-            };
-            command
-                .args(["run", "--socket"])
-                .arg(&socket)
-                .arg("--app")
-                .arg(arena.agent_dir(id))
-                .arg("--python")
-                .arg(agent_python())
-                .arg("--scratch-root")
-                .arg(&scratch)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .process_group(0);
-            children.push(command.spawn().expect("starting agent-shim"));
-            sockets.push(socket);
-        }
-        Self { children, sockets }
-    }
-
-    /// The orchestrator's `--seat-socket` argument.
-    fn flag(&self) -> String {
-        self.sockets
-            .iter()
-            .map(|s| s.display().to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// Waits for every shim; each must have ended with 0. Returns their logs.
-    #[track_caller]
-    fn finish(mut self) -> Vec<String> {
-        self.children
-            .drain(..)
-            .map(|child| {
-                let output = child.wait_with_output().unwrap();
-                let log = String::from_utf8_lossy(&output.stderr).into_owned();
-                assert!(
-                    output.status.success(),
-                    "agent-shim ended with {}:\n{log}",
-                    output.status
-                );
-                log
-            })
-            .collect()
-    }
-}
-
-impl Drop for Shims {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Runs the arena's match with every seat behind a shim.
-#[track_caller]
-fn run_remote(arena: &Arena, agents: &[&str]) -> (Run, Vec<String>) {
-    let shims = Shims::start(arena, agents);
-    let run = arena.run(&["--seat-socket", &shims.flag()]);
-    let logs = shims.finish();
-    (run, logs)
-}
+use support::shims::{Shims, run_remote};
+use support::{Arena, Run, example, is_root, test_agent};
 
 /// What two runs of one match must share: everything but times, CPU and digests.
 #[track_caller]
@@ -181,7 +68,7 @@ fn seats_behind_shims_play_the_same_match_as_local_seats() {
     };
     let local = make().run(&[]);
     let arena = make();
-    let (remote, logs) = run_remote(&arena, &["steady", "pong-shell"]);
+    let (remote, logs) = run_remote(&arena);
 
     assert_eq!(
         remote.outcome.status,
@@ -228,7 +115,7 @@ fn turn_based_seats_behind_shims_are_paused_off_turn_as_local_ones() {
     };
     let local = make().run(&[]);
     let arena = make();
-    let (remote, _) = run_remote(&arena, &["first", "second"]);
+    let (remote, _) = run_remote(&arena);
     assert_eq!(
         remote.outcome.status,
         MatchStatus::Success,
@@ -257,7 +144,7 @@ fn a_crash_behind_a_shim_is_the_agents_as_in_a_local_match() {
     };
     let local = make().run(&[]);
     let arena = make();
-    let (remote, _) = run_remote(&arena, &["crash", "steady"]);
+    let (remote, _) = run_remote(&arena);
     let crash = remote.agent("crash");
     assert_eq!(crash.status, AgentStatus::Crashed);
     assert_eq!(crash.error_message, "step 5: agent exited with status 3");
@@ -329,7 +216,7 @@ fn a_container_killed_mid_match_is_its_agents_crash() {
         .config(json!({ "max_steps": 300, "winning_score": 100000 }))
         .agent("victim", &test_agent("sleepy"))
         .agent("steady", &test_agent("steady"));
-    let shims = Shims::start(&arena, &["victim", "steady"]);
+    let shims = Shims::start(&arena);
     let (child, lines, log) = start_until_ready(&arena, &shims);
     // The container of seat 1 dies as a whole, as an OOM kill takes it: the shim and, with it, its agent.
     killpg(
@@ -357,7 +244,7 @@ fn a_cancel_ends_the_match_and_every_shim_with_0() {
         .config(json!({ "max_steps": 100000, "winning_score": 100000 }))
         .agent("a", &test_agent("sleepy"))
         .agent("b", &test_agent("steady"));
-    let shims = Shims::start(&arena, &["a", "b"]);
+    let shims = Shims::start(&arena);
     let (child, lines, log) = start_until_ready(&arena, &shims);
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let run = collect(&arena, child, lines, log);
@@ -376,7 +263,7 @@ fn a_seat_whose_shim_cannot_find_its_agent_is_charged() {
     let arena = Arena::pong()
         .agent("steady", &test_agent("steady"))
         .agent_at("ghost", PathBuf::from("/nonexistent/agent"));
-    let (run, _) = run_remote(&arena, &["steady", "ghost"]);
+    let (run, _) = run_remote(&arena);
     let ghost = run.agent("ghost");
     assert_eq!(ghost.status, AgentStatus::Error, "{ghost:?}");
     assert!(ghost.error_message.contains("does not exist"), "{ghost:?}");

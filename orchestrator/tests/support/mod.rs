@@ -4,7 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod network;
 pub mod python;
+pub mod shims;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -234,12 +236,17 @@ impl Arena {
     /// The scratch directory (the agent's `HOME`) of the agent `id`.
     #[track_caller]
     pub fn scratch_dir(&self, id: &str) -> PathBuf {
-        let seat = self
-            .agents
+        self.scratch_root()
+            .join(format!("agent-{}", self.seat(id) + 1))
+    }
+
+    /// The seat (0-based) of agent `id`.
+    #[track_caller]
+    pub fn seat(&self, id: &str) -> usize {
+        self.agents
             .iter()
             .position(|(a, _)| a == id)
-            .unwrap_or_else(|| panic!("no agent {id}"));
-        self.scratch_root().join(format!("agent-{}", seat + 1))
+            .unwrap_or_else(|| panic!("no agent {id}"))
     }
 
     /// The directory the agent `id` runs in.

@@ -1,5 +1,6 @@
 """Hostile agent: tries TCP, UDP, IPv6 and abstract Unix sockets towards listeners of the test (ports and the
-socket name are in the file `targets`), reports each attempt on stderr, and quits at its first move."""
+socket name are in the file `targets`), and pathname Unix sockets where `targets` names some (`unix=P,Q`),
+reports each attempt on stderr, and quits at its first move."""
 import os
 import socket
 import sys
@@ -43,11 +44,24 @@ def abstract():
     s.sendall(b"hostile unix")
 
 
+def pathname(path):
+    def connect():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(2)
+        s.connect(path)
+        s.sendall(b"hostile unix")
+
+    return connect
+
+
 def raw():
     socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 
 
-for what, fn in [("tcp", tcp), ("udp", udp), ("tcp6", tcp6), ("abstract-unix", abstract), ("packet", raw)]:
+attempts = [("tcp", tcp), ("udp", udp), ("tcp6", tcp6), ("abstract-unix", abstract), ("packet", raw)]
+for path in filter(None, targets.get("unix", "").split(",")):
+    attempts.append(("unix " + path, pathname(path)))
+for what, fn in attempts:
     attempt(what, fn)
 sys.stderr.flush()
 
