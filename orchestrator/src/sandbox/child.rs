@@ -500,8 +500,8 @@ pub fn kill_user(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
     }
 }
 
-/// The body of [`kill_user`]'s child: becomes the user, kills its processes and exits, with raw system calls
-/// only. The C library's `setgroups`, `setresgid` and `setresuid` would change the ids of every thread of
+/// The body of [`kill_user`]'s child: becomes the user, drops every capability, kills its processes and exits,
+/// with raw system calls only. The C library's `setgroups`, `setresgid` and `setresuid` would change the ids of every thread of
 /// the orchestrator, whose memory (and thread list) this child shares; the raw calls change the child's
 /// alone.
 extern "C" fn kill_as_user(arg: *mut libc::c_void) -> libc::c_int {
@@ -512,7 +512,10 @@ extern "C" fn kill_as_user(arg: *mut libc::c_void) -> libc::c_int {
         let became = libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) == 0
             && libc::syscall(libc::SYS_setresgid, gid, gid, gid) == 0
             && libc::syscall(libc::SYS_setresuid, uid, uid, uid) == 0;
-        if !became {
+        // A change between two users that are not root keeps the capabilities: an orchestrator that holds
+        // CAP_KILL instead of being root would signal every process otherwise. `clear_capabilities` makes
+        // one raw `capset` from the stack.
+        if !became || clear_capabilities().is_err() {
             libc::syscall(libc::SYS_exit, 1);
         }
         libc::syscall(libc::SYS_kill, -1, libc::SIGKILL);
@@ -586,6 +589,83 @@ mod tests {
             end(&mut other),
             Some(libc::SIGTERM),
             "another user's process was left alone"
+        );
+    }
+    /// Set in the environment of the probe that [`a_killing_child_with_capabilities_instead_of_root_spares_other_users`]
+    /// runs of itself.
+    const CAPABILITY_PROBE: &str = "RL_ARENA_KILL_USER_PROBE";
+
+    /// An orchestrator that is not root but holds the capabilities (`CAP_SETUID`, `CAP_SETGID`, `CAP_KILL`)
+    /// kills a user's processes and no other's: its killing child, changing between two users that are not
+    /// root, keeps its capabilities unless it drops them. The test runs itself again as such a process, in a
+    /// PID namespace of its own, so that a killing child that reached too far kills nothing outside it.
+    #[test]
+    fn a_killing_child_with_capabilities_instead_of_root_spares_other_users() {
+        use std::os::unix::process::{CommandExt, ExitStatusExt};
+        let (caller_id, victim_id, other_id) = (3_999_111, 3_999_112, 3_999_113);
+        if std::env::var_os(CAPABILITY_PROBE).is_some() {
+            // The probe: not root, with the capabilities, pid 1 of its namespace (which `kill(-1)` spares).
+            // SAFETY: geteuid has no preconditions.
+            assert_eq!(unsafe { libc::geteuid() }, caller_id);
+            let sleep = |id: u32| {
+                std::process::Command::new("sleep")
+                    .arg("600")
+                    .uid(id)
+                    .gid(id)
+                    .spawn()
+                    .expect("starting sleep under another user, with CAP_SETUID")
+            };
+            let (mut victim, mut other) = (sleep(victim_id), sleep(other_id));
+            kill_user(victim_id, victim_id).expect("the killing child ran");
+            let end = |child: &mut std::process::Child| {
+                let pid = libc::pid_t::try_from(child.id()).unwrap();
+                // SAFETY: kill with integer arguments, on our own child, not yet reaped.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+                child.wait().unwrap().signal()
+            };
+            assert_eq!(
+                end(&mut victim),
+                Some(libc::SIGKILL),
+                "the user's process was killed"
+            );
+            assert_eq!(
+                end(&mut other),
+                Some(libc::SIGTERM),
+                "another user's process was left alone"
+            );
+            println!("capability probe: checked");
+            return;
+        }
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            println!("the tests do not run as root: no namespace and no capabilities to hand out");
+            return;
+        }
+        let caps = "+setuid,+setgid,+kill";
+        let output = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child", "setpriv"])
+            .arg(format!("--reuid={caller_id}"))
+            .arg(format!("--regid={caller_id}"))
+            .args(["--clear-groups", &format!("--inh-caps={caps}")])
+            .arg(format!("--ambient-caps={caps}"))
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "sandbox::child::tests::a_killing_child_with_capabilities_instead_of_root_spares_other_users",
+                "--nocapture",
+            ])
+            .env(CAPABILITY_PROBE, "1")
+            .output()
+            .expect("running unshare and setpriv");
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "the probe failed: {log}");
+        assert!(
+            log.contains("capability probe: checked"),
+            "the probe did not run: {log}"
         );
     }
 }
