@@ -450,8 +450,9 @@ pub fn landlock_abi() -> Result<i32, String> {
 /// the orchestrator wrote afterwards would fault to become writable again; at three kills per seat that was
 /// about 2 ms of CPU per match.
 pub fn kill_user(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
-    /// The child's stack; it only makes a few system calls.
-    const STACK: usize = 16 * 1024;
+    /// The child's stack: it makes a few system calls only, from frames of a few hundred bytes (fewer
+    /// in release builds); the margin stands in for a guard page.
+    const STACK: usize = 64 * 1024;
     let mut stack = vec![0u8; STACK];
     // Stacks grow down on every architecture Linux runs this on; the top is aligned to 16 bytes.
     let top = (stack.as_mut_ptr() as usize + STACK) & !15;
