@@ -553,14 +553,22 @@ mod tests {
     /// The killing child takes the user's processes and no one else's: not another user's, not the caller's.
     #[test]
     fn kill_user_kills_the_users_processes_only() {
-        use std::os::unix::process::{CommandExt, ExitStatusExt};
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             println!("the tests do not run as root: there is no user to become");
             return;
         }
         // Ids outside the orchestrator's default range, which other tests hand out concurrently.
-        let (victim_id, other_id) = (3_999_101, 3_999_102);
+        kills_one_user_of_two(3_999_101, 3_999_102);
+    }
+
+    /// Starts `sleep` as `victim` and as `other`, kills `victim`'s processes with [`kill_user`], and checks
+    /// that the first ended by it and the second did not: both get SIGTERM afterwards, which a process that
+    /// SIGKILL already reached never sees (a dying process drops other signals), so a miss fails the test at
+    /// once instead of waiting for `sleep`.
+    #[track_caller]
+    fn kills_one_user_of_two(victim: u32, other: u32) {
+        use std::os::unix::process::{CommandExt, ExitStatusExt};
         let sleep = |id: u32| {
             std::process::Command::new("sleep")
                 .arg("600")
@@ -569,12 +577,8 @@ mod tests {
                 .spawn()
                 .expect("starting sleep under a user of its own")
         };
-        let (mut victim, mut other) = (sleep(victim_id), sleep(other_id));
-
-        kill_user(victim_id, victim_id).expect("the killing child ran");
-
-        // Both get SIGTERM now: a process that SIGKILL already reached ends by SIGKILL (a dying process drops
-        // other signals), one it missed by SIGTERM. So a miss fails the test instead of waiting for `sleep`.
+        let (mut victim_sleep, mut other_sleep) = (sleep(victim), sleep(other));
+        kill_user(victim, victim).expect("the killing child ran");
         let end = |child: &mut std::process::Child| {
             let pid = libc::pid_t::try_from(child.id()).unwrap();
             // SAFETY: kill with integer arguments, on our own child, not yet reaped.
@@ -582,16 +586,17 @@ mod tests {
             child.wait().unwrap().signal()
         };
         assert_eq!(
-            end(&mut victim),
+            end(&mut victim_sleep),
             Some(libc::SIGKILL),
             "the user's process was killed"
         );
         assert_eq!(
-            end(&mut other),
+            end(&mut other_sleep),
             Some(libc::SIGTERM),
             "another user's process was left alone"
         );
     }
+
     /// Set in the environment of the probe that [`a_killing_child_with_capabilities_instead_of_root_spares_other_users`]
     /// runs of itself.
     const CAPABILITY_PROBE: &str = "RL_ARENA_KILL_USER_PROBE";
@@ -602,38 +607,12 @@ mod tests {
     /// PID namespace of its own, so that a killing child that reached too far kills nothing outside it.
     #[test]
     fn a_killing_child_with_capabilities_instead_of_root_spares_other_users() {
-        use std::os::unix::process::{CommandExt, ExitStatusExt};
         let (caller_id, victim_id, other_id) = (3_999_111, 3_999_112, 3_999_113);
         if std::env::var_os(CAPABILITY_PROBE).is_some() {
             // The probe: not root, with the capabilities, pid 1 of its namespace (which `kill(-1)` spares).
             // SAFETY: geteuid has no preconditions.
             assert_eq!(unsafe { libc::geteuid() }, caller_id);
-            let sleep = |id: u32| {
-                std::process::Command::new("sleep")
-                    .arg("600")
-                    .uid(id)
-                    .gid(id)
-                    .spawn()
-                    .expect("starting sleep under another user, with CAP_SETUID")
-            };
-            let (mut victim, mut other) = (sleep(victim_id), sleep(other_id));
-            kill_user(victim_id, victim_id).expect("the killing child ran");
-            let end = |child: &mut std::process::Child| {
-                let pid = libc::pid_t::try_from(child.id()).unwrap();
-                // SAFETY: kill with integer arguments, on our own child, not yet reaped.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
-                child.wait().unwrap().signal()
-            };
-            assert_eq!(
-                end(&mut victim),
-                Some(libc::SIGKILL),
-                "the user's process was killed"
-            );
-            assert_eq!(
-                end(&mut other),
-                Some(libc::SIGTERM),
-                "another user's process was left alone"
-            );
+            kills_one_user_of_two(victim_id, other_id);
             println!("capability probe: checked");
             return;
         }
