@@ -277,13 +277,20 @@ fn proc_fd_path(fd: libc::c_int, out: &mut [u8; 32]) {
     out[PREFIX.len() + count] = 0;
 }
 
-/// Switches to `uid` and `gid` for good (real, effective and saved), with no supplementary groups.
+/// Switches to `uid` and `gid` for good (real, effective and saved), with no supplementary groups. The raw
+/// system calls change the calling thread alone: the C library's `setgroups`, `setresgid` and `setresuid`
+/// would change every thread of the process whose memory it runs in, the orchestrator's when the caller is
+/// [`kill_user`]'s child.
 fn become_user(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
-    // SAFETY: setgroups with an empty list, setresgid and setresuid take integers only.
+    // SAFETY: setgroups with a null, empty list; setresgid and setresuid take integers only.
     unsafe {
-        check(libc::setgroups(0, std::ptr::null()))?;
-        check(libc::setresgid(gid, gid, gid))?;
-        check(libc::setresuid(uid, uid, uid))
+        check_long(libc::syscall(
+            libc::SYS_setgroups,
+            0,
+            std::ptr::null::<libc::gid_t>(),
+        ))?;
+        check_long(libc::syscall(libc::SYS_setresgid, gid, gid, gid))?;
+        check_long(libc::syscall(libc::SYS_setresuid, uid, uid, uid)).map(drop)
     }
 }
 
@@ -441,9 +448,9 @@ pub fn landlock_abi() -> Result<i32, String> {
     }
 }
 
-/// Kills every process of the dedicated user `uid` (group `gid`): a short-lived child becomes that user and
-/// sends SIGKILL to every process it may signal, which are exactly that user's (`kill(-1)` spares the
-/// sender), then exits without running anything.
+/// Kills every process of the dedicated user `uid` (group `gid`): a short-lived child becomes that user,
+/// drops every capability and sends SIGKILL to every process it may signal, which are exactly that user's
+/// (`kill(-1)` spares the sender), then exits without running anything.
 ///
 /// The child shares the orchestrator's memory and the calling thread waits while it runs (`CLONE_VM |
 /// CLONE_VFORK`, as `posix_spawn` starts its children). A `fork` would copy the page tables, and every page
@@ -501,22 +508,20 @@ pub fn kill_user(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
     }
 }
 
-/// The body of [`kill_user`]'s child: becomes the user, drops every capability, kills its processes and exits,
-/// with raw system calls only. The C library's `setgroups`, `setresgid` and `setresuid` would change the ids of every thread of
-/// the orchestrator, whose memory (and thread list) this child shares; the raw calls change the child's
-/// alone.
+/// The body of [`kill_user`]'s child: becomes the user, drops every capability, kills its processes and
+/// exits, with raw system calls only (see [`become_user`]).
 extern "C" fn kill_as_user(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` points at the `(uid, gid)` of `kill_user`, alive while the parent waits; the calls take
-    // integers and a null list only, and SYS_exit ends this child without returning.
+    // integers only, and SYS_exit ends this child without returning.
     unsafe {
         let &(uid, gid) = &*arg.cast::<(libc::uid_t, libc::gid_t)>();
-        let became = libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) == 0
-            && libc::syscall(libc::SYS_setresgid, gid, gid, gid) == 0
-            && libc::syscall(libc::SYS_setresuid, uid, uid, uid) == 0;
         // A change between two users that are not root keeps the capabilities: an orchestrator that holds
         // CAP_KILL instead of being root would signal every process otherwise. `clear_capabilities` makes
         // one raw `capset` from the stack.
-        if !became || clear_capabilities().is_err() {
+        if become_user(uid, gid)
+            .and_then(|()| clear_capabilities())
+            .is_err()
+        {
             libc::syscall(libc::SYS_exit, 1);
         }
         libc::syscall(libc::SYS_kill, -1, libc::SIGKILL);
