@@ -14,14 +14,13 @@ pub(crate) async fn finish(
     format: common::telemetry::Format,
     command: impl Future<Output = anyhow::Result<()>>,
 ) -> ExitCode {
-    let outcome = match common::telemetry::init(format)
-        .map_err(anyhow::Error::from_boxed)
-        .context("starting logging")
-    {
-        Ok(()) => command.await,
-        Err(error) => Err(error),
+    let outcome = async {
+        common::telemetry::init(format)
+            .map_err(anyhow::Error::from_boxed)
+            .context("starting logging")?;
+        command.await
     };
-    let exit = match outcome {
+    let exit = match outcome.await {
         Ok(()) => Exit::Finished,
         Err(error) => {
             eprintln!("Error: {error:?}");
