@@ -147,14 +147,18 @@ async fn each_container_is_pulled_ends_and_is_oom_killed_on_its_own() {
             .map(|c| state(pod, c).unwrap_or_default())
             .to_vec()
     };
-    // One container ended, one runs, one waits for its image: each on its own.
+    // One container ended, one runs, one waits for its image: each on its own. The third waits in
+    // `ContainerCreating` until its pull is tried, then in a pull failure.
     let seen = eventually(
-        "a container ended while another runs and one waits",
+        "a container ended while another runs and one waits for its image",
         || async {
             let pod = pods.get(&name).await.ok()?;
             let s = states(&pod);
-            (s[0] == "running" && s[1] == "terminated:3:Error" && s[2].starts_with("waiting:"))
-                .then_some(s)
+            (s[0] == "running"
+                && s[1] == "terminated:3:Error"
+                && s[2].starts_with("waiting:")
+                && s[2].contains("Image"))
+            .then_some(s)
         },
     )
     .await;
